@@ -1,0 +1,38 @@
+/*  =========================================================================
+    ces - the central event system: public API of libces
+
+    One header for the whole library; each class has its own header.
+    =========================================================================
+*/
+#ifndef CES_H_INCLUDED
+#define CES_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CES_VERSION_MAJOR 0
+#define CES_VERSION_MINOR 1
+#define CES_VERSION_PATCH 0
+
+//  Defaults shared by every component
+#define CES_ROOM_MAX          128
+#define CES_PAYLOAD_MAX       (1024 * 1024)
+#define CES_HUB_ROUTER        "tcp://127.0.0.1:7200"
+#define CES_HUB_PUB           "tcp://127.0.0.1:7201"
+#define CES_HEARTBEAT_MSEC    1000
+#define CES_HUB_SNDHWM        100000
+
+typedef struct _ces_frame_t ces_frame_t;
+typedef struct _ces_event_t ces_event_t;
+typedef struct _ces_proto_t ces_proto_t;
+typedef struct _ces_messenger_t ces_messenger_t;
+
+#include "ces_frame.h"
+#include "ces_event.h"
+#include "ces_proto.h"
+#include "ces_hub.h"
+#include "ces_messenger.h"
+
+#endif

@@ -1,0 +1,27 @@
+/*  =========================================================================
+    ces_event - checks that a payload is a v2 event (a JSON object) and
+    reads its affected-room.roomID, the routing room of HTTP submissions.
+
+    The hub routes payload bytes unchanged; this class only reads them.
+    =========================================================================
+*/
+#ifndef CES_EVENT_H_INCLUDED
+#define CES_EVENT_H_INCLUDED
+
+ces_event_t *ces_event_new (void);
+
+//  Destroy the checker; idempotent, nulls the caller's pointer.
+void ces_event_destroy (ces_event_t **self_p);
+
+//  Parse a payload. Returns 0 if it is a JSON object, -2 if it is malformed
+//  (see ces_event_error for why).
+int ces_event_parse (ces_event_t *self, const char *json, size_t size);
+
+//  After a good parse: affected-room.roomID, or NULL if it is absent or not
+//  a string.
+const char *ces_event_affected_room (ces_event_t *self);
+
+//  After a failed parse: a sentence saying what was wrong.
+const char *ces_event_error (ces_event_t *self);
+
+#endif

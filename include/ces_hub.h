@@ -1,0 +1,51 @@
+/*  =========================================================================
+    ces_hub - the router: a ROUTER for ingress, an XPUB for egress
+
+    Applies the routing table by source role (docs/PROTOCOL.md, SPEC §2):
+      messenger -> room messengers (not the sender), every hub peer, one
+                   live repeater (round-robin)
+      repeater  -> room messengers, every hub peer, never a repeater
+      hub       -> room messengers only
+    Nothing blocks: sends are non-blocking and every event that cannot be
+    delivered is counted by reason.
+
+    @interface
+    This is a czmq actor. Start it, configure it, bind it:
+
+        zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+
+    SET is synchronous; the reply is a signal, 0 for done, -1 for an unknown
+    option or bad value. Options: "heartbeat" (msecs, default 1000),
+    "validate" ("true"/"false", default true), "max-payload" (bytes, default
+    1 MiB), "sndhwm" (messages per peer, default 100000), "hub-id", and
+    "log-level" ("error", "warn", "info", "debug"):
+
+        zstr_sendx (hub, "SET", "heartbeat", "100", NULL);
+        int rc = zsock_wait (hub);
+
+    BIND binds the ROUTER and the PUB endpoints (tcp://, ipc:// or inproc://;
+    tcp://127.0.0.1:* picks a free port) and replies with three strings: "0"
+    and the endpoints actually bound, or "-1", a reason, and "":
+
+        zstr_sendx (hub, "BIND", "tcp://127.0.0.1:7200", "tcp://127.0.0.1:7201",
+                    NULL);
+        char *status, *router, *pub;
+        zstr_recvx (hub, &status, &router, &pub, NULL);
+
+    STATUS replies with one string, a JSON object (links, connections, rooms,
+    counters); METRICS with one string in Prometheus text format:
+
+        zstr_send (hub, "STATUS");
+        char *json = zstr_recv (hub);
+
+    VERBOSE is the same as log-level debug. $TERM ends the actor.
+    @end
+    =========================================================================
+*/
+#ifndef CES_HUB_H_INCLUDED
+#define CES_HUB_H_INCLUDED
+
+//  The actor function; args is unused and may be NULL.
+void ces_hub_actor (zsock_t *pipe, void *args);
+
+#endif

@@ -1,0 +1,101 @@
+/*  =========================================================================
+    ces_proto - codec for the hub protocol (docs/PROTOCOL.md)
+
+    Every component that talks to a hub's ROUTER (edges, repeaters, embedded
+    messengers, peer hubs) uses this one codec. A message is a ZeroMQ
+    multipart: on a ROUTER socket the routing ID frame comes first, then the
+    command name, then the command's fields as frames.
+
+    Receive never asserts on input: malformed messages return -2 and
+    ces_proto_reason says what was wrong.
+    =========================================================================
+*/
+#ifndef CES_PROTO_H_INCLUDED
+#define CES_PROTO_H_INCLUDED
+
+#define CES_PROTO_VERSION "1"
+
+typedef enum {
+    CES_PROTO_HELLO = 1,   //  peer -> hub: version, name
+    CES_PROTO_WELCOME,     //  hub -> peer: version, hub_id, heartbeat
+    CES_PROTO_ATTACH,      //  peer -> hub: conn, role
+    CES_PROTO_DETACH,      //  peer -> hub: conn
+    CES_PROTO_REGISTER,    //  peer -> hub: conn, token, rooms
+    CES_PROTO_UNREGISTER,  //  peer -> hub: conn, rooms (none = all)
+    CES_PROTO_REGISTERED,  //  hub -> peer: conn, token
+    CES_PROTO_EVENT,       //  peer -> hub: conn, message
+    CES_PROTO_DELIVER,     //  hub -> peer: conn, message
+    CES_PROTO_HEARTBEAT,   //  both ways, no fields
+    CES_PROTO_BYE,         //  peer -> hub, no fields
+    CES_PROTO_ERROR        //  hub -> peer: code, reason
+} ces_proto_id_t;
+
+//  Error codes the hub sends in ERROR
+#define CES_PROTO_ERR_MALFORMED    "malformed"
+#define CES_PROTO_ERR_UNKNOWN_LINK "unknown-link"
+#define CES_PROTO_ERR_UNKNOWN_CONN "unknown-conn"
+#define CES_PROTO_ERR_VERSION      "version"
+#define CES_PROTO_ERR_NOT_JSON     "not-json"
+
+//  Roles a connection can have
+#define CES_ROLE_MESSENGER "messenger"
+#define CES_ROLE_REPEATER  "repeater"
+#define CES_ROLE_HUB       "hub"
+
+//  Prefix of register sync topics; 0x7f cannot start a room ID
+#define CES_SYNC_PREFIX "\x7f" "sync "
+
+ces_proto_t *ces_proto_new (void);
+void ces_proto_destroy (ces_proto_t **self_p);
+
+//  Receive one message. Returns 0, -1 if interrupted or nothing to read,
+//  -2 if malformed (the message is consumed; see ces_proto_reason).
+int ces_proto_recv (ces_proto_t *self, zsock_t *input);
+
+//  Send the message without blocking the caller when the socket has a zero
+//  send timeout. Returns 0, or -1 with errno from ZeroMQ (EAGAIN: queue full,
+//  EHOSTUNREACH: ROUTER peer gone). The message frame is kept for reuse.
+int ces_proto_send (ces_proto_t *self, zsock_t *output);
+
+//  Why the last receive was malformed.
+const char *ces_proto_reason (ces_proto_t *self);
+
+//  Name of a command, for logs.
+const char *ces_proto_command (ces_proto_t *self);
+
+//  Is role one of the three known roles?
+bool ces_proto_role_valid (const char *role);
+
+//  Fields. String getters return "" when unset; setters copy.
+ces_proto_id_t ces_proto_id (ces_proto_t *self);
+void ces_proto_set_id (ces_proto_t *self, ces_proto_id_t id);
+zframe_t *ces_proto_routing_id (ces_proto_t *self);
+void ces_proto_set_routing_id (ces_proto_t *self, zframe_t *routing_id);
+const char *ces_proto_version (ces_proto_t *self);
+const char *ces_proto_name (ces_proto_t *self);
+void ces_proto_set_name (ces_proto_t *self, const char *name);
+const char *ces_proto_hub_id (ces_proto_t *self);
+void ces_proto_set_hub_id (ces_proto_t *self, const char *hub_id);
+uint32_t ces_proto_heartbeat (ces_proto_t *self);
+void ces_proto_set_heartbeat (ces_proto_t *self, uint32_t msecs);
+const char *ces_proto_conn (ces_proto_t *self);
+void ces_proto_set_conn (ces_proto_t *self, const char *conn);
+const char *ces_proto_role (ces_proto_t *self);
+void ces_proto_set_role (ces_proto_t *self, const char *role);
+const char *ces_proto_token (ces_proto_t *self);
+void ces_proto_set_token (ces_proto_t *self, const char *token);
+const char *ces_proto_code (ces_proto_t *self);
+void ces_proto_set_code (ces_proto_t *self, const char *code);
+const char *ces_proto_error_reason (ces_proto_t *self);
+void ces_proto_set_error_reason (ces_proto_t *self, const char *reason);
+
+//  Rooms of REGISTER/UNREGISTER; the list belongs to the codec.
+zlist_t *ces_proto_rooms (ces_proto_t *self);
+void ces_proto_set_rooms (ces_proto_t *self, zlist_t *rooms);
+
+//  Message of EVENT/DELIVER; belongs to the codec. set_message takes
+//  ownership of *message_p and nulls it.
+zframe_t *ces_proto_message (ces_proto_t *self);
+void ces_proto_set_message (ces_proto_t *self, zframe_t **message_p);
+
+#endif

@@ -1,0 +1,48 @@
+/*  Private header shared by the libces sources. */
+#ifndef CES_CLASSES_H_INCLUDED
+#define CES_CLASSES_H_INCLUDED
+
+//  Asserts guard programmer errors and stay on in release builds
+#undef NDEBUG
+#include <assert.h>
+
+#include "ces.h"
+#include <cjson/cJSON.h>
+
+//  Log levels of the actors' "SET log-level" option; a line is printed when
+//  its level is at or below the actor's level.
+typedef enum {
+    CES_LOG_ERROR = 0,
+    CES_LOG_WARN,
+    CES_LOG_INFO,
+    CES_LOG_DEBUG
+} ces_log_level_t;
+
+static inline int
+ces_log_level_parse (const char *name)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int level = 0; level < 4; level++)
+        if (name && strcasecmp (name, names[level]) == 0)
+            return level;
+    return -1;
+}
+
+#define CES_LOG(limit, level, fn, ...)                                        \
+    do {                                                                      \
+        if ((int) (limit) >= (int) (level))                                   \
+            fn (__VA_ARGS__);                                                 \
+    } while (0)
+#define ces_error(limit, ...) CES_LOG (limit, CES_LOG_ERROR, zsys_error, __VA_ARGS__)
+#define ces_warn(limit, ...)  CES_LOG (limit, CES_LOG_WARN, zsys_warning, __VA_ARGS__)
+#define ces_info(limit, ...)  CES_LOG (limit, CES_LOG_INFO, zsys_info, __VA_ARGS__)
+#define ces_debug(limit, ...) CES_LOG (limit, CES_LOG_DEBUG, zsys_debug, __VA_ARGS__)
+
+//  Self-tests, called by ces_selftest
+void ces_frame_test (bool verbose);
+void ces_event_test (bool verbose);
+void ces_proto_test (bool verbose);
+void ces_hub_test (bool verbose);
+void ces_messenger_test (bool verbose);
+
+#endif

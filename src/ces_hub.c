@@ -1,0 +1,1127 @@
+/*  =========================================================================
+    ces_hub - the router: a ROUTER for ingress, an XPUB for egress
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+//  A link is one DEALER peer of the ROUTER: an edge, a repeater program,
+//  an embedded messenger. It hosts connections.
+typedef struct {
+    char *id;              //  routing ID as text
+    zframe_t *routing_id;  //  routing ID as the ROUTER wants it
+    char *name;            //  what the peer called itself in HELLO
+    int64_t last_heard;    //  when the peer last said anything
+    bool dead;             //  found gone mid-route; removed at a safe point
+    zhashx_t *conns;       //  conn id -> conn_t
+} link_t;
+
+//  A connection is one client behind a link, with one role
+typedef struct {
+    link_t *link;
+    char *id;
+    const char *role;  //  one of the CES_ROLE_ constants
+    char *origin;      //  "link/conn", what subscribers compare to skip it
+    zhashx_t *rooms;   //  rooms it registered ("*" included), as a set
+} conn_t;
+
+//  A room at least one connection registered
+typedef struct {
+    size_t subscribers;
+    uint64_t seq;  //  per-room sequence, lets subscribers count PUB loss
+} room_t;
+
+//  A register that waits for its sync subscription to reach the XPUB, so
+//  that REGISTERED means "events for these rooms will reach you"
+typedef struct {
+    bool registered;
+    bool subscribed;
+    zframe_t *routing_id;
+    char *conn;
+    int64_t created;
+} sync_t;
+
+typedef enum {
+    DROP_NO_ROUTE,
+    DROP_PEER_GONE,
+    DROP_QUEUE_FULL,
+    DROP_MALFORMED,
+    DROP_UNKNOWN_PEER,
+    DROP_REASONS
+} drop_reason_t;
+
+static const char *const s_drop_names[DROP_REASONS]
+    = {"no_route", "peer_gone", "queue_full", "malformed", "unknown_peer"};
+
+typedef enum { ROLE_MESSENGER, ROLE_REPEATER, ROLE_HUB, ROLES } role_index_t;
+static const char *const s_role_names[ROLES]
+    = {CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB};
+
+typedef struct {
+    uint64_t events_in[ROLES];
+    uint64_t published;
+    uint64_t delivered_repeater;
+    uint64_t delivered_hub;
+    uint64_t drops[DROP_REASONS];
+    uint64_t drops_logged[DROP_REASONS];
+    size_t connections[ROLES];
+} counters_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *router;
+    zsock_t *pub;  //  an XPUB, so that sync subscriptions can be seen
+    zpoller_t *poller;
+    bool terminated;
+    int log_level;
+    char *hub_id;
+    char *router_endpoint;
+    char *pub_endpoint;
+    uint32_t heartbeat;
+    bool validate;
+    size_t max_payload;
+    int sndhwm;
+    ces_proto_t *proto;
+    ces_frame_t *frame;
+    ces_event_t *event;
+    zhashx_t *links;  //  link id -> link_t
+    zhashx_t *rooms;  //  room -> room_t
+    size_t star_subscribers;
+    zlistx_t *repeaters;  //  conn_t, not owned, in attach order
+    zlistx_t *hub_peers;  //  conn_t, not owned
+    uint64_t next_repeater;
+    zhashx_t *syncs;  //  token -> sync_t
+    int64_t next_housekeeping;
+    counters_t counters;
+} self_t;
+
+static role_index_t
+s_role_index (const char *role)
+{
+    for (int index = 0; index < ROLES; index++)
+        if (streq (role, s_role_names[index]))
+            return (role_index_t) index;
+    assert (false);
+    return ROLE_MESSENGER;
+}
+
+//  --------------------------------------------------------------------------
+//  Rooms, connections and links
+
+static void
+s_room_destroy (void **item_p)
+{
+    freen (*item_p);
+    *item_p = NULL;
+}
+
+static void
+s_sync_destroy (void **item_p)
+{
+    sync_t *sync = (sync_t *) *item_p;
+    zframe_destroy (&sync->routing_id);
+    zstr_free (&sync->conn);
+    freen (sync);
+    *item_p = NULL;
+}
+
+static void
+s_room_add (self_t *self, conn_t *conn, const char *room)
+{
+    if (zhashx_lookup (conn->rooms, room))
+        return;  //  registering twice is idempotent
+    zhashx_insert (conn->rooms, room, (void *) "");
+    if (streq (room, "*")) {
+        self->star_subscribers++;
+        return;
+    }
+    room_t *entry = (room_t *) zhashx_lookup (self->rooms, room);
+    if (!entry) {
+        entry = (room_t *) zmalloc (sizeof (room_t));
+        assert (entry);
+        zhashx_insert (self->rooms, room, entry);
+    }
+    entry->subscribers++;
+}
+
+static void
+s_room_remove (self_t *self, conn_t *conn, const char *room)
+{
+    if (!zhashx_lookup (conn->rooms, room))
+        return;
+    zhashx_delete (conn->rooms, room);
+    if (streq (room, "*")) {
+        self->star_subscribers--;
+        return;
+    }
+    room_t *entry = (room_t *) zhashx_lookup (self->rooms, room);
+    assert (entry && entry->subscribers > 0);
+    if (--entry->subscribers == 0)
+        zhashx_delete (self->rooms, room);
+}
+
+static void
+s_conn_remove_all_rooms (self_t *self, conn_t *conn)
+{
+    zlistx_t *rooms = zhashx_keys (conn->rooms);
+    const char *room = (const char *) zlistx_first (rooms);
+    while (room) {
+        s_room_remove (self, conn, room);
+        room = (const char *) zlistx_next (rooms);
+    }
+    zlistx_destroy (&rooms);
+}
+
+static zlistx_t *
+s_role_list (self_t *self, const char *role)
+{
+    if (streq (role, CES_ROLE_REPEATER))
+        return self->repeaters;
+    if (streq (role, CES_ROLE_HUB))
+        return self->hub_peers;
+    return NULL;
+}
+
+static void
+s_conn_detach (self_t *self, link_t *link, const char *conn_id)
+{
+    conn_t *conn = (conn_t *) zhashx_lookup (link->conns, conn_id);
+    if (!conn)
+        return;
+    s_conn_remove_all_rooms (self, conn);
+    zlistx_t *list = s_role_list (self, conn->role);
+    if (list) {
+        void *handle = zlistx_find (list, conn);
+        if (handle)
+            zlistx_delete (list, handle);
+    }
+    self->counters.connections[s_role_index (conn->role)]--;
+    ces_debug (self->log_level, "hub: %s detached (%s)", conn->origin,
+               conn->role);
+    zhashx_delete (link->conns, conn_id);
+}
+
+static void
+s_conn_free (void **item_p)
+{
+    conn_t *conn = (conn_t *) *item_p;
+    zhashx_destroy (&conn->rooms);
+    zstr_free (&conn->id);
+    zstr_free (&conn->origin);
+    freen (conn);
+    *item_p = NULL;
+}
+
+static conn_t *
+s_conn_attach (self_t *self, link_t *link, const char *conn_id,
+               const char *role)
+{
+    conn_t *existing = (conn_t *) zhashx_lookup (link->conns, conn_id);
+    if (existing && streq (existing->role, role))
+        return existing;
+    s_conn_detach (self, link, conn_id);
+
+    conn_t *conn = (conn_t *) zmalloc (sizeof (conn_t));
+    assert (conn);
+    conn->link = link;
+    conn->id = strdup (conn_id);
+    conn->role = s_role_names[s_role_index (role)];
+    conn->origin = zsys_sprintf ("%s/%s", link->id, conn_id);
+    conn->rooms = zhashx_new ();
+    assert (conn->rooms);
+    zhashx_insert (link->conns, conn_id, conn);
+    zlistx_t *list = s_role_list (self, conn->role);
+    if (list)
+        zlistx_add_end (list, conn);
+    self->counters.connections[s_role_index (conn->role)]++;
+    ces_debug (self->log_level, "hub: %s attached as %s", conn->origin,
+               conn->role);
+    return conn;
+}
+
+static void
+s_link_free (void **item_p)
+{
+    link_t *link = (link_t *) *item_p;
+    zhashx_destroy (&link->conns);
+    zframe_destroy (&link->routing_id);
+    zstr_free (&link->id);
+    zstr_free (&link->name);
+    freen (link);
+    *item_p = NULL;
+}
+
+//  Releases everything the link held: connections, registrations, its
+//  place in the repeater rotation
+static void
+s_link_remove (self_t *self, link_t *link, const char *why)
+{
+    ces_info (self->log_level, "hub: link %s (%s) %s; released %zu connections",
+              link->id, link->name, why, zhashx_size (link->conns));
+    zlistx_t *conn_ids = zhashx_keys (link->conns);
+    const char *conn_id = (const char *) zlistx_first (conn_ids);
+    while (conn_id) {
+        s_conn_detach (self, link, conn_id);
+        conn_id = (const char *) zlistx_next (conn_ids);
+    }
+    zlistx_destroy (&conn_ids);
+    zhashx_delete (self->links, link->id);
+}
+
+static char *
+s_routing_id_text (zframe_t *routing_id)
+{
+    //  Peers set printable identities; anything else is shown in hex
+    size_t size = zframe_size (routing_id);
+    byte *data = zframe_data (routing_id);
+    for (size_t i = 0; i < size; i++)
+        if (data[i] <= ' ' || data[i] >= 0x7f || data[i] == '/')
+            return zframe_strhex (routing_id);
+    return zframe_strdup (routing_id);
+}
+
+static link_t *
+s_link_new (self_t *self, zframe_t *routing_id, const char *name)
+{
+    link_t *link = (link_t *) zmalloc (sizeof (link_t));
+    assert (link);
+    link->id = s_routing_id_text (routing_id);
+    link->routing_id = zframe_dup (routing_id);
+    link->name = strdup (name);
+    link->last_heard = zclock_mono ();
+    link->conns = zhashx_new ();
+    assert (link->conns);
+    zhashx_set_destructor (link->conns, s_conn_free);
+    zhashx_insert (self->links, link->id, link);
+    return link;
+}
+
+static link_t *
+s_link_lookup (self_t *self, zframe_t *routing_id)
+{
+    char *id = s_routing_id_text (routing_id);
+    link_t *link = (link_t *) zhashx_lookup (self->links, id);
+    zstr_free (&id);
+    return link;
+}
+
+//  Removes links found dead while routing; called between messages
+static void
+s_reap_dead_links (self_t *self)
+{
+    zlistx_t *dead = zlistx_new ();
+    link_t *link = (link_t *) zhashx_first (self->links);
+    while (link) {
+        if (link->dead)
+            zlistx_add_end (dead, link);
+        link = (link_t *) zhashx_next (self->links);
+    }
+    link = (link_t *) zlistx_first (dead);
+    while (link) {
+        s_link_remove (self, link, "is gone (send failed)");
+        link = (link_t *) zlistx_next (dead);
+    }
+    zlistx_destroy (&dead);
+}
+
+//  --------------------------------------------------------------------------
+//  Replies to peers
+
+static void
+s_send_to (self_t *self, zframe_t *routing_id)
+{
+    ces_proto_set_routing_id (self->proto, routing_id);
+    if (ces_proto_send (self->proto, self->router))
+        ces_debug (self->log_level, "hub: could not send %s: %s",
+                   ces_proto_command (self->proto), zmq_strerror (zmq_errno ()));
+}
+
+static void
+s_send_error (self_t *self, zframe_t *routing_id, const char *code,
+              const char *reason)
+{
+    if (!routing_id)
+        return;
+    ces_proto_set_id (self->proto, CES_PROTO_ERROR);
+    ces_proto_set_code (self->proto, code);
+    ces_proto_set_error_reason (self->proto, reason);
+    s_send_to (self, routing_id);
+}
+
+static void
+s_count_drop (self_t *self, drop_reason_t reason)
+{
+    self->counters.drops[reason]++;
+}
+
+//  --------------------------------------------------------------------------
+//  Register sync: REGISTERED goes back once both the REGISTER and the sync
+//  subscription have arrived, in either order
+
+static sync_t *
+s_sync_require (self_t *self, const char *token)
+{
+    sync_t *sync = (sync_t *) zhashx_lookup (self->syncs, token);
+    if (!sync) {
+        sync = (sync_t *) zmalloc (sizeof (sync_t));
+        assert (sync);
+        sync->created = zclock_mono ();
+        zhashx_insert (self->syncs, token, sync);
+    }
+    return sync;
+}
+
+static void
+s_sync_complete (self_t *self, const char *token)
+{
+    sync_t *sync = (sync_t *) zhashx_lookup (self->syncs, token);
+    if (!sync || !sync->registered || !sync->subscribed)
+        return;
+    ces_proto_set_id (self->proto, CES_PROTO_REGISTERED);
+    ces_proto_set_conn (self->proto, sync->conn);
+    ces_proto_set_token (self->proto, token);
+    s_send_to (self, sync->routing_id);
+    zhashx_delete (self->syncs, token);
+}
+
+static void
+s_handle_subscription (self_t *self)
+{
+    zframe_t *frame = zframe_recv (self->pub);
+    if (!frame)
+        return;
+    size_t prefix = strlen (CES_SYNC_PREFIX);
+    const char *data = (const char *) zframe_data (frame);
+    size_t size = zframe_size (frame);
+    if (size > 1 + prefix && data[0] == 1
+        && memcmp (data + 1, CES_SYNC_PREFIX, prefix) == 0) {
+        char *token = strndup (data + 1 + prefix, size - 1 - prefix);
+        s_sync_require (self, token)->subscribed = true;
+        s_sync_complete (self, token);
+        freen (token);
+    }
+    zframe_destroy (&frame);
+}
+
+//  --------------------------------------------------------------------------
+//  Routing
+
+//  Sends DELIVER to one connection; false if it could not take it
+static bool
+s_deliver (self_t *self, conn_t *conn, zframe_t *message)
+{
+    if (conn->link->dead)
+        return false;
+    ces_proto_set_id (self->proto, CES_PROTO_DELIVER);
+    ces_proto_set_conn (self->proto, conn->id);
+    zframe_t *copy = zframe_dup (message);
+    ces_proto_set_message (self->proto, &copy);
+    ces_proto_set_routing_id (self->proto, conn->link->routing_id);
+    if (ces_proto_send (self->proto, self->router) == 0)
+        return true;
+    if (zmq_errno () == EHOSTUNREACH) {
+        s_count_drop (self, DROP_PEER_GONE);
+        conn->link->dead = true;
+    }
+    else
+        s_count_drop (self, DROP_QUEUE_FULL);
+    return false;
+}
+
+//  Publishes to messengers; false if no messenger wants the room
+static bool
+s_publish (self_t *self, const char *room_id, zframe_t *message,
+           conn_t *sender)
+{
+    room_t *room = (room_t *) zhashx_lookup (self->rooms, room_id);
+    if (!room && self->star_subscribers == 0)
+        return false;
+    uint64_t seq = room ? ++room->seq : 0;
+    byte seq_bytes[8];
+    for (int i = 0; i < 8; i++)
+        seq_bytes[i] = (byte) (seq >> (56 - 8 * i));
+    void *pub = zsock_resolve (self->pub);
+    zframe_send (&message, self->pub, ZFRAME_MORE | ZFRAME_REUSE);
+    zmq_send (pub, sender->origin, strlen (sender->origin), ZMQ_SNDMORE);
+    zmq_send (pub, seq_bytes, sizeof (seq_bytes), 0);
+    self->counters.published++;
+    return true;
+}
+
+static bool
+s_send_to_one_repeater (self_t *self, zframe_t *message, conn_t *sender)
+{
+    size_t count = zlistx_size (self->repeaters);
+    for (size_t attempt = 0; attempt < count; attempt++) {
+        size_t index = (size_t) (self->next_repeater++ % count);
+        conn_t *repeater = (conn_t *) zlistx_first (self->repeaters);
+        while (index--)
+            repeater = (conn_t *) zlistx_next (self->repeaters);
+        if (repeater != sender && s_deliver (self, repeater, message)) {
+            self->counters.delivered_repeater++;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+s_send_to_hub_peers (self_t *self, zframe_t *message, conn_t *sender)
+{
+    bool any = false;
+    conn_t *peer = (conn_t *) zlistx_first (self->hub_peers);
+    while (peer) {
+        if (peer != sender && s_deliver (self, peer, message)) {
+            self->counters.delivered_hub++;
+            any = true;
+        }
+        peer = (conn_t *) zlistx_next (self->hub_peers);
+    }
+    return any;
+}
+
+static void
+s_handle_event (self_t *self, link_t *link)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    conn_t *sender = (conn_t *) zhashx_lookup (link->conns,
+                                               ces_proto_conn (self->proto));
+    if (!sender) {
+        s_count_drop (self, DROP_UNKNOWN_PEER);
+        s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    zframe_t *message = ces_proto_message (self->proto);
+    ces_frame_error_t rc = ces_frame_parse (self->frame, zframe_data (message),
+                                            zframe_size (message));
+    if (rc != CES_FRAME_OK) {
+        s_count_drop (self, DROP_MALFORMED);
+        s_send_error (self, routing_id, CES_PROTO_ERR_MALFORMED,
+                      ces_frame_strerror (rc));
+        return;
+    }
+    if (self->validate
+        && ces_event_parse (self->event, ces_frame_payload (self->frame),
+                            ces_frame_payload_size (self->frame))) {
+        s_count_drop (self, DROP_MALFORMED);
+        s_send_error (self, routing_id, CES_PROTO_ERR_NOT_JSON,
+                      ces_event_error (self->event));
+        return;
+    }
+    //  The codec reuses its message slot for replies, so keep our own
+    message = zframe_dup (message);
+    role_index_t role = s_role_index (sender->role);
+    self->counters.events_in[role]++;
+
+    bool delivered
+        = s_publish (self, ces_frame_room (self->frame), message, sender);
+    if (role == ROLE_MESSENGER || role == ROLE_REPEATER)
+        delivered |= s_send_to_hub_peers (self, message, sender);
+    if (role == ROLE_MESSENGER)
+        delivered |= s_send_to_one_repeater (self, message, sender);
+    if (!delivered)
+        s_count_drop (self, DROP_NO_ROUTE);
+    zframe_destroy (&message);
+}
+
+static void
+s_handle_register (self_t *self, link_t *link, bool is_register)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    const char *conn_id = ces_proto_conn (self->proto);
+    conn_t *conn = (conn_t *) zhashx_lookup (link->conns, conn_id);
+    if (!conn) {
+        s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    zlist_t *rooms = ces_proto_rooms (self->proto);
+    if (!is_register && zlist_size (rooms) == 0) {
+        s_conn_remove_all_rooms (self, conn);
+        return;
+    }
+    const char *room = (const char *) zlist_first (rooms);
+    while (room) {
+        if (is_register)
+            s_room_add (self, conn, room);
+        else
+            s_room_remove (self, conn, room);
+        room = (const char *) zlist_next (rooms);
+    }
+    const char *token = ces_proto_token (self->proto);
+    if (is_register && *token) {
+        sync_t *sync = s_sync_require (self, token);
+        sync->registered = true;
+        zframe_destroy (&sync->routing_id);
+        sync->routing_id = zframe_dup (routing_id);
+        zstr_free (&sync->conn);
+        sync->conn = strdup (conn_id);
+        //  Copy the token: the reply below reuses the codec's fields
+        char *token_copy = strdup (token);
+        s_sync_complete (self, token_copy);
+        freen (token_copy);
+    }
+}
+
+static void
+s_handle_hello (self_t *self)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    if (!streq (ces_proto_version (self->proto), CES_PROTO_VERSION)) {
+        s_send_error (self, routing_id, CES_PROTO_ERR_VERSION,
+                      "this hub speaks protocol version " CES_PROTO_VERSION);
+        return;
+    }
+    link_t *link = s_link_lookup (self, routing_id);
+    if (link)
+        s_link_remove (self, link, "said HELLO again (restarted)");
+    link = s_link_new (self, routing_id, ces_proto_name (self->proto));
+    ces_info (self->log_level, "hub: link %s (%s) connected", link->id,
+              link->name);
+    ces_proto_set_id (self->proto, CES_PROTO_WELCOME);
+    ces_proto_set_hub_id (self->proto, self->hub_id);
+    ces_proto_set_heartbeat (self->proto, self->heartbeat);
+    s_send_to (self, routing_id);
+}
+
+static void
+s_handle_router (self_t *self)
+{
+    int rc = ces_proto_recv (self->proto, self->router);
+    if (rc == -1)
+        return;
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    if (rc == -2) {
+        s_count_drop (self, DROP_MALFORMED);
+        ces_debug (self->log_level, "hub: malformed message: %s",
+                   ces_proto_reason (self->proto));
+        s_send_error (self, routing_id, CES_PROTO_ERR_MALFORMED,
+                      ces_proto_reason (self->proto));
+        return;
+    }
+    ces_proto_id_t id = ces_proto_id (self->proto);
+    if (id == CES_PROTO_HELLO) {
+        s_handle_hello (self);
+        return;
+    }
+    link_t *link = s_link_lookup (self, routing_id);
+    if (!link) {
+        //  A peer of a hub that restarted, or one we expired: it must
+        //  say HELLO again and re-attach
+        if (id == CES_PROTO_EVENT)
+            s_count_drop (self, DROP_UNKNOWN_PEER);
+        if (id != CES_PROTO_BYE)
+            s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_LINK,
+                          "this hub does not know you; send HELLO");
+        return;
+    }
+    link->last_heard = zclock_mono ();
+    switch (id) {
+        case CES_PROTO_ATTACH:
+            s_conn_attach (self, link, ces_proto_conn (self->proto),
+                           ces_proto_role (self->proto));
+            break;
+        case CES_PROTO_DETACH:
+            s_conn_detach (self, link, ces_proto_conn (self->proto));
+            break;
+        case CES_PROTO_REGISTER:
+            s_handle_register (self, link, true);
+            break;
+        case CES_PROTO_UNREGISTER:
+            s_handle_register (self, link, false);
+            break;
+        case CES_PROTO_EVENT:
+            s_handle_event (self, link);
+            break;
+        case CES_PROTO_HEARTBEAT:
+            ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
+            s_send_to (self, routing_id);
+            break;
+        case CES_PROTO_BYE:
+            s_link_remove (self, link, "said BYE");
+            break;
+        default:
+            s_count_drop (self, DROP_MALFORMED);
+            s_send_error (self, routing_id, CES_PROTO_ERR_MALFORMED,
+                          "command is not one a peer sends to a hub");
+            break;
+    }
+    s_reap_dead_links (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Housekeeping: expire silent links, forget stale syncs, log drops
+
+static void
+s_housekeeping (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t expiry = 3 * (int64_t) self->heartbeat;
+    zlistx_t *silent = zlistx_new ();
+    link_t *link = (link_t *) zhashx_first (self->links);
+    while (link) {
+        if (now - link->last_heard > expiry)
+            zlistx_add_end (silent, link);
+        link = (link_t *) zhashx_next (self->links);
+    }
+    link = (link_t *) zlistx_first (silent);
+    while (link) {
+        s_link_remove (self, link, "fell silent for 3 heartbeats");
+        link = (link_t *) zlistx_next (silent);
+    }
+    zlistx_destroy (&silent);
+
+    zlistx_t *stale = zlistx_new ();
+    zlistx_set_destructor (stale, (zlistx_destructor_fn *) zstr_free);
+    sync_t *sync = (sync_t *) zhashx_first (self->syncs);
+    while (sync) {
+        if (now - sync->created > 10000)
+            zlistx_add_end (stale, strdup ((char *) zhashx_cursor (self->syncs)));
+        sync = (sync_t *) zhashx_next (self->syncs);
+    }
+    char *token = (char *) zlistx_first (stale);
+    while (token) {
+        zhashx_delete (self->syncs, token);
+        token = (char *) zlistx_next (stale);
+    }
+    zlistx_destroy (&stale);
+
+    //  Drops are logged once per interval, not once per event
+    for (int reason = 0; reason < DROP_REASONS; reason++) {
+        uint64_t fresh = self->counters.drops[reason]
+                         - self->counters.drops_logged[reason];
+        if (fresh)
+            ces_warn (self->log_level, "hub: dropped %" PRIu64 " events (%s)",
+                      fresh, s_drop_names[reason]);
+        self->counters.drops_logged[reason] = self->counters.drops[reason];
+    }
+    self->next_housekeeping = now + self->heartbeat;
+}
+
+//  --------------------------------------------------------------------------
+//  Status and metrics
+
+static char *
+s_status_json (self_t *self)
+{
+    cJSON *root = cJSON_CreateObject ();
+    cJSON_AddStringToObject (root, "hub_id", self->hub_id);
+    cJSON_AddStringToObject (root, "router",
+                             self->router_endpoint ? self->router_endpoint : "");
+    cJSON_AddStringToObject (root, "pub",
+                             self->pub_endpoint ? self->pub_endpoint : "");
+    cJSON_AddBoolToObject (root, "validate", self->validate);
+    cJSON_AddNumberToObject (root, "heartbeat_ms", self->heartbeat);
+
+    cJSON *connections = cJSON_AddObjectToObject (root, "connections");
+    for (int role = 0; role < ROLES; role++)
+        cJSON_AddNumberToObject (connections, s_role_names[role],
+                                 (double) self->counters.connections[role]);
+
+    int64_t now = zclock_mono ();
+    cJSON *links = cJSON_AddArrayToObject (root, "links");
+    link_t *link = (link_t *) zhashx_first (self->links);
+    while (link) {
+        cJSON *item = cJSON_CreateObject ();
+        cJSON_AddStringToObject (item, "id", link->id);
+        cJSON_AddStringToObject (item, "name", link->name);
+        cJSON_AddNumberToObject (item, "last_heard_ms_ago",
+                                 (double) (now - link->last_heard));
+        cJSON_AddNumberToObject (item, "connections",
+                                 (double) zhashx_size (link->conns));
+        cJSON_AddItemToArray (links, item);
+        link = (link_t *) zhashx_next (self->links);
+    }
+    cJSON *rooms = cJSON_AddObjectToObject (root, "rooms");
+    room_t *room = (room_t *) zhashx_first (self->rooms);
+    while (room) {
+        cJSON_AddNumberToObject (rooms, (const char *) zhashx_cursor (self->rooms),
+                                 (double) room->subscribers);
+        room = (room_t *) zhashx_next (self->rooms);
+    }
+    cJSON_AddNumberToObject (root, "star_subscribers",
+                             (double) self->star_subscribers);
+    cJSON_AddNumberToObject (root, "repeaters",
+                             (double) zlistx_size (self->repeaters));
+
+    cJSON *events_in = cJSON_AddObjectToObject (root, "events_in");
+    for (int role = 0; role < ROLES; role++)
+        cJSON_AddNumberToObject (events_in, s_role_names[role],
+                                 (double) self->counters.events_in[role]);
+    cJSON *deliveries = cJSON_AddObjectToObject (root, "deliveries");
+    cJSON_AddNumberToObject (deliveries, "published",
+                             (double) self->counters.published);
+    cJSON_AddNumberToObject (deliveries, "repeater",
+                             (double) self->counters.delivered_repeater);
+    cJSON_AddNumberToObject (deliveries, "hub",
+                             (double) self->counters.delivered_hub);
+    cJSON *drops = cJSON_AddObjectToObject (root, "drops");
+    for (int reason = 0; reason < DROP_REASONS; reason++)
+        cJSON_AddNumberToObject (drops, s_drop_names[reason],
+                                 (double) self->counters.drops[reason]);
+    char *text = cJSON_PrintUnformatted (root);
+    cJSON_Delete (root);
+    return text;
+}
+
+static char *
+s_metrics_text (self_t *self)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert (out);
+    fprintf (out, "# HELP ces_hub_events_in_total Events received, by source "
+                  "role.\n# TYPE ces_hub_events_in_total counter\n");
+    for (int role = 0; role < ROLES; role++)
+        fprintf (out, "ces_hub_events_in_total{source=\"%s\"} %" PRIu64 "\n",
+                 s_role_names[role], self->counters.events_in[role]);
+    fprintf (out, "# HELP ces_hub_deliveries_total Events sent on, by path.\n"
+                  "# TYPE ces_hub_deliveries_total counter\n");
+    fprintf (out, "ces_hub_deliveries_total{path=\"publish\"} %" PRIu64 "\n",
+             self->counters.published);
+    fprintf (out, "ces_hub_deliveries_total{path=\"repeater\"} %" PRIu64 "\n",
+             self->counters.delivered_repeater);
+    fprintf (out, "ces_hub_deliveries_total{path=\"hub\"} %" PRIu64 "\n",
+             self->counters.delivered_hub);
+    fprintf (out, "# HELP ces_hub_drops_total Events not delivered, by "
+                  "reason.\n# TYPE ces_hub_drops_total counter\n");
+    for (int reason = 0; reason < DROP_REASONS; reason++)
+        fprintf (out, "ces_hub_drops_total{reason=\"%s\"} %" PRIu64 "\n",
+                 s_drop_names[reason], self->counters.drops[reason]);
+    fprintf (out, "# HELP ces_hub_connections Attached connections, by role.\n"
+                  "# TYPE ces_hub_connections gauge\n");
+    for (int role = 0; role < ROLES; role++)
+        fprintf (out, "ces_hub_connections{role=\"%s\"} %zu\n",
+                 s_role_names[role], self->counters.connections[role]);
+    fprintf (out, "# HELP ces_hub_links Peers linked to the ROUTER.\n"
+                  "# TYPE ces_hub_links gauge\nces_hub_links %zu\n",
+             zhashx_size (self->links));
+    fprintf (out, "# HELP ces_hub_rooms Rooms with at least one subscriber.\n"
+                  "# TYPE ces_hub_rooms gauge\nces_hub_rooms %zu\n",
+             zhashx_size (self->rooms));
+    fclose (out);
+    return text;
+}
+
+//  --------------------------------------------------------------------------
+//  Pipe commands
+
+static int
+s_set_option (self_t *self, const char *name, const char *value)
+{
+    if (!name || !value)
+        return -1;
+    char *end;
+    long number = strtol (value, &end, 10);
+    bool is_number = *value && !*end;
+    if (streq (name, "heartbeat") && is_number && number >= 10
+        && number <= 3600000)
+        self->heartbeat = (uint32_t) number;
+    else if (streq (name, "validate")
+             && (streq (value, "true") || streq (value, "false")))
+        self->validate = streq (value, "true");
+    else if (streq (name, "max-payload") && is_number && number > 0)
+        ces_frame_destroy (&self->frame),
+            self->frame = ces_frame_new ((size_t) number);
+    else if (streq (name, "sndhwm") && is_number && number > 0)
+        self->sndhwm = (int) number;
+    else if (streq (name, "hub-id") && *value)
+        zstr_free (&self->hub_id), self->hub_id = strdup (value);
+    else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
+        self->log_level = ces_log_level_parse (value);
+    else
+        return -1;
+    return 0;
+}
+
+static void
+s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
+{
+    if (self->router) {
+        zstr_sendx (self->pipe, "-1", "hub is already bound", "", NULL);
+        return;
+    }
+    self->router = zsock_new (ZMQ_ROUTER);
+    self->pub = zsock_new (ZMQ_XPUB);
+    assert (self->router && self->pub);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_router_handover (self->router, 1);
+    zsock_set_sndtimeo (self->router, 0);
+    zsock_set_sndhwm (self->router, self->sndhwm);
+    zsock_set_rcvhwm (self->router, self->sndhwm);
+    zsock_set_sndhwm (self->pub, self->sndhwm);
+    zsock_set_xpub_verbose (self->pub, 1);
+    zsock_set_sndtimeo (self->pub, 0);
+    zsock_set_linger (self->router, 100);
+    if (zsock_bind (self->router, "%s", router_endpoint) < 0
+        || zsock_bind (self->pub, "%s", pub_endpoint) < 0) {
+        char *reason = zsys_sprintf ("cannot bind %s / %s: %s",
+                                     router_endpoint, pub_endpoint,
+                                     zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->router);
+        zsock_destroy (&self->pub);
+        zstr_sendx (self->pipe, "-1", reason, "", NULL);
+        zstr_free (&reason);
+        return;
+    }
+    self->router_endpoint = zsock_last_endpoint (self->router);
+    self->pub_endpoint = zsock_last_endpoint (self->pub);
+    zpoller_add (self->poller, self->router);
+    zpoller_add (self->poller, self->pub);
+    self->next_housekeeping = zclock_mono () + self->heartbeat;
+    ces_info (self->log_level, "hub %s: ROUTER %s, PUB %s, heartbeat %u ms%s",
+              self->hub_id, self->router_endpoint, self->pub_endpoint,
+              self->heartbeat, self->validate ? "" : ", validation off");
+    zstr_sendx (self->pipe, "0", self->router_endpoint, self->pub_endpoint,
+                NULL);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request)
+        return;
+    char *command = zmsg_popstr (request);
+    assert (command);
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "VERBOSE"))
+        self->log_level = CES_LOG_DEBUG;
+    else if (streq (command, "SET")) {
+        char *name = zmsg_popstr (request);
+        char *value = zmsg_popstr (request);
+        zsock_signal (self->pipe, s_set_option (self, name, value) ? 1 : 0);
+        zstr_free (&name);
+        zstr_free (&value);
+    }
+    else if (streq (command, "BIND")) {
+        char *router_endpoint = zmsg_popstr (request);
+        char *pub_endpoint = zmsg_popstr (request);
+        assert (router_endpoint && pub_endpoint);
+        s_bind (self, router_endpoint, pub_endpoint);
+        zstr_free (&router_endpoint);
+        zstr_free (&pub_endpoint);
+    }
+    else if (streq (command, "STATUS")) {
+        char *json = s_status_json (self);
+        zstr_send (self->pipe, json);
+        freen (json);
+    }
+    else if (streq (command, "METRICS")) {
+        char *text = s_metrics_text (self);
+        zstr_send (self->pipe, text);
+        freen (text);
+    }
+    else {
+        zsys_error ("hub: invalid pipe command '%s'", command);
+        assert (false);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&request);
+}
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        self_t *self = *self_p;
+        zpoller_destroy (&self->poller);
+        zsock_destroy (&self->router);
+        zsock_destroy (&self->pub);
+        zhashx_destroy (&self->syncs);
+        zlistx_destroy (&self->repeaters);
+        zlistx_destroy (&self->hub_peers);
+        zhashx_destroy (&self->links);
+        zhashx_destroy (&self->rooms);
+        ces_proto_destroy (&self->proto);
+        ces_frame_destroy (&self->frame);
+        ces_event_destroy (&self->event);
+        zstr_free (&self->hub_id);
+        zstr_free (&self->router_endpoint);
+        zstr_free (&self->pub_endpoint);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+static self_t *
+s_self_new (zsock_t *pipe)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->log_level = CES_LOG_INFO;
+    zuuid_t *uuid = zuuid_new ();
+    self->hub_id = zsys_sprintf ("hub-%.8s", zuuid_str_canonical (uuid));
+    zuuid_destroy (&uuid);
+    self->heartbeat = CES_HEARTBEAT_MSEC;
+    self->validate = true;
+    self->sndhwm = CES_HUB_SNDHWM;
+    self->proto = ces_proto_new ();
+    self->frame = ces_frame_new (CES_PAYLOAD_MAX);
+    self->event = ces_event_new ();
+    self->links = zhashx_new ();
+    self->rooms = zhashx_new ();
+    self->syncs = zhashx_new ();
+    self->repeaters = zlistx_new ();
+    self->hub_peers = zlistx_new ();
+    self->poller = zpoller_new (pipe, NULL);
+    assert (self->links && self->rooms && self->syncs && self->poller);
+    zhashx_set_destructor (self->links, s_link_free);
+    zhashx_set_destructor (self->rooms, s_room_destroy);
+    zhashx_set_destructor (self->syncs, s_sync_destroy);
+    //  Never steal the host's signals: only $TERM ends the actor
+    zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+void
+ces_hub_actor (zsock_t *pipe, void *args)
+{
+    (void) args;
+    self_t *self = s_self_new (pipe);
+    zsock_signal (pipe, 0);
+    while (!self->terminated) {
+        int timeout = -1;
+        if (self->router) {
+            int64_t wait = self->next_housekeeping - zclock_mono ();
+            timeout = wait > 0 ? (int) wait : 0;
+        }
+        zsock_t *which = (zsock_t *) zpoller_wait (self->poller, timeout);
+        if (which == self->pipe)
+            s_handle_pipe (self);
+        else if (which == self->router) {
+            //  Bounded batch, so that the pipe and timers are never starved
+            for (int count = 0; count < 1000; count++) {
+                s_handle_router (self);
+                if (!(zsock_events (self->router) & ZMQ_POLLIN))
+                    break;
+            }
+        }
+        else if (which == self->pub)
+            s_handle_subscription (self);
+        if (self->router && zclock_mono () >= self->next_housekeeping)
+            s_housekeeping (self);
+    }
+    s_self_destroy (&self);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: a raw DEALER and SUB speak the protocol to a hub
+
+static void
+s_expect (ces_proto_t *proto, zsock_t *dealer, ces_proto_id_t id)
+{
+    int rc = ces_proto_recv (proto, dealer);
+    assert (rc == 0);
+    if (ces_proto_id (proto) != id)
+        zsys_error ("expected %d, got %s", id, ces_proto_command (proto));
+    assert (ces_proto_id (proto) == id);
+}
+
+void
+ces_hub_test (bool verbose)
+{
+    printf (" * ces_hub: ");
+    //  @selftest
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    assert (hub);
+    if (verbose)
+        zstr_send (hub, "VERBOSE");
+    zstr_sendx (hub, "SET", "heartbeat", "nonsense", NULL);
+    assert (zsock_wait (hub) != 0);
+    zstr_sendx (hub, "SET", "hub-id", "selftest-hub", NULL);
+    assert (zsock_wait (hub) == 0);
+    zstr_sendx (hub, "BIND", "inproc://hub-test-router", "inproc://hub-test-pub",
+                NULL);
+    char *status, *router_endpoint, *pub_endpoint;
+    zstr_recvx (hub, &status, &router_endpoint, &pub_endpoint, NULL);
+    assert (streq (status, "0"));
+    assert (streq (router_endpoint, "inproc://hub-test-router"));
+    zstr_free (&status);
+    zstr_free (&router_endpoint);
+    zstr_free (&pub_endpoint);
+
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (dealer, "selftest");
+    zsock_set_rcvtimeo (dealer, 2000);
+    assert (zsock_connect (dealer, "inproc://hub-test-router") == 0);
+    zsock_t *sub = zsock_new_sub ("inproc://hub-test-pub", NULL);
+    zsock_set_rcvtimeo (sub, 2000);
+    ces_proto_t *proto = ces_proto_new ();
+
+    //  An unknown link is told to say HELLO
+    ces_proto_set_id (proto, CES_PROTO_HEARTBEAT);
+    ces_proto_send (proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_ERROR);
+    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_UNKNOWN_LINK));
+
+    ces_proto_set_id (proto, CES_PROTO_HELLO);
+    ces_proto_set_name (proto, "selftest");
+    ces_proto_send (proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_WELCOME);
+    assert (streq (ces_proto_hub_id (proto), "selftest-hub"));
+
+    ces_proto_set_id (proto, CES_PROTO_ATTACH);
+    ces_proto_set_conn (proto, "1");
+    ces_proto_set_role (proto, CES_ROLE_MESSENGER);
+    ces_proto_send (proto, dealer);
+
+    //  REGISTERED comes once the sync subscription reached the hub
+    zsock_set_subscribe (sub, "ITB-1101\n");
+    zsock_set_subscribe (sub, CES_SYNC_PREFIX "tok-1");
+    zlist_t *rooms = zlist_new ();
+    zlist_append (rooms, "ITB-1101");
+    ces_proto_set_id (proto, CES_PROTO_REGISTER);
+    ces_proto_set_token (proto, "tok-1");
+    ces_proto_set_rooms (proto, rooms);
+    zlist_destroy (&rooms);
+    ces_proto_send (proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_REGISTERED);
+    assert (streq (ces_proto_token (proto), "tok-1"));
+
+    //  A second connection on the same link sends; the first receives it
+    ces_proto_set_id (proto, CES_PROTO_ATTACH);
+    ces_proto_set_conn (proto, "2");
+    ces_proto_send (proto, dealer);
+    zframe_t *message = ces_frame_build ("ITB-1101", "{\"key\":\"power\"}", 15);
+    ces_proto_set_id (proto, CES_PROTO_EVENT);
+    ces_proto_set_message (proto, &message);
+    ces_proto_send (proto, dealer);
+    zmsg_t *published = zmsg_recv (sub);
+    assert (published && zmsg_size (published) == 3);
+    assert (zframe_streq (zmsg_first (published),
+                          "ITB-1101\n{\"key\":\"power\"}"));
+    assert (zframe_streq (zmsg_next (published), "selftest/2"));
+    zmsg_destroy (&published);
+
+    //  Malformed input gets an error and the hub keeps serving
+    message = ces_frame_build ("ITB-1101", "not json", 8);
+    ces_proto_set_message (proto, &message);
+    ces_proto_send (proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_ERROR);
+    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_NOT_JSON));
+
+    zstr_send (hub, "STATUS");
+    char *json = zstr_recv (hub);
+    assert (strstr (json, "\"malformed\":1"));
+    assert (strstr (json, "\"ITB-1101\":1"));
+    zstr_free (&json);
+    zstr_send (hub, "METRICS");
+    char *metrics = zstr_recv (hub);
+    assert (strstr (metrics, "ces_hub_events_in_total{source=\"messenger\"} 1"));
+    zstr_free (&metrics);
+
+    ces_proto_destroy (&proto);
+    zsock_destroy (&sub);
+    zsock_destroy (&dealer);
+    zactor_destroy (&hub);
+    //  @end
+    printf ("OK\n");
+}

@@ -1,0 +1,544 @@
+/*  =========================================================================
+    ces_proto - codec for the hub protocol (docs/PROTOCOL.md)
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+#define FIELD_MAX 255
+
+struct _ces_proto_t {
+    ces_proto_id_t id;
+    zframe_t *routing_id;
+    char version[16];
+    char name[FIELD_MAX + 1];
+    char hub_id[FIELD_MAX + 1];
+    uint32_t heartbeat;
+    char conn[FIELD_MAX + 1];
+    char role[FIELD_MAX + 1];
+    char token[FIELD_MAX + 1];
+    char code[FIELD_MAX + 1];
+    char error_reason[FIELD_MAX + 1];
+    zlist_t *rooms;
+    zframe_t *message;
+    char reason[FIELD_MAX + 1];  //  why the last receive was malformed
+};
+
+//  Command names on the wire, and how many field frames each carries;
+//  -1 means "at least the fixed fields, then any number of rooms"
+static const struct {
+    const char *name;
+    int fields;
+} s_commands[] = {
+    {NULL, 0},           {"HELLO", 2},    {"WELCOME", 3},
+    {"ATTACH", 2},       {"DETACH", 1},   {"REGISTER", -2},
+    {"UNREGISTER", -1},  {"REGISTERED", 2}, {"EVENT", 2},
+    {"DELIVER", 2},      {"HEARTBEAT", 0}, {"BYE", 0},
+    {"ERROR", 2},
+};
+#define COMMAND_COUNT ((int) (sizeof (s_commands) / sizeof (s_commands[0])))
+
+ces_proto_t *
+ces_proto_new (void)
+{
+    ces_proto_t *self = (ces_proto_t *) zmalloc (sizeof (ces_proto_t));
+    assert (self);
+    self->rooms = zlist_new ();
+    assert (self->rooms);
+    zlist_autofree (self->rooms);
+    strcpy (self->version, CES_PROTO_VERSION);
+    return self;
+}
+
+void
+ces_proto_destroy (ces_proto_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_proto_t *self = *self_p;
+        zframe_destroy (&self->routing_id);
+        zframe_destroy (&self->message);
+        zlist_destroy (&self->rooms);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_copy (char *dest, const char *src)
+{
+    size_t size = strlen (src);
+    if (size > FIELD_MAX)
+        size = FIELD_MAX;
+    memcpy (dest, src, size);
+    dest[size] = 0;
+}
+
+//  Reads a string field frame into dest; false if it is too long or has NUL
+static bool
+s_take_string (ces_proto_t *self, zmsg_t *msg, char *dest, const char *what)
+{
+    zframe_t *frame = zmsg_pop (msg);
+    size_t size = zframe_size (frame);
+    bool ok = size <= FIELD_MAX && !memchr (zframe_data (frame), 0, size);
+    if (ok) {
+        memcpy (dest, zframe_data (frame), size);
+        dest[size] = 0;
+    }
+    else
+        snprintf (self->reason, sizeof (self->reason),
+                  "%s field is longer than %d bytes or holds a NUL", what,
+                  FIELD_MAX);
+    zframe_destroy (&frame);
+    return ok;
+}
+
+static int
+s_malformed (ces_proto_t *self, zmsg_t **msg_p, const char *reason)
+{
+    if (reason)
+        s_copy (self->reason, reason);
+    zmsg_destroy (msg_p);
+    return -2;
+}
+
+static bool
+s_decode_fields (ces_proto_t *self, zmsg_t *msg)
+{
+    switch (self->id) {
+        case CES_PROTO_HELLO:
+            return s_take_string (self, msg, self->version, "version")
+                   && s_take_string (self, msg, self->name, "name");
+        case CES_PROTO_WELCOME: {
+            char heartbeat[FIELD_MAX + 1];
+            if (!s_take_string (self, msg, self->version, "version")
+                || !s_take_string (self, msg, self->hub_id, "hub-id")
+                || !s_take_string (self, msg, heartbeat, "heartbeat"))
+                return false;
+            char *end;
+            unsigned long value = strtoul (heartbeat, &end, 10);
+            if (*end || !*heartbeat || value == 0 || value > 3600000) {
+                s_copy (self->reason, "heartbeat is not a number of msecs");
+                return false;
+            }
+            self->heartbeat = (uint32_t) value;
+            return true;
+        }
+        case CES_PROTO_ATTACH:
+            if (!s_take_string (self, msg, self->conn, "conn")
+                || !s_take_string (self, msg, self->role, "role"))
+                return false;
+            if (!ces_proto_role_valid (self->role)) {
+                s_copy (self->reason,
+                        "role must be messenger, repeater or hub");
+                return false;
+            }
+            return true;
+        case CES_PROTO_DETACH:
+            return s_take_string (self, msg, self->conn, "conn");
+        case CES_PROTO_REGISTERED:
+            return s_take_string (self, msg, self->conn, "conn")
+                   && s_take_string (self, msg, self->token, "token");
+        case CES_PROTO_REGISTER:
+        case CES_PROTO_UNREGISTER:
+            if (!s_take_string (self, msg, self->conn, "conn"))
+                return false;
+            if (self->id == CES_PROTO_REGISTER
+                && !s_take_string (self, msg, self->token, "token"))
+                return false;
+            zframe_t *frame;
+            while ((frame = zmsg_pop (msg))) {
+                const char *data = (const char *) zframe_data (frame);
+                size_t size = zframe_size (frame);
+                bool star = size == 1 && data[0] == '*';
+                if (!star && ces_frame_check_room (data, size) != CES_FRAME_OK) {
+                    s_copy (self->reason, "room ID is empty, longer than 128 "
+                                          "bytes, or has a space or control "
+                                          "character");
+                    zframe_destroy (&frame);
+                    return false;
+                }
+                zlist_append (self->rooms, zframe_strdup (frame));
+                zframe_destroy (&frame);
+            }
+            return true;
+        case CES_PROTO_EVENT:
+        case CES_PROTO_DELIVER:
+            if (!s_take_string (self, msg, self->conn, "conn"))
+                return false;
+            self->message = zmsg_pop (msg);
+            return true;
+        case CES_PROTO_ERROR:
+            return s_take_string (self, msg, self->code, "code")
+                   && s_take_string (self, msg, self->error_reason, "reason");
+        default:
+            return true;
+    }
+}
+
+int
+ces_proto_recv (ces_proto_t *self, zsock_t *input)
+{
+    assert (self);
+    assert (input);
+    zmsg_t *msg = zmsg_recv (input);
+    if (!msg)
+        return -1;
+    zframe_destroy (&self->routing_id);
+    zframe_destroy (&self->message);
+    zlist_purge (self->rooms);
+    self->reason[0] = 0;
+
+    if (zsock_type (input) == ZMQ_ROUTER) {
+        self->routing_id = zmsg_pop (msg);
+        if (!self->routing_id || zmsg_size (msg) == 0)
+            return s_malformed (self, &msg, "message has no command frame");
+    }
+    char *command = zmsg_popstr (msg);
+    if (!command)
+        return s_malformed (self, &msg, "message has no command frame");
+    int id;
+    for (id = 1; id < COMMAND_COUNT; id++)
+        if (streq (command, s_commands[id].name))
+            break;
+    if (id == COMMAND_COUNT) {
+        snprintf (self->reason, sizeof (self->reason),
+                  "unknown command '%.32s'", command);
+        zstr_free (&command);
+        return s_malformed (self, &msg, NULL);
+    }
+    zstr_free (&command);
+    self->id = (ces_proto_id_t) id;
+
+    int fields = s_commands[id].fields;
+    size_t have = zmsg_size (msg);
+    bool count_ok = fields >= 0 ? have == (size_t) fields
+                                : have >= (size_t) -fields;
+    if (!count_ok) {
+        snprintf (self->reason, sizeof (self->reason),
+                  "%s has %zu fields, expected %s%d", s_commands[id].name,
+                  have, fields < 0 ? "at least " : "",
+                  fields < 0 ? -fields : fields);
+        return s_malformed (self, &msg, NULL);
+    }
+    if (!s_decode_fields (self, msg))
+        return s_malformed (self, &msg, NULL);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+static int
+s_send_string (zsock_t *output, const char *string, bool more)
+{
+    int flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0);
+    return zmq_send (zsock_resolve (output), string, strlen (string), flags)
+                   < 0
+               ? -1
+               : 0;
+}
+
+int
+ces_proto_send (ces_proto_t *self, zsock_t *output)
+{
+    assert (self);
+    assert (output);
+    assert (self->id > 0 && self->id < COMMAND_COUNT);
+    if (zsock_type (output) == ZMQ_ROUTER) {
+        assert (self->routing_id);
+        if (zframe_send (&self->routing_id, output,
+                         ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT)
+            < 0)
+            return -1;
+    }
+    bool has_fields = s_commands[self->id].fields != 0;
+    if (s_send_string (output, s_commands[self->id].name, has_fields))
+        return -1;
+
+    char heartbeat[16];
+    switch (self->id) {
+        case CES_PROTO_HELLO:
+            s_send_string (output, self->version, true);
+            return s_send_string (output, self->name, false);
+        case CES_PROTO_WELCOME:
+            snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
+            s_send_string (output, self->version, true);
+            s_send_string (output, self->hub_id, true);
+            return s_send_string (output, heartbeat, false);
+        case CES_PROTO_ATTACH:
+            s_send_string (output, self->conn, true);
+            return s_send_string (output, self->role, false);
+        case CES_PROTO_DETACH:
+            return s_send_string (output, self->conn, false);
+        case CES_PROTO_REGISTERED:
+            s_send_string (output, self->conn, true);
+            return s_send_string (output, self->token, false);
+        case CES_PROTO_REGISTER:
+        case CES_PROTO_UNREGISTER: {
+            bool more = zlist_size (self->rooms) > 0;
+            bool is_register = self->id == CES_PROTO_REGISTER;
+            s_send_string (output, self->conn, more || is_register);
+            if (is_register)
+                s_send_string (output, self->token, more);
+            const char *room = (const char *) zlist_first (self->rooms);
+            while (room) {
+                const char *next = (const char *) zlist_next (self->rooms);
+                s_send_string (output, room, next != NULL);
+                room = next;
+            }
+            return 0;
+        }
+        case CES_PROTO_EVENT:
+        case CES_PROTO_DELIVER:
+            assert (self->message);
+            s_send_string (output, self->conn, true);
+            return zframe_send (&self->message, output,
+                                ZFRAME_REUSE | ZFRAME_DONTWAIT);
+        case CES_PROTO_ERROR:
+            s_send_string (output, self->code, true);
+            return s_send_string (output, self->error_reason, false);
+        default:
+            return 0;
+    }
+}
+
+const char *
+ces_proto_reason (ces_proto_t *self)
+{
+    assert (self);
+    return self->reason;
+}
+
+const char *
+ces_proto_command (ces_proto_t *self)
+{
+    assert (self);
+    return self->id > 0 && self->id < COMMAND_COUNT ? s_commands[self->id].name
+                                                     : "?";
+}
+
+bool
+ces_proto_role_valid (const char *role)
+{
+    return role
+           && (streq (role, CES_ROLE_MESSENGER)
+               || streq (role, CES_ROLE_REPEATER) || streq (role, CES_ROLE_HUB));
+}
+
+ces_proto_id_t
+ces_proto_id (ces_proto_t *self)
+{
+    assert (self);
+    return self->id;
+}
+
+void
+ces_proto_set_id (ces_proto_t *self, ces_proto_id_t id)
+{
+    assert (self);
+    assert (id > 0 && id < COMMAND_COUNT);
+    self->id = id;
+}
+
+zframe_t *
+ces_proto_routing_id (ces_proto_t *self)
+{
+    assert (self);
+    return self->routing_id;
+}
+
+void
+ces_proto_set_routing_id (ces_proto_t *self, zframe_t *routing_id)
+{
+    assert (self);
+    if (routing_id == self->routing_id)
+        return;  //  replying to the peer we just heard from
+    zframe_destroy (&self->routing_id);
+    self->routing_id = zframe_dup (routing_id);
+}
+
+#define STRING_FIELD(field)                                                   \
+    const char *ces_proto_##field (ces_proto_t *self)                         \
+    {                                                                         \
+        assert (self);                                                        \
+        return self->field;                                                   \
+    }                                                                         \
+    void ces_proto_set_##field (ces_proto_t *self, const char *value)         \
+    {                                                                         \
+        assert (self);                                                        \
+        assert (value);                                                       \
+        s_copy (self->field, value);                                          \
+    }
+
+STRING_FIELD (name)
+STRING_FIELD (hub_id)
+STRING_FIELD (conn)
+STRING_FIELD (role)
+STRING_FIELD (token)
+STRING_FIELD (code)
+STRING_FIELD (error_reason)
+
+const char *
+ces_proto_version (ces_proto_t *self)
+{
+    assert (self);
+    return self->version;
+}
+
+uint32_t
+ces_proto_heartbeat (ces_proto_t *self)
+{
+    assert (self);
+    return self->heartbeat;
+}
+
+void
+ces_proto_set_heartbeat (ces_proto_t *self, uint32_t msecs)
+{
+    assert (self);
+    self->heartbeat = msecs;
+}
+
+zlist_t *
+ces_proto_rooms (ces_proto_t *self)
+{
+    assert (self);
+    return self->rooms;
+}
+
+void
+ces_proto_set_rooms (ces_proto_t *self, zlist_t *rooms)
+{
+    assert (self);
+    zlist_purge (self->rooms);
+    if (rooms) {
+        const char *room = (const char *) zlist_first (rooms);
+        while (room) {
+            zlist_append (self->rooms, strdup (room));
+            room = (const char *) zlist_next (rooms);
+        }
+    }
+}
+
+zframe_t *
+ces_proto_message (ces_proto_t *self)
+{
+    assert (self);
+    return self->message;
+}
+
+void
+ces_proto_set_message (ces_proto_t *self, zframe_t **message_p)
+{
+    assert (self);
+    assert (message_p);
+    zframe_destroy (&self->message);
+    self->message = *message_p;
+    *message_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+ces_proto_test (bool verbose)
+{
+    printf (" * ces_proto: ");
+    //  @selftest
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert (router);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    assert (zsock_connect (dealer, "tcp://127.0.0.1:%d", port) == 0);
+    zsock_set_rcvtimeo (router, 2000);
+    zsock_set_rcvtimeo (dealer, 2000);
+    ces_proto_t *proto = ces_proto_new ();
+
+    //  HELLO from the peer, WELCOME back over the ROUTER
+    ces_proto_set_id (proto, CES_PROTO_HELLO);
+    ces_proto_set_name (proto, "selftest");
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_HELLO);
+    assert (streq (ces_proto_version (proto), CES_PROTO_VERSION));
+    assert (streq (ces_proto_name (proto), "selftest"));
+    assert (ces_proto_routing_id (proto));
+    ces_proto_set_id (proto, CES_PROTO_WELCOME);
+    ces_proto_set_hub_id (proto, "hub-1");
+    ces_proto_set_heartbeat (proto, 250);
+    assert (ces_proto_send (proto, router) == 0);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_WELCOME);
+    assert (streq (ces_proto_hub_id (proto), "hub-1"));
+    assert (ces_proto_heartbeat (proto) == 250);
+
+    //  REGISTER with rooms, including *
+    zlist_t *rooms = zlist_new ();
+    zlist_append (rooms, "ITB-1101");
+    zlist_append (rooms, "*");
+    ces_proto_set_id (proto, CES_PROTO_REGISTER);
+    ces_proto_set_conn (proto, "7");
+    ces_proto_set_token (proto, "t1");
+    ces_proto_set_rooms (proto, rooms);
+    zlist_destroy (&rooms);
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_REGISTER);
+    assert (streq (ces_proto_conn (proto), "7"));
+    assert (streq (ces_proto_token (proto), "t1"));
+    assert (zlist_size (ces_proto_rooms (proto)) == 2);
+    assert (streq ((char *) zlist_first (ces_proto_rooms (proto)), "ITB-1101"));
+
+    //  UNREGISTER with no rooms means all
+    ces_proto_set_id (proto, CES_PROTO_UNREGISTER);
+    ces_proto_set_rooms (proto, NULL);
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_UNREGISTER);
+    assert (zlist_size (ces_proto_rooms (proto)) == 0);
+
+    //  EVENT carries the frame unchanged
+    zframe_t *message = ces_frame_build ("ITB-1101", "\n{}\n", 4);
+    ces_proto_set_id (proto, CES_PROTO_EVENT);
+    ces_proto_set_message (proto, &message);
+    assert (message == NULL);
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_EVENT);
+    assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n\n{}\n"));
+
+    //  Malformed input: -2 with a reason, never an abort
+    zstr_send (dealer, "NONSENSE");
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "unknown command"));
+    zstr_sendx (dealer, "EVENT", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "expected 2"));
+    zstr_sendx (dealer, "ATTACH", "1", "emperor", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "role"));
+    zstr_sendx (dealer, "REGISTER", "1", "t", "bad room", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "room ID"));
+    zstr_sendx (dealer, "HEARTBEAT", "extra", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+
+    //  ERROR back to the peer
+    ces_proto_set_id (proto, CES_PROTO_ERROR);
+    ces_proto_set_code (proto, CES_PROTO_ERR_MALFORMED);
+    ces_proto_set_error_reason (proto, "testing");
+    assert (ces_proto_send (proto, router) == 0);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (streq (ces_proto_code (proto), "malformed"));
+    assert (streq (ces_proto_error_reason (proto), "testing"));
+    assert (streq (ces_proto_command (proto), "ERROR"));
+
+    ces_proto_destroy (&proto);
+    ces_proto_destroy (&proto);
+    zsock_destroy (&dealer);
+    zsock_destroy (&router);
+    //  @end
+    if (verbose)
+        printf ("(verbose) ");
+    printf ("OK\n");
+}

@@ -1,0 +1,53 @@
+/*  =========================================================================
+    ces_selftest - runs the self-test of every class
+
+    ces_selftest [-v] [-t class]
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+typedef struct {
+    const char *name;
+    void (*test) (bool verbose);
+} test_item_t;
+
+static const test_item_t s_tests[] = {
+    {"frame", ces_frame_test},         {"event", ces_event_test},
+    {"proto", ces_proto_test},         {"hub", ces_hub_test},
+    {"messenger", ces_messenger_test},
+};
+#define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
+
+int
+main (int argc, char *argv[])
+{
+    bool verbose = false;
+    const char *only = NULL;
+    for (int arg = 1; arg < argc; arg++) {
+        if (streq (argv[arg], "-v"))
+            verbose = true;
+        else if (streq (argv[arg], "-t") && arg + 1 < argc)
+            only = argv[++arg];
+        else {
+            printf ("usage: ces_selftest [-v] [-t class]\nclasses:");
+            for (size_t i = 0; i < TEST_COUNT; i++)
+                printf (" %s", s_tests[i].name);
+            printf ("\n");
+            return 1;
+        }
+    }
+    zsys_init ();
+    zsys_set_logident ("ces_selftest");
+    bool found = false;
+    for (size_t i = 0; i < TEST_COUNT; i++)
+        if (!only || streq (only, s_tests[i].name)) {
+            s_tests[i].test (verbose);
+            found = true;
+        }
+    if (!found) {
+        printf ("no class named '%s'\n", only);
+        return 1;
+    }
+    zsys_shutdown ();
+    return 0;
+}

@@ -1,1 +1,150 @@
-int main(void){return 0;}
+/*  =========================================================================
+    ces-hub - the hub program: parses flags, starts the hub actor, waits
+    for SIGINT/SIGTERM.
+    =========================================================================
+*/
+#include "ces.h"
+#include <getopt.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (
+        out,
+        "usage: ces-hub [options]\n"
+        "\n"
+        "The ces hub: routes room events between messengers, repeaters and\n"
+        "other hubs over ZeroMQ.\n"
+        "\n"
+        "  --router ENDPOINT    ROUTER that peers connect to (default %s)\n"
+        "  --pub ENDPOINT       PUB that subscribers connect to (default %s)\n"
+        "                       tcp://, ipc:// or inproc://; port * picks one\n"
+        "  --heartbeat MSECS    heartbeat interval; a peer silent for 3 is\n"
+        "                       dropped (default %d)\n"
+        "  --max-payload BYTES  largest event accepted (default %d)\n"
+        "  --no-validate        route payloads without checking they are JSON\n"
+        "  --hub-id ID          name of this hub (default: random)\n"
+        "  --log-level LEVEL    error, warn, info or debug (default info;\n"
+        "                       environment LOG_LEVEL)\n"
+        "  --help               this text\n"
+        "\n"
+        "Environment: CES_HUB_ROUTER, CES_HUB_PUB, LOG_LEVEL.\n",
+        CES_HUB_ROUTER, CES_HUB_PUB, CES_HEARTBEAT_MSEC, CES_PAYLOAD_MAX);
+}
+
+static const char *
+s_env_or (const char *name, const char *fallback)
+{
+    const char *value = getenv (name);
+    return value && *value ? value : fallback;
+}
+
+//  Sends SET to the hub; false (after saying why) if the hub refused it
+static bool
+s_set (zactor_t *hub, const char *name, const char *value)
+{
+    zstr_sendx (hub, "SET", name, value, NULL);
+    if (zsock_wait (hub) == 0)
+        return true;
+    fprintf (stderr, "ces-hub: invalid value '%s' for --%s\n", value, name);
+    return false;
+}
+
+int
+main (int argc, char *argv[])
+{
+    const char *router = s_env_or ("CES_HUB_ROUTER", CES_HUB_ROUTER);
+    const char *pub = s_env_or ("CES_HUB_PUB", CES_HUB_PUB);
+    const char *log_level = s_env_or ("LOG_LEVEL", "info");
+    const char *heartbeat = NULL, *max_payload = NULL, *hub_id = NULL;
+    bool validate = true;
+
+    static const struct option options[] = {
+        {"router", required_argument, NULL, 'r'},
+        {"pub", required_argument, NULL, 'p'},
+        {"heartbeat", required_argument, NULL, 'b'},
+        {"max-payload", required_argument, NULL, 'm'},
+        {"no-validate", no_argument, NULL, 'n'},
+        {"hub-id", required_argument, NULL, 'i'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int option;
+    while ((option = getopt_long (argc, argv, "h", options, NULL)) != -1) {
+        switch (option) {
+            case 'r':
+                router = optarg;
+                break;
+            case 'p':
+                pub = optarg;
+                break;
+            case 'b':
+                heartbeat = optarg;
+                break;
+            case 'm':
+                max_payload = optarg;
+                break;
+            case 'n':
+                validate = false;
+                break;
+            case 'i':
+                hub_id = optarg;
+                break;
+            case 'l':
+                log_level = optarg;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            default:
+                fprintf (stderr, "ces-hub: try --help\n");
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "ces-hub: unexpected argument '%s'; try --help\n",
+                 argv[optind]);
+        return 2;
+    }
+
+    zsys_init ();
+    zsys_set_logident ("ces-hub");
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    assert (hub);
+    bool ok = s_set (hub, "log-level", log_level) &&
+              (!heartbeat || s_set (hub, "heartbeat", heartbeat)) &&
+              (!max_payload || s_set (hub, "max-payload", max_payload)) &&
+              (!hub_id || s_set (hub, "hub-id", hub_id)) &&
+              s_set (hub, "validate", validate ? "true" : "false");
+    if (!ok) {
+        zactor_destroy (&hub);
+        return 2;
+    }
+    zstr_sendx (hub, "BIND", router, pub, NULL);
+    char *status = NULL, *bound_router = NULL, *bound_pub = NULL;
+    zstr_recvx (hub, &status, &bound_router, &bound_pub, NULL);
+    int exit_code = 0;
+    if (status && streq (status, "0")) {
+        printf ("ces-hub ready\n"
+                "  peers (edges, messengers, repeaters) connect a DEALER to "
+                "%s\n"
+                "  subscribers connect a SUB to %s\n"
+                "  stop with Ctrl-C\n",
+                bound_router, bound_pub);
+        fflush (stdout);
+        zpoller_t *poller = zpoller_new (hub, NULL);
+        //  The hub sends nothing unasked; this wakes on signals
+        while (!zsys_interrupted)
+            zpoller_wait (poller, 200);
+        zpoller_destroy (&poller);
+        zsys_info ("shutting down");
+    } else {
+        fprintf (stderr, "ces-hub: %s\n", bound_router ? bound_router : "?");
+        exit_code = 1;
+    }
+    zstr_free (&status);
+    zstr_free (&bound_router);
+    zstr_free (&bound_pub);
+    zactor_destroy (&hub);
+    return exit_code;
+}

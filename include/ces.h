@@ -17,12 +17,12 @@
 #define CES_VERSION_PATCH 0
 
 //  Defaults shared by every component
-#define CES_ROOM_MAX          128
-#define CES_PAYLOAD_MAX       (1024 * 1024)
-#define CES_HUB_ROUTER        "tcp://127.0.0.1:7200"
-#define CES_HUB_PUB           "tcp://127.0.0.1:7201"
-#define CES_HEARTBEAT_MSEC    1000
-#define CES_HUB_SNDHWM        100000
+#define CES_ROOM_MAX       128
+#define CES_PAYLOAD_MAX    (1024 * 1024)
+#define CES_HUB_ROUTER     "tcp://127.0.0.1:7200"
+#define CES_HUB_PUB        "tcp://127.0.0.1:7201"
+#define CES_HEARTBEAT_MSEC 1000
+#define CES_HUB_SNDHWM     100000
 
 typedef struct _ces_frame_t ces_frame_t;
 typedef struct _ces_event_t ces_event_t;

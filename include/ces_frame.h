@@ -14,13 +14,13 @@
 //  Result codes of ces_frame_parse; each has its own message
 typedef enum {
     CES_FRAME_OK = 0,
-    CES_FRAME_EMPTY,          //  zero bytes
-    CES_FRAME_NO_NEWLINE,     //  no LF after the room ID
-    CES_FRAME_ROOM_EMPTY,     //  frame starts with LF
-    CES_FRAME_ROOM_TOO_LONG,  //  room ID over 128 bytes
-    CES_FRAME_ROOM_BAD_CHAR,  //  space or control character in the room ID
-    CES_FRAME_NO_PAYLOAD,     //  nothing after the newline(s)
-    CES_FRAME_TOO_LARGE       //  payload over the configured limit
+    CES_FRAME_EMPTY,         //  zero bytes
+    CES_FRAME_NO_NEWLINE,    //  no LF after the room ID
+    CES_FRAME_ROOM_EMPTY,    //  frame starts with LF
+    CES_FRAME_ROOM_TOO_LONG, //  room ID over 128 bytes
+    CES_FRAME_ROOM_BAD_CHAR, //  space or control character in the room ID
+    CES_FRAME_NO_PAYLOAD,    //  nothing after the newline(s)
+    CES_FRAME_TOO_LARGE      //  payload over the configured limit
 } ces_frame_error_t;
 
 //  Create a parser that accepts payloads up to max_payload bytes
@@ -53,7 +53,6 @@ ces_frame_error_t ces_frame_check_room (const char *room, size_t size);
 
 //  Build ROOMID LF PAYLOAD into a new frame, adding nothing else.
 //  Caller owns return value and must destroy it when done.
-zframe_t *ces_frame_build (const char *room, const void *payload,
-                           size_t size);
+zframe_t *ces_frame_build (const char *room, const void *payload, size_t size);
 
 #endif

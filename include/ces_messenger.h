@@ -9,9 +9,9 @@
         ces_messenger_t *m = ces_messenger_new ("tcp://127.0.0.1:7200",
                                                 "tcp://127.0.0.1:7201");
         ces_messenger_register (m, "ITB-1101", NULL);
-        ces_messenger_send (m, "ITB-1101", "{\"key\":\"power\",\"value\":\"on\"}");
-        if (ces_messenger_recv (m, 1000) == 0)
-            printf ("%s: %s\n", ces_messenger_room (m), ces_messenger_payload (m));
+        ces_messenger_send (m, "ITB-1101",
+   "{\"key\":\"power\",\"value\":\"on\"}"); if (ces_messenger_recv (m, 1000) ==
+   0) printf ("%s: %s\n", ces_messenger_room (m), ces_messenger_payload (m));
         ces_messenger_destroy (&m);
 
     The messenger survives hub restarts: it notices the hub has gone (no

@@ -16,18 +16,18 @@
 #define CES_PROTO_VERSION "1"
 
 typedef enum {
-    CES_PROTO_HELLO = 1,   //  peer -> hub: version, name
-    CES_PROTO_WELCOME,     //  hub -> peer: version, hub_id, heartbeat
-    CES_PROTO_ATTACH,      //  peer -> hub: conn, role
-    CES_PROTO_DETACH,      //  peer -> hub: conn
-    CES_PROTO_REGISTER,    //  peer -> hub: conn, token, rooms
-    CES_PROTO_UNREGISTER,  //  peer -> hub: conn, rooms (none = all)
-    CES_PROTO_REGISTERED,  //  hub -> peer: conn, token
-    CES_PROTO_EVENT,       //  peer -> hub: conn, message
-    CES_PROTO_DELIVER,     //  hub -> peer: conn, message
-    CES_PROTO_HEARTBEAT,   //  both ways, no fields
-    CES_PROTO_BYE,         //  peer -> hub, no fields
-    CES_PROTO_ERROR        //  hub -> peer: code, reason
+    CES_PROTO_HELLO = 1,  //  peer -> hub: version, name
+    CES_PROTO_WELCOME,    //  hub -> peer: version, hub_id, heartbeat
+    CES_PROTO_ATTACH,     //  peer -> hub: conn, role
+    CES_PROTO_DETACH,     //  peer -> hub: conn
+    CES_PROTO_REGISTER,   //  peer -> hub: conn, token, rooms
+    CES_PROTO_UNREGISTER, //  peer -> hub: conn, rooms (none = all)
+    CES_PROTO_REGISTERED, //  hub -> peer: conn, token
+    CES_PROTO_EVENT,      //  peer -> hub: conn, message
+    CES_PROTO_DELIVER,    //  hub -> peer: conn, message
+    CES_PROTO_HEARTBEAT,  //  both ways, no fields
+    CES_PROTO_BYE,        //  peer -> hub, no fields
+    CES_PROTO_ERROR       //  hub -> peer: code, reason
 } ces_proto_id_t;
 
 //  Error codes the hub sends in ERROR
@@ -43,7 +43,9 @@ typedef enum {
 #define CES_ROLE_HUB       "hub"
 
 //  Prefix of register sync topics; 0x7f cannot start a room ID
-#define CES_SYNC_PREFIX "\x7f" "sync "
+#define CES_SYNC_PREFIX                                                        \
+    "\x7f"                                                                     \
+    "sync "
 
 ces_proto_t *ces_proto_new (void);
 void ces_proto_destroy (ces_proto_t **self_p);

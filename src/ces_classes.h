@@ -28,15 +28,19 @@ ces_log_level_parse (const char *name)
     return -1;
 }
 
-#define CES_LOG(limit, level, fn, ...)                                        \
-    do {                                                                      \
-        if ((int) (limit) >= (int) (level))                                   \
-            fn (__VA_ARGS__);                                                 \
+#define CES_LOG(limit, level, fn, ...)                                         \
+    do {                                                                       \
+        if ((int)(limit) >= (int)(level))                                      \
+            fn (__VA_ARGS__);                                                  \
     } while (0)
-#define ces_error(limit, ...) CES_LOG (limit, CES_LOG_ERROR, zsys_error, __VA_ARGS__)
-#define ces_warn(limit, ...)  CES_LOG (limit, CES_LOG_WARN, zsys_warning, __VA_ARGS__)
-#define ces_info(limit, ...)  CES_LOG (limit, CES_LOG_INFO, zsys_info, __VA_ARGS__)
-#define ces_debug(limit, ...) CES_LOG (limit, CES_LOG_DEBUG, zsys_debug, __VA_ARGS__)
+#define ces_error(limit, ...)                                                  \
+    CES_LOG (limit, CES_LOG_ERROR, zsys_error, __VA_ARGS__)
+#define ces_warn(limit, ...)                                                   \
+    CES_LOG (limit, CES_LOG_WARN, zsys_warning, __VA_ARGS__)
+#define ces_info(limit, ...)                                                   \
+    CES_LOG (limit, CES_LOG_INFO, zsys_info, __VA_ARGS__)
+#define ces_debug(limit, ...)                                                  \
+    CES_LOG (limit, CES_LOG_DEBUG, zsys_debug, __VA_ARGS__)
 
 //  Self-tests, called by ces_selftest
 void ces_frame_test (bool verbose);

@@ -12,7 +12,7 @@ struct _ces_event_t {
 ces_event_t *
 ces_event_new (void)
 {
-    ces_event_t *self = (ces_event_t *) zmalloc (sizeof (ces_event_t));
+    ces_event_t *self = (ces_event_t *)zmalloc (sizeof (ces_event_t));
     assert (self);
     return self;
 }
@@ -60,8 +60,8 @@ ces_event_affected_room (ces_event_t *self)
     assert (self);
     if (!self->root)
         return NULL;
-    cJSON *affected = cJSON_GetObjectItemCaseSensitive (self->root,
-                                                        "affected-room");
+    cJSON *affected =
+        cJSON_GetObjectItemCaseSensitive (self->root, "affected-room");
     cJSON *room = cJSON_GetObjectItemCaseSensitive (affected, "roomID");
     return cJSON_IsString (room) ? room->valuestring : NULL;
 }
@@ -82,10 +82,10 @@ ces_event_test (bool verbose)
     printf (" * ces_event: ");
     //  @selftest
     ces_event_t *event = ces_event_new ();
-    const char *good
-        = "{\"generating-system\":\"ITB-1101-CP1\","
-          "\"affected-room\":{\"buildingID\":\"ITB\",\"roomID\":\"ITB-1101\"},"
-          "\"key\":\"power\",\"value\":\"on\",\"event-tags\":null}\n";
+    const char *good =
+        "{\"generating-system\":\"ITB-1101-CP1\","
+        "\"affected-room\":{\"buildingID\":\"ITB\",\"roomID\":\"ITB-1101\"},"
+        "\"key\":\"power\",\"value\":\"on\",\"event-tags\":null}\n";
     assert (ces_event_parse (event, good, strlen (good)) == 0);
     assert (streq (ces_event_affected_room (event), "ITB-1101"));
 

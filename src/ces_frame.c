@@ -16,9 +16,12 @@ static const struct {
     const char *text;
 } s_errors[] = {
     {"ok", "frame is well formed"},
-    {"empty-frame", "frame is empty; send ROOMID, a newline, then the JSON event"},
-    {"no-newline", "frame has no newline after the room ID; send ROOMID\\nJSON"},
-    {"empty-room", "frame starts with a newline; the room ID before it is missing"},
+    {"empty-frame",
+     "frame is empty; send ROOMID, a newline, then the JSON event"},
+    {"no-newline",
+     "frame has no newline after the room ID; send ROOMID\\nJSON"},
+    {"empty-room",
+     "frame starts with a newline; the room ID before it is missing"},
     {"room-too-long", "room ID is longer than 128 bytes"},
     {"bad-room", "room ID contains a space or a control character"},
     {"no-payload", "frame has a room ID but no event after the newline"},
@@ -28,7 +31,7 @@ static const struct {
 ces_frame_t *
 ces_frame_new (size_t max_payload)
 {
-    ces_frame_t *self = (ces_frame_t *) zmalloc (sizeof (ces_frame_t));
+    ces_frame_t *self = (ces_frame_t *)zmalloc (sizeof (ces_frame_t));
     assert (self);
     self->max_payload = max_payload ? max_payload : CES_PAYLOAD_MAX;
     return self;
@@ -52,7 +55,7 @@ ces_frame_check_room (const char *room, size_t size)
     if (size > CES_ROOM_MAX)
         return CES_FRAME_ROOM_TOO_LONG;
     for (size_t i = 0; i < size; i++) {
-        unsigned char c = (unsigned char) room[i];
+        unsigned char c = (unsigned char)room[i];
         if (c <= ' ' || c == 0x7f)
             return CES_FRAME_ROOM_BAD_CHAR;
     }
@@ -63,10 +66,10 @@ ces_frame_error_t
 ces_frame_parse (ces_frame_t *self, const void *data, size_t size)
 {
     assert (self);
-    const char *bytes = (const char *) data;
+    const char *bytes = (const char *)data;
     if (size == 0)
         return CES_FRAME_EMPTY;
-    const char *newline = (const char *) memchr (bytes, '\n', size);
+    const char *newline = (const char *)memchr (bytes, '\n', size);
     if (!newline) {
         //  A long room-like run with no newline is still "no newline"
         return CES_FRAME_NO_NEWLINE;
@@ -86,7 +89,7 @@ ces_frame_parse (ces_frame_t *self, const void *data, size_t size)
         end--;
     if (payload == end)
         return CES_FRAME_NO_PAYLOAD;
-    if ((size_t) (end - payload) > self->max_payload)
+    if ((size_t)(end - payload) > self->max_payload)
         return CES_FRAME_TOO_LARGE;
 
     memcpy (self->room, bytes, room_size);
@@ -120,14 +123,14 @@ ces_frame_payload_size (ces_frame_t *self)
 const char *
 ces_frame_strerror (ces_frame_error_t code)
 {
-    assert ((size_t) code < sizeof (s_errors) / sizeof (s_errors[0]));
+    assert ((size_t)code < sizeof (s_errors) / sizeof (s_errors[0]));
     return s_errors[code].text;
 }
 
 const char *
 ces_frame_error_name (ces_frame_error_t code)
 {
-    assert ((size_t) code < sizeof (s_errors) / sizeof (s_errors[0]));
+    assert ((size_t)code < sizeof (s_errors) / sizeof (s_errors[0]));
     return s_errors[code].name;
 }
 
@@ -179,7 +182,8 @@ ces_frame_test (bool verbose)
     assert (s_parse (frame, "IT B\n{}") == CES_FRAME_ROOM_BAD_CHAR);
     assert (s_parse (frame, "IT\tB\n{}") == CES_FRAME_ROOM_BAD_CHAR);
     assert (s_parse (frame, "R\n\n\n") == CES_FRAME_NO_PAYLOAD);
-    assert (s_parse (frame, "R\n{\"aaaaaaaaaaaaaaaa\":1}") == CES_FRAME_TOO_LARGE);
+    assert (s_parse (frame, "R\n{\"aaaaaaaaaaaaaaaa\":1}") ==
+            CES_FRAME_TOO_LARGE);
     char room[CES_ROOM_MAX + 2];
     memset (room, 'x', sizeof (room));
     room[CES_ROOM_MAX] = '\n';
@@ -187,11 +191,11 @@ ces_frame_test (bool verbose)
     assert (ces_frame_parse (frame, room, sizeof (room)) == CES_FRAME_OK);
     room[CES_ROOM_MAX] = 'x';
     room[CES_ROOM_MAX + 1] = '\n';
-    assert (ces_frame_parse (frame, room, sizeof (room))
-            == CES_FRAME_ROOM_TOO_LONG);
+    assert (ces_frame_parse (frame, room, sizeof (room)) ==
+            CES_FRAME_ROOM_TOO_LONG);
     for (int code = CES_FRAME_EMPTY; code <= CES_FRAME_TOO_LARGE; code++) {
-        assert (strlen (ces_frame_strerror ((ces_frame_error_t) code)) > 10);
-        assert (!streq (ces_frame_error_name ((ces_frame_error_t) code), "ok"));
+        assert (strlen (ces_frame_strerror ((ces_frame_error_t)code)) > 10);
+        assert (!streq (ces_frame_error_name ((ces_frame_error_t)code), "ok"));
     }
 
     //  Build adds nothing but the one newline

@@ -7,27 +7,27 @@
 //  A link is one DEALER peer of the ROUTER: an edge, a repeater program,
 //  an embedded messenger. It hosts connections.
 typedef struct {
-    char *id;              //  routing ID as text
-    zframe_t *routing_id;  //  routing ID as the ROUTER wants it
-    char *name;            //  what the peer called itself in HELLO
-    int64_t last_heard;    //  when the peer last said anything
-    bool dead;             //  found gone mid-route; removed at a safe point
-    zhashx_t *conns;       //  conn id -> conn_t
+    char *id;             //  routing ID as text
+    zframe_t *routing_id; //  routing ID as the ROUTER wants it
+    char *name;           //  what the peer called itself in HELLO
+    int64_t last_heard;   //  when the peer last said anything
+    bool dead;            //  found gone mid-route; removed at a safe point
+    zhashx_t *conns;      //  conn id -> conn_t
 } link_t;
 
 //  A connection is one client behind a link, with one role
 typedef struct {
     link_t *link;
     char *id;
-    const char *role;  //  one of the CES_ROLE_ constants
-    char *origin;      //  "link/conn", what subscribers compare to skip it
-    zhashx_t *rooms;   //  rooms it registered ("*" included), as a set
+    const char *role; //  one of the CES_ROLE_ constants
+    char *origin;     //  "link/conn", what subscribers compare to skip it
+    zhashx_t *rooms;  //  rooms it registered ("*" included), as a set
 } conn_t;
 
 //  A room at least one connection registered
 typedef struct {
     size_t subscribers;
-    uint64_t seq;  //  per-room sequence, lets subscribers count PUB loss
+    uint64_t seq; //  per-room sequence, lets subscribers count PUB loss
 } room_t;
 
 //  A register that waits for its sync subscription to reach the XPUB, so
@@ -49,12 +49,12 @@ typedef enum {
     DROP_REASONS
 } drop_reason_t;
 
-static const char *const s_drop_names[DROP_REASONS]
-    = {"no_route", "peer_gone", "queue_full", "malformed", "unknown_peer"};
+static const char *const s_drop_names[DROP_REASONS] = {
+    "no_route", "peer_gone", "queue_full", "malformed", "unknown_peer"};
 
 typedef enum { ROLE_MESSENGER, ROLE_REPEATER, ROLE_HUB, ROLES } role_index_t;
-static const char *const s_role_names[ROLES]
-    = {CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB};
+static const char *const s_role_names[ROLES] = {
+    CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB};
 
 typedef struct {
     uint64_t events_in[ROLES];
@@ -69,7 +69,7 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;
-    zsock_t *pub;  //  an XPUB, so that sync subscriptions can be seen
+    zsock_t *pub; //  an XPUB, so that sync subscriptions can be seen
     zpoller_t *poller;
     bool terminated;
     int log_level;
@@ -83,13 +83,13 @@ typedef struct {
     ces_proto_t *proto;
     ces_frame_t *frame;
     ces_event_t *event;
-    zhashx_t *links;  //  link id -> link_t
-    zhashx_t *rooms;  //  room -> room_t
+    zhashx_t *links; //  link id -> link_t
+    zhashx_t *rooms; //  room -> room_t
     size_t star_subscribers;
-    zlistx_t *repeaters;  //  conn_t, not owned, in attach order
-    zlistx_t *hub_peers;  //  conn_t, not owned
+    zlistx_t *repeaters; //  conn_t, not owned, in attach order
+    zlistx_t *hub_peers; //  conn_t, not owned
     uint64_t next_repeater;
-    zhashx_t *syncs;  //  token -> sync_t
+    zhashx_t *syncs; //  token -> sync_t
     int64_t next_housekeeping;
     counters_t counters;
 } self_t;
@@ -99,7 +99,7 @@ s_role_index (const char *role)
 {
     for (int index = 0; index < ROLES; index++)
         if (streq (role, s_role_names[index]))
-            return (role_index_t) index;
+            return (role_index_t)index;
     assert (false);
     return ROLE_MESSENGER;
 }
@@ -117,7 +117,7 @@ s_room_destroy (void **item_p)
 static void
 s_sync_destroy (void **item_p)
 {
-    sync_t *sync = (sync_t *) *item_p;
+    sync_t *sync = (sync_t *)*item_p;
     zframe_destroy (&sync->routing_id);
     zstr_free (&sync->conn);
     freen (sync);
@@ -128,15 +128,15 @@ static void
 s_room_add (self_t *self, conn_t *conn, const char *room)
 {
     if (zhashx_lookup (conn->rooms, room))
-        return;  //  registering twice is idempotent
-    zhashx_insert (conn->rooms, room, (void *) "");
+        return; //  registering twice is idempotent
+    zhashx_insert (conn->rooms, room, (void *)"");
     if (streq (room, "*")) {
         self->star_subscribers++;
         return;
     }
-    room_t *entry = (room_t *) zhashx_lookup (self->rooms, room);
+    room_t *entry = (room_t *)zhashx_lookup (self->rooms, room);
     if (!entry) {
-        entry = (room_t *) zmalloc (sizeof (room_t));
+        entry = (room_t *)zmalloc (sizeof (room_t));
         assert (entry);
         zhashx_insert (self->rooms, room, entry);
     }
@@ -153,7 +153,7 @@ s_room_remove (self_t *self, conn_t *conn, const char *room)
         self->star_subscribers--;
         return;
     }
-    room_t *entry = (room_t *) zhashx_lookup (self->rooms, room);
+    room_t *entry = (room_t *)zhashx_lookup (self->rooms, room);
     assert (entry && entry->subscribers > 0);
     if (--entry->subscribers == 0)
         zhashx_delete (self->rooms, room);
@@ -163,10 +163,10 @@ static void
 s_conn_remove_all_rooms (self_t *self, conn_t *conn)
 {
     zlistx_t *rooms = zhashx_keys (conn->rooms);
-    const char *room = (const char *) zlistx_first (rooms);
+    const char *room = (const char *)zlistx_first (rooms);
     while (room) {
         s_room_remove (self, conn, room);
-        room = (const char *) zlistx_next (rooms);
+        room = (const char *)zlistx_next (rooms);
     }
     zlistx_destroy (&rooms);
 }
@@ -184,7 +184,7 @@ s_role_list (self_t *self, const char *role)
 static void
 s_conn_detach (self_t *self, link_t *link, const char *conn_id)
 {
-    conn_t *conn = (conn_t *) zhashx_lookup (link->conns, conn_id);
+    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
     if (!conn)
         return;
     s_conn_remove_all_rooms (self, conn);
@@ -203,7 +203,7 @@ s_conn_detach (self_t *self, link_t *link, const char *conn_id)
 static void
 s_conn_free (void **item_p)
 {
-    conn_t *conn = (conn_t *) *item_p;
+    conn_t *conn = (conn_t *)*item_p;
     zhashx_destroy (&conn->rooms);
     zstr_free (&conn->id);
     zstr_free (&conn->origin);
@@ -215,12 +215,12 @@ static conn_t *
 s_conn_attach (self_t *self, link_t *link, const char *conn_id,
                const char *role)
 {
-    conn_t *existing = (conn_t *) zhashx_lookup (link->conns, conn_id);
+    conn_t *existing = (conn_t *)zhashx_lookup (link->conns, conn_id);
     if (existing && streq (existing->role, role))
         return existing;
     s_conn_detach (self, link, conn_id);
 
-    conn_t *conn = (conn_t *) zmalloc (sizeof (conn_t));
+    conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
     assert (conn);
     conn->link = link;
     conn->id = strdup (conn_id);
@@ -241,7 +241,7 @@ s_conn_attach (self_t *self, link_t *link, const char *conn_id,
 static void
 s_link_free (void **item_p)
 {
-    link_t *link = (link_t *) *item_p;
+    link_t *link = (link_t *)*item_p;
     zhashx_destroy (&link->conns);
     zframe_destroy (&link->routing_id);
     zstr_free (&link->id);
@@ -258,10 +258,10 @@ s_link_remove (self_t *self, link_t *link, const char *why)
     ces_info (self->log_level, "hub: link %s (%s) %s; released %zu connections",
               link->id, link->name, why, zhashx_size (link->conns));
     zlistx_t *conn_ids = zhashx_keys (link->conns);
-    const char *conn_id = (const char *) zlistx_first (conn_ids);
+    const char *conn_id = (const char *)zlistx_first (conn_ids);
     while (conn_id) {
         s_conn_detach (self, link, conn_id);
-        conn_id = (const char *) zlistx_next (conn_ids);
+        conn_id = (const char *)zlistx_next (conn_ids);
     }
     zlistx_destroy (&conn_ids);
     zhashx_delete (self->links, link->id);
@@ -282,7 +282,7 @@ s_routing_id_text (zframe_t *routing_id)
 static link_t *
 s_link_new (self_t *self, zframe_t *routing_id, const char *name)
 {
-    link_t *link = (link_t *) zmalloc (sizeof (link_t));
+    link_t *link = (link_t *)zmalloc (sizeof (link_t));
     assert (link);
     link->id = s_routing_id_text (routing_id);
     link->routing_id = zframe_dup (routing_id);
@@ -299,7 +299,7 @@ static link_t *
 s_link_lookup (self_t *self, zframe_t *routing_id)
 {
     char *id = s_routing_id_text (routing_id);
-    link_t *link = (link_t *) zhashx_lookup (self->links, id);
+    link_t *link = (link_t *)zhashx_lookup (self->links, id);
     zstr_free (&id);
     return link;
 }
@@ -309,16 +309,16 @@ static void
 s_reap_dead_links (self_t *self)
 {
     zlistx_t *dead = zlistx_new ();
-    link_t *link = (link_t *) zhashx_first (self->links);
+    link_t *link = (link_t *)zhashx_first (self->links);
     while (link) {
         if (link->dead)
             zlistx_add_end (dead, link);
-        link = (link_t *) zhashx_next (self->links);
+        link = (link_t *)zhashx_next (self->links);
     }
-    link = (link_t *) zlistx_first (dead);
+    link = (link_t *)zlistx_first (dead);
     while (link) {
         s_link_remove (self, link, "is gone (send failed)");
-        link = (link_t *) zlistx_next (dead);
+        link = (link_t *)zlistx_next (dead);
     }
     zlistx_destroy (&dead);
 }
@@ -332,7 +332,8 @@ s_send_to (self_t *self, zframe_t *routing_id)
     ces_proto_set_routing_id (self->proto, routing_id);
     if (ces_proto_send (self->proto, self->router))
         ces_debug (self->log_level, "hub: could not send %s: %s",
-                   ces_proto_command (self->proto), zmq_strerror (zmq_errno ()));
+                   ces_proto_command (self->proto),
+                   zmq_strerror (zmq_errno ()));
 }
 
 static void
@@ -360,9 +361,9 @@ s_count_drop (self_t *self, drop_reason_t reason)
 static sync_t *
 s_sync_require (self_t *self, const char *token)
 {
-    sync_t *sync = (sync_t *) zhashx_lookup (self->syncs, token);
+    sync_t *sync = (sync_t *)zhashx_lookup (self->syncs, token);
     if (!sync) {
-        sync = (sync_t *) zmalloc (sizeof (sync_t));
+        sync = (sync_t *)zmalloc (sizeof (sync_t));
         assert (sync);
         sync->created = zclock_mono ();
         zhashx_insert (self->syncs, token, sync);
@@ -373,7 +374,7 @@ s_sync_require (self_t *self, const char *token)
 static void
 s_sync_complete (self_t *self, const char *token)
 {
-    sync_t *sync = (sync_t *) zhashx_lookup (self->syncs, token);
+    sync_t *sync = (sync_t *)zhashx_lookup (self->syncs, token);
     if (!sync || !sync->registered || !sync->subscribed)
         return;
     ces_proto_set_id (self->proto, CES_PROTO_REGISTERED);
@@ -390,10 +391,10 @@ s_handle_subscription (self_t *self)
     if (!frame)
         return;
     size_t prefix = strlen (CES_SYNC_PREFIX);
-    const char *data = (const char *) zframe_data (frame);
+    const char *data = (const char *)zframe_data (frame);
     size_t size = zframe_size (frame);
-    if (size > 1 + prefix && data[0] == 1
-        && memcmp (data + 1, CES_SYNC_PREFIX, prefix) == 0) {
+    if (size > 1 + prefix && data[0] == 1 &&
+        memcmp (data + 1, CES_SYNC_PREFIX, prefix) == 0) {
         char *token = strndup (data + 1 + prefix, size - 1 - prefix);
         s_sync_require (self, token)->subscribed = true;
         s_sync_complete (self, token);
@@ -421,24 +422,22 @@ s_deliver (self_t *self, conn_t *conn, zframe_t *message)
     if (zmq_errno () == EHOSTUNREACH) {
         s_count_drop (self, DROP_PEER_GONE);
         conn->link->dead = true;
-    }
-    else
+    } else
         s_count_drop (self, DROP_QUEUE_FULL);
     return false;
 }
 
 //  Publishes to messengers; false if no messenger wants the room
 static bool
-s_publish (self_t *self, const char *room_id, zframe_t *message,
-           conn_t *sender)
+s_publish (self_t *self, const char *room_id, zframe_t *message, conn_t *sender)
 {
-    room_t *room = (room_t *) zhashx_lookup (self->rooms, room_id);
+    room_t *room = (room_t *)zhashx_lookup (self->rooms, room_id);
     if (!room && self->star_subscribers == 0)
         return false;
     uint64_t seq = room ? ++room->seq : 0;
     byte seq_bytes[8];
     for (int i = 0; i < 8; i++)
-        seq_bytes[i] = (byte) (seq >> (56 - 8 * i));
+        seq_bytes[i] = (byte)(seq >> (56 - 8 * i));
     void *pub = zsock_resolve (self->pub);
     zframe_send (&message, self->pub, ZFRAME_MORE | ZFRAME_REUSE);
     zmq_send (pub, sender->origin, strlen (sender->origin), ZMQ_SNDMORE);
@@ -452,10 +451,10 @@ s_send_to_one_repeater (self_t *self, zframe_t *message, conn_t *sender)
 {
     size_t count = zlistx_size (self->repeaters);
     for (size_t attempt = 0; attempt < count; attempt++) {
-        size_t index = (size_t) (self->next_repeater++ % count);
-        conn_t *repeater = (conn_t *) zlistx_first (self->repeaters);
+        size_t index = (size_t)(self->next_repeater++ % count);
+        conn_t *repeater = (conn_t *)zlistx_first (self->repeaters);
         while (index--)
-            repeater = (conn_t *) zlistx_next (self->repeaters);
+            repeater = (conn_t *)zlistx_next (self->repeaters);
         if (repeater != sender && s_deliver (self, repeater, message)) {
             self->counters.delivered_repeater++;
             return true;
@@ -468,13 +467,13 @@ static bool
 s_send_to_hub_peers (self_t *self, zframe_t *message, conn_t *sender)
 {
     bool any = false;
-    conn_t *peer = (conn_t *) zlistx_first (self->hub_peers);
+    conn_t *peer = (conn_t *)zlistx_first (self->hub_peers);
     while (peer) {
         if (peer != sender && s_deliver (self, peer, message)) {
             self->counters.delivered_hub++;
             any = true;
         }
-        peer = (conn_t *) zlistx_next (self->hub_peers);
+        peer = (conn_t *)zlistx_next (self->hub_peers);
     }
     return any;
 }
@@ -483,8 +482,8 @@ static void
 s_handle_event (self_t *self, link_t *link)
 {
     zframe_t *routing_id = ces_proto_routing_id (self->proto);
-    conn_t *sender = (conn_t *) zhashx_lookup (link->conns,
-                                               ces_proto_conn (self->proto));
+    conn_t *sender =
+        (conn_t *)zhashx_lookup (link->conns, ces_proto_conn (self->proto));
     if (!sender) {
         s_count_drop (self, DROP_UNKNOWN_PEER);
         s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
@@ -500,9 +499,9 @@ s_handle_event (self_t *self, link_t *link)
                       ces_frame_strerror (rc));
         return;
     }
-    if (self->validate
-        && ces_event_parse (self->event, ces_frame_payload (self->frame),
-                            ces_frame_payload_size (self->frame))) {
+    if (self->validate &&
+        ces_event_parse (self->event, ces_frame_payload (self->frame),
+                         ces_frame_payload_size (self->frame))) {
         s_count_drop (self, DROP_MALFORMED);
         s_send_error (self, routing_id, CES_PROTO_ERR_NOT_JSON,
                       ces_event_error (self->event));
@@ -513,8 +512,8 @@ s_handle_event (self_t *self, link_t *link)
     role_index_t role = s_role_index (sender->role);
     self->counters.events_in[role]++;
 
-    bool delivered
-        = s_publish (self, ces_frame_room (self->frame), message, sender);
+    bool delivered =
+        s_publish (self, ces_frame_room (self->frame), message, sender);
     if (role == ROLE_MESSENGER || role == ROLE_REPEATER)
         delivered |= s_send_to_hub_peers (self, message, sender);
     if (role == ROLE_MESSENGER)
@@ -529,7 +528,7 @@ s_handle_register (self_t *self, link_t *link, bool is_register)
 {
     zframe_t *routing_id = ces_proto_routing_id (self->proto);
     const char *conn_id = ces_proto_conn (self->proto);
-    conn_t *conn = (conn_t *) zhashx_lookup (link->conns, conn_id);
+    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
     if (!conn) {
         s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
                       "connection is not attached; send ATTACH first");
@@ -540,13 +539,13 @@ s_handle_register (self_t *self, link_t *link, bool is_register)
         s_conn_remove_all_rooms (self, conn);
         return;
     }
-    const char *room = (const char *) zlist_first (rooms);
+    const char *room = (const char *)zlist_first (rooms);
     while (room) {
         if (is_register)
             s_room_add (self, conn, room);
         else
             s_room_remove (self, conn, room);
-        room = (const char *) zlist_next (rooms);
+        room = (const char *)zlist_next (rooms);
     }
     const char *token = ces_proto_token (self->proto);
     if (is_register && *token) {
@@ -656,40 +655,41 @@ static void
 s_housekeeping (self_t *self)
 {
     int64_t now = zclock_mono ();
-    int64_t expiry = 3 * (int64_t) self->heartbeat;
+    int64_t expiry = 3 * (int64_t)self->heartbeat;
     zlistx_t *silent = zlistx_new ();
-    link_t *link = (link_t *) zhashx_first (self->links);
+    link_t *link = (link_t *)zhashx_first (self->links);
     while (link) {
         if (now - link->last_heard > expiry)
             zlistx_add_end (silent, link);
-        link = (link_t *) zhashx_next (self->links);
+        link = (link_t *)zhashx_next (self->links);
     }
-    link = (link_t *) zlistx_first (silent);
+    link = (link_t *)zlistx_first (silent);
     while (link) {
         s_link_remove (self, link, "fell silent for 3 heartbeats");
-        link = (link_t *) zlistx_next (silent);
+        link = (link_t *)zlistx_next (silent);
     }
     zlistx_destroy (&silent);
 
     zlistx_t *stale = zlistx_new ();
-    zlistx_set_destructor (stale, (zlistx_destructor_fn *) zstr_free);
-    sync_t *sync = (sync_t *) zhashx_first (self->syncs);
+    zlistx_set_destructor (stale, (zlistx_destructor_fn *)zstr_free);
+    sync_t *sync = (sync_t *)zhashx_first (self->syncs);
     while (sync) {
         if (now - sync->created > 10000)
-            zlistx_add_end (stale, strdup ((char *) zhashx_cursor (self->syncs)));
-        sync = (sync_t *) zhashx_next (self->syncs);
+            zlistx_add_end (stale,
+                            strdup ((char *)zhashx_cursor (self->syncs)));
+        sync = (sync_t *)zhashx_next (self->syncs);
     }
-    char *token = (char *) zlistx_first (stale);
+    char *token = (char *)zlistx_first (stale);
     while (token) {
         zhashx_delete (self->syncs, token);
-        token = (char *) zlistx_next (stale);
+        token = (char *)zlistx_next (stale);
     }
     zlistx_destroy (&stale);
 
     //  Drops are logged once per interval, not once per event
     for (int reason = 0; reason < DROP_REASONS; reason++) {
-        uint64_t fresh = self->counters.drops[reason]
-                         - self->counters.drops_logged[reason];
+        uint64_t fresh =
+            self->counters.drops[reason] - self->counters.drops_logged[reason];
         if (fresh)
             ces_warn (self->log_level, "hub: dropped %" PRIu64 " events (%s)",
                       fresh, s_drop_names[reason]);
@@ -706,8 +706,8 @@ s_status_json (self_t *self)
 {
     cJSON *root = cJSON_CreateObject ();
     cJSON_AddStringToObject (root, "hub_id", self->hub_id);
-    cJSON_AddStringToObject (root, "router",
-                             self->router_endpoint ? self->router_endpoint : "");
+    cJSON_AddStringToObject (
+        root, "router", self->router_endpoint ? self->router_endpoint : "");
     cJSON_AddStringToObject (root, "pub",
                              self->pub_endpoint ? self->pub_endpoint : "");
     cJSON_AddBoolToObject (root, "validate", self->validate);
@@ -716,49 +716,50 @@ s_status_json (self_t *self)
     cJSON *connections = cJSON_AddObjectToObject (root, "connections");
     for (int role = 0; role < ROLES; role++)
         cJSON_AddNumberToObject (connections, s_role_names[role],
-                                 (double) self->counters.connections[role]);
+                                 (double)self->counters.connections[role]);
 
     int64_t now = zclock_mono ();
     cJSON *links = cJSON_AddArrayToObject (root, "links");
-    link_t *link = (link_t *) zhashx_first (self->links);
+    link_t *link = (link_t *)zhashx_first (self->links);
     while (link) {
         cJSON *item = cJSON_CreateObject ();
         cJSON_AddStringToObject (item, "id", link->id);
         cJSON_AddStringToObject (item, "name", link->name);
         cJSON_AddNumberToObject (item, "last_heard_ms_ago",
-                                 (double) (now - link->last_heard));
+                                 (double)(now - link->last_heard));
         cJSON_AddNumberToObject (item, "connections",
-                                 (double) zhashx_size (link->conns));
+                                 (double)zhashx_size (link->conns));
         cJSON_AddItemToArray (links, item);
-        link = (link_t *) zhashx_next (self->links);
+        link = (link_t *)zhashx_next (self->links);
     }
     cJSON *rooms = cJSON_AddObjectToObject (root, "rooms");
-    room_t *room = (room_t *) zhashx_first (self->rooms);
+    room_t *room = (room_t *)zhashx_first (self->rooms);
     while (room) {
-        cJSON_AddNumberToObject (rooms, (const char *) zhashx_cursor (self->rooms),
-                                 (double) room->subscribers);
-        room = (room_t *) zhashx_next (self->rooms);
+        cJSON_AddNumberToObject (rooms,
+                                 (const char *)zhashx_cursor (self->rooms),
+                                 (double)room->subscribers);
+        room = (room_t *)zhashx_next (self->rooms);
     }
     cJSON_AddNumberToObject (root, "star_subscribers",
-                             (double) self->star_subscribers);
+                             (double)self->star_subscribers);
     cJSON_AddNumberToObject (root, "repeaters",
-                             (double) zlistx_size (self->repeaters));
+                             (double)zlistx_size (self->repeaters));
 
     cJSON *events_in = cJSON_AddObjectToObject (root, "events_in");
     for (int role = 0; role < ROLES; role++)
         cJSON_AddNumberToObject (events_in, s_role_names[role],
-                                 (double) self->counters.events_in[role]);
+                                 (double)self->counters.events_in[role]);
     cJSON *deliveries = cJSON_AddObjectToObject (root, "deliveries");
     cJSON_AddNumberToObject (deliveries, "published",
-                             (double) self->counters.published);
+                             (double)self->counters.published);
     cJSON_AddNumberToObject (deliveries, "repeater",
-                             (double) self->counters.delivered_repeater);
+                             (double)self->counters.delivered_repeater);
     cJSON_AddNumberToObject (deliveries, "hub",
-                             (double) self->counters.delivered_hub);
+                             (double)self->counters.delivered_hub);
     cJSON *drops = cJSON_AddObjectToObject (root, "drops");
     for (int reason = 0; reason < DROP_REASONS; reason++)
         cJSON_AddNumberToObject (drops, s_drop_names[reason],
-                                 (double) self->counters.drops[reason]);
+                                 (double)self->counters.drops[reason]);
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;
@@ -794,11 +795,13 @@ s_metrics_text (self_t *self)
     for (int role = 0; role < ROLES; role++)
         fprintf (out, "ces_hub_connections{role=\"%s\"} %zu\n",
                  s_role_names[role], self->counters.connections[role]);
-    fprintf (out, "# HELP ces_hub_links Peers linked to the ROUTER.\n"
-                  "# TYPE ces_hub_links gauge\nces_hub_links %zu\n",
+    fprintf (out,
+             "# HELP ces_hub_links Peers linked to the ROUTER.\n"
+             "# TYPE ces_hub_links gauge\nces_hub_links %zu\n",
              zhashx_size (self->links));
-    fprintf (out, "# HELP ces_hub_rooms Rooms with at least one subscriber.\n"
-                  "# TYPE ces_hub_rooms gauge\nces_hub_rooms %zu\n",
+    fprintf (out,
+             "# HELP ces_hub_rooms Rooms with at least one subscriber.\n"
+             "# TYPE ces_hub_rooms gauge\nces_hub_rooms %zu\n",
              zhashx_size (self->rooms));
     fclose (out);
     return text;
@@ -815,17 +818,17 @@ s_set_option (self_t *self, const char *name, const char *value)
     char *end;
     long number = strtol (value, &end, 10);
     bool is_number = *value && !*end;
-    if (streq (name, "heartbeat") && is_number && number >= 10
-        && number <= 3600000)
-        self->heartbeat = (uint32_t) number;
-    else if (streq (name, "validate")
-             && (streq (value, "true") || streq (value, "false")))
+    if (streq (name, "heartbeat") && is_number && number >= 10 &&
+        number <= 3600000)
+        self->heartbeat = (uint32_t)number;
+    else if (streq (name, "validate") &&
+             (streq (value, "true") || streq (value, "false")))
         self->validate = streq (value, "true");
     else if (streq (name, "max-payload") && is_number && number > 0)
         ces_frame_destroy (&self->frame),
-            self->frame = ces_frame_new ((size_t) number);
+            self->frame = ces_frame_new ((size_t)number);
     else if (streq (name, "sndhwm") && is_number && number > 0)
-        self->sndhwm = (int) number;
+        self->sndhwm = (int)number;
     else if (streq (name, "hub-id") && *value)
         zstr_free (&self->hub_id), self->hub_id = strdup (value);
     else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
@@ -854,11 +857,10 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     zsock_set_xpub_verbose (self->pub, 1);
     zsock_set_sndtimeo (self->pub, 0);
     zsock_set_linger (self->router, 100);
-    if (zsock_bind (self->router, "%s", router_endpoint) < 0
-        || zsock_bind (self->pub, "%s", pub_endpoint) < 0) {
-        char *reason = zsys_sprintf ("cannot bind %s / %s: %s",
-                                     router_endpoint, pub_endpoint,
-                                     zmq_strerror (zmq_errno ()));
+    if (zsock_bind (self->router, "%s", router_endpoint) < 0 ||
+        zsock_bind (self->pub, "%s", pub_endpoint) < 0) {
+        char *reason = zsys_sprintf ("cannot bind %s / %s: %s", router_endpoint,
+                                     pub_endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
         zstr_sendx (self->pipe, "-1", reason, "", NULL);
@@ -895,26 +897,22 @@ s_handle_pipe (self_t *self)
         zsock_signal (self->pipe, s_set_option (self, name, value) ? 1 : 0);
         zstr_free (&name);
         zstr_free (&value);
-    }
-    else if (streq (command, "BIND")) {
+    } else if (streq (command, "BIND")) {
         char *router_endpoint = zmsg_popstr (request);
         char *pub_endpoint = zmsg_popstr (request);
         assert (router_endpoint && pub_endpoint);
         s_bind (self, router_endpoint, pub_endpoint);
         zstr_free (&router_endpoint);
         zstr_free (&pub_endpoint);
-    }
-    else if (streq (command, "STATUS")) {
+    } else if (streq (command, "STATUS")) {
         char *json = s_status_json (self);
         zstr_send (self->pipe, json);
         freen (json);
-    }
-    else if (streq (command, "METRICS")) {
+    } else if (streq (command, "METRICS")) {
         char *text = s_metrics_text (self);
         zstr_send (self->pipe, text);
         freen (text);
-    }
-    else {
+    } else {
         zsys_error ("hub: invalid pipe command '%s'", command);
         assert (false);
     }
@@ -953,7 +951,7 @@ s_self_destroy (self_t **self_p)
 static self_t *
 s_self_new (zsock_t *pipe)
 {
-    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
     assert (self);
     self->pipe = pipe;
     self->log_level = CES_LOG_INFO;
@@ -984,16 +982,16 @@ s_self_new (zsock_t *pipe)
 void
 ces_hub_actor (zsock_t *pipe, void *args)
 {
-    (void) args;
+    (void)args;
     self_t *self = s_self_new (pipe);
     zsock_signal (pipe, 0);
     while (!self->terminated) {
         int timeout = -1;
         if (self->router) {
             int64_t wait = self->next_housekeeping - zclock_mono ();
-            timeout = wait > 0 ? (int) wait : 0;
+            timeout = wait > 0 ? (int)wait : 0;
         }
-        zsock_t *which = (zsock_t *) zpoller_wait (self->poller, timeout);
+        zsock_t *which = (zsock_t *)zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
             s_handle_pipe (self);
         else if (which == self->router) {
@@ -1003,8 +1001,7 @@ ces_hub_actor (zsock_t *pipe, void *args)
                 if (!(zsock_events (self->router) & ZMQ_POLLIN))
                     break;
             }
-        }
-        else if (which == self->pub)
+        } else if (which == self->pub)
             s_handle_subscription (self);
         if (self->router && zclock_mono () >= self->next_housekeeping)
             s_housekeeping (self);
@@ -1038,8 +1035,8 @@ ces_hub_test (bool verbose)
     assert (zsock_wait (hub) != 0);
     zstr_sendx (hub, "SET", "hub-id", "selftest-hub", NULL);
     assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "inproc://hub-test-router", "inproc://hub-test-pub",
-                NULL);
+    zstr_sendx (hub, "BIND", "inproc://hub-test-router",
+                "inproc://hub-test-pub", NULL);
     char *status, *router_endpoint, *pub_endpoint;
     zstr_recvx (hub, &status, &router_endpoint, &pub_endpoint, NULL);
     assert (streq (status, "0"));
@@ -1096,8 +1093,8 @@ ces_hub_test (bool verbose)
     ces_proto_send (proto, dealer);
     zmsg_t *published = zmsg_recv (sub);
     assert (published && zmsg_size (published) == 3);
-    assert (zframe_streq (zmsg_first (published),
-                          "ITB-1101\n{\"key\":\"power\"}"));
+    assert (
+        zframe_streq (zmsg_first (published), "ITB-1101\n{\"key\":\"power\"}"));
     assert (zframe_streq (zmsg_next (published), "selftest/2"));
     zmsg_destroy (&published);
 
@@ -1115,7 +1112,8 @@ ces_hub_test (bool verbose)
     zstr_free (&json);
     zstr_send (hub, "METRICS");
     char *metrics = zstr_recv (hub);
-    assert (strstr (metrics, "ces_hub_events_in_total{source=\"messenger\"} 1"));
+    assert (
+        strstr (metrics, "ces_hub_events_in_total{source=\"messenger\"} 1"));
     zstr_free (&metrics);
 
     ces_proto_destroy (&proto);

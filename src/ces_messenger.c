@@ -25,14 +25,14 @@ typedef struct {
 
 typedef struct {
     zsock_t *pipe;
-    zsock_t *msgpipe;  //  PAIR to the host, events only
-    zsock_t *dealer;   //  to the hub's ROUTER
-    zsock_t *sub;      //  from the hub's PUB
+    zsock_t *msgpipe; //  PAIR to the host, events only
+    zsock_t *dealer;  //  to the hub's ROUTER
+    zsock_t *sub;     //  from the hub's PUB
     zpoller_t *poller;
     bool terminated;
     int log_level;
     char *link_id;
-    char *origin;  //  what the hub stamps on our own events
+    char *origin; //  what the hub stamps on our own events
     char *role;
     char *router_endpoint;
     ces_proto_t *proto;
@@ -45,10 +45,11 @@ typedef struct {
     int64_t next_hello;
     int backoff;
 
-    zhashx_t *rooms;     //  registered rooms, as a set
-    zhashx_t *room_seq;  //  room -> last sequence seen (uint64_t *)
+    zhashx_t *rooms;    //  registered rooms, as a set
+    zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
     uint64_t token_count;
-    char *pending_token;  //  latest register sync token not yet confirmed
+    char *pending_token; //  latest register sync token not yet confirmed
+    bool reregistering;  //  the pending register restores rooms after WELCOME
     int register_timeout;
     bool register_waiting;
     int64_t register_deadline;
@@ -84,8 +85,8 @@ s_send_hello (self_t *self)
     int jitter = self->backoff / 4;
     int delay = self->backoff - jitter + (jitter ? randof (2 * jitter) : 0);
     self->next_hello = zclock_mono () + delay;
-    self->backoff = self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX
-                                                    : self->backoff * 2;
+    self->backoff =
+        self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : self->backoff * 2;
 }
 
 static const char *
@@ -127,8 +128,8 @@ s_send_register (self_t *self, zlist_t *rooms)
         s_sync_subscribe (self, self->pending_token, false);
         zstr_free (&self->pending_token);
     }
-    self->pending_token
-        = zsys_sprintf ("%s:%" PRIu64, self->link_id, ++self->token_count);
+    self->pending_token =
+        zsys_sprintf ("%s:%" PRIu64, self->link_id, ++self->token_count);
     s_sync_subscribe (self, self->pending_token, true);
     ces_proto_set_id (self->proto, CES_PROTO_REGISTER);
     ces_proto_set_conn (self->proto, CONN_ID);
@@ -185,16 +186,16 @@ s_on_welcome (self_t *self)
     if (zhashx_size (self->rooms)) {
         zlistx_t *keys = zhashx_keys (self->rooms);
         zlist_t *rooms = zlist_new ();
-        const char *room = (const char *) zlistx_first (keys);
+        const char *room = (const char *)zlistx_first (keys);
         while (room) {
-            zlist_append (rooms, (void *) room);
-            room = (const char *) zlistx_next (keys);
+            zlist_append (rooms, (void *)room);
+            room = (const char *)zlistx_next (keys);
         }
         s_send_register (self, rooms);
+        self->reregistering = true;
         zlist_destroy (&rooms);
         zlistx_destroy (&keys);
-    }
-    else
+    } else
         s_register_reply (self, "0", "");
     s_connect_reply (self);
 }
@@ -203,9 +204,8 @@ static void
 s_to_host (self_t *self, zframe_t *message)
 {
     if (zmq_send (zsock_resolve (self->msgpipe), zframe_data (message),
-                  zframe_size (message), ZMQ_DONTWAIT)
-        < 0)
-        self->dropped++;  //  the host is not reading
+                  zframe_size (message), ZMQ_DONTWAIT) < 0)
+        self->dropped++; //  the host is not reading
     else
         self->received++;
 }
@@ -217,8 +217,9 @@ s_handle_dealer (self_t *self)
     if (rc == -1)
         return;
     if (rc == -2) {
-        ces_warn (self->log_level, "messenger %s: malformed message from hub: %s",
-                  self->link_id, ces_proto_reason (self->proto));
+        ces_warn (self->log_level,
+                  "messenger %s: malformed message from hub: %s", self->link_id,
+                  ces_proto_reason (self->proto));
         return;
     }
     self->last_heard = zclock_mono ();
@@ -227,10 +228,15 @@ s_handle_dealer (self_t *self)
             s_on_welcome (self);
             break;
         case CES_PROTO_REGISTERED:
-            if (self->pending_token
-                && streq (ces_proto_token (self->proto), self->pending_token)) {
+            if (self->pending_token &&
+                streq (ces_proto_token (self->proto), self->pending_token)) {
                 s_sync_subscribe (self, self->pending_token, false);
                 zstr_free (&self->pending_token);
+                if (self->reregistering)
+                    ces_info (self->log_level,
+                              "messenger %s: %zu rooms registered at the hub",
+                              self->link_id, zhashx_size (self->rooms));
+                self->reregistering = false;
                 s_register_reply (self, "0", "");
             }
             break;
@@ -239,13 +245,12 @@ s_handle_dealer (self_t *self)
             break;
         case CES_PROTO_ERROR: {
             const char *code = ces_proto_code (self->proto);
-            if (streq (code, CES_PROTO_ERR_UNKNOWN_LINK)
-                || streq (code, CES_PROTO_ERR_UNKNOWN_CONN)) {
-                self->state = STATE_CONNECTED;  //  log the loss once
+            if (streq (code, CES_PROTO_ERR_UNKNOWN_LINK) ||
+                streq (code, CES_PROTO_ERR_UNKNOWN_CONN)) {
+                self->state = STATE_CONNECTED; //  log the loss once
                 s_lost_hub (self, "hub does not know us (restarted?)");
                 s_send_hello (self);
-            }
-            else {
+            } else {
                 self->dropped++;
                 ces_warn (self->log_level, "messenger %s: hub refused: %s (%s)",
                           self->link_id, ces_proto_error_reason (self->proto),
@@ -269,13 +274,12 @@ s_track_sequence (self_t *self, const char *room, zframe_t *seq_frame)
         seq = (seq << 8) | data[i];
     if (seq == 0)
         return;
-    uint64_t *last = (uint64_t *) zhashx_lookup (self->room_seq, room);
+    uint64_t *last = (uint64_t *)zhashx_lookup (self->room_seq, room);
     if (!last) {
-        last = (uint64_t *) zmalloc (sizeof (uint64_t));
+        last = (uint64_t *)zmalloc (sizeof (uint64_t));
         assert (last);
         zhashx_insert (self->room_seq, room, last);
-    }
-    else if (seq > *last + 1)
+    } else if (seq > *last + 1)
         self->lost += seq - *last - 1;
     *last = seq;
 }
@@ -289,9 +293,9 @@ s_handle_sub (self_t *self)
     zframe_t *message = zmsg_first (msg);
     zframe_t *origin = zmsg_next (msg);
     zframe_t *seq = zmsg_next (msg);
-    const char *data = (const char *) zframe_data (message);
-    const char *newline = (const char *) memchr (data, '\n',
-                                                 zframe_size (message));
+    const char *data = (const char *)zframe_data (message);
+    const char *newline =
+        (const char *)memchr (data, '\n', zframe_size (message));
     if (newline && newline - data <= CES_ROOM_MAX) {
         char room[CES_ROOM_MAX + 1];
         memcpy (room, data, newline - data);
@@ -314,11 +318,11 @@ s_cmd_register (self_t *self, zmsg_t *request)
     char *room;
     bool valid = true;
     while ((room = zmsg_popstr (request))) {
-        if (!streq (room, "*")
-            && ces_frame_check_room (room, strlen (room)) != CES_FRAME_OK)
+        if (!streq (room, "*") &&
+            ces_frame_check_room (room, strlen (room)) != CES_FRAME_OK)
             valid = false;
         else if (!zhashx_lookup (self->rooms, room))
-            zlist_append (fresh, strdup (room));
+            zlist_append (fresh, room); //  autofree copies
         zstr_free (&room);
     }
     if (!valid) {
@@ -330,21 +334,23 @@ s_cmd_register (self_t *self, zmsg_t *request)
         return;
     }
     if (zlist_size (fresh) == 0) {
-        zstr_sendx (self->pipe, "0", "", NULL);  //  idempotent
+        zstr_sendx (self->pipe, "0", "", NULL); //  idempotent
         zlist_destroy (&fresh);
         return;
     }
-    const char *name = (const char *) zlist_first (fresh);
+    const char *name = (const char *)zlist_first (fresh);
     while (name) {
-        zhashx_insert (self->rooms, name, (void *) "");
+        zhashx_insert (self->rooms, name, (void *)"");
         s_subscribe (self, name, true);
-        name = (const char *) zlist_next (fresh);
+        name = (const char *)zlist_next (fresh);
     }
     self->register_waiting = true;
     self->register_deadline = zclock_mono () + self->register_timeout;
     //  While retrying, the rooms go out with everything else on WELCOME
-    if (self->state == STATE_CONNECTED)
+    if (self->state == STATE_CONNECTED) {
         s_send_register (self, fresh);
+        self->reregistering = false;
+    }
     zlist_destroy (&fresh);
 }
 
@@ -367,21 +373,23 @@ s_cmd_unregister (self_t *self, zmsg_t *request)
     zlist_t *rooms = zlist_new ();
     zlist_autofree (rooms);
     char *room;
-    while ((room = zmsg_popstr (request)))
-        zlist_append (rooms, room);
+    while ((room = zmsg_popstr (request))) {
+        zlist_append (rooms, room); //  autofree copies
+        zstr_free (&room);
+    }
     if (zlist_size (rooms) == 0) {
         zlistx_t *keys = zhashx_keys (self->rooms);
-        const char *name = (const char *) zlistx_first (keys);
+        const char *name = (const char *)zlistx_first (keys);
         while (name) {
             s_unregister_room (self, name);
-            name = (const char *) zlistx_next (keys);
+            name = (const char *)zlistx_next (keys);
         }
         zlistx_destroy (&keys);
     }
-    const char *name = (const char *) zlist_first (rooms);
+    const char *name = (const char *)zlist_first (rooms);
     while (name) {
         s_unregister_room (self, name);
-        name = (const char *) zlist_next (rooms);
+        name = (const char *)zlist_next (rooms);
     }
     if (self->state == STATE_CONNECTED) {
         ces_proto_set_id (self->proto, CES_PROTO_UNREGISTER);
@@ -400,7 +408,7 @@ s_cmd_send (self_t *self, zmsg_t *request)
     if (!message)
         return;
     if (self->state != STATE_CONNECTED) {
-        self->dropped++;  //  hub unreachable; counted, not queued
+        self->dropped++; //  hub unreachable; counted, not queued
         zframe_destroy (&message);
         return;
     }
@@ -439,8 +447,7 @@ s_handle_pipe (self_t *self)
         zstr_free (&msecs);
         if (self->state == STATE_CONNECTED)
             s_connect_reply (self);
-    }
-    else if (streq (command, "STATS")) {
+    } else if (streq (command, "STATS")) {
         char numbers[4][24];
         snprintf (numbers[0], 24, "%" PRIu64, self->received);
         snprintf (numbers[1], 24, "%" PRIu64, self->sent);
@@ -448,21 +455,20 @@ s_handle_pipe (self_t *self)
         snprintf (numbers[3], 24, "%" PRIu64, self->lost);
         zstr_sendx (self->pipe, numbers[0], numbers[1], numbers[2], numbers[3],
                     NULL);
-    }
-    else if (streq (command, "SET")) {
+    } else if (streq (command, "SET")) {
         char *name = zmsg_popstr (request);
         char *value = zmsg_popstr (request);
         int rc = -1;
-        if (name && value && streq (name, "register-timeout") && atoi (value) > 0)
+        if (name && value && streq (name, "register-timeout") &&
+            atoi (value) > 0)
             self->register_timeout = atoi (value), rc = 0;
-        else if (name && value && streq (name, "log-level")
-                 && ces_log_level_parse (value) >= 0)
+        else if (name && value && streq (name, "log-level") &&
+                 ces_log_level_parse (value) >= 0)
             self->log_level = ces_log_level_parse (value), rc = 0;
         zsock_signal (self->pipe, rc ? 1 : 0);
         zstr_free (&name);
         zstr_free (&value);
-    }
-    else if (streq (command, "VERBOSE"))
+    } else if (streq (command, "VERBOSE"))
         self->log_level = CES_LOG_DEBUG;
     else {
         zsys_error ("messenger: invalid pipe command '%s'", command);
@@ -480,7 +486,7 @@ s_timers (self_t *self)
 {
     int64_t now = zclock_mono ();
     if (self->state == STATE_CONNECTED) {
-        if (now - self->last_heard > 3 * (int64_t) self->heartbeat)
+        if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
             s_lost_hub (self, "hub silent for 3 heartbeats");
         else if (now >= self->next_heartbeat) {
             ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
@@ -502,18 +508,17 @@ static int
 s_next_timeout (self_t *self)
 {
     int64_t now = zclock_mono ();
-    int64_t next = self->state == STATE_CONNECTED
-                       ? self->next_heartbeat
-                       : self->next_hello;
+    int64_t next = self->state == STATE_CONNECTED ? self->next_heartbeat
+                                                  : self->next_hello;
     if (self->state == STATE_CONNECTED) {
-        int64_t silence = self->last_heard + 3 * (int64_t) self->heartbeat + 1;
+        int64_t silence = self->last_heard + 3 * (int64_t)self->heartbeat + 1;
         next = silence < next ? silence : next;
     }
     if (self->register_waiting && self->register_deadline < next)
         next = self->register_deadline;
     if (self->connect_waiting && self->connect_deadline < next)
         next = self->connect_deadline;
-    return next > now ? (int) (next - now) : 0;
+    return next > now ? (int)(next - now) : 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -553,7 +558,7 @@ s_self_destroy (self_t **self_p)
 static self_t *
 s_self_new (zsock_t *pipe, actor_args_t *args)
 {
-    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
     assert (self);
     self->pipe = pipe;
     self->log_level = CES_LOG_INFO;
@@ -586,9 +591,9 @@ s_self_new (zsock_t *pipe, actor_args_t *args)
     zsock_set_reconnect_ivl (self->sub, BACKOFF_MIN);
     zsock_set_reconnect_ivl_max (self->sub, BACKOFF_MAX);
     zsock_set_rcvhwm (self->sub, CES_HUB_SNDHWM);
-    if (zsock_connect (self->msgpipe, "%s", args->msgpipe_endpoint)
-        || zsock_connect (self->dealer, "%s", args->router_endpoint)
-        || zsock_connect (self->sub, "%s", args->pub_endpoint)) {
+    if (zsock_connect (self->msgpipe, "%s", args->msgpipe_endpoint) ||
+        zsock_connect (self->dealer, "%s", args->router_endpoint) ||
+        zsock_connect (self->sub, "%s", args->pub_endpoint)) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -601,14 +606,14 @@ s_self_new (zsock_t *pipe, actor_args_t *args)
 static void
 s_messenger_actor (zsock_t *pipe, void *args)
 {
-    self_t *self = s_self_new (pipe, (actor_args_t *) args);
+    self_t *self = s_self_new (pipe, (actor_args_t *)args);
     zsock_signal (pipe, self ? 0 : 1);
     if (!self)
         return;
     s_send_hello (self);
     while (!self->terminated) {
-        zsock_t *which
-            = (zsock_t *) zpoller_wait (self->poller, s_next_timeout (self));
+        zsock_t *which =
+            (zsock_t *)zpoller_wait (self->poller, s_next_timeout (self));
         if (which == self->pipe)
             s_handle_pipe (self);
         else if (which == self->dealer)
@@ -646,12 +651,12 @@ ces_messenger_new_role (const char *router_endpoint, const char *pub_endpoint,
     assert (router_endpoint && pub_endpoint);
     if (!ces_proto_role_valid (role))
         return NULL;
-    ces_messenger_t *self = (ces_messenger_t *) zmalloc (sizeof (*self));
+    ces_messenger_t *self = (ces_messenger_t *)zmalloc (sizeof (*self));
     assert (self);
     zuuid_t *uuid = zuuid_new ();
     char *link_id = zsys_sprintf ("%c-%.12s", role[0], zuuid_str (uuid));
-    char *msgpipe_endpoint = zsys_sprintf ("inproc://ces-messenger-%s",
-                                           zuuid_str (uuid));
+    char *msgpipe_endpoint =
+        zsys_sprintf ("inproc://ces-messenger-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
     self->msgpipe = zsock_new (ZMQ_PAIR);
     assert (self->msgpipe);
@@ -777,19 +782,17 @@ ces_messenger_recv (ces_messenger_t *self, int timeout)
     }
     int rc = -1;
     if (ces_frame_parse (self->frame, zframe_data (message),
-                         zframe_size (message))
-        == CES_FRAME_OK) {
+                         zframe_size (message)) == CES_FRAME_OK) {
         strcpy (self->room, ces_frame_room (self->frame));
         self->payload_size = ces_frame_payload_size (self->frame);
         freen (self->payload);
-        self->payload = (char *) malloc (self->payload_size + 1);
+        self->payload = (char *)malloc (self->payload_size + 1);
         assert (self->payload);
         memcpy (self->payload, ces_frame_payload (self->frame),
                 self->payload_size);
         self->payload[self->payload_size] = 0;
         rc = 0;
-    }
-    else
+    } else
         snprintf (self->reason, sizeof (self->reason), "malformed event");
     zframe_destroy (&message);
     return rc;
@@ -847,8 +850,8 @@ ces_messenger_stats (ces_messenger_t *self, uint64_t *received, uint64_t *sent,
     assert (self);
     zstr_send (self->actor, "STATS");
     char *numbers[4] = {NULL, NULL, NULL, NULL};
-    zstr_recvx (self->actor, &numbers[0], &numbers[1], &numbers[2],
-                &numbers[3], NULL);
+    zstr_recvx (self->actor, &numbers[0], &numbers[1], &numbers[2], &numbers[3],
+                NULL);
     uint64_t *outputs[4] = {received, sent, dropped, lost};
     for (int i = 0; i < 4; i++) {
         if (outputs[i])

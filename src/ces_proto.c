@@ -20,7 +20,7 @@ struct _ces_proto_t {
     char error_reason[FIELD_MAX + 1];
     zlist_t *rooms;
     zframe_t *message;
-    char reason[FIELD_MAX + 1];  //  why the last receive was malformed
+    char reason[FIELD_MAX + 1]; //  why the last receive was malformed
 };
 
 //  Command names on the wire, and how many field frames each carries;
@@ -29,18 +29,17 @@ static const struct {
     const char *name;
     int fields;
 } s_commands[] = {
-    {NULL, 0},           {"HELLO", 2},    {"WELCOME", 3},
-    {"ATTACH", 2},       {"DETACH", 1},   {"REGISTER", -2},
-    {"UNREGISTER", -1},  {"REGISTERED", 2}, {"EVENT", 2},
-    {"DELIVER", 2},      {"HEARTBEAT", 0}, {"BYE", 0},
+    {NULL, 0},     {"HELLO", 2},     {"WELCOME", 3},     {"ATTACH", 2},
+    {"DETACH", 1}, {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
+    {"EVENT", 2},  {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
     {"ERROR", 2},
 };
-#define COMMAND_COUNT ((int) (sizeof (s_commands) / sizeof (s_commands[0])))
+#define COMMAND_COUNT ((int)(sizeof (s_commands) / sizeof (s_commands[0])))
 
 ces_proto_t *
 ces_proto_new (void)
 {
-    ces_proto_t *self = (ces_proto_t *) zmalloc (sizeof (ces_proto_t));
+    ces_proto_t *self = (ces_proto_t *)zmalloc (sizeof (ces_proto_t));
     assert (self);
     self->rooms = zlist_new ();
     assert (self->rooms);
@@ -83,8 +82,7 @@ s_take_string (ces_proto_t *self, zmsg_t *msg, char *dest, const char *what)
     if (ok) {
         memcpy (dest, zframe_data (frame), size);
         dest[size] = 0;
-    }
-    else
+    } else
         snprintf (self->reason, sizeof (self->reason),
                   "%s field is longer than %d bytes or holds a NUL", what,
                   FIELD_MAX);
@@ -106,13 +104,13 @@ s_decode_fields (ces_proto_t *self, zmsg_t *msg)
 {
     switch (self->id) {
         case CES_PROTO_HELLO:
-            return s_take_string (self, msg, self->version, "version")
-                   && s_take_string (self, msg, self->name, "name");
+            return s_take_string (self, msg, self->version, "version") &&
+                   s_take_string (self, msg, self->name, "name");
         case CES_PROTO_WELCOME: {
             char heartbeat[FIELD_MAX + 1];
-            if (!s_take_string (self, msg, self->version, "version")
-                || !s_take_string (self, msg, self->hub_id, "hub-id")
-                || !s_take_string (self, msg, heartbeat, "heartbeat"))
+            if (!s_take_string (self, msg, self->version, "version") ||
+                !s_take_string (self, msg, self->hub_id, "hub-id") ||
+                !s_take_string (self, msg, heartbeat, "heartbeat"))
                 return false;
             char *end;
             unsigned long value = strtoul (heartbeat, &end, 10);
@@ -120,12 +118,12 @@ s_decode_fields (ces_proto_t *self, zmsg_t *msg)
                 s_copy (self->reason, "heartbeat is not a number of msecs");
                 return false;
             }
-            self->heartbeat = (uint32_t) value;
+            self->heartbeat = (uint32_t)value;
             return true;
         }
         case CES_PROTO_ATTACH:
-            if (!s_take_string (self, msg, self->conn, "conn")
-                || !s_take_string (self, msg, self->role, "role"))
+            if (!s_take_string (self, msg, self->conn, "conn") ||
+                !s_take_string (self, msg, self->role, "role"))
                 return false;
             if (!ces_proto_role_valid (self->role)) {
                 s_copy (self->reason,
@@ -136,28 +134,31 @@ s_decode_fields (ces_proto_t *self, zmsg_t *msg)
         case CES_PROTO_DETACH:
             return s_take_string (self, msg, self->conn, "conn");
         case CES_PROTO_REGISTERED:
-            return s_take_string (self, msg, self->conn, "conn")
-                   && s_take_string (self, msg, self->token, "token");
+            return s_take_string (self, msg, self->conn, "conn") &&
+                   s_take_string (self, msg, self->token, "token");
         case CES_PROTO_REGISTER:
         case CES_PROTO_UNREGISTER:
             if (!s_take_string (self, msg, self->conn, "conn"))
                 return false;
-            if (self->id == CES_PROTO_REGISTER
-                && !s_take_string (self, msg, self->token, "token"))
+            if (self->id == CES_PROTO_REGISTER &&
+                !s_take_string (self, msg, self->token, "token"))
                 return false;
             zframe_t *frame;
             while ((frame = zmsg_pop (msg))) {
-                const char *data = (const char *) zframe_data (frame);
+                const char *data = (const char *)zframe_data (frame);
                 size_t size = zframe_size (frame);
                 bool star = size == 1 && data[0] == '*';
-                if (!star && ces_frame_check_room (data, size) != CES_FRAME_OK) {
+                if (!star &&
+                    ces_frame_check_room (data, size) != CES_FRAME_OK) {
                     s_copy (self->reason, "room ID is empty, longer than 128 "
                                           "bytes, or has a space or control "
                                           "character");
                     zframe_destroy (&frame);
                     return false;
                 }
-                zlist_append (self->rooms, zframe_strdup (frame));
+                char *text = zframe_strdup (frame);
+                zlist_append (self->rooms, text); //  autofree copies
+                zstr_free (&text);
                 zframe_destroy (&frame);
             }
             return true;
@@ -168,8 +169,8 @@ s_decode_fields (ces_proto_t *self, zmsg_t *msg)
             self->message = zmsg_pop (msg);
             return true;
         case CES_PROTO_ERROR:
-            return s_take_string (self, msg, self->code, "code")
-                   && s_take_string (self, msg, self->error_reason, "reason");
+            return s_take_string (self, msg, self->code, "code") &&
+                   s_take_string (self, msg, self->error_reason, "reason");
         default:
             return true;
     }
@@ -207,17 +208,16 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
         return s_malformed (self, &msg, NULL);
     }
     zstr_free (&command);
-    self->id = (ces_proto_id_t) id;
+    self->id = (ces_proto_id_t)id;
 
     int fields = s_commands[id].fields;
     size_t have = zmsg_size (msg);
-    bool count_ok = fields >= 0 ? have == (size_t) fields
-                                : have >= (size_t) -fields;
+    bool count_ok =
+        fields >= 0 ? have == (size_t)fields : have >= (size_t)-fields;
     if (!count_ok) {
         snprintf (self->reason, sizeof (self->reason),
-                  "%s has %zu fields, expected %s%d", s_commands[id].name,
-                  have, fields < 0 ? "at least " : "",
-                  fields < 0 ? -fields : fields);
+                  "%s has %zu fields, expected %s%d", s_commands[id].name, have,
+                  fields < 0 ? "at least " : "", fields < 0 ? -fields : fields);
         return s_malformed (self, &msg, NULL);
     }
     if (!s_decode_fields (self, msg))
@@ -230,8 +230,7 @@ static int
 s_send_string (zsock_t *output, const char *string, bool more)
 {
     int flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0);
-    return zmq_send (zsock_resolve (output), string, strlen (string), flags)
-                   < 0
+    return zmq_send (zsock_resolve (output), string, strlen (string), flags) < 0
                ? -1
                : 0;
 }
@@ -245,8 +244,7 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
     if (zsock_type (output) == ZMQ_ROUTER) {
         assert (self->routing_id);
         if (zframe_send (&self->routing_id, output,
-                         ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT)
-            < 0)
+                         ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT) < 0)
             return -1;
     }
     bool has_fields = s_commands[self->id].fields != 0;
@@ -278,9 +276,9 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
             s_send_string (output, self->conn, more || is_register);
             if (is_register)
                 s_send_string (output, self->token, more);
-            const char *room = (const char *) zlist_first (self->rooms);
+            const char *room = (const char *)zlist_first (self->rooms);
             while (room) {
-                const char *next = (const char *) zlist_next (self->rooms);
+                const char *next = (const char *)zlist_next (self->rooms);
                 s_send_string (output, room, next != NULL);
                 room = next;
             }
@@ -312,15 +310,15 @@ ces_proto_command (ces_proto_t *self)
 {
     assert (self);
     return self->id > 0 && self->id < COMMAND_COUNT ? s_commands[self->id].name
-                                                     : "?";
+                                                    : "?";
 }
 
 bool
 ces_proto_role_valid (const char *role)
 {
-    return role
-           && (streq (role, CES_ROLE_MESSENGER)
-               || streq (role, CES_ROLE_REPEATER) || streq (role, CES_ROLE_HUB));
+    return role &&
+           (streq (role, CES_ROLE_MESSENGER) ||
+            streq (role, CES_ROLE_REPEATER) || streq (role, CES_ROLE_HUB));
 }
 
 ces_proto_id_t
@@ -350,22 +348,22 @@ ces_proto_set_routing_id (ces_proto_t *self, zframe_t *routing_id)
 {
     assert (self);
     if (routing_id == self->routing_id)
-        return;  //  replying to the peer we just heard from
+        return; //  replying to the peer we just heard from
     zframe_destroy (&self->routing_id);
     self->routing_id = zframe_dup (routing_id);
 }
 
-#define STRING_FIELD(field)                                                   \
-    const char *ces_proto_##field (ces_proto_t *self)                         \
-    {                                                                         \
-        assert (self);                                                        \
-        return self->field;                                                   \
-    }                                                                         \
-    void ces_proto_set_##field (ces_proto_t *self, const char *value)         \
-    {                                                                         \
-        assert (self);                                                        \
-        assert (value);                                                       \
-        s_copy (self->field, value);                                          \
+#define STRING_FIELD(field)                                                    \
+    const char *ces_proto_##field (ces_proto_t *self)                          \
+    {                                                                          \
+        assert (self);                                                         \
+        return self->field;                                                    \
+    }                                                                          \
+    void ces_proto_set_##field (ces_proto_t *self, const char *value)          \
+    {                                                                          \
+        assert (self);                                                         \
+        assert (value);                                                        \
+        s_copy (self->field, value);                                           \
     }
 
 STRING_FIELD (name)
@@ -410,10 +408,10 @@ ces_proto_set_rooms (ces_proto_t *self, zlist_t *rooms)
     assert (self);
     zlist_purge (self->rooms);
     if (rooms) {
-        const char *room = (const char *) zlist_first (rooms);
+        const char *room = (const char *)zlist_first (rooms);
         while (room) {
-            zlist_append (self->rooms, strdup (room));
-            room = (const char *) zlist_next (rooms);
+            zlist_append (self->rooms, (void *)room); //  autofree copies
+            room = (const char *)zlist_next (rooms);
         }
     }
 }
@@ -487,7 +485,7 @@ ces_proto_test (bool verbose)
     assert (streq (ces_proto_conn (proto), "7"));
     assert (streq (ces_proto_token (proto), "t1"));
     assert (zlist_size (ces_proto_rooms (proto)) == 2);
-    assert (streq ((char *) zlist_first (ces_proto_rooms (proto)), "ITB-1101"));
+    assert (streq ((char *)zlist_first (ces_proto_rooms (proto)), "ITB-1101"));
 
     //  UNREGISTER with no rooms means all
     ces_proto_set_id (proto, CES_PROTO_UNREGISTER);

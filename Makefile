@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`.
+# Both install missing Debian packages first (needs root or sudo).
+JOBS ?= $(shell nproc)
+CTEST = ctest --output-on-failure --timeout 600
+
+.PHONY: all deps build build-asan run test test-asan format format-check clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCES_SANITIZER=address -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+run: build
+	./build/ces-hub
+
+# Normal build (with a valgrind run of the selftests), then ASan+UBSan build
+test: build build-asan format-check
+	cd build && $(CTEST)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') \
+	    || (echo "code is not formatted: run 'make format'"; exit 1)
+
+clean:
+	rm -rf build build-asan

@@ -28,10 +28,12 @@ typedef struct _ces_frame_t ces_frame_t;
 typedef struct _ces_event_t ces_event_t;
 typedef struct _ces_proto_t ces_proto_t;
 typedef struct _ces_messenger_t ces_messenger_t;
+typedef struct _ces_link_t ces_link_t;
 
 #include "ces_frame.h"
 #include "ces_event.h"
 #include "ces_proto.h"
+#include "ces_link.h"
 #include "ces_hub.h"
 #include "ces_messenger.h"
 

@@ -46,6 +46,7 @@ ces_log_level_parse (const char *name)
 void ces_frame_test (bool verbose);
 void ces_event_test (bool verbose);
 void ces_proto_test (bool verbose);
+void ces_link_test (bool verbose);
 void ces_hub_test (bool verbose);
 void ces_messenger_test (bool verbose);
 

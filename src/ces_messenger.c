@@ -4,15 +4,9 @@
 */
 #include "ces_classes.h"
 
-#define BACKOFF_MIN      100
-#define BACKOFF_MAX      5000
 #define REGISTER_TIMEOUT 5000
 #define MSGPIPE_HWM      100000
 #define CONN_ID          "0"
-
-typedef enum { STATE_RETRYING, STATE_CONNECTED } state_t;
-
-static const char *const s_state_names[] = {"retrying", "connected"};
 
 //  What the façade hands the actor at start
 typedef struct {
@@ -26,116 +20,28 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     zsock_t *msgpipe; //  PAIR to the host, events only
-    zsock_t *dealer;  //  to the hub's ROUTER
-    zsock_t *sub;     //  from the hub's PUB
     zpoller_t *poller;
+    ces_link_t *link;
     bool terminated;
     int log_level;
-    char *link_id;
-    char *origin; //  what the hub stamps on our own events
-    char *role;
-    char *router_endpoint;
-    ces_proto_t *proto;
-    ces_frame_t *frame;
+    bool reregistering; //  rooms are being restored after a WELCOME
 
-    state_t state;
-    uint32_t heartbeat;
-    int64_t last_heard;
-    int64_t next_heartbeat;
-    int64_t next_hello;
-    int backoff;
-
-    zhashx_t *rooms;    //  registered rooms, as a set
-    zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
-    uint64_t token_count;
-    char *pending_token; //  latest register sync token not yet confirmed
-    bool reregistering;  //  the pending register restores rooms after WELCOME
-    int register_timeout;
+    char *register_token; //  the register the host waits for, if any
     bool register_waiting;
     int64_t register_deadline;
+    int register_timeout;
     bool connect_waiting;
     int64_t connect_deadline;
 
     uint64_t received;
     uint64_t sent;
     uint64_t dropped;
-    uint64_t lost;
 } self_t;
 
-//  --------------------------------------------------------------------------
-//  Talking to the hub
-
-static void
-s_send (self_t *self)
-{
-    if (ces_proto_send (self->proto, self->dealer))
-        ces_debug (self->log_level, "messenger %s: could not send %s: %s",
-                   self->link_id, ces_proto_command (self->proto),
-                   zmq_strerror (zmq_errno ()));
-}
-
-static void
-s_send_hello (self_t *self)
-{
-    ces_proto_set_id (self->proto, CES_PROTO_HELLO);
-    ces_proto_set_name (self->proto, self->role);
-    s_send (self);
-    //  Exponential backoff with +-25% jitter, so peers of a restarted hub
-    //  do not all come back in the same millisecond
-    int jitter = self->backoff / 4;
-    int delay = self->backoff - jitter + (jitter ? randof (2 * jitter) : 0);
-    self->next_hello = zclock_mono () + delay;
-    self->backoff =
-        self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : self->backoff * 2;
-}
-
 static const char *
-s_topic (const char *room)
+s_state (self_t *self)
 {
-    //  Topics end in a newline so that ITB-1101 does not match ITB-11010
-    return streq (room, "*") ? "" : room;
-}
-
-static void
-s_subscribe (self_t *self, const char *room, bool on)
-{
-    char topic[CES_ROOM_MAX + 2];
-    snprintf (topic, sizeof (topic), "%s%s", s_topic (room),
-              streq (room, "*") ? "" : "\n");
-    if (on)
-        zsock_set_subscribe (self->sub, topic);
-    else
-        zsock_set_unsubscribe (self->sub, topic);
-}
-
-static void
-s_sync_subscribe (self_t *self, const char *token, bool on)
-{
-    char *topic = zsys_sprintf ("%s%s", CES_SYNC_PREFIX, token);
-    if (on)
-        zsock_set_subscribe (self->sub, topic);
-    else
-        zsock_set_unsubscribe (self->sub, topic);
-    zstr_free (&topic);
-}
-
-//  Sends REGISTER for the rooms with a fresh sync token; the hub answers
-//  REGISTERED once our SUB's subscriptions have reached it
-static void
-s_send_register (self_t *self, zlist_t *rooms)
-{
-    if (self->pending_token) {
-        s_sync_subscribe (self, self->pending_token, false);
-        zstr_free (&self->pending_token);
-    }
-    self->pending_token =
-        zsys_sprintf ("%s:%" PRIu64, self->link_id, ++self->token_count);
-    s_sync_subscribe (self, self->pending_token, true);
-    ces_proto_set_id (self->proto, CES_PROTO_REGISTER);
-    ces_proto_set_conn (self->proto, CONN_ID);
-    ces_proto_set_token (self->proto, self->pending_token);
-    ces_proto_set_rooms (self->proto, rooms);
-    s_send (self);
+    return ces_link_connected (self->link) ? "connected" : "retrying";
 }
 
 static void
@@ -145,59 +51,16 @@ s_register_reply (self_t *self, const char *status, const char *reason)
         zstr_sendx (self->pipe, status, reason, NULL);
         self->register_waiting = false;
     }
+    zstr_free (&self->register_token);
 }
 
 static void
 s_connect_reply (self_t *self)
 {
     if (self->connect_waiting) {
-        zstr_send (self->pipe, s_state_names[self->state]);
+        zstr_send (self->pipe, s_state (self));
         self->connect_waiting = false;
     }
-}
-
-static void
-s_lost_hub (self_t *self, const char *why)
-{
-    if (self->state == STATE_CONNECTED)
-        ces_info (self->log_level, "messenger %s: %s; reconnecting",
-                  self->link_id, why);
-    self->state = STATE_RETRYING;
-    self->backoff = BACKOFF_MIN;
-    self->next_hello = zclock_mono ();
-}
-
-static void
-s_on_welcome (self_t *self)
-{
-    int64_t now = zclock_mono ();
-    self->state = STATE_CONNECTED;
-    self->heartbeat = ces_proto_heartbeat (self->proto);
-    self->last_heard = now;
-    self->next_heartbeat = now + self->heartbeat;
-    self->backoff = BACKOFF_MIN;
-    ces_info (self->log_level, "messenger %s: connected to %s (%s)",
-              self->link_id, ces_proto_hub_id (self->proto),
-              self->router_endpoint);
-    ces_proto_set_id (self->proto, CES_PROTO_ATTACH);
-    ces_proto_set_conn (self->proto, CONN_ID);
-    ces_proto_set_role (self->proto, self->role);
-    s_send (self);
-    if (zhashx_size (self->rooms)) {
-        zlistx_t *keys = zhashx_keys (self->rooms);
-        zlist_t *rooms = zlist_new ();
-        const char *room = (const char *)zlistx_first (keys);
-        while (room) {
-            zlist_append (rooms, (void *)room);
-            room = (const char *)zlistx_next (keys);
-        }
-        s_send_register (self, rooms);
-        self->reregistering = true;
-        zlist_destroy (&rooms);
-        zlistx_destroy (&keys);
-    } else
-        s_register_reply (self, "0", "");
-    s_connect_reply (self);
 }
 
 static void
@@ -210,193 +73,109 @@ s_to_host (self_t *self, zframe_t *message)
         self->received++;
 }
 
+//  Acts on what the link reports
 static void
-s_handle_dealer (self_t *self)
+s_on_link_event (self_t *self, ces_link_event_t event)
 {
-    int rc = ces_proto_recv (self->proto, self->dealer);
-    if (rc == -1)
-        return;
-    if (rc == -2) {
-        ces_warn (self->log_level,
-                  "messenger %s: malformed message from hub: %s", self->link_id,
-                  ces_proto_reason (self->proto));
-        return;
-    }
-    self->last_heard = zclock_mono ();
-    switch (ces_proto_id (self->proto)) {
-        case CES_PROTO_WELCOME:
-            s_on_welcome (self);
-            break;
-        case CES_PROTO_REGISTERED:
-            if (self->pending_token &&
-                streq (ces_proto_token (self->proto), self->pending_token)) {
-                s_sync_subscribe (self, self->pending_token, false);
-                zstr_free (&self->pending_token);
-                if (self->reregistering)
-                    ces_info (self->log_level,
-                              "messenger %s: %zu rooms registered at the hub",
-                              self->link_id, zhashx_size (self->rooms));
-                self->reregistering = false;
-                s_register_reply (self, "0", "");
+    const char *conn = NULL;
+    switch (event) {
+        case CES_LINK_CONNECTED:
+            //  The link sent our rooms again; a waiting register now waits
+            //  for that confirmation
+            self->reregistering = ces_link_room_count (self->link, CONN_ID) > 0;
+            if (self->reregistering) {
+                zstr_free (&self->register_token);
+                self->register_token = strdup (ces_link_token (self->link));
             }
+            s_connect_reply (self);
             break;
-        case CES_PROTO_DELIVER:
-            s_to_host (self, ces_proto_message (self->proto));
+        case CES_LINK_REGISTERED:
+            if (!self->register_token ||
+                !streq (self->register_token, ces_link_token (self->link)))
+                break; //  a late answer to a register that timed out
+            if (self->reregistering)
+                ces_info (self->log_level,
+                          "messenger %s: rooms registered at the hub",
+                          ces_link_id (self->link));
+            self->reregistering = false;
+            s_register_reply (self, "0", "");
             break;
-        case CES_PROTO_ERROR: {
-            const char *code = ces_proto_code (self->proto);
-            if (streq (code, CES_PROTO_ERR_UNKNOWN_LINK) ||
-                streq (code, CES_PROTO_ERR_UNKNOWN_CONN)) {
-                self->state = STATE_CONNECTED; //  log the loss once
-                s_lost_hub (self, "hub does not know us (restarted?)");
-                s_send_hello (self);
-            } else {
-                self->dropped++;
-                ces_warn (self->log_level, "messenger %s: hub refused: %s (%s)",
-                          self->link_id, ces_proto_error_reason (self->proto),
-                          code);
-            }
+        case CES_LINK_DELIVER:
+            s_to_host (self, ces_link_message (self->link));
             break;
-        }
+        case CES_LINK_PUBLISHED:
+            //  Our own events come back from the hub; skip them
+            if (!ces_link_is_origin (self->link, ces_link_origin (self->link),
+                                     &conn) ||
+                !streq (conn, CONN_ID))
+                s_to_host (self, ces_link_message (self->link));
+            break;
+        case CES_LINK_REFUSED:
+            self->dropped++;
+            break;
         default:
             break;
     }
 }
 
-static void
-s_track_sequence (self_t *self, const char *room, zframe_t *seq_frame)
-{
-    if (!seq_frame || zframe_size (seq_frame) != 8)
-        return;
-    byte *data = zframe_data (seq_frame);
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = (seq << 8) | data[i];
-    if (seq == 0)
-        return;
-    uint64_t *last = (uint64_t *)zhashx_lookup (self->room_seq, room);
-    if (!last) {
-        last = (uint64_t *)zmalloc (sizeof (uint64_t));
-        assert (last);
-        zhashx_insert (self->room_seq, room, last);
-    } else if (seq > *last + 1)
-        self->lost += seq - *last - 1;
-    *last = seq;
-}
-
-static void
-s_handle_sub (self_t *self)
-{
-    zmsg_t *msg = zmsg_recv (self->sub);
-    if (!msg)
-        return;
-    zframe_t *message = zmsg_first (msg);
-    zframe_t *origin = zmsg_next (msg);
-    zframe_t *seq = zmsg_next (msg);
-    const char *data = (const char *)zframe_data (message);
-    const char *newline =
-        (const char *)memchr (data, '\n', zframe_size (message));
-    if (newline && newline - data <= CES_ROOM_MAX) {
-        char room[CES_ROOM_MAX + 1];
-        memcpy (room, data, newline - data);
-        room[newline - data] = 0;
-        s_track_sequence (self, room, seq);
-        if (!origin || !zframe_streq (origin, self->origin))
-            s_to_host (self, message);
-    }
-    zmsg_destroy (&msg);
-}
-
 //  --------------------------------------------------------------------------
 //  Pipe commands
+
+static zlist_t *
+s_pop_rooms (zmsg_t *request, bool *valid)
+{
+    zlist_t *rooms = zlist_new ();
+    zlist_autofree (rooms);
+    char *room;
+    *valid = true;
+    while ((room = zmsg_popstr (request))) {
+        if (!streq (room, "*") &&
+            ces_frame_check_room (room, strlen (room)) != CES_FRAME_OK)
+            *valid = false;
+        zlist_append (rooms, room); //  autofree copies
+        zstr_free (&room);
+    }
+    return rooms;
+}
 
 static void
 s_cmd_register (self_t *self, zmsg_t *request)
 {
-    zlist_t *fresh = zlist_new ();
-    zlist_autofree (fresh);
-    char *room;
-    bool valid = true;
-    while ((room = zmsg_popstr (request))) {
-        if (!streq (room, "*") &&
-            ces_frame_check_room (room, strlen (room)) != CES_FRAME_OK)
-            valid = false;
-        else if (!zhashx_lookup (self->rooms, room))
-            zlist_append (fresh, room); //  autofree copies
-        zstr_free (&room);
-    }
-    if (!valid) {
+    bool valid;
+    zlist_t *rooms = s_pop_rooms (request, &valid);
+    if (!valid)
         zstr_sendx (self->pipe, "-1",
                     "a room ID is empty, longer than 128 bytes, or has a "
                     "space or control character",
                     NULL);
-        zlist_destroy (&fresh);
-        return;
+    else {
+        bool fresh = false;
+        const char *room = (const char *)zlist_first (rooms);
+        while (room) {
+            fresh |= !ces_link_has_room (self->link, CONN_ID, room);
+            room = (const char *)zlist_next (rooms);
+        }
+        const char *token = ces_link_register (self->link, CONN_ID, rooms);
+        zstr_free (&self->register_token);
+        if (token)
+            self->register_token = strdup (token);
+        if (!fresh)
+            zstr_sendx (self->pipe, "0", "", NULL); //  idempotent
+        else {
+            //  Confirmed by the next REGISTERED: now, or after WELCOME
+            self->register_waiting = true;
+            self->register_deadline = zclock_mono () + self->register_timeout;
+        }
     }
-    if (zlist_size (fresh) == 0) {
-        zstr_sendx (self->pipe, "0", "", NULL); //  idempotent
-        zlist_destroy (&fresh);
-        return;
-    }
-    const char *name = (const char *)zlist_first (fresh);
-    while (name) {
-        zhashx_insert (self->rooms, name, (void *)"");
-        s_subscribe (self, name, true);
-        name = (const char *)zlist_next (fresh);
-    }
-    self->register_waiting = true;
-    self->register_deadline = zclock_mono () + self->register_timeout;
-    //  While retrying, the rooms go out with everything else on WELCOME
-    if (self->state == STATE_CONNECTED) {
-        s_send_register (self, fresh);
-        self->reregistering = false;
-    }
-    zlist_destroy (&fresh);
-}
-
-static void
-s_unregister_room (self_t *self, const char *room)
-{
-    if (!zhashx_lookup (self->rooms, room))
-        return;
-    s_subscribe (self, room, false);
-    zhashx_delete (self->rooms, room);
-    if (streq (room, "*"))
-        zhashx_purge (self->room_seq);
-    else
-        zhashx_delete (self->room_seq, room);
+    zlist_destroy (&rooms);
 }
 
 static void
 s_cmd_unregister (self_t *self, zmsg_t *request)
 {
-    zlist_t *rooms = zlist_new ();
-    zlist_autofree (rooms);
-    char *room;
-    while ((room = zmsg_popstr (request))) {
-        zlist_append (rooms, room); //  autofree copies
-        zstr_free (&room);
-    }
-    if (zlist_size (rooms) == 0) {
-        zlistx_t *keys = zhashx_keys (self->rooms);
-        const char *name = (const char *)zlistx_first (keys);
-        while (name) {
-            s_unregister_room (self, name);
-            name = (const char *)zlistx_next (keys);
-        }
-        zlistx_destroy (&keys);
-    }
-    const char *name = (const char *)zlist_first (rooms);
-    while (name) {
-        s_unregister_room (self, name);
-        name = (const char *)zlist_next (rooms);
-    }
-    if (self->state == STATE_CONNECTED) {
-        ces_proto_set_id (self->proto, CES_PROTO_UNREGISTER);
-        ces_proto_set_conn (self->proto, CONN_ID);
-        ces_proto_set_rooms (self->proto, rooms);
-        s_send (self);
-    }
+    bool valid;
+    zlist_t *rooms = s_pop_rooms (request, &valid);
+    ces_link_unregister (self->link, CONN_ID, rooms);
     zlist_destroy (&rooms);
     zstr_sendx (self->pipe, "0", "", NULL);
 }
@@ -407,18 +186,31 @@ s_cmd_send (self_t *self, zmsg_t *request)
     zframe_t *message = zmsg_pop (request);
     if (!message)
         return;
-    if (self->state != STATE_CONNECTED) {
-        self->dropped++; //  hub unreachable; counted, not queued
-        zframe_destroy (&message);
-        return;
-    }
-    ces_proto_set_id (self->proto, CES_PROTO_EVENT);
-    ces_proto_set_conn (self->proto, CONN_ID);
-    ces_proto_set_message (self->proto, &message);
-    if (ces_proto_send (self->proto, self->dealer) == 0)
+    if (ces_link_send (self->link, CONN_ID, message) == 0)
         self->sent++;
     else
-        self->dropped++;
+        self->dropped++; //  hub unreachable or queue full; not queued
+    zframe_destroy (&message);
+}
+
+static void
+s_cmd_set (self_t *self, zmsg_t *request)
+{
+    char *name = zmsg_popstr (request);
+    char *value = zmsg_popstr (request);
+    int rc = -1;
+    if (name && value && streq (name, "register-timeout") && atoi (value) > 0) {
+        self->register_timeout = atoi (value);
+        rc = 0;
+    } else if (name && value && streq (name, "log-level") &&
+               ces_log_level_parse (value) >= 0) {
+        self->log_level = ces_log_level_parse (value);
+        ces_link_set_log_level (self->link, self->log_level);
+        rc = 0;
+    }
+    zsock_signal (self->pipe, rc ? 1 : 0);
+    zstr_free (&name);
+    zstr_free (&value);
 }
 
 static void
@@ -438,39 +230,29 @@ s_handle_pipe (self_t *self)
     else if (streq (command, "UNREGISTER"))
         s_cmd_unregister (self, request);
     else if (streq (command, "STATE"))
-        zstr_send (self->pipe, s_state_names[self->state]);
+        zstr_send (self->pipe, s_state (self));
     else if (streq (command, "WAIT")) {
         char *msecs = zmsg_popstr (request);
         assert (msecs);
         self->connect_waiting = true;
         self->connect_deadline = zclock_mono () + atoi (msecs);
         zstr_free (&msecs);
-        if (self->state == STATE_CONNECTED)
+        if (ces_link_connected (self->link))
             s_connect_reply (self);
     } else if (streq (command, "STATS")) {
         char numbers[4][24];
         snprintf (numbers[0], 24, "%" PRIu64, self->received);
         snprintf (numbers[1], 24, "%" PRIu64, self->sent);
         snprintf (numbers[2], 24, "%" PRIu64, self->dropped);
-        snprintf (numbers[3], 24, "%" PRIu64, self->lost);
+        snprintf (numbers[3], 24, "%" PRIu64, ces_link_lost (self->link));
         zstr_sendx (self->pipe, numbers[0], numbers[1], numbers[2], numbers[3],
                     NULL);
-    } else if (streq (command, "SET")) {
-        char *name = zmsg_popstr (request);
-        char *value = zmsg_popstr (request);
-        int rc = -1;
-        if (name && value && streq (name, "register-timeout") &&
-            atoi (value) > 0)
-            self->register_timeout = atoi (value), rc = 0;
-        else if (name && value && streq (name, "log-level") &&
-                 ces_log_level_parse (value) >= 0)
-            self->log_level = ces_log_level_parse (value), rc = 0;
-        zsock_signal (self->pipe, rc ? 1 : 0);
-        zstr_free (&name);
-        zstr_free (&value);
-    } else if (streq (command, "VERBOSE"))
+    } else if (streq (command, "SET"))
+        s_cmd_set (self, request);
+    else if (streq (command, "VERBOSE")) {
         self->log_level = CES_LOG_DEBUG;
-    else {
+        ces_link_set_log_level (self->link, CES_LOG_DEBUG);
+    } else {
         zsys_error ("messenger: invalid pipe command '%s'", command);
         assert (false);
     }
@@ -479,41 +261,13 @@ s_handle_pipe (self_t *self)
 }
 
 //  --------------------------------------------------------------------------
-//  Timers: heartbeats, hub loss, HELLO retries, command deadlines
-
-static void
-s_timers (self_t *self)
-{
-    int64_t now = zclock_mono ();
-    if (self->state == STATE_CONNECTED) {
-        if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
-            s_lost_hub (self, "hub silent for 3 heartbeats");
-        else if (now >= self->next_heartbeat) {
-            ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
-            s_send (self);
-            self->next_heartbeat = now + self->heartbeat;
-        }
-    }
-    if (self->state == STATE_RETRYING && now >= self->next_hello)
-        s_send_hello (self);
-    if (self->register_waiting && now >= self->register_deadline)
-        s_register_reply (self, "-1",
-                          "hub did not confirm in time; the rooms are kept "
-                          "and registered again when the hub answers");
-    if (self->connect_waiting && now >= self->connect_deadline)
-        s_connect_reply (self);
-}
+//  The actor
 
 static int
 s_next_timeout (self_t *self)
 {
     int64_t now = zclock_mono ();
-    int64_t next = self->state == STATE_CONNECTED ? self->next_heartbeat
-                                                  : self->next_hello;
-    if (self->state == STATE_CONNECTED) {
-        int64_t silence = self->last_heard + 3 * (int64_t)self->heartbeat + 1;
-        next = silence < next ? silence : next;
-    }
+    int64_t next = now + ces_link_timeout (self->link);
     if (self->register_waiting && self->register_deadline < next)
         next = self->register_deadline;
     if (self->connect_waiting && self->connect_deadline < next)
@@ -521,14 +275,16 @@ s_next_timeout (self_t *self)
     return next > now ? (int)(next - now) : 0;
 }
 
-//  --------------------------------------------------------------------------
-//  The actor
-
 static void
-s_seq_free (void **item_p)
+s_command_deadlines (self_t *self)
 {
-    freen (*item_p);
-    *item_p = NULL;
+    int64_t now = zclock_mono ();
+    if (self->register_waiting && now >= self->register_deadline)
+        s_register_reply (self, "-1",
+                          "hub did not confirm in time; the rooms are kept "
+                          "and registered again when the hub answers");
+    if (self->connect_waiting && now >= self->connect_deadline)
+        s_connect_reply (self);
 }
 
 static void
@@ -538,18 +294,9 @@ s_self_destroy (self_t **self_p)
     if (*self_p) {
         self_t *self = *self_p;
         zpoller_destroy (&self->poller);
-        zsock_destroy (&self->dealer);
-        zsock_destroy (&self->sub);
+        ces_link_destroy (&self->link);
         zsock_destroy (&self->msgpipe);
-        zhashx_destroy (&self->rooms);
-        zhashx_destroy (&self->room_seq);
-        ces_proto_destroy (&self->proto);
-        ces_frame_destroy (&self->frame);
-        zstr_free (&self->link_id);
-        zstr_free (&self->origin);
-        zstr_free (&self->role);
-        zstr_free (&self->router_endpoint);
-        zstr_free (&self->pending_token);
+        zstr_free (&self->register_token);
         freen (self);
         *self_p = NULL;
     }
@@ -562,42 +309,20 @@ s_self_new (zsock_t *pipe, actor_args_t *args)
     assert (self);
     self->pipe = pipe;
     self->log_level = CES_LOG_INFO;
-    self->link_id = strdup (args->link_id);
-    self->origin = zsys_sprintf ("%s/%s", args->link_id, CONN_ID);
-    self->role = strdup (args->role);
-    self->router_endpoint = strdup (args->router_endpoint);
-    self->proto = ces_proto_new ();
-    self->rooms = zhashx_new ();
-    self->room_seq = zhashx_new ();
-    zhashx_set_destructor (self->room_seq, s_seq_free);
     self->register_timeout = REGISTER_TIMEOUT;
-    self->heartbeat = CES_HEARTBEAT_MSEC;
-    self->backoff = BACKOFF_MIN;
-    self->state = STATE_RETRYING;
-
     self->msgpipe = zsock_new (ZMQ_PAIR);
+    assert (self->msgpipe);
     zsock_set_sndhwm (self->msgpipe, MSGPIPE_HWM);
-    self->dealer = zsock_new (ZMQ_DEALER);
-    self->sub = zsock_new (ZMQ_SUB);
-    assert (self->msgpipe && self->dealer && self->sub);
-    zsock_set_identity (self->dealer, self->link_id);
-    //  Do not queue for a hub that is not there; sends fail and are counted
-    zsock_set_immediate (self->dealer, 1);
-    zsock_set_sndhwm (self->dealer, 10000);
-    zsock_set_sndtimeo (self->dealer, 0);
-    zsock_set_linger (self->dealer, 200);
-    zsock_set_reconnect_ivl (self->dealer, BACKOFF_MIN);
-    zsock_set_reconnect_ivl_max (self->dealer, BACKOFF_MAX);
-    zsock_set_reconnect_ivl (self->sub, BACKOFF_MIN);
-    zsock_set_reconnect_ivl_max (self->sub, BACKOFF_MAX);
-    zsock_set_rcvhwm (self->sub, CES_HUB_SNDHWM);
-    if (zsock_connect (self->msgpipe, "%s", args->msgpipe_endpoint) ||
-        zsock_connect (self->dealer, "%s", args->router_endpoint) ||
-        zsock_connect (self->sub, "%s", args->pub_endpoint)) {
+    self->link = ces_link_new (args->router_endpoint, args->pub_endpoint,
+                               args->link_id, args->role);
+    if (!self->link ||
+        zsock_connect (self->msgpipe, "%s", args->msgpipe_endpoint)) {
         s_self_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (pipe, self->dealer, self->sub, NULL);
+    ces_link_attach (self->link, CONN_ID, args->role);
+    self->poller = zpoller_new (pipe, ces_link_dealer (self->link),
+                                ces_link_sub (self->link), NULL);
     assert (self->poller);
     zpoller_set_nonstop (self->poller, true);
     return self;
@@ -610,21 +335,16 @@ s_messenger_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, self ? 0 : 1);
     if (!self)
         return;
-    s_send_hello (self);
     while (!self->terminated) {
-        zsock_t *which =
-            (zsock_t *)zpoller_wait (self->poller, s_next_timeout (self));
+        void *which = zpoller_wait (self->poller, s_next_timeout (self));
         if (which == self->pipe)
             s_handle_pipe (self);
-        else if (which == self->dealer)
-            s_handle_dealer (self);
-        else if (which == self->sub)
-            s_handle_sub (self);
-        s_timers (self);
-    }
-    if (self->state == STATE_CONNECTED) {
-        ces_proto_set_id (self->proto, CES_PROTO_BYE);
-        s_send (self);
+        else if (which == ces_link_dealer (self->link))
+            s_on_link_event (self, ces_link_recv_dealer (self->link));
+        else if (which == ces_link_sub (self->link))
+            s_on_link_event (self, ces_link_recv_sub (self->link));
+        s_on_link_event (self, ces_link_tick (self->link));
+        s_command_deadlines (self);
     }
     s_self_destroy (&self);
 }

@@ -1,0 +1,99 @@
+/*  =========================================================================
+    ces_link - a peer's side of the hub protocol: one DEALER to the hub's
+    ROUTER and one SUB to its PUB, and the state machine around them.
+
+    Every component that talks to a hub (embedded messenger, edge, repeater)
+    owns one link and drives it from its actor loop: poll the two sockets,
+    call ces_link_recv_dealer / ces_link_recv_sub when they are readable,
+    call ces_link_tick when ces_link_timeout has passed, and act on the
+    returned ces_link_event_t.
+
+    The link says HELLO (again, with exponential backoff and jitter, until
+    the hub answers), heartbeats, notices a silent or restarted hub, and on
+    every WELCOME attaches its connections and registers their rooms again,
+    so its owner never has to. Not thread-safe: one actor owns it.
+    =========================================================================
+*/
+#ifndef CES_LINK_H_INCLUDED
+#define CES_LINK_H_INCLUDED
+
+typedef enum {
+    CES_LINK_NOTHING = 0, //  nothing for the owner to do
+    CES_LINK_CONNECTED,   //  WELCOME: connections and rooms are restored
+    CES_LINK_LOST,        //  the hub went silent or forgot us; retrying
+    CES_LINK_REGISTERED,  //  rooms are live: see ces_link_conn, _token
+    CES_LINK_DELIVER,     //  directed event: see ces_link_conn, _message
+    CES_LINK_PUBLISHED,   //  room event: see ces_link_message, _origin
+    CES_LINK_REFUSED      //  the hub refused something: see _reason
+} ces_link_event_t;
+
+//  Create a link; it says HELLO at once. link_id must be unique per process
+//  and printable (it becomes the DEALER identity); name is for the hub's
+//  logs. Returns NULL if an endpoint is invalid.
+ces_link_t *ces_link_new (const char *router_endpoint, const char *pub_endpoint,
+                          const char *link_id, const char *name);
+
+//  Destroy the link; says BYE if the hub is there. Idempotent.
+void ces_link_destroy (ces_link_t **self_p);
+
+//  The sockets to poll.
+zsock_t *ces_link_dealer (ces_link_t *self);
+zsock_t *ces_link_sub (ces_link_t *self);
+
+//  Attach a connection with a role; kept across hub restarts.
+void ces_link_attach (ces_link_t *self, const char *conn, const char *role);
+
+//  Detach a connection and drop its rooms.
+void ces_link_detach (ces_link_t *self, const char *conn);
+
+//  Register rooms ("*" = every room) for an attached connection. Returns
+//  the sync token that a later CES_LINK_REGISTERED will carry, or NULL if
+//  every room was registered already (or the hub is not there: the rooms
+//  go out on the next WELCOME). The token belongs to the link.
+const char *ces_link_register (ces_link_t *self, const char *conn,
+                               zlist_t *rooms);
+
+//  Unregister rooms; NULL or an empty list means all of them.
+void ces_link_unregister (ces_link_t *self, const char *conn, zlist_t *rooms);
+
+//  Does the connection hold the room?
+bool ces_link_has_room (ces_link_t *self, const char *conn, const char *room);
+
+//  How many rooms the connection holds.
+size_t ces_link_room_count (ces_link_t *self, const char *conn);
+
+//  Send an event from a connection without blocking. Returns 0, or -1 if
+//  the hub is not there or the queue is full (the caller counts the drop).
+int ces_link_send (ces_link_t *self, const char *conn, zframe_t *message);
+
+//  Handle what is readable on the DEALER / the SUB.
+ces_link_event_t ces_link_recv_dealer (ces_link_t *self);
+ces_link_event_t ces_link_recv_sub (ces_link_t *self);
+
+//  Msecs until ces_link_tick must run; run it then (or any time).
+int ces_link_timeout (ces_link_t *self);
+ces_link_event_t ces_link_tick (ces_link_t *self);
+
+//  Details of the last event. Borrowed, valid until the next call.
+const char *ces_link_conn (ces_link_t *self);
+const char *ces_link_token (ces_link_t *self);
+zframe_t *ces_link_message (ces_link_t *self);
+const char *ces_link_origin (ces_link_t *self);
+const char *ces_link_room (ces_link_t *self);
+const char *ces_link_reason (ces_link_t *self);
+
+//  State and identity.
+bool ces_link_connected (ces_link_t *self);
+const char *ces_link_id (ces_link_t *self);
+const char *ces_link_hub_id (ces_link_t *self);
+//  "link-id/conn", what the hub stamps on this connection's events.
+bool ces_link_is_origin (ces_link_t *self, const char *origin,
+                         const char **conn);
+
+//  Events the hub published that never reached us (per-room sequence gaps).
+uint64_t ces_link_lost (ces_link_t *self);
+
+//  One of the ces_log_level_t values.
+void ces_link_set_log_level (ces_link_t *self, int level);
+
+#endif

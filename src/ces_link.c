@@ -1,0 +1,721 @@
+/*  =========================================================================
+    ces_link - a peer's side of the hub protocol
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+#define BACKOFF_MIN 100
+#define BACKOFF_MAX 5000
+
+//  A connection the link carries, with its role and rooms
+typedef struct {
+    char *role;
+    zhashx_t *rooms; //  set
+} conn_t;
+
+struct _ces_link_t {
+    zsock_t *dealer;
+    zsock_t *sub;
+    char *link_id;
+    char *name;
+    char *router_endpoint;
+    char *hub_id;
+    int log_level;
+    ces_proto_t *proto;
+
+    bool connected;
+    uint32_t heartbeat;
+    int64_t last_heard;
+    int64_t next_heartbeat;
+    int64_t next_hello;
+    int backoff;
+
+    zhashx_t *conns;    //  conn id -> conn_t
+    zhashx_t *tokens;   //  pending sync token -> conn id
+    zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
+    uint64_t token_count;
+    uint64_t lost;
+
+    //  Details of the last event
+    zmsg_t *published;
+    char conn[256];
+    char token[256];
+    char origin[256];
+    char room[CES_ROOM_MAX + 1];
+    char reason[256];
+};
+
+static void
+s_conn_free (void **item_p)
+{
+    conn_t *conn = (conn_t *)*item_p;
+    zstr_free (&conn->role);
+    zhashx_destroy (&conn->rooms);
+    freen (conn);
+    *item_p = NULL;
+}
+
+static void
+s_free (void **item_p)
+{
+    freen (*item_p);
+    *item_p = NULL;
+}
+
+ces_link_t *
+ces_link_new (const char *router_endpoint, const char *pub_endpoint,
+              const char *link_id, const char *name)
+{
+    assert (router_endpoint && pub_endpoint && link_id && name);
+    ces_link_t *self = (ces_link_t *)zmalloc (sizeof (ces_link_t));
+    assert (self);
+    self->link_id = strdup (link_id);
+    self->name = strdup (name);
+    self->router_endpoint = strdup (router_endpoint);
+    self->hub_id = strdup ("");
+    self->log_level = CES_LOG_INFO;
+    self->proto = ces_proto_new ();
+    self->heartbeat = CES_HEARTBEAT_MSEC;
+    self->backoff = BACKOFF_MIN;
+    self->conns = zhashx_new ();
+    self->tokens = zhashx_new ();
+    self->room_seq = zhashx_new ();
+    assert (self->conns && self->tokens && self->room_seq);
+    zhashx_set_destructor (self->conns, s_conn_free);
+    zhashx_set_destructor (self->tokens, s_free);
+    zhashx_set_destructor (self->room_seq, s_free);
+
+    self->dealer = zsock_new (ZMQ_DEALER);
+    self->sub = zsock_new (ZMQ_SUB);
+    assert (self->dealer && self->sub);
+    zsock_set_identity (self->dealer, link_id);
+    //  Do not queue for a hub that is not there; sends fail and are counted
+    zsock_set_immediate (self->dealer, 1);
+    zsock_set_sndhwm (self->dealer, 10000);
+    zsock_set_sndtimeo (self->dealer, 0);
+    zsock_set_linger (self->dealer, 200);
+    zsock_set_reconnect_ivl (self->dealer, BACKOFF_MIN);
+    zsock_set_reconnect_ivl_max (self->dealer, BACKOFF_MAX);
+    zsock_set_reconnect_ivl (self->sub, BACKOFF_MIN);
+    zsock_set_reconnect_ivl_max (self->sub, BACKOFF_MAX);
+    zsock_set_rcvhwm (self->sub, CES_HUB_SNDHWM);
+    if (zsock_connect (self->dealer, "%s", router_endpoint) ||
+        zsock_connect (self->sub, "%s", pub_endpoint)) {
+        ces_link_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_send (ces_link_t *self)
+{
+    if (ces_proto_send (self->proto, self->dealer))
+        ces_debug (self->log_level, "link %s: could not send %s: %s",
+                   self->link_id, ces_proto_command (self->proto),
+                   zmq_strerror (zmq_errno ()));
+}
+
+void
+ces_link_destroy (ces_link_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_link_t *self = *self_p;
+        if (self->connected) {
+            ces_proto_set_id (self->proto, CES_PROTO_BYE);
+            s_send (self);
+        }
+        zsock_destroy (&self->dealer);
+        zsock_destroy (&self->sub);
+        zhashx_destroy (&self->conns);
+        zhashx_destroy (&self->tokens);
+        zhashx_destroy (&self->room_seq);
+        zmsg_destroy (&self->published);
+        ces_proto_destroy (&self->proto);
+        zstr_free (&self->link_id);
+        zstr_free (&self->name);
+        zstr_free (&self->router_endpoint);
+        zstr_free (&self->hub_id);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+ces_link_dealer (ces_link_t *self)
+{
+    assert (self);
+    return self->dealer;
+}
+
+zsock_t *
+ces_link_sub (ces_link_t *self)
+{
+    assert (self);
+    return self->sub;
+}
+
+void
+ces_link_set_log_level (ces_link_t *self, int level)
+{
+    assert (self);
+    self->log_level = level;
+}
+
+//  --------------------------------------------------------------------------
+//  Subscriptions. ZeroMQ counts subscriptions per topic, so each (conn,
+//  room) pair subscribes once and unsubscribes once.
+
+static void
+s_subscribe (ces_link_t *self, const char *room, bool on)
+{
+    char topic[CES_ROOM_MAX + 2];
+    //  Topics end in a newline so that ITB-1101 does not match ITB-11010
+    if (streq (room, "*"))
+        topic[0] = 0;
+    else
+        snprintf (topic, sizeof (topic), "%s\n", room);
+    if (on)
+        zsock_set_subscribe (self->sub, topic);
+    else
+        zsock_set_unsubscribe (self->sub, topic);
+}
+
+static void
+s_sync_subscribe (ces_link_t *self, const char *token, bool on)
+{
+    char *topic = zsys_sprintf ("%s%s", CES_SYNC_PREFIX, token);
+    if (on)
+        zsock_set_subscribe (self->sub, topic);
+    else
+        zsock_set_unsubscribe (self->sub, topic);
+    zstr_free (&topic);
+}
+
+//  --------------------------------------------------------------------------
+//  Connections and rooms
+
+static void
+s_send_attach (ces_link_t *self, const char *conn_id, conn_t *conn)
+{
+    ces_proto_set_id (self->proto, CES_PROTO_ATTACH);
+    ces_proto_set_conn (self->proto, conn_id);
+    ces_proto_set_role (self->proto, conn->role);
+    s_send (self);
+}
+
+//  Sends REGISTER with a fresh sync token; the hub answers REGISTERED once
+//  our SUB's subscriptions have reached it
+static const char *
+s_send_register (ces_link_t *self, const char *conn_id, zlist_t *rooms)
+{
+    char *token =
+        zsys_sprintf ("%s:%" PRIu64, self->link_id, ++self->token_count);
+    s_sync_subscribe (self, token, true);
+    zhashx_insert (self->tokens, token, strdup (conn_id));
+    ces_proto_set_id (self->proto, CES_PROTO_REGISTER);
+    ces_proto_set_conn (self->proto, conn_id);
+    ces_proto_set_token (self->proto, token);
+    ces_proto_set_rooms (self->proto, rooms);
+    s_send (self);
+    snprintf (self->token, sizeof (self->token), "%s", token);
+    zstr_free (&token);
+    return self->token;
+}
+
+void
+ces_link_attach (ces_link_t *self, const char *conn_id, const char *role)
+{
+    assert (self && conn_id);
+    assert (ces_proto_role_valid (role));
+    ces_link_detach (self, conn_id);
+    conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
+    assert (conn);
+    conn->role = strdup (role);
+    conn->rooms = zhashx_new ();
+    zhashx_insert (self->conns, conn_id, conn);
+    if (self->connected)
+        s_send_attach (self, conn_id, conn);
+}
+
+void
+ces_link_detach (ces_link_t *self, const char *conn_id)
+{
+    assert (self && conn_id);
+    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
+    if (!conn)
+        return;
+    const char *room = (const char *)zhashx_first (conn->rooms);
+    while (room) {
+        s_subscribe (self, (const char *)zhashx_cursor (conn->rooms), false);
+        room = (const char *)zhashx_next (conn->rooms);
+    }
+    zhashx_delete (self->conns, conn_id);
+    if (self->connected) {
+        ces_proto_set_id (self->proto, CES_PROTO_DETACH);
+        ces_proto_set_conn (self->proto, conn_id);
+        s_send (self);
+    }
+}
+
+const char *
+ces_link_register (ces_link_t *self, const char *conn_id, zlist_t *rooms)
+{
+    assert (self && conn_id && rooms);
+    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
+    assert (conn); //  attach first
+    zlist_t *fresh = zlist_new ();
+    const char *room = (const char *)zlist_first (rooms);
+    while (room) {
+        if (!zhashx_lookup (conn->rooms, room)) {
+            zhashx_insert (conn->rooms, room, (void *)"");
+            s_subscribe (self, room, true);
+            zlist_append (fresh, (void *)room);
+        }
+        room = (const char *)zlist_next (rooms);
+    }
+    const char *token = NULL;
+    if (zlist_size (fresh) && self->connected)
+        token = s_send_register (self, conn_id, fresh);
+    zlist_destroy (&fresh);
+    return token;
+}
+
+static void
+s_unregister_room (ces_link_t *self, conn_t *conn, const char *room)
+{
+    if (!zhashx_lookup (conn->rooms, room))
+        return;
+    s_subscribe (self, room, false);
+    zhashx_delete (conn->rooms, room);
+}
+
+void
+ces_link_unregister (ces_link_t *self, const char *conn_id, zlist_t *rooms)
+{
+    assert (self && conn_id);
+    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
+    if (!conn)
+        return;
+    if (!rooms || zlist_size (rooms) == 0) {
+        zlistx_t *keys = zhashx_keys (conn->rooms);
+        const char *room = (const char *)zlistx_first (keys);
+        while (room) {
+            s_unregister_room (self, conn, room);
+            room = (const char *)zlistx_next (keys);
+        }
+        zlistx_destroy (&keys);
+    } else {
+        const char *room = (const char *)zlist_first (rooms);
+        while (room) {
+            s_unregister_room (self, conn, room);
+            room = (const char *)zlist_next (rooms);
+        }
+    }
+    if (self->connected) {
+        ces_proto_set_id (self->proto, CES_PROTO_UNREGISTER);
+        ces_proto_set_conn (self->proto, conn_id);
+        ces_proto_set_rooms (self->proto, rooms);
+        s_send (self);
+    }
+}
+
+bool
+ces_link_has_room (ces_link_t *self, const char *conn_id, const char *room)
+{
+    assert (self);
+    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
+    return conn && zhashx_lookup (conn->rooms, room);
+}
+
+size_t
+ces_link_room_count (ces_link_t *self, const char *conn_id)
+{
+    assert (self);
+    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
+    return conn ? zhashx_size (conn->rooms) : 0;
+}
+
+int
+ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
+{
+    assert (self && conn_id && message);
+    if (!self->connected)
+        return -1;
+    ces_proto_set_id (self->proto, CES_PROTO_EVENT);
+    ces_proto_set_conn (self->proto, conn_id);
+    zframe_t *copy = zframe_dup (message);
+    ces_proto_set_message (self->proto, &copy);
+    return ces_proto_send (self->proto, self->dealer);
+}
+
+//  --------------------------------------------------------------------------
+//  Joining and losing the hub
+
+static void
+s_send_hello (ces_link_t *self)
+{
+    ces_proto_set_id (self->proto, CES_PROTO_HELLO);
+    ces_proto_set_name (self->proto, self->name);
+    s_send (self);
+    //  Exponential backoff with +-25% jitter, so peers of a restarted hub
+    //  do not all come back in the same millisecond
+    int jitter = self->backoff / 4;
+    int delay = self->backoff - jitter + (jitter ? randof (2 * jitter) : 0);
+    self->next_hello = zclock_mono () + delay;
+    self->backoff =
+        self->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : self->backoff * 2;
+}
+
+static ces_link_event_t
+s_lost_hub (ces_link_t *self, const char *why)
+{
+    bool was_connected = self->connected;
+    if (was_connected)
+        ces_info (self->log_level, "link %s: %s; reconnecting", self->link_id,
+                  why);
+    self->connected = false;
+    self->backoff = BACKOFF_MIN;
+    //  Syncs in flight will never be answered by a hub that forgot them
+    const char *token = (const char *)zhashx_first (self->tokens);
+    while (token) {
+        s_sync_subscribe (self, (const char *)zhashx_cursor (self->tokens),
+                          false);
+        token = (const char *)zhashx_next (self->tokens);
+    }
+    zhashx_purge (self->tokens);
+    s_send_hello (self);
+    snprintf (self->reason, sizeof (self->reason), "%s", why);
+    return was_connected ? CES_LINK_LOST : CES_LINK_NOTHING;
+}
+
+static ces_link_event_t
+s_on_welcome (ces_link_t *self)
+{
+    int64_t now = zclock_mono ();
+    self->connected = true;
+    self->heartbeat = ces_proto_heartbeat (self->proto);
+    self->last_heard = now;
+    self->next_heartbeat = now + self->heartbeat;
+    self->backoff = BACKOFF_MIN;
+    zstr_free (&self->hub_id);
+    self->hub_id = strdup (ces_proto_hub_id (self->proto));
+    ces_info (self->log_level, "link %s: connected to %s (%s)", self->link_id,
+              self->hub_id, self->router_endpoint);
+    //  Restore every connection and its rooms
+    zlistx_t *conn_ids = zhashx_keys (self->conns);
+    const char *conn_id = (const char *)zlistx_first (conn_ids);
+    while (conn_id) {
+        conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
+        s_send_attach (self, conn_id, conn);
+        if (zhashx_size (conn->rooms)) {
+            zlist_t *rooms = zlist_new ();
+            const char *room = (const char *)zhashx_first (conn->rooms);
+            while (room) {
+                zlist_append (rooms, (void *)zhashx_cursor (conn->rooms));
+                room = (const char *)zhashx_next (conn->rooms);
+            }
+            s_send_register (self, conn_id, rooms);
+            zlist_destroy (&rooms);
+        }
+        conn_id = (const char *)zlistx_next (conn_ids);
+    }
+    zlistx_destroy (&conn_ids);
+    return CES_LINK_CONNECTED;
+}
+
+ces_link_event_t
+ces_link_recv_dealer (ces_link_t *self)
+{
+    assert (self);
+    int rc = ces_proto_recv (self->proto, self->dealer);
+    if (rc == -1)
+        return CES_LINK_NOTHING;
+    if (rc == -2) {
+        ces_warn (self->log_level, "link %s: malformed message from hub: %s",
+                  self->link_id, ces_proto_reason (self->proto));
+        return CES_LINK_NOTHING;
+    }
+    self->last_heard = zclock_mono ();
+    switch (ces_proto_id (self->proto)) {
+        case CES_PROTO_WELCOME:
+            return s_on_welcome (self);
+        case CES_PROTO_REGISTERED: {
+            const char *token = ces_proto_token (self->proto);
+            char *conn_id = (char *)zhashx_lookup (self->tokens, token);
+            if (!conn_id)
+                return CES_LINK_NOTHING; //  superseded by a reconnect
+            snprintf (self->conn, sizeof (self->conn), "%s", conn_id);
+            snprintf (self->token, sizeof (self->token), "%s", token);
+            s_sync_subscribe (self, token, false);
+            zhashx_delete (self->tokens, token);
+            return CES_LINK_REGISTERED;
+        }
+        case CES_PROTO_DELIVER:
+            snprintf (self->conn, sizeof (self->conn), "%s",
+                      ces_proto_conn (self->proto));
+            return CES_LINK_DELIVER;
+        case CES_PROTO_ERROR: {
+            const char *code = ces_proto_code (self->proto);
+            if (streq (code, CES_PROTO_ERR_UNKNOWN_LINK))
+                return s_lost_hub (self, "hub does not know us (restarted?)");
+            snprintf (self->reason, sizeof (self->reason), "%s (%s)",
+                      ces_proto_error_reason (self->proto), code);
+            ces_warn (self->log_level, "link %s: hub refused: %s",
+                      self->link_id, self->reason);
+            return CES_LINK_REFUSED;
+        }
+        default:
+            return CES_LINK_NOTHING;
+    }
+}
+
+static void
+s_track_sequence (ces_link_t *self, zframe_t *seq_frame)
+{
+    if (!seq_frame || zframe_size (seq_frame) != 8)
+        return;
+    byte *data = zframe_data (seq_frame);
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = (seq << 8) | data[i];
+    if (seq == 0)
+        return;
+    uint64_t *last = (uint64_t *)zhashx_lookup (self->room_seq, self->room);
+    if (!last) {
+        last = (uint64_t *)zmalloc (sizeof (uint64_t));
+        assert (last);
+        zhashx_insert (self->room_seq, self->room, last);
+    } else if (seq > *last + 1)
+        self->lost += seq - *last - 1;
+    //  A smaller number means the hub restarted: a new count, not a gap
+    *last = seq;
+}
+
+ces_link_event_t
+ces_link_recv_sub (ces_link_t *self)
+{
+    assert (self);
+    zmsg_destroy (&self->published);
+    self->published = zmsg_recv (self->sub);
+    if (!self->published)
+        return CES_LINK_NOTHING;
+    zframe_t *message = zmsg_first (self->published);
+    zframe_t *origin = zmsg_next (self->published);
+    zframe_t *seq = zmsg_next (self->published);
+    const char *data = (const char *)zframe_data (message);
+    const char *newline =
+        (const char *)memchr (data, '\n', zframe_size (message));
+    if (!origin || !newline || newline - data > CES_ROOM_MAX ||
+        zframe_size (origin) >= sizeof (self->origin))
+        return CES_LINK_NOTHING;
+    memcpy (self->room, data, newline - data);
+    self->room[newline - data] = 0;
+    memcpy (self->origin, zframe_data (origin), zframe_size (origin));
+    self->origin[zframe_size (origin)] = 0;
+    s_track_sequence (self, seq);
+    return CES_LINK_PUBLISHED;
+}
+
+int
+ces_link_timeout (ces_link_t *self)
+{
+    assert (self);
+    int64_t now = zclock_mono ();
+    int64_t next = self->next_hello;
+    if (self->connected) {
+        int64_t silence = self->last_heard + 3 * (int64_t)self->heartbeat + 1;
+        next = silence < self->next_heartbeat ? silence : self->next_heartbeat;
+    }
+    return next > now ? (int)(next - now) : 0;
+}
+
+ces_link_event_t
+ces_link_tick (ces_link_t *self)
+{
+    assert (self);
+    int64_t now = zclock_mono ();
+    if (self->connected) {
+        if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
+            return s_lost_hub (self, "hub silent for 3 heartbeats");
+        if (now >= self->next_heartbeat) {
+            ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
+            s_send (self);
+            self->next_heartbeat = now + self->heartbeat;
+        }
+    } else if (now >= self->next_hello)
+        s_send_hello (self);
+    return CES_LINK_NOTHING;
+}
+
+//  --------------------------------------------------------------------------
+//  Accessors
+
+const char *
+ces_link_conn (ces_link_t *self)
+{
+    assert (self);
+    return self->conn;
+}
+
+const char *
+ces_link_token (ces_link_t *self)
+{
+    assert (self);
+    return self->token;
+}
+
+zframe_t *
+ces_link_message (ces_link_t *self)
+{
+    assert (self);
+    if (ces_proto_id (self->proto) == CES_PROTO_DELIVER &&
+        ces_proto_message (self->proto))
+        return ces_proto_message (self->proto);
+    return self->published ? zmsg_first (self->published) : NULL;
+}
+
+const char *
+ces_link_origin (ces_link_t *self)
+{
+    assert (self);
+    return self->origin;
+}
+
+const char *
+ces_link_room (ces_link_t *self)
+{
+    assert (self);
+    return self->room;
+}
+
+const char *
+ces_link_reason (ces_link_t *self)
+{
+    assert (self);
+    return self->reason;
+}
+
+bool
+ces_link_connected (ces_link_t *self)
+{
+    assert (self);
+    return self->connected;
+}
+
+const char *
+ces_link_id (ces_link_t *self)
+{
+    assert (self);
+    return self->link_id;
+}
+
+const char *
+ces_link_hub_id (ces_link_t *self)
+{
+    assert (self);
+    return self->hub_id;
+}
+
+bool
+ces_link_is_origin (ces_link_t *self, const char *origin, const char **conn)
+{
+    assert (self && origin);
+    size_t size = strlen (self->link_id);
+    if (strncmp (origin, self->link_id, size) || origin[size] != '/')
+        return false;
+    if (conn)
+        *conn = origin + size + 1;
+    return true;
+}
+
+uint64_t
+ces_link_lost (ces_link_t *self)
+{
+    assert (self);
+    return self->lost;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: a link against a real hub actor
+
+static ces_link_event_t
+s_wait_for (ces_link_t *link, ces_link_event_t wanted)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    zpoller_t *poller =
+        zpoller_new (ces_link_dealer (link), ces_link_sub (link), NULL);
+    ces_link_event_t event = CES_LINK_NOTHING;
+    while (event != wanted && zclock_mono () < deadline) {
+        void *which = zpoller_wait (poller, ces_link_timeout (link));
+        if (which == ces_link_dealer (link))
+            event = ces_link_recv_dealer (link);
+        else if (which == ces_link_sub (link))
+            event = ces_link_recv_sub (link);
+        else
+            event = ces_link_tick (link);
+    }
+    zpoller_destroy (&poller);
+    return event;
+}
+
+void
+ces_link_test (bool verbose)
+{
+    printf (" * ces_link: ");
+    //  @selftest
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
+    assert (zsock_wait (hub) == 0);
+    zstr_sendx (hub, "BIND", "inproc://link-test-router",
+                "inproc://link-test-pub", NULL);
+    char *status, *router, *pub;
+    zstr_recvx (hub, &status, &router, &pub, NULL);
+    assert (streq (status, "0"));
+
+    ces_link_t *link = ces_link_new (router, pub, "link-a", "selftest");
+    assert (link);
+    ces_link_set_log_level (link, verbose ? CES_LOG_DEBUG : CES_LOG_WARN);
+    //  Connections attached before the hub answers go out on WELCOME
+    ces_link_attach (link, "1", CES_ROLE_MESSENGER);
+    ces_link_attach (link, "2", CES_ROLE_MESSENGER);
+    assert (s_wait_for (link, CES_LINK_CONNECTED) == CES_LINK_CONNECTED);
+    assert (ces_link_connected (link));
+
+    zlist_t *rooms = zlist_new ();
+    zlist_append (rooms, "ITB-1101");
+    const char *token = ces_link_register (link, "1", rooms);
+    assert (token);
+    char *expected = strdup (token);
+    assert (s_wait_for (link, CES_LINK_REGISTERED) == CES_LINK_REGISTERED);
+    assert (streq (ces_link_token (link), expected));
+    assert (streq (ces_link_conn (link), "1"));
+    freen (expected);
+    assert (ces_link_register (link, "1", rooms) == NULL); //  idempotent
+    assert (ces_link_has_room (link, "1", "ITB-1101"));
+
+    //  Connection 2 sends; the event comes back stamped with its origin
+    zframe_t *message = ces_frame_build ("ITB-1101", "{}", 2);
+    assert (ces_link_send (link, "2", message) == 0);
+    zframe_destroy (&message);
+    assert (s_wait_for (link, CES_LINK_PUBLISHED) == CES_LINK_PUBLISHED);
+    assert (streq (ces_link_room (link), "ITB-1101"));
+    const char *conn = NULL;
+    assert (ces_link_is_origin (link, ces_link_origin (link), &conn));
+    assert (streq (conn, "2"));
+    assert (zframe_streq (ces_link_message (link), "ITB-1101\n{}"));
+    assert (ces_link_lost (link) == 0);
+
+    ces_link_unregister (link, "1", NULL);
+    assert (!ces_link_has_room (link, "1", "ITB-1101"));
+    zlist_destroy (&rooms);
+    ces_link_destroy (&link);
+    ces_link_destroy (&link);
+    zstr_free (&status);
+    zstr_free (&router);
+    zstr_free (&pub);
+    zactor_destroy (&hub);
+    //  @end
+    printf ("OK\n");
+}

@@ -36,5 +36,6 @@ typedef struct _ces_link_t ces_link_t;
 #include "ces_link.h"
 #include "ces_hub.h"
 #include "ces_messenger.h"
+#include "ces_edge.h"
 
 #endif

@@ -23,9 +23,10 @@
         zstr_sendx (hub, "SET", "heartbeat", "100", NULL);
         int rc = zsock_wait (hub);
 
-    BIND binds the ROUTER and the PUB endpoints (tcp://, ipc:// or inproc://;
-    tcp://127.0.0.1:* picks a free port) and replies with three strings: "0"
-    and the endpoints actually bound, or "-1", a reason, and "":
+    BIND binds the ROUTER and the PUB endpoints (tcp://, ipc:// or inproc://,
+    several separated by commas; tcp://127.0.0.1:* picks a free port) and
+    replies with three strings: "0" and the endpoints actually bound
+    (comma-separated), or "-1", a reason, and "":
 
         zstr_sendx (hub, "BIND", "tcp://127.0.0.1:7200", "tcp://127.0.0.1:7201",
                     NULL);

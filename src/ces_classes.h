@@ -49,5 +49,6 @@ void ces_proto_test (bool verbose);
 void ces_link_test (bool verbose);
 void ces_hub_test (bool verbose);
 void ces_messenger_test (bool verbose);
+void ces_edge_test (bool verbose);
 
 #endif

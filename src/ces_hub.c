@@ -838,6 +838,31 @@ s_set_option (self_t *self, const char *name, const char *value)
     return 0;
 }
 
+//  Binds every endpoint of a comma-separated list; returns the endpoints
+//  actually bound (ports filled in), or NULL with the one that failed
+static char *
+s_bind_all (zsock_t *socket, const char *endpoints, char **failed)
+{
+    char *list = strdup (endpoints);
+    char *bound = strdup ("");
+    char *saveptr = NULL;
+    for (char *endpoint = strtok_r (list, ",", &saveptr); endpoint;
+         endpoint = strtok_r (NULL, ",", &saveptr)) {
+        if (zsock_bind (socket, "%s", endpoint) < 0) {
+            *failed = strdup (endpoint);
+            zstr_free (&bound);
+            break;
+        }
+        char *last = zsock_last_endpoint (socket);
+        char *joined = zsys_sprintf ("%s%s%s", bound, *bound ? "," : "", last);
+        zstr_free (&last);
+        zstr_free (&bound);
+        bound = joined;
+    }
+    freen (list);
+    return bound;
+}
+
 static void
 s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
 {
@@ -857,18 +882,21 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     zsock_set_xpub_verbose (self->pub, 1);
     zsock_set_sndtimeo (self->pub, 0);
     zsock_set_linger (self->router, 100);
-    if (zsock_bind (self->router, "%s", router_endpoint) < 0 ||
-        zsock_bind (self->pub, "%s", pub_endpoint) < 0) {
-        char *reason = zsys_sprintf ("cannot bind %s / %s: %s", router_endpoint,
-                                     pub_endpoint, zmq_strerror (zmq_errno ()));
+    char *failed = NULL;
+    self->router_endpoint = s_bind_all (self->router, router_endpoint, &failed);
+    if (self->router_endpoint)
+        self->pub_endpoint = s_bind_all (self->pub, pub_endpoint, &failed);
+    if (!self->router_endpoint || !self->pub_endpoint) {
+        char *reason = zsys_sprintf ("cannot bind %s: %s", failed,
+                                     zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
+        zstr_free (&self->router_endpoint);
+        zstr_free (&failed);
         zstr_sendx (self->pipe, "-1", reason, "", NULL);
         zstr_free (&reason);
         return;
     }
-    self->router_endpoint = zsock_last_endpoint (self->router);
-    self->pub_endpoint = zsock_last_endpoint (self->pub);
     zpoller_add (self->poller, self->router);
     zpoller_add (self->poller, self->pub);
     self->next_housekeeping = zclock_mono () + self->heartbeat;

@@ -1,0 +1,1751 @@
+/*  =========================================================================
+    ces_edge - the WebSocket edge
+
+    Threads and ownership:
+    - civetweb worker threads run the callbacks below. Each worker has its
+      own DEALER to this actor's inbox ROUTER (made on first use, closed in
+      exit_thread). A worker owns its ws_conn_t (reassembly buffer) from
+      the connect handler to the close handler, and never writes to the
+      client: it sends what it read to the actor.
+    - The actor owns every client_t and alone writes to clients, with
+      non-blocking send() on a dup() of the client's socket. The dup keeps
+      the socket alive until the actor has heard GONE, so a closed fd number
+      can never be reused under it; shutdown() on it ends civetweb's read
+      loop when the actor closes a client.
+    =========================================================================
+*/
+#include "ces_classes.h"
+#include <civetweb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <poll.h>
+
+#define WS_OP_CONTINUATION 0x0
+#define WS_OP_TEXT         0x1
+#define WS_OP_BINARY       0x2
+#define WS_OP_CLOSE        0x8
+#define WS_OP_PING         0x9
+#define WS_OP_PONG         0xA
+#define HTTP_WORKERS       8 //  civetweb threads kept for plain HTTP
+#define CLOSE_GRACE        3000 //  msecs a closing client has to take its close frame
+#define SUBS_CONN          "subs" //  the link connection holding the rooms union
+#define HTTP_CONN          "http" //  the link connection of POST /event
+
+//  --------------------------------------------------------------------------
+//  State shared by the actor and the worker threads: set before mg_start,
+//  read-only afterwards except the atomics
+
+typedef struct {
+    char *inbox_endpoint;
+    size_t max_message;
+    int max_clients;
+    bool validate;
+    atomic_int clients; //  open WebSockets
+    atomic_uint_fast64_t next_id;
+    atomic_int socket_offset; //  where civetweb keeps the socket, once found
+    atomic_bool stopping;
+    atomic_uint_fast64_t refused_full; //  503s
+    atomic_uint_fast64_t refused_bad;  //  400s
+} shared_t;
+
+//  A worker thread's own socket to the actor
+typedef struct {
+    zsock_t *dealer;
+    shared_t *shared;
+} worker_t;
+
+//  A worker's view of one WebSocket
+typedef struct {
+    uint64_t id;
+    const char *role;
+    byte *message; //  reassembly of a fragmented message
+    size_t message_size;
+    int message_opcode;
+    bool discarding; //  the message grew past max-message
+} ws_conn_t;
+
+//  The actor's view of one WebSocket
+typedef struct {
+    uint64_t id;
+    char id_text[24];
+    const char *role;
+    int fd;
+    char remote[64];
+    byte *out; //  bytes waiting to be sent: [sent, used)
+    size_t out_sent, out_used, out_capacity;
+    bool in_poll;
+    int64_t stuck_since; //  first drop since the buffer last emptied
+    int64_t last_heard;
+    int64_t next_ping;
+    bool closing;
+    bool shut;
+    int64_t close_deadline;
+    zhashx_t *rooms; //  set
+    uint64_t events_in, events_out, dropped, errors;
+} client_t;
+
+typedef struct {
+    uint64_t events_in;
+    uint64_t posted;
+    uint64_t delivered;
+    uint64_t dropped_queue_full;
+    uint64_t dropped_hub_unreachable;
+    uint64_t malformed;
+    uint64_t closed_stuck;
+    uint64_t closed_silent;
+} counters_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *inbox; //  ROUTER; workers' DEALERs connect here
+    ces_link_t *link;
+    zactor_t *hub; //  optional hub in the same process
+    struct mg_context *civet;
+    shared_t shared;
+    bool terminated;
+    int log_level;
+    char *listen;
+    char *hub_router;
+    char *hub_pub;
+    int port;
+    size_t client_queue;
+    int stuck_timeout;
+    int ping_interval;
+    int pong_timeout;
+    zhashx_t *clients;    //  id text -> client_t (owns)
+    zhashx_t *room_index; //  room -> zlistx of client_t, registered to it
+    zlistx_t *star;       //  client_t registered to "*"
+    zhashx_t *subs;       //  room -> count of clients, the hub union
+    zhashx_t *waiting;    //  sync token -> zlist of "id room room..."
+    zlistx_t *blocked;    //  client_t with output waiting for POLLOUT
+    int64_t next_tick;
+    counters_t counters;
+} self_t;
+
+//  --------------------------------------------------------------------------
+//  WebSocket framing (server to client: never masked)
+
+static size_t
+s_frame_header (byte *header, int opcode, size_t size)
+{
+    header[0] = (byte)(0x80 | opcode);
+    if (size < 126) {
+        header[1] = (byte)size;
+        return 2;
+    }
+    if (size <= 0xFFFF) {
+        header[1] = 126;
+        header[2] = (byte)(size >> 8);
+        header[3] = (byte)size;
+        return 4;
+    }
+    header[1] = 127;
+    for (int i = 0; i < 8; i++)
+        header[2 + i] = (byte)((uint64_t)size >> (56 - 8 * i));
+    return 10;
+}
+
+//  --------------------------------------------------------------------------
+//  Worker side
+
+static worker_t *
+s_worker (const struct mg_connection *conn)
+{
+    worker_t *worker = (worker_t *)mg_get_thread_pointer (conn);
+    assert (worker);
+    if (!worker->dealer) {
+        worker->dealer = zsock_new (ZMQ_DEALER);
+        assert (worker->dealer);
+        zsock_set_sndtimeo (worker->dealer, 200);
+        zsock_set_rcvtimeo (worker->dealer, 5000);
+        zsock_set_sndhwm (worker->dealer, 10000);
+        int rc = zsock_connect (worker->dealer, "%s",
+                                worker->shared->inbox_endpoint);
+        assert (rc == 0);
+    }
+    return worker;
+}
+
+//  Sends to the actor; blocks while the actor is busy (back-pressure on
+//  this one client), gives up only when the edge is stopping
+static void
+s_worker_send (worker_t *worker, zmsg_t **msg_p)
+{
+    while (zmsg_send (msg_p, worker->dealer) != 0)
+        if (atomic_load (&worker->shared->stopping)) {
+            zmsg_destroy (msg_p);
+            return;
+        }
+}
+
+static zmsg_t *
+s_worker_msg (const char *command, uint64_t id)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, command);
+    zmsg_addstrf (msg, "%" PRIu64, id);
+    return msg;
+}
+
+static void
+s_worker_notice (worker_t *worker, ws_conn_t *ws, const char *reason)
+{
+    cJSON *notice = cJSON_CreateObject ();
+    cJSON_AddStringToObject (notice, "error", reason);
+    char *text = cJSON_PrintUnformatted (notice);
+    cJSON_Delete (notice);
+    zmsg_t *msg = s_worker_msg ("ERROR", ws->id);
+    zmsg_addstr (msg, text);
+    freen (text);
+    s_worker_send (worker, &msg);
+}
+
+static void *
+s_init_thread (const struct mg_context *ctx, int thread_type)
+{
+    if (thread_type != 1)
+        return NULL; //  only request workers talk to the actor
+    worker_t *worker = (worker_t *)zmalloc (sizeof (worker_t));
+    assert (worker);
+    worker->shared = (shared_t *)mg_get_user_data (ctx);
+    return worker;
+}
+
+static void
+s_exit_thread (const struct mg_context *ctx, int thread_type, void *pointer)
+{
+    (void)ctx;
+    (void)thread_type;
+    worker_t *worker = (worker_t *)pointer;
+    if (worker) {
+        zsock_destroy (&worker->dealer);
+        freen (worker);
+    }
+}
+
+static const char *
+s_role_of_uri (const char *uri)
+{
+    static const struct {
+        const char *path;
+        const char *role;
+    } routes[] = {
+        {"/connect/messenger", CES_ROLE_MESSENGER},
+        {"/connect/repeater", CES_ROLE_REPEATER},
+        {"/connect/hub", CES_ROLE_HUB},
+    };
+    for (size_t i = 0; i < sizeof (routes) / sizeof (routes[0]); i++) {
+        size_t size = strlen (routes[i].path);
+        if (strncmp (uri, routes[i].path, size) == 0 &&
+            (uri[size] == 0 || (uri[size] == '/' && uri[size + 1] == 0)))
+            return routes[i].role;
+    }
+    return NULL;
+}
+
+static void
+s_http_reply (struct mg_connection *conn, int status, const char *type,
+              const char *body)
+{
+    mg_printf (conn,
+               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+               "Cache-Control: no-cache\r\nConnection: close\r\n\r\n%s",
+               status, mg_get_response_code_text (conn, status), type,
+               strlen (body), body);
+}
+
+static int
+s_ws_connect (const struct mg_connection *conn, void *cbdata)
+{
+    shared_t *shared = (shared_t *)cbdata;
+    struct mg_connection *writable = (struct mg_connection *)conn;
+    const char *role = s_role_of_uri (mg_get_request_info (conn)->local_uri);
+    if (!role) {
+        atomic_fetch_add (&shared->refused_bad, 1);
+        s_http_reply (writable, 400, "text/plain",
+                      "unknown connection type; use /connect/messenger, "
+                      "/connect/repeater or /connect/hub\n");
+        return 1;
+    }
+    if (atomic_fetch_add (&shared->clients, 1) >= shared->max_clients) {
+        atomic_fetch_sub (&shared->clients, 1);
+        atomic_fetch_add (&shared->refused_full, 1);
+        s_http_reply (writable, 503, "text/plain",
+                      "this edge is full (max-clients reached); try another "
+                      "edge or later\n");
+        return 1;
+    }
+    ws_conn_t *ws = (ws_conn_t *)zmalloc (sizeof (ws_conn_t));
+    assert (ws);
+    ws->id = atomic_fetch_add (&shared->next_id, 1) + 1;
+    ws->role = role;
+    mg_set_user_connection_data (conn, ws);
+    return 0;
+}
+
+//  civetweb 1.15 has no call that gives a connection's socket. It keeps it
+//  in struct mg_connection right after request_info, response_info, two
+//  context pointers and the SSL pointer (one int more with server stats).
+//  We look there and accept an fd only if its peer is this request's peer.
+static bool
+s_is_peer_socket (int fd, const struct mg_request_info *request)
+{
+    struct sockaddr_storage peer;
+    socklen_t size = sizeof (peer);
+    if (fd < 0 || getpeername (fd, (struct sockaddr *)&peer, &size))
+        return false;
+    char address[64] = "";
+    int port = 0;
+    if (peer.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&peer;
+        inet_ntop (AF_INET, &in->sin_addr, address, sizeof (address));
+        port = ntohs (in->sin_port);
+    } else if (peer.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&peer;
+        inet_ntop (AF_INET6, &in6->sin6_addr, address, sizeof (address));
+        port = ntohs (in6->sin6_port);
+    }
+    return port == request->remote_port &&
+           streq (address, request->remote_addr);
+}
+
+static int
+s_find_socket (shared_t *shared, const struct mg_connection *conn)
+{
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    size_t base = 16 + sizeof (struct mg_request_info) +
+                  sizeof (struct mg_response_info) + 3 * sizeof (void *);
+    size_t candidates[] = {(size_t)atomic_load (&shared->socket_offset), base,
+                           base + 8};
+    for (size_t i = 0; i < 3; i++) {
+        if (candidates[i] == 0)
+            continue;
+        int fd;
+        memcpy (&fd, (const char *)conn + candidates[i], sizeof (fd));
+        if (s_is_peer_socket (fd, request)) {
+            atomic_store (&shared->socket_offset, (int)candidates[i]);
+            return fd;
+        }
+    }
+    return -1;
+}
+
+static void
+s_ws_ready (struct mg_connection *conn, void *cbdata)
+{
+    shared_t *shared = (shared_t *)cbdata;
+    ws_conn_t *ws = (ws_conn_t *)mg_get_user_connection_data (conn);
+    worker_t *worker = s_worker (conn);
+    int fd = s_find_socket (shared, conn);
+    int copy = fd >= 0 ? dup (fd) : -1;
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    zmsg_t *msg = s_worker_msg ("OPEN", ws->id);
+    zmsg_addstr (msg, ws->role);
+    zmsg_addstrf (msg, "%d", copy);
+    zmsg_addstrf (msg, "%s:%d", request->remote_addr, request->remote_port);
+    s_worker_send (worker, &msg);
+}
+
+//  Applies the rules of SPEC §4 to a registration and forwards it
+static void
+s_ws_registration (worker_t *worker, ws_conn_t *ws, const char *text,
+                   size_t size)
+{
+    cJSON *root = cJSON_ParseWithLength (text, size);
+    cJSON *rooms = cJSON_GetObjectItemCaseSensitive (root, "rooms");
+    cJSON *create = cJSON_GetObjectItemCaseSensitive (root, "create");
+    const char *problem = NULL;
+    if (!cJSON_IsObject (root))
+        problem = "registration is not a JSON object; send "
+                  "{\"rooms\":[\"ROOM\"],\"create\":true}";
+    else if (rooms && !cJSON_IsArray (rooms) && !cJSON_IsNull (rooms))
+        problem = "\"rooms\" must be an array of room IDs";
+    else if (create && !cJSON_IsBool (create))
+        problem = "\"create\" must be true or false";
+    zmsg_t *msg = s_worker_msg (
+        cJSON_IsTrue (create) ? "REGISTER" : "UNREGISTER", ws->id);
+    cJSON *room;
+    cJSON *list = cJSON_IsArray (rooms) ? rooms : NULL;
+    cJSON_ArrayForEach (room, list)
+    {
+        if (problem)
+            break;
+        const char *name = cJSON_GetStringValue (room);
+        if (!name ||
+            (!streq (name, "*") &&
+             ces_frame_check_room (name, strlen (name)) != CES_FRAME_OK))
+            problem = "a room ID is not a string of 1-128 bytes without "
+                      "spaces or control characters";
+        else
+            zmsg_addstr (msg, name);
+    }
+    if (!problem && cJSON_IsTrue (create) && zmsg_size (msg) == 2)
+        problem = "registration with \"create\":true names no rooms";
+    cJSON_Delete (root);
+    if (problem) {
+        zmsg_destroy (&msg);
+        s_worker_notice (worker, ws, problem);
+        return;
+    }
+    s_worker_send (worker, &msg);
+}
+
+static void
+s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
+{
+    ces_frame_t *frame = ces_frame_new (worker->shared->max_message);
+    ces_frame_error_t rc = ces_frame_parse (frame, data, size);
+    const char *problem = rc == CES_FRAME_OK ? NULL : ces_frame_strerror (rc);
+    if (!problem && worker->shared->validate) {
+        ces_event_t *event = ces_event_new ();
+        if (ces_event_parse (event, ces_frame_payload (frame),
+                             ces_frame_payload_size (frame)))
+            problem =
+                strcmp (ces_event_error (event), "event is not valid JSON")
+                    ? "event is JSON but not an object"
+                    : "event is not valid JSON";
+        ces_event_destroy (&event);
+    }
+    ces_frame_destroy (&frame);
+    if (problem) {
+        s_worker_notice (worker, ws, problem);
+        return;
+    }
+    zmsg_t *msg = s_worker_msg ("EVENT", ws->id);
+    zmsg_addmem (msg, data, size); //  forwarded as it came
+    s_worker_send (worker, &msg);
+}
+
+//  A whole message (reassembled if it was fragmented)
+static void
+s_ws_message (worker_t *worker, ws_conn_t *ws, int opcode, const byte *data,
+              size_t size)
+{
+    if (opcode == WS_OP_BINARY)
+        s_ws_event (worker, ws, data, size);
+    else if (opcode == WS_OP_TEXT && streq (ws->role, CES_ROLE_MESSENGER))
+        s_ws_registration (worker, ws, (const char *)data, size);
+    else if (opcode == WS_OP_TEXT)
+        s_worker_notice (worker, ws,
+                         "text frames are not accepted on this connection; "
+                         "send events as Binary frames ROOMID\\nJSON");
+}
+
+static int
+s_ws_data (struct mg_connection *conn, int bits, char *data, size_t size,
+           void *cbdata)
+{
+    (void)cbdata;
+    ws_conn_t *ws = (ws_conn_t *)mg_get_user_connection_data (conn);
+    worker_t *worker = s_worker (conn);
+    int opcode = bits & 0x0F;
+    bool fin = (bits & 0x80) != 0;
+    if (opcode == WS_OP_PING || opcode == WS_OP_PONG) {
+        zmsg_t *msg =
+            s_worker_msg (opcode == WS_OP_PING ? "PING" : "PONG", ws->id);
+        zmsg_addmem (msg, data, size > 125 ? 125 : size);
+        s_worker_send (worker, &msg);
+        return 1;
+    }
+    if (opcode == WS_OP_CLOSE) {
+        zmsg_t *msg = s_worker_msg ("CLOSE", ws->id);
+        zmsg_addmem (msg, data, size >= 2 ? 2 : 0);
+        s_worker_send (worker, &msg);
+        return 1; //  the actor answers and then closes the socket
+    }
+    if (opcode != WS_OP_CONTINUATION) {
+        //  A new message; a half-reassembled one before it is abandoned
+        ws->message_size = 0;
+        ws->message_opcode = opcode;
+        ws->discarding = false;
+        if (fin) {
+            if (size > worker->shared->max_message)
+                s_worker_notice (worker, ws,
+                                 "message is larger than this edge's "
+                                 "max-message limit");
+            else
+                s_ws_message (worker, ws, opcode, (byte *)data, size);
+            return 1;
+        }
+    }
+    if (ws->discarding)
+        return 1;
+    if (ws->message_size + size > worker->shared->max_message) {
+        ws->discarding = true;
+        ws->message_size = 0;
+        freen (ws->message);
+        ws->message = NULL;
+        s_worker_notice (worker, ws,
+                         "message is larger than this edge's max-message "
+                         "limit");
+        return 1;
+    }
+    byte *grown = (byte *)realloc (ws->message, ws->message_size + size + 1);
+    assert (grown);
+    ws->message = grown;
+    memcpy (ws->message + ws->message_size, data, size);
+    ws->message_size += size;
+    if (fin && opcode == WS_OP_CONTINUATION) {
+        s_ws_message (worker, ws, ws->message_opcode, ws->message,
+                      ws->message_size);
+        ws->message_size = 0;
+    }
+    return 1;
+}
+
+static void
+s_ws_close (const struct mg_connection *conn, void *cbdata)
+{
+    shared_t *shared = (shared_t *)cbdata;
+    ws_conn_t *ws = (ws_conn_t *)mg_get_user_connection_data (conn);
+    if (!ws)
+        return;
+    zmsg_t *msg = s_worker_msg ("GONE", ws->id);
+    s_worker_send (s_worker (conn), &msg);
+    atomic_fetch_sub (&shared->clients, 1);
+    freen (ws->message);
+    freen (ws);
+    mg_set_user_connection_data (conn, NULL);
+}
+
+//  Asks the actor for STATUS / METRICS / HEALTH and waits for the answer
+static char *
+s_worker_ask (struct mg_connection *conn, const char *question)
+{
+    worker_t *worker = s_worker (conn);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, question);
+    s_worker_send (worker, &msg);
+    return zstr_recv (worker->dealer);
+}
+
+static int
+s_http_status (struct mg_connection *conn, void *cbdata)
+{
+    (void)cbdata;
+    const char *uri = mg_get_request_info (conn)->local_uri;
+    bool metrics = streq (uri, "/metrics");
+    bool health = streq (uri, "/health");
+    char *answer = s_worker_ask (conn, metrics  ? "METRICS"
+                                       : health ? "HEALTH"
+                                                : "STATUS");
+    if (!answer)
+        s_http_reply (conn, 503, "text/plain", "edge is busy or stopping\n");
+    else if (health)
+        s_http_reply (conn, streq (answer, "ok") ? 200 : 503, "text/plain",
+                      answer);
+    else
+        s_http_reply (
+            conn, 200,
+            metrics ? "text/plain; version=0.0.4" : "application/json", answer);
+    zstr_free (&answer);
+    return 1;
+}
+
+static int
+s_http_event (struct mg_connection *conn, void *cbdata)
+{
+    shared_t *shared = (shared_t *)cbdata;
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    if (!streq (request->request_method, "POST")) {
+        s_http_reply (conn, 405, "text/plain", "use POST with a JSON event\n");
+        return 1;
+    }
+    if (request->content_length > (long long)shared->max_message) {
+        s_http_reply (conn, 413, "text/plain",
+                      "event is larger than this edge's max-message limit\n");
+        return 1;
+    }
+    size_t limit = shared->max_message + 1;
+    char *body = (char *)malloc (limit);
+    assert (body);
+    size_t size = 0;
+    int got;
+    while (size < limit &&
+           (got = mg_read (conn, body + size, limit - size)) > 0)
+        size += (size_t)got;
+    const char *problem = NULL;
+    char *reason = NULL;
+    ces_event_t *event = ces_event_new ();
+    if (size > shared->max_message)
+        problem = "event is larger than this edge's max-message limit";
+    else if (ces_event_parse (event, body, size))
+        problem = ces_event_error (event);
+    else if (!ces_event_affected_room (event))
+        problem = "event has no affected-room.roomID to route it by";
+    else if (ces_frame_check_room (ces_event_affected_room (event),
+                                   strlen (ces_event_affected_room (event))))
+        problem = "affected-room.roomID is not a valid room ID (1-128 bytes, "
+                  "no spaces or control characters)";
+    if (problem) {
+        reason = zsys_sprintf ("%s\n", problem);
+        s_http_reply (conn, 400, "text/plain", reason);
+        zstr_free (&reason);
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "BADPOST");
+        s_worker_send (s_worker (conn), &msg);
+    } else {
+        zframe_t *frame =
+            ces_frame_build (ces_event_affected_room (event), body, size);
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "POST");
+        zmsg_append (msg, &frame);
+        s_worker_send (s_worker (conn), &msg);
+        s_http_reply (conn, 200, "text/plain", "Processing event");
+    }
+    ces_event_destroy (&event);
+    freen (body);
+    return 1;
+}
+
+static int
+s_http_connect_plain (struct mg_connection *conn, void *cbdata)
+{
+    shared_t *shared = (shared_t *)cbdata;
+    atomic_fetch_add (&shared->refused_bad, 1);
+    const char *uri = mg_get_request_info (conn)->local_uri;
+    s_http_reply (conn, 400, "text/plain",
+                  s_role_of_uri (uri)
+                      ? "this endpoint needs a WebSocket upgrade\n"
+                      : "unknown connection type; use /connect/messenger, "
+                        "/connect/repeater or /connect/hub\n");
+    return 1;
+}
+
+static int
+s_http_page (struct mg_connection *conn, void *cbdata)
+{
+    (void)cbdata;
+    if (!streq (mg_get_request_info (conn)->local_uri, "/")) {
+        s_http_reply (conn, 404, "text/plain",
+                      "not found; try /, /status, /metrics, /health, "
+                      "POST /event or a WebSocket on /connect/messenger\n");
+        return 1;
+    }
+    s_http_reply (conn, 200, "text/html; charset=utf-8", ces_edge_page);
+    return 1;
+}
+
+//  --------------------------------------------------------------------------
+//  Actor side: writing to clients
+
+static void
+s_client_poll (self_t *self, client_t *client, bool on)
+{
+    if (on && !client->in_poll)
+        zlistx_add_end (self->blocked, client);
+    else if (!on && client->in_poll) {
+        void *handle = zlistx_find (self->blocked, client);
+        if (handle)
+            zlistx_delete (self->blocked, handle);
+    }
+    client->in_poll = on;
+}
+
+static void
+s_client_shutdown (self_t *self, client_t *client)
+{
+    if (!client->shut && client->fd >= 0)
+        shutdown (client->fd, SHUT_RDWR); //  civetweb's read loop ends
+    client->shut = true;
+    client->out_sent = client->out_used = 0;
+    s_client_poll (self, client, false);
+}
+
+//  Sends what the client's buffer holds, as far as the socket takes it
+static void
+s_client_flush (self_t *self, client_t *client)
+{
+    while (client->out_sent < client->out_used && !client->shut) {
+        ssize_t sent = send (client->fd, client->out + client->out_sent,
+                             client->out_used - client->out_sent,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent > 0)
+            client->out_sent += (size_t)sent;
+        else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            s_client_poll (self, client, true);
+            return;
+        } else {
+            s_client_shutdown (self, client); //  peer gone
+            return;
+        }
+    }
+    client->out_sent = client->out_used = 0;
+    client->stuck_since = 0;
+    s_client_poll (self, client, false);
+    if (client->closing)
+        s_client_shutdown (self, client);
+}
+
+//  Queues one frame if the buffer has room; force is for control frames
+static bool
+s_client_write (self_t *self, client_t *client, int opcode, const void *data,
+                size_t size, bool force)
+{
+    if (client->shut || (client->closing && opcode != WS_OP_CLOSE))
+        return false;
+    size_t pending = client->out_used - client->out_sent;
+    if (!force && pending + size + 10 > self->client_queue) {
+        client->dropped++;
+        self->counters.dropped_queue_full++;
+        if (!client->stuck_since)
+            client->stuck_since = zclock_mono ();
+        return false;
+    }
+    if (client->out_sent &&
+        client->out_used + size + 10 > client->out_capacity) {
+        memmove (client->out, client->out + client->out_sent, pending);
+        client->out_used = pending;
+        client->out_sent = 0;
+    }
+    if (client->out_used + size + 10 > client->out_capacity) {
+        size_t capacity = (client->out_used + size + 10) * 2;
+        client->out = (byte *)realloc (client->out, capacity);
+        assert (client->out);
+        client->out_capacity = capacity;
+    }
+    client->out_used +=
+        s_frame_header (client->out + client->out_used, opcode, size);
+    if (size)
+        memcpy (client->out + client->out_used, data, size);
+    client->out_used += size;
+    if (!client->in_poll)
+        s_client_flush (self, client);
+    return true;
+}
+
+static void
+s_client_send_event (self_t *self, client_t *client, zframe_t *message)
+{
+    if (s_client_write (self, client, WS_OP_BINARY, zframe_data (message),
+                        zframe_size (message), false)) {
+        client->events_out++;
+        self->counters.delivered++;
+    }
+}
+
+static void
+s_client_close (self_t *self, client_t *client, int code, const char *reason)
+{
+    if (client->closing || client->shut)
+        return;
+    ces_info (self->log_level, "edge: closing client %s (%s, %s): %d %s",
+              client->id_text, client->role, client->remote, code, reason);
+    byte payload[125];
+    payload[0] = (byte)(code >> 8);
+    payload[1] = (byte)code;
+    size_t size = strlen (reason) > 123 ? 123 : strlen (reason);
+    memcpy (payload + 2, reason, size);
+    client->closing = true;
+    client->close_deadline = zclock_mono () + CLOSE_GRACE;
+    s_client_write (self, client, WS_OP_CLOSE, payload, size + 2, true);
+}
+
+static void
+s_client_text (self_t *self, client_t *client, const char *text)
+{
+    s_client_write (self, client, WS_OP_TEXT, text, strlen (text), true);
+}
+
+//  --------------------------------------------------------------------------
+//  Actor side: rooms
+
+static void
+s_subs_change (self_t *self, const char *room, int delta, zlist_t *fresh)
+{
+    size_t count = (size_t)(uintptr_t)zhashx_lookup (self->subs, room);
+    if (delta > 0 && count++ == 0)
+        zlist_append (fresh, (void *)room);
+    if (delta < 0 && --count == 0) {
+        zlist_t *gone = zlist_new ();
+        zlist_append (gone, (void *)room);
+        ces_link_unregister (self->link, SUBS_CONN, gone);
+        zlist_destroy (&gone);
+    }
+    if (count)
+        zhashx_update (self->subs, room, (void *)(uintptr_t)count);
+    else
+        zhashx_delete (self->subs, room);
+}
+
+static void
+s_room_index_remove (self_t *self, client_t *client, const char *room)
+{
+    if (streq (room, "*")) {
+        void *handle = zlistx_find (self->star, client);
+        if (handle)
+            zlistx_delete (self->star, handle);
+        return;
+    }
+    zlistx_t *list = (zlistx_t *)zhashx_lookup (self->room_index, room);
+    if (!list)
+        return;
+    void *handle = zlistx_find (list, client);
+    if (handle)
+        zlistx_delete (list, handle);
+    if (zlistx_size (list) == 0)
+        zhashx_delete (self->room_index, room);
+}
+
+static void
+s_client_unregister (self_t *self, client_t *client, const char *room)
+{
+    if (!zhashx_lookup (client->rooms, room))
+        return;
+    zhashx_delete (client->rooms, room);
+    s_room_index_remove (self, client, room);
+    s_subs_change (self, room, -1, NULL);
+}
+
+static void
+s_client_unregister_all (self_t *self, client_t *client)
+{
+    zlistx_t *rooms = zhashx_keys (client->rooms);
+    const char *room = (const char *)zlistx_first (rooms);
+    while (room) {
+        s_client_unregister (self, client, room);
+        room = (const char *)zlistx_next (rooms);
+    }
+    zlistx_destroy (&rooms);
+}
+
+static void
+s_send_registered (self_t *self, client_t *client, zlist_t *rooms)
+{
+    cJSON *notice = cJSON_CreateObject ();
+    cJSON *list = cJSON_AddArrayToObject (notice, "registered");
+    const char *room = (const char *)zlist_first (rooms);
+    while (room) {
+        cJSON_AddItemToArray (list, cJSON_CreateString (room));
+        room = (const char *)zlist_next (rooms);
+    }
+    char *text = cJSON_PrintUnformatted (notice);
+    cJSON_Delete (notice);
+    s_client_text (self, client, text);
+    freen (text);
+}
+
+//  Registers rooms for a client; tells it {"registered":[...]} once the hub
+//  confirmed that events for them will arrive (old clients ignore Text)
+static void
+s_client_register (self_t *self, client_t *client, zmsg_t *request)
+{
+    zlist_t *requested = zlist_new ();
+    zlist_autofree (requested);
+    zlist_t *fresh = zlist_new ();
+    char *room;
+    while ((room = zmsg_popstr (request))) {
+        zlist_append (requested, room);
+        if (!zhashx_lookup (client->rooms, room)) {
+            zhashx_insert (client->rooms, room, (void *)"");
+            if (streq (room, "*"))
+                zlistx_add_end (self->star, client);
+            else {
+                zlistx_t *list =
+                    (zlistx_t *)zhashx_lookup (self->room_index, room);
+                if (!list) {
+                    list = zlistx_new ();
+                    zhashx_insert (self->room_index, room, list);
+                }
+                zlistx_add_end (list, client);
+            }
+            s_subs_change (self, (const char *)zlist_last (requested), 1,
+                           fresh);
+        }
+        zstr_free (&room);
+    }
+    const char *token = zlist_size (fresh)
+                            ? ces_link_register (self->link, SUBS_CONN, fresh)
+                            : NULL;
+    if (token) {
+        zlist_t *waiter = zlist_new ();
+        zlist_autofree (waiter);
+        zlist_append (waiter, client->id_text);
+        const char *name = (const char *)zlist_first (requested);
+        while (name) {
+            zlist_append (waiter, (void *)name);
+            name = (const char *)zlist_next (requested);
+        }
+        zhashx_insert (self->waiting, token, waiter);
+    } else
+        s_send_registered (self, client, requested);
+    zlist_destroy (&fresh);
+    zlist_destroy (&requested);
+}
+
+static void
+s_on_registered (self_t *self, const char *token)
+{
+    zlist_t *waiter = (zlist_t *)zhashx_lookup (self->waiting, token);
+    if (!waiter)
+        return;
+    client_t *client = (client_t *)zhashx_lookup (
+        self->clients, (const char *)zlist_first (waiter));
+    if (client) {
+        zlist_t *rooms = zlist_new ();
+        const char *room = (const char *)zlist_next (waiter);
+        while (room) {
+            zlist_append (rooms, (void *)room);
+            room = (const char *)zlist_next (waiter);
+        }
+        s_send_registered (self, client, rooms);
+        zlist_destroy (&rooms);
+    }
+    zhashx_delete (self->waiting, token);
+}
+
+//  --------------------------------------------------------------------------
+//  Actor side: events from the hub
+
+static void
+s_fan_out (self_t *self)
+{
+    zframe_t *message = ces_link_message (self->link);
+    const char *room = ces_link_room (self->link);
+    const char *sender = NULL;
+    if (!ces_link_is_origin (self->link, ces_link_origin (self->link), &sender))
+        sender = NULL;
+    zlistx_t *list = (zlistx_t *)zhashx_lookup (self->room_index, room);
+    client_t *client = list ? (client_t *)zlistx_first (list) : NULL;
+    while (client) {
+        if (!sender || !streq (sender, client->id_text))
+            s_client_send_event (self, client, message);
+        client = (client_t *)zlistx_next (list);
+    }
+    client = (client_t *)zlistx_first (self->star);
+    while (client) {
+        //  A client registered for the room and * gets it once
+        if ((!sender || !streq (sender, client->id_text)) &&
+            !zhashx_lookup (client->rooms, room))
+            s_client_send_event (self, client, message);
+        client = (client_t *)zlistx_next (self->star);
+    }
+}
+
+static void
+s_on_link_event (self_t *self, ces_link_event_t event)
+{
+    switch (event) {
+        case CES_LINK_PUBLISHED:
+            s_fan_out (self);
+            break;
+        case CES_LINK_DELIVER: {
+            client_t *client = (client_t *)zhashx_lookup (
+                self->clients, ces_link_conn (self->link));
+            if (client)
+                s_client_send_event (self, client,
+                                     ces_link_message (self->link));
+            break;
+        }
+        case CES_LINK_REGISTERED:
+            s_on_registered (self, ces_link_token (self->link));
+            break;
+        case CES_LINK_CONNECTED:
+            //  The link restored our rooms; nobody waits on old tokens
+            zhashx_purge (self->waiting);
+            break;
+        default:
+            break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Actor side: what the workers tell us
+
+static void
+s_client_free (void **item_p)
+{
+    client_t *client = (client_t *)*item_p;
+    if (client->fd >= 0)
+        close (client->fd);
+    zhashx_destroy (&client->rooms);
+    freen (client->out);
+    freen (client);
+    *item_p = NULL;
+}
+
+static void
+s_client_open (self_t *self, const char *id, zmsg_t *request)
+{
+    char *role = zmsg_popstr (request);
+    char *fd = zmsg_popstr (request);
+    char *remote = zmsg_popstr (request);
+    assert (role && fd && remote);
+    client_t *client = (client_t *)zmalloc (sizeof (client_t));
+    assert (client);
+    snprintf (client->id_text, sizeof (client->id_text), "%s", id);
+    client->role = streq (role, CES_ROLE_MESSENGER)  ? CES_ROLE_MESSENGER
+                   : streq (role, CES_ROLE_REPEATER) ? CES_ROLE_REPEATER
+                                                     : CES_ROLE_HUB;
+    client->fd = atoi (fd);
+    snprintf (client->remote, sizeof (client->remote), "%s", remote);
+    client->rooms = zhashx_new ();
+    int64_t now = zclock_mono ();
+    client->last_heard = now;
+    client->next_ping = now + self->ping_interval;
+    zhashx_insert (self->clients, id, client);
+    ces_link_attach (self->link, id, client->role);
+    if (client->fd < 0) {
+        ces_error (self->log_level,
+                   "edge: cannot find the socket of client %s; closing it", id);
+        client->shut = true;
+    }
+    ces_debug (self->log_level, "edge: client %s connected as %s from %s", id,
+               client->role, client->remote);
+    zstr_free (&role);
+    zstr_free (&fd);
+    zstr_free (&remote);
+}
+
+static void
+s_client_gone (self_t *self, client_t *client)
+{
+    ces_debug (self->log_level, "edge: client %s (%s) gone", client->id_text,
+               client->role);
+    s_client_unregister_all (self, client);
+    s_client_poll (self, client, false);
+    ces_link_detach (self->link, client->id_text);
+    zhashx_delete (self->clients, client->id_text);
+}
+
+static void
+s_forward_event (self_t *self, const char *conn, zframe_t *message)
+{
+    if (ces_link_send (self->link, conn, message))
+        self->counters.dropped_hub_unreachable++;
+}
+
+static char *s_status_json (self_t *self);
+static char *s_metrics_text (self_t *self);
+
+static void
+s_handle_inbox (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->inbox);
+    if (!request)
+        return;
+    zframe_t *routing_id = zmsg_pop (request);
+    char *command = zmsg_popstr (request);
+    if (!command) {
+        zframe_destroy (&routing_id);
+        zmsg_destroy (&request);
+        return;
+    }
+    if (streq (command, "STATUS") || streq (command, "METRICS") ||
+        streq (command, "HEALTH")) {
+        char *answer = streq (command, "STATUS") ? s_status_json (self)
+                       : streq (command, "METRICS")
+                           ? s_metrics_text (self)
+                           : strdup (ces_link_connected (self->link)
+                                         ? "ok"
+                                         : "hub unreachable\n");
+        zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
+        zstr_send (self->inbox, answer);
+        freen (answer);
+    } else if (streq (command, "POST")) {
+        zframe_t *message = zmsg_pop (request);
+        self->counters.posted++;
+        s_forward_event (self, HTTP_CONN, message);
+        zframe_destroy (&message);
+    } else if (streq (command, "BADPOST"))
+        self->counters.malformed++;
+    else {
+        char *id = zmsg_popstr (request);
+        client_t *client =
+            id ? (client_t *)zhashx_lookup (self->clients, id) : NULL;
+        if (streq (command, "OPEN") && id)
+            s_client_open (self, id, request);
+        else if (client) {
+            client->last_heard = zclock_mono ();
+            if (streq (command, "EVENT")) {
+                zframe_t *message = zmsg_pop (request);
+                client->events_in++;
+                self->counters.events_in++;
+                s_forward_event (self, client->id_text, message);
+                zframe_destroy (&message);
+            } else if (streq (command, "REGISTER"))
+                s_client_register (self, client, request);
+            else if (streq (command, "UNREGISTER")) {
+                if (zmsg_size (request) == 0)
+                    s_client_unregister_all (self, client);
+                char *room;
+                while ((room = zmsg_popstr (request))) {
+                    s_client_unregister (self, client, room);
+                    zstr_free (&room);
+                }
+            } else if (streq (command, "ERROR")) {
+                char *text = zmsg_popstr (request);
+                client->errors++;
+                self->counters.malformed++;
+                s_client_text (self, client, text);
+                zstr_free (&text);
+            } else if (streq (command, "PING")) {
+                zframe_t *payload = zmsg_pop (request);
+                s_client_write (self, client, WS_OP_PONG, zframe_data (payload),
+                                zframe_size (payload), true);
+                zframe_destroy (&payload);
+            } else if (streq (command, "CLOSE")) {
+                //  Answer the client's close with its own code
+                zframe_t *code = zmsg_pop (request);
+                int value =
+                    zframe_size (code) == 2
+                        ? (zframe_data (code)[0] << 8) | zframe_data (code)[1]
+                        : 1000;
+                s_client_close (self, client, value, "");
+                zframe_destroy (&code);
+            } else if (streq (command, "GONE"))
+                s_client_gone (self, client);
+        }
+        zstr_free (&id);
+    }
+    zstr_free (&command);
+    zframe_destroy (&routing_id);
+    zmsg_destroy (&request);
+}
+
+//  --------------------------------------------------------------------------
+//  Actor side: keep-alive, stuck clients, closing clients
+
+static void
+s_tick (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *ids = zhashx_keys (self->clients);
+    const char *id = (const char *)zlistx_first (ids);
+    while (id) {
+        client_t *client = (client_t *)zhashx_lookup (self->clients, id);
+        if (client->closing && !client->shut && now >= client->close_deadline)
+            s_client_shutdown (self, client); //  it never took the close
+        else if (client->stuck_since &&
+                 now - client->stuck_since > self->stuck_timeout) {
+            self->counters.closed_stuck++;
+            char reason[100];
+            snprintf (reason, sizeof (reason),
+                      "client is not reading; %" PRIu64 " events dropped",
+                      client->dropped);
+            client->stuck_since = 0;
+            s_client_close (self, client, 1008, reason);
+        } else if (now - client->last_heard > self->pong_timeout) {
+            self->counters.closed_silent++;
+            s_client_close (self, client, 1001, "no answer to pings");
+        } else if (now >= client->next_ping) {
+            s_client_write (self, client, WS_OP_PING, "ces", 3, true);
+            client->next_ping = now + self->ping_interval;
+        }
+        id = (const char *)zlistx_next (ids);
+    }
+    zlistx_destroy (&ids);
+    self->next_tick = now + 250;
+}
+
+//  --------------------------------------------------------------------------
+//  Status and metrics
+
+static int
+s_role_slot (client_t *client)
+{
+    return streq (client->role, CES_ROLE_MESSENGER)  ? 0
+           : streq (client->role, CES_ROLE_REPEATER) ? 1
+                                                     : 2;
+}
+
+static char *
+s_hub_answer (self_t *self, const char *question)
+{
+    if (!self->hub)
+        return NULL;
+    zstr_send (self->hub, question);
+    return zstr_recv (self->hub);
+}
+
+static char *
+s_status_json (self_t *self)
+{
+    cJSON *root = cJSON_CreateObject ();
+    cJSON *edge = cJSON_AddObjectToObject (root, "edge");
+    cJSON_AddStringToObject (edge, "listen", self->listen);
+    cJSON_AddStringToObject (edge, "link_id", ces_link_id (self->link));
+    cJSON_AddStringToObject (
+        edge, "hub",
+        ces_link_connected (self->link) ? ces_link_hub_id (self->link) : "");
+    cJSON_AddBoolToObject (edge, "hub_connected",
+                           ces_link_connected (self->link));
+    size_t by_role[3] = {0, 0, 0};
+    cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
+    client_t *client = (client_t *)zhashx_first (self->clients);
+    while (client) {
+        by_role[s_role_slot (client)]++;
+        cJSON *item = cJSON_CreateObject ();
+        cJSON_AddStringToObject (item, "id", client->id_text);
+        cJSON_AddStringToObject (item, "role", client->role);
+        cJSON_AddStringToObject (item, "remote", client->remote);
+        cJSON_AddNumberToObject (item, "rooms",
+                                 (double)zhashx_size (client->rooms));
+        cJSON_AddNumberToObject (item, "queued_bytes",
+                                 (double)(client->out_used - client->out_sent));
+        cJSON_AddNumberToObject (item, "events_in", (double)client->events_in);
+        cJSON_AddNumberToObject (item, "events_out",
+                                 (double)client->events_out);
+        cJSON_AddNumberToObject (item, "dropped", (double)client->dropped);
+        cJSON_AddNumberToObject (item, "errors", (double)client->errors);
+        cJSON_AddBoolToObject (item, "closing", client->closing);
+        cJSON_AddItemToArray (clients, item);
+        client = (client_t *)zhashx_next (self->clients);
+    }
+    cJSON *roles = cJSON_AddObjectToObject (edge, "clients_by_role");
+    cJSON_AddNumberToObject (roles, "messenger", (double)by_role[0]);
+    cJSON_AddNumberToObject (roles, "repeater", (double)by_role[1]);
+    cJSON_AddNumberToObject (roles, "hub", (double)by_role[2]);
+    cJSON *rooms = cJSON_AddObjectToObject (edge, "rooms");
+    void *count = zhashx_first (self->subs);
+    while (count) {
+        cJSON_AddNumberToObject (rooms,
+                                 (const char *)zhashx_cursor (self->subs),
+                                 (double)(uintptr_t)count);
+        count = zhashx_next (self->subs);
+    }
+    cJSON *totals = cJSON_AddObjectToObject (edge, "counters");
+    cJSON_AddNumberToObject (totals, "events_in",
+                             (double)self->counters.events_in);
+    cJSON_AddNumberToObject (totals, "posted", (double)self->counters.posted);
+    cJSON_AddNumberToObject (totals, "delivered",
+                             (double)self->counters.delivered);
+    cJSON_AddNumberToObject (totals, "lost_upstream",
+                             (double)ces_link_lost (self->link));
+    cJSON *drops = cJSON_AddObjectToObject (totals, "drops");
+    cJSON_AddNumberToObject (drops, "queue_full",
+                             (double)self->counters.dropped_queue_full);
+    cJSON_AddNumberToObject (drops, "hub_unreachable",
+                             (double)self->counters.dropped_hub_unreachable);
+    cJSON_AddNumberToObject (drops, "malformed",
+                             (double)self->counters.malformed);
+    cJSON_AddNumberToObject (totals, "closed_stuck",
+                             (double)self->counters.closed_stuck);
+    cJSON_AddNumberToObject (totals, "closed_silent",
+                             (double)self->counters.closed_silent);
+    cJSON_AddNumberToObject (totals, "refused_full",
+                             (double)atomic_load (&self->shared.refused_full));
+    cJSON_AddNumberToObject (totals, "refused_bad_request",
+                             (double)atomic_load (&self->shared.refused_bad));
+    char *hub = s_hub_answer (self, "STATUS");
+    if (hub)
+        cJSON_AddItemToObject (root, "hub", cJSON_Parse (hub));
+    zstr_free (&hub);
+    char *text = cJSON_PrintUnformatted (root);
+    cJSON_Delete (root);
+    return text;
+}
+
+static char *
+s_metrics_text (self_t *self)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert (out);
+    size_t by_role[3] = {0, 0, 0};
+    client_t *client = (client_t *)zhashx_first (self->clients);
+    while (client) {
+        by_role[s_role_slot (client)]++;
+        client = (client_t *)zhashx_next (self->clients);
+    }
+    fprintf (out, "# HELP ces_edge_clients Open WebSocket clients, by role.\n"
+                  "# TYPE ces_edge_clients gauge\n");
+    const char *roles[] = {"messenger", "repeater", "hub"};
+    for (int i = 0; i < 3; i++)
+        fprintf (out, "ces_edge_clients{role=\"%s\"} %zu\n", roles[i],
+                 by_role[i]);
+    fprintf (out,
+             "# HELP ces_edge_events_in_total Events from clients.\n"
+             "# TYPE ces_edge_events_in_total counter\n"
+             "ces_edge_events_in_total{via=\"websocket\"} %" PRIu64 "\n"
+             "ces_edge_events_in_total{via=\"http\"} %" PRIu64 "\n"
+             "# HELP ces_edge_delivered_total Events written to clients.\n"
+             "# TYPE ces_edge_delivered_total counter\n"
+             "ces_edge_delivered_total %" PRIu64 "\n"
+             "# HELP ces_edge_drops_total Events not delivered, by reason.\n"
+             "# TYPE ces_edge_drops_total counter\n"
+             "ces_edge_drops_total{reason=\"queue_full\"} %" PRIu64 "\n"
+             "ces_edge_drops_total{reason=\"hub_unreachable\"} %" PRIu64 "\n"
+             "ces_edge_drops_total{reason=\"malformed\"} %" PRIu64 "\n"
+             "ces_edge_drops_total{reason=\"lost_upstream\"} %" PRIu64 "\n"
+             "# HELP ces_edge_closed_total Clients closed by the edge.\n"
+             "# TYPE ces_edge_closed_total counter\n"
+             "ces_edge_closed_total{reason=\"stuck\"} %" PRIu64 "\n"
+             "ces_edge_closed_total{reason=\"silent\"} %" PRIu64 "\n"
+             "# HELP ces_edge_refused_total Connections refused.\n"
+             "# TYPE ces_edge_refused_total counter\n"
+             "ces_edge_refused_total{reason=\"full\"} %" PRIu64 "\n"
+             "ces_edge_refused_total{reason=\"bad_request\"} %" PRIu64 "\n"
+             "# HELP ces_edge_rooms Rooms the edge subscribes to at the hub.\n"
+             "# TYPE ces_edge_rooms gauge\nces_edge_rooms %zu\n"
+             "# HELP ces_edge_hub_connected 1 when the hub link is up.\n"
+             "# TYPE ces_edge_hub_connected gauge\nces_edge_hub_connected %d\n",
+             self->counters.events_in, self->counters.posted,
+             self->counters.delivered, self->counters.dropped_queue_full,
+             self->counters.dropped_hub_unreachable, self->counters.malformed,
+             ces_link_lost (self->link), self->counters.closed_stuck,
+             self->counters.closed_silent,
+             (uint64_t)atomic_load (&self->shared.refused_full),
+             (uint64_t)atomic_load (&self->shared.refused_bad),
+             zhashx_size (self->subs), ces_link_connected (self->link) ? 1 : 0);
+    char *hub = s_hub_answer (self, "METRICS");
+    if (hub)
+        fputs (hub, out);
+    zstr_free (&hub);
+    fclose (out);
+    return text;
+}
+
+//  --------------------------------------------------------------------------
+//  Starting and stopping
+
+static int
+s_set_option (self_t *self, const char *name, const char *value)
+{
+    if (!name || !value || self->civet)
+        return -1;
+    char *end;
+    long number = strtol (value, &end, 10);
+    bool is_number = *value && !*end && number > 0;
+    if (streq (name, "listen"))
+        zstr_free (&self->listen), self->listen = strdup (value);
+    else if (streq (name, "hub-router"))
+        zstr_free (&self->hub_router), self->hub_router = strdup (value);
+    else if (streq (name, "hub-pub"))
+        zstr_free (&self->hub_pub), self->hub_pub = strdup (value);
+    else if (streq (name, "max-clients") && is_number && number < 19000)
+        self->shared.max_clients = (int)number;
+    else if (streq (name, "max-message") && is_number)
+        self->shared.max_message = (size_t)number;
+    else if (streq (name, "client-queue") && is_number)
+        self->client_queue = (size_t)number;
+    else if (streq (name, "stuck-timeout") && is_number)
+        self->stuck_timeout = (int)number;
+    else if (streq (name, "ping-interval") && is_number)
+        self->ping_interval = (int)number;
+    else if (streq (name, "pong-timeout") && is_number)
+        self->pong_timeout = (int)number;
+    else if (streq (name, "validate") &&
+             (streq (value, "true") || streq (value, "false")))
+        self->shared.validate = streq (value, "true");
+    else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
+        self->log_level = ces_log_level_parse (value);
+    else
+        return -1;
+    return 0;
+}
+
+static int
+s_log_message (const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    zsys_warning ("edge: civetweb: %s", message);
+    return 1;
+}
+
+static void
+s_start (self_t *self)
+{
+    if (self->civet) {
+        zstr_sendx (self->pipe, "-1", "edge is already started", NULL);
+        return;
+    }
+    //  One ZeroMQ socket per busy worker thread, plus ours
+    size_t needed = (size_t)self->shared.max_clients + HTTP_WORKERS + 64;
+    if (zsys_socket_limit () < needed) {
+        char *reason = zsys_sprintf (
+            "max-clients %d needs %zu ZeroMQ sockets; this process allows %zu "
+            "(zsys_set_max_sockets before the first socket)",
+            self->shared.max_clients, needed, zsys_socket_limit ());
+        zstr_sendx (self->pipe, "-1", reason, NULL);
+        zstr_free (&reason);
+        return;
+    }
+    zuuid_t *uuid = zuuid_new ();
+    char *link_id = zsys_sprintf ("e-%.12s", zuuid_str (uuid));
+    self->shared.inbox_endpoint =
+        zsys_sprintf ("inproc://ces-edge-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    self->inbox = zsock_new (ZMQ_ROUTER);
+    assert (self->inbox);
+    zsock_set_rcvhwm (self->inbox, 100000);
+    int rc = zsock_bind (self->inbox, "%s", self->shared.inbox_endpoint);
+    assert (rc == 0);
+    char *name = zsys_sprintf ("edge %s", self->listen);
+    self->link = ces_link_new (self->hub_router, self->hub_pub, link_id, name);
+    zstr_free (&name);
+    zstr_free (&link_id);
+    if (!self->link) {
+        zstr_sendx (self->pipe, "-1", "invalid hub endpoints", NULL);
+        return;
+    }
+    ces_link_set_log_level (self->link, self->log_level);
+    ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
+    ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
+
+    char threads[16];
+    snprintf (threads, sizeof (threads), "%d",
+              self->shared.max_clients + HTTP_WORKERS);
+    const char *options[] = {"listening_ports",
+                             self->listen,
+                             "num_threads",
+                             threads,
+                             "tcp_nodelay",
+                             "1",
+                             "enable_websocket_ping_pong",
+                             "no",
+                             "websocket_timeout_ms",
+                             "2000",
+                             "request_timeout_ms",
+                             "10000",
+                             "max_request_size",
+                             "16384",
+                             NULL};
+    struct mg_callbacks callbacks;
+    memset (&callbacks, 0, sizeof (callbacks));
+    callbacks.init_thread = s_init_thread;
+    callbacks.exit_thread = s_exit_thread;
+    callbacks.log_message = s_log_message;
+    struct mg_init_data init = {&callbacks, &self->shared, options};
+    struct mg_error_data error;
+    char error_text[256] = "";
+    memset (&error, 0, sizeof (error));
+    error.text = error_text;
+    error.text_buffer_size = sizeof (error_text);
+    self->civet = mg_start2 (&init, &error);
+    if (!self->civet) {
+        char *reason =
+            zsys_sprintf ("cannot listen on %s: %s", self->listen, error_text);
+        zstr_sendx (self->pipe, "-1", reason, NULL);
+        zstr_free (&reason);
+        return;
+    }
+    mg_set_websocket_handler (self->civet, "/connect", s_ws_connect, s_ws_ready,
+                              s_ws_data, s_ws_close, &self->shared);
+    mg_set_request_handler (self->civet, "/connect", s_http_connect_plain,
+                            &self->shared);
+    mg_set_request_handler (self->civet, "/event", s_http_event, &self->shared);
+    mg_set_request_handler (self->civet, "/status", s_http_status, NULL);
+    mg_set_request_handler (self->civet, "/metrics", s_http_status, NULL);
+    mg_set_request_handler (self->civet, "/health", s_http_status, NULL);
+    mg_set_request_handler (self->civet, "/", s_http_page, NULL);
+
+    struct mg_server_port ports[4];
+    int count = mg_get_server_ports (self->civet, 4, ports);
+    self->port = count > 0 ? ports[0].port : 0;
+    ces_info (self->log_level,
+              "edge: WebSockets on ws://%s/connect/messenger, hub %s, up to %d "
+              "clients",
+              self->listen, self->hub_router, self->shared.max_clients);
+    char port[16];
+    snprintf (port, sizeof (port), "%d", self->port);
+    zstr_sendx (self->pipe, "0", port, NULL);
+    self->next_tick = zclock_mono () + 250;
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request)
+        return;
+    char *command = zmsg_popstr (request);
+    assert (command);
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "SET")) {
+        char *name = zmsg_popstr (request);
+        char *value = zmsg_popstr (request);
+        zsock_signal (self->pipe, s_set_option (self, name, value) ? 1 : 0);
+        zstr_free (&name);
+        zstr_free (&value);
+    } else if (streq (command, "HUB")) {
+        zframe_t *pointer = zmsg_pop (request);
+        assert (pointer && zframe_size (pointer) == sizeof (void *));
+        memcpy (&self->hub, zframe_data (pointer), sizeof (void *));
+        zframe_destroy (&pointer);
+        zsock_signal (self->pipe, 0);
+    } else if (streq (command, "START"))
+        s_start (self);
+    else if (streq (command, "STATUS") || streq (command, "METRICS")) {
+        char *answer = !self->link                 ? strdup ("{}")
+                       : streq (command, "STATUS") ? s_status_json (self)
+                                                   : s_metrics_text (self);
+        zstr_send (self->pipe, answer);
+        freen (answer);
+    } else if (streq (command, "VERBOSE"))
+        self->log_level = CES_LOG_DEBUG;
+    else {
+        zsys_error ("edge: invalid pipe command '%s'", command);
+        assert (false);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&request);
+}
+
+static void
+s_list_destroy (void **item_p)
+{
+    zlist_t *list = (zlist_t *)*item_p;
+    zlist_destroy (&list);
+    *item_p = NULL;
+}
+
+static void
+s_listx_destroy (void **item_p)
+{
+    zlistx_t *list = (zlistx_t *)*item_p;
+    zlistx_destroy (&list);
+    *item_p = NULL;
+}
+
+static self_t *
+s_self_new (zsock_t *pipe)
+{
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->log_level = CES_LOG_INFO;
+    self->listen = strdup (CES_EDGE_LISTEN);
+    self->hub_router = strdup (CES_HUB_ROUTER);
+    self->hub_pub = strdup (CES_HUB_PUB);
+    self->shared.max_clients = 1000;
+    self->shared.max_message = CES_PAYLOAD_MAX;
+    self->shared.validate = true;
+    self->client_queue = 1024 * 1024;
+    self->stuck_timeout = 10000;
+    self->ping_interval = 30000;
+    self->pong_timeout = 60000;
+    self->clients = zhashx_new ();
+    zhashx_set_destructor (self->clients, s_client_free);
+    self->room_index = zhashx_new ();
+    zhashx_set_destructor (self->room_index, s_listx_destroy);
+    self->star = zlistx_new ();
+    self->subs = zhashx_new ();
+    self->waiting = zhashx_new ();
+    zhashx_set_destructor (self->waiting, s_list_destroy);
+    self->blocked = zlistx_new ();
+    return self;
+}
+
+//  Closes every client with 1001, gives them a moment to take it, and stops
+//  civetweb; workers' last messages are drained while it stops
+static void
+s_stop (self_t *self)
+{
+    if (!self->civet)
+        return;
+    client_t *client = (client_t *)zhashx_first (self->clients);
+    while (client) {
+        s_client_close (self, client, 1001, "edge is shutting down");
+        client = (client_t *)zhashx_next (self->clients);
+    }
+    atomic_store (&self->shared.stopping, true);
+    mg_stop (self->civet);
+    self->civet = NULL;
+    while (zsock_events (self->inbox) & ZMQ_POLLIN)
+        s_handle_inbox (self);
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        self_t *self = *self_p;
+        s_stop (self);
+        zhashx_destroy (&self->waiting);
+        zhashx_destroy (&self->room_index);
+        zlistx_destroy (&self->star);
+        zlistx_destroy (&self->blocked);
+        zhashx_destroy (&self->clients);
+        zhashx_destroy (&self->subs);
+        ces_link_destroy (&self->link);
+        zsock_destroy (&self->inbox);
+        zstr_free (&self->shared.inbox_endpoint);
+        zstr_free (&self->listen);
+        zstr_free (&self->hub_router);
+        zstr_free (&self->hub_pub);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+//  zmq_poll, because client sockets waiting for POLLOUT are plain fds
+static void
+s_poll_once (self_t *self)
+{
+    size_t fixed = self->link ? 4 : 1;
+    size_t count = fixed + zlistx_size (self->blocked);
+    zmq_pollitem_t *items =
+        (zmq_pollitem_t *)zmalloc (count * sizeof (zmq_pollitem_t));
+    assert (items);
+    items[0].socket = zsock_resolve (self->pipe);
+    if (self->link) {
+        items[1].socket = zsock_resolve (self->inbox);
+        items[2].socket = zsock_resolve (ces_link_dealer (self->link));
+        items[3].socket = zsock_resolve (ces_link_sub (self->link));
+    }
+    for (size_t i = 0; i < fixed; i++)
+        items[i].events = ZMQ_POLLIN;
+    client_t **blocked =
+        (client_t **)zmalloc ((count - fixed + 1) * sizeof (client_t *));
+    size_t index = fixed;
+    client_t *client = (client_t *)zlistx_first (self->blocked);
+    while (client) {
+        blocked[index - fixed] = client;
+        items[index].fd = client->fd;
+        items[index].events = ZMQ_POLLOUT;
+        index++;
+        client = (client_t *)zlistx_next (self->blocked);
+    }
+    long timeout = -1;
+    if (self->link) {
+        int64_t now = zclock_mono ();
+        int64_t next = now + ces_link_timeout (self->link);
+        if (self->next_tick < next)
+            next = self->next_tick;
+        timeout = next > now ? (long)(next - now) : 0;
+    }
+    int rc = zmq_poll (items, (int)count, timeout);
+    if (rc > 0) {
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (self->link && !self->terminated) {
+            //  Bounded batches, so that no source starves the others
+            for (int n = 0; n < 1000 && (items[1].revents & ZMQ_POLLIN) &&
+                            (zsock_events (self->inbox) & ZMQ_POLLIN);
+                 n++)
+                s_handle_inbox (self);
+            for (int n = 0;
+                 n < 1000 && (items[2].revents & ZMQ_POLLIN) &&
+                 (zsock_events (ces_link_dealer (self->link)) & ZMQ_POLLIN);
+                 n++)
+                s_on_link_event (self, ces_link_recv_dealer (self->link));
+            for (int n = 0;
+                 n < 1000 && (items[3].revents & ZMQ_POLLIN) &&
+                 (zsock_events (ces_link_sub (self->link)) & ZMQ_POLLIN);
+                 n++)
+                s_on_link_event (self, ces_link_recv_sub (self->link));
+            for (size_t i = fixed; i < count; i++)
+                if (items[i].revents &&
+                    zlistx_find (self->blocked, blocked[i - fixed]))
+                    s_client_flush (self, blocked[i - fixed]);
+        }
+    }
+    freen (blocked);
+    freen (items);
+    if (self->link && !self->terminated) {
+        s_on_link_event (self, ces_link_tick (self->link));
+        if (zclock_mono () >= self->next_tick)
+            s_tick (self);
+    }
+}
+
+void
+ces_edge_actor (zsock_t *pipe, void *args)
+{
+    (void)args;
+    self_t *self = s_self_new (pipe);
+    zsock_signal (pipe, 0);
+    while (!self->terminated)
+        s_poll_once (self);
+    s_self_destroy (&self);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: the edge's HTTP surface over a real socket. WebSocket
+//  behaviour is tested end to end in tests/ with real clients.
+
+static char *
+s_http_get (int port, const char *request)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_port = htons ((uint16_t)port);
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    int rc = connect (fd, (struct sockaddr *)&address, sizeof (address));
+    assert (rc == 0);
+    ssize_t sent = send (fd, request, strlen (request), 0);
+    assert (sent == (ssize_t)strlen (request));
+    char *reply = (char *)zmalloc (65536);
+    size_t size = 0;
+    ssize_t got;
+    while (size < 65535 && (got = recv (fd, reply + size, 65535 - size, 0)) > 0)
+        size += (size_t)got;
+    close (fd);
+    return reply;
+}
+
+void
+ces_edge_test (bool verbose)
+{
+    printf (" * ces_edge: ");
+    //  @selftest
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
+    assert (zsock_wait (hub) == 0);
+    zstr_sendx (hub, "BIND", "inproc://edge-test-router",
+                "inproc://edge-test-pub", NULL);
+    char *status, *router, *pub;
+    zstr_recvx (hub, &status, &router, &pub, NULL);
+    assert (streq (status, "0"));
+    zstr_free (&status);
+
+    zactor_t *edge = zactor_new (ces_edge_actor, NULL);
+    zstr_sendx (edge, "SET", "listen", "127.0.0.1:0", NULL);
+    assert (zsock_wait (edge) == 0);
+    zstr_sendx (edge, "SET", "max-clients", "nonsense", NULL);
+    assert (zsock_wait (edge) != 0);
+    zstr_sendx (edge, "SET", "max-clients", "16", NULL);
+    assert (zsock_wait (edge) == 0);
+    zstr_sendx (edge, "SET", "hub-router", router, NULL);
+    assert (zsock_wait (edge) == 0);
+    zstr_sendx (edge, "SET", "hub-pub", pub, NULL);
+    assert (zsock_wait (edge) == 0);
+    zstr_sendx (edge, "SET", "log-level", verbose ? "debug" : "warn", NULL);
+    assert (zsock_wait (edge) == 0);
+    zsock_send (edge, "sp", "HUB", hub);
+    assert (zsock_wait (edge) == 0);
+    zstr_send (edge, "START");
+    char *port_text;
+    zstr_recvx (edge, &status, &port_text, NULL);
+    assert (streq (status, "0"));
+    int port = atoi (port_text);
+    assert (port > 0);
+
+    char *reply = s_http_get (port, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert (strstr (reply, "200 OK"));
+    assert (strstr (reply, "\"clients_by_role\""));
+    assert (strstr (reply, "\"hub\":{"));
+    freen (reply);
+    reply = s_http_get (port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert (strstr (reply, "ces_edge_clients{role=\"messenger\"} 0"));
+    assert (strstr (reply, "ces_hub_links"));
+    freen (reply);
+    reply =
+        s_http_get (port, "GET /connect/emperor HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert (strstr (reply, "400 Bad Request"));
+    freen (reply);
+    reply = s_http_get (port, "POST /event HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Length: 5\r\n\r\n{\"a\":");
+    assert (strstr (reply, "400 Bad Request"));
+    assert (strstr (reply, "not valid JSON"));
+    freen (reply);
+    reply = s_http_get (port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert (strstr (reply, "<html"));
+    freen (reply);
+
+    zactor_destroy (&edge);
+    zstr_free (&status);
+    zstr_free (&port_text);
+    zstr_free (&router);
+    zstr_free (&pub);
+    zactor_destroy (&hub);
+    //  @end
+    printf ("OK\n");
+}

@@ -3,26 +3,29 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure --timeout 600
 
-.PHONY: all deps build build-asan run test test-asan format format-check clean
+.PHONY: all deps deps-run build build-asan run test test-asan format format-check clean
 
 all: build
 
 deps:
 	@sh scripts/install-deps
 
-build: deps
+deps-run:
+	@CES_DEPS=run sh scripts/install-deps
+
+build: deps-run
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build -j $(JOBS)
 
-build-asan: deps
+build-asan: deps-run
 	@cmake -S . -B build-asan -DCES_SANITIZER=address -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
 run: build
-	./build/ces-hub
+	./build/ces
 
 # Normal build (with a valgrind run of the selftests), then ASan+UBSan build
-test: build build-asan format-check
+test: deps build build-asan format-check
 	cd build && $(CTEST)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
 

@@ -54,6 +54,8 @@ typedef struct {
 typedef struct {
     zsock_t *dealer;
     shared_t *shared;
+    ces_frame_t *frame;  //  parsers, reused for every message
+    ces_event_t *event;
 } worker_t;
 
 //  A worker's view of one WebSocket
@@ -164,6 +166,8 @@ s_worker (const struct mg_connection *conn)
         int rc = zsock_connect (worker->dealer, "%s",
                                 worker->shared->inbox_endpoint);
         assert (rc == 0);
+        worker->frame = ces_frame_new (worker->shared->max_message);
+        worker->event = ces_event_new ();
     }
     return worker;
 }
@@ -221,6 +225,8 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *pointer)
     worker_t *worker = (worker_t *)pointer;
     if (worker) {
         zsock_destroy (&worker->dealer);
+        ces_frame_destroy (&worker->frame);
+        ces_event_destroy (&worker->event);
         freen (worker);
     }
 }
@@ -395,20 +401,12 @@ s_ws_registration (worker_t *worker, ws_conn_t *ws, const char *text,
 static void
 s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
 {
-    ces_frame_t *frame = ces_frame_new (worker->shared->max_message);
-    ces_frame_error_t rc = ces_frame_parse (frame, data, size);
+    ces_frame_error_t rc = ces_frame_parse (worker->frame, data, size);
     const char *problem = rc == CES_FRAME_OK ? NULL : ces_frame_strerror (rc);
-    if (!problem && worker->shared->validate) {
-        ces_event_t *event = ces_event_new ();
-        if (ces_event_parse (event, ces_frame_payload (frame),
-                             ces_frame_payload_size (frame)))
-            problem =
-                strcmp (ces_event_error (event), "event is not valid JSON")
-                    ? "event is JSON but not an object"
-                    : "event is not valid JSON";
-        ces_event_destroy (&event);
-    }
-    ces_frame_destroy (&frame);
+    if (!problem && worker->shared->validate
+        && ces_event_parse (worker->event, ces_frame_payload (worker->frame),
+                            ces_frame_payload_size (worker->frame)))
+        problem = ces_event_error (worker->event);
     if (problem) {
         s_worker_notice (worker, ws, problem);
         return;
@@ -1011,10 +1009,18 @@ s_client_gone (self_t *self, client_t *client)
 }
 
 static void
-s_forward_event (self_t *self, const char *conn, zframe_t *message)
+s_forward_event (self_t *self, client_t *client, const char *conn,
+                 zframe_t *message)
 {
-    if (ces_link_send (self->link, conn, message))
-        self->counters.dropped_hub_unreachable++;
+    if (ces_link_send (self->link, conn, message) == 0)
+        return;
+    self->counters.dropped_hub_unreachable++;
+    if (client) {
+        client->dropped++;
+        s_client_text (self, client,
+                       "{\"error\":\"hub unreachable; the event was "
+                       "dropped\"}");
+    }
 }
 
 static char *s_status_json (self_t *self);
@@ -1047,7 +1053,7 @@ s_handle_inbox (self_t *self)
     } else if (streq (command, "POST")) {
         zframe_t *message = zmsg_pop (request);
         self->counters.posted++;
-        s_forward_event (self, HTTP_CONN, message);
+        s_forward_event (self, NULL, HTTP_CONN, message);
         zframe_destroy (&message);
     } else if (streq (command, "BADPOST"))
         self->counters.malformed++;
@@ -1063,7 +1069,7 @@ s_handle_inbox (self_t *self)
                 zframe_t *message = zmsg_pop (request);
                 client->events_in++;
                 self->counters.events_in++;
-                s_forward_event (self, client->id_text, message);
+                s_forward_event (self, client, client->id_text, message);
                 zframe_destroy (&message);
             } else if (streq (command, "REGISTER"))
                 s_client_register (self, client, request);

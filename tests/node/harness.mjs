@@ -1,0 +1,133 @@
+// Test harness for ces over real sockets: starts the real programs on free
+// ports of 127.0.0.1, waits for their banners, and ends every process it
+// started (by PID) when the test process exits.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import WebSocket from 'ws';
+
+export const BUILD = process.env.CES_BUILD || path.resolve(import.meta.dirname, '../../build');
+const children = new Set();
+
+function killAll() {
+  for (const child of children) {
+    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { killAll(); process.exit(1); });
+
+// A port nobody is using right now
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts a program; resolves once a line of its output matches `ready`
+export function start(program, args, ready = / ready$/m, timeout = 10000) {
+  const child = spawn(path.join(BUILD, program), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.output = '';
+  const collect = (data) => { child.output += data.toString(); };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  child.on('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${program} not ready in ${timeout} ms:\n${child.output}`)), timeout);
+    const check = () => {
+      if (ready.test(child.output)) { clearTimeout(timer); resolve(child); }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${program} exited ${code}:\n${child.output}`)); });
+  });
+}
+
+// Stops a program with SIGTERM and resolves with its exit code
+export function stop(child) {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+// Starts `ces` (hub + edge) on free ports; returns { child, port, router, pub, url }
+export async function startCes(extra = []) {
+  const [port, routerPort, pubPort] = [await freePort(), await freePort(), await freePort()];
+  const router = `tcp://127.0.0.1:${routerPort}`;
+  const pub = `tcp://127.0.0.1:${pubPort}`;
+  const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub, ...extra]);
+  return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+}
+
+// Starts `ces-edge` linked to a hub; returns { child, port, http, ws }
+export async function startEdge(router, pub, extra = []) {
+  const port = await freePort();
+  const child = await start('ces-edge', ['--listen', `127.0.0.1:${port}`, '--hub-router', router, '--hub-pub', pub, ...extra]);
+  return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+}
+
+// A WebSocket client that queues what it receives, for awaiting in order
+export class Client {
+  constructor(url, options = {}) {
+    this.ws = new WebSocket(url, options);
+    this.ws.binaryType = 'nodebuffer';
+    this.queue = [];
+    this.waiters = [];
+    this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.ws.on('message', (data, isBinary) => {
+      const item = { binary: isBinary, text: data.toString(), data, at: performance.now() };
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(item); else this.queue.push(item);
+    });
+    this.ws.on('error', () => {});
+  }
+  open() {
+    return new Promise((resolve, reject) => {
+      if (this.ws.readyState === WebSocket.OPEN) return resolve(this);
+      this.ws.once('open', () => resolve(this));
+      this.ws.once('unexpected-response', (req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
+      this.ws.once('error', reject);
+    });
+  }
+  // Next message of any kind, or an error after `timeout` ms
+  next(timeout = 3000) {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(done), 1);
+        reject(new Error(`no message within ${timeout} ms`));
+      }, timeout);
+      const done = (item) => { clearTimeout(timer); resolve(item); };
+      this.waiters.push(done);
+    });
+  }
+  // Registers rooms and waits for the edge's {"registered":[...]} notice
+  async register(rooms) {
+    this.ws.send(JSON.stringify({ rooms, create: true }));
+    const others = [];
+    for (;;) {
+      const item = await this.next();
+      if (!item.binary && JSON.parse(item.text).registered) {
+        this.queue.unshift(...others);  // keep anything else for the caller
+        return item;
+      }
+      others.push(item);
+    }
+  }
+  sendEvent(room, json) { this.ws.send(Buffer.from(`${room}\n${typeof json === 'string' ? json : JSON.stringify(json)}`)); }
+  close() { this.ws.close(); return this.closed; }
+}
+
+export async function getJson(url) {
+  const response = await fetch(url);
+  return response.json();
+}

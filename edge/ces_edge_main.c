@@ -42,7 +42,8 @@ s_usage (FILE *out)
 #endif
         "  --listen ADDR:PORT     HTTP and WebSocket port (default %s)\n"
         "  --max-clients N        WebSocket clients; more get HTTP 503\n"
-        "                         (default 1000, ~40 KB each)\n"
+        "                         (default 1000, at most 6000; ~15 KB each\n"
+        "                         reserved, ~40 KB more each connected)\n"
         "  --max-message BYTES    largest event (default %d)\n"
         "  --client-queue BYTES   output buffer per client (default 1048576)\n"
         "  --stuck-timeout MSECS  a client dropping events this long is\n"

@@ -54,7 +54,7 @@ typedef struct {
 typedef struct {
     zsock_t *dealer;
     shared_t *shared;
-    ces_frame_t *frame;  //  parsers, reused for every message
+    ces_frame_t *frame; //  parsers, reused for every message
     ces_event_t *event;
 } worker_t;
 
@@ -403,9 +403,9 @@ s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
 {
     ces_frame_error_t rc = ces_frame_parse (worker->frame, data, size);
     const char *problem = rc == CES_FRAME_OK ? NULL : ces_frame_strerror (rc);
-    if (!problem && worker->shared->validate
-        && ces_event_parse (worker->event, ces_frame_payload (worker->frame),
-                            ces_frame_payload_size (worker->frame)))
+    if (!problem && worker->shared->validate &&
+        ces_event_parse (worker->event, ces_frame_payload (worker->frame),
+                         ces_frame_payload_size (worker->frame)))
         problem = ces_event_error (worker->event);
     if (problem) {
         s_worker_notice (worker, ws, problem);
@@ -1322,7 +1322,9 @@ s_set_option (self_t *self, const char *name, const char *value)
         zstr_free (&self->hub_router), self->hub_router = strdup (value);
     else if (streq (name, "hub-pub"))
         zstr_free (&self->hub_pub), self->hub_pub = strdup (value);
-    else if (streq (name, "max-clients") && is_number && number < 19000)
+    //  Each client costs three file descriptors (its socket, our dup, a
+    //  worker's ZeroMQ mailbox) under the machine's limit of 20,000
+    else if (streq (name, "max-clients") && is_number && number <= 6000)
         self->shared.max_clients = (int)number;
     else if (streq (name, "max-message") && is_number)
         self->shared.max_message = (size_t)number;

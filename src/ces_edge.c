@@ -1586,13 +1586,15 @@ s_self_destroy (self_t **self_p)
 static void
 s_poll_once (self_t *self)
 {
-    size_t fixed = self->link ? 4 : 1;
+    //  START creates the link while we handle the pipe: decide once
+    bool linked = self->link != NULL;
+    size_t fixed = linked ? 4 : 1;
     size_t count = fixed + zlistx_size (self->blocked);
     zmq_pollitem_t *items =
         (zmq_pollitem_t *)zmalloc (count * sizeof (zmq_pollitem_t));
     assert (items);
     items[0].socket = zsock_resolve (self->pipe);
-    if (self->link) {
+    if (linked) {
         items[1].socket = zsock_resolve (self->inbox);
         items[2].socket = zsock_resolve (ces_link_dealer (self->link));
         items[3].socket = zsock_resolve (ces_link_sub (self->link));
@@ -1622,7 +1624,7 @@ s_poll_once (self_t *self)
     if (rc > 0) {
         if (items[0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
-        if (self->link && !self->terminated) {
+        if (linked && !self->terminated) {
             //  Bounded batches, so that no source starves the others
             for (int n = 0; n < 1000 && (items[1].revents & ZMQ_POLLIN) &&
                             (zsock_events (self->inbox) & ZMQ_POLLIN);

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <poll.h>
+#include <pthread.h>
 
 #define WS_OP_CONTINUATION 0x0
 #define WS_OP_TEXT         0x1
@@ -101,7 +102,8 @@ typedef struct {
 
 typedef struct {
     zsock_t *pipe;
-    zsock_t *inbox; //  ROUTER; workers' DEALERs connect here
+    zsock_t *inbox;         //  ROUTER; workers' DEALERs connect here
+    zpoller_t *stop_poller; //  waits on the inbox while civetweb stops
     ces_link_t *link;
     zactor_t *hub; //  optional hub in the same process
     struct mg_context *civet;
@@ -1380,6 +1382,7 @@ s_start (self_t *self)
     self->inbox = zsock_new (ZMQ_ROUTER);
     assert (self->inbox);
     zsock_set_rcvhwm (self->inbox, 100000);
+    self->stop_poller = zpoller_new (self->inbox, NULL);
     int rc = zsock_bind (self->inbox, "%s", self->shared.inbox_endpoint);
     assert (rc == 0);
     char *name = zsys_sprintf ("edge %s", self->listen);
@@ -1539,8 +1542,41 @@ s_self_new (zsock_t *pipe)
     return self;
 }
 
-//  Closes every client with 1001, gives them a moment to take it, and stops
-//  civetweb; workers' last messages are drained while it stops
+static void *
+s_civetweb_stopper (void *civet)
+{
+    mg_stop ((struct mg_context *)civet);
+    return NULL;
+}
+
+//  civetweb's master thread looks at its stop flag only between polls of
+//  the listening socket (2 s quanta); a connection wakes it up
+static void
+s_wake_listener (self_t *self)
+{
+    char host[64] = "127.0.0.1";
+    const char *colon = strrchr (self->listen, ':');
+    if (colon && colon > self->listen && (size_t)(colon - self->listen) < 64) {
+        memcpy (host, self->listen, colon - self->listen);
+        host[colon - self->listen] = 0;
+    }
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_port = htons ((uint16_t)self->port);
+    if (inet_pton (AF_INET, host, &address.sin_addr) != 1 ||
+        address.sin_addr.s_addr == htonl (INADDR_ANY))
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd >= 0) {
+        if (connect (fd, (struct sockaddr *)&address, sizeof (address)))
+            errno = 0; //  in progress or refused: either way it woke up
+        close (fd);
+    }
+}
+
+//  Closes every client with 1001 and stops civetweb on a helper thread,
+//  draining what workers still send us meanwhile (they may be waiting on
+//  us), and waking civetweb's listener so that it notices at once
 static void
 s_stop (self_t *self)
 {
@@ -1552,7 +1588,16 @@ s_stop (self_t *self)
         client = (client_t *)zhashx_next (self->clients);
     }
     atomic_store (&self->shared.stopping, true);
-    mg_stop (self->civet);
+    pthread_t stopper;
+    int rc = pthread_create (&stopper, NULL, s_civetweb_stopper, self->civet);
+    assert (rc == 0);
+    while (pthread_tryjoin_np (stopper, NULL) == EBUSY) {
+        while (zsock_events (self->inbox) & ZMQ_POLLIN)
+            s_handle_inbox (self);
+        s_wake_listener (self);
+        zsock_t *which = (zsock_t *)zpoller_wait (self->stop_poller, 10);
+        (void)which;
+    }
     self->civet = NULL;
     while (zsock_events (self->inbox) & ZMQ_POLLIN)
         s_handle_inbox (self);
@@ -1572,6 +1617,7 @@ s_self_destroy (self_t **self_p)
         zhashx_destroy (&self->clients);
         zhashx_destroy (&self->subs);
         ces_link_destroy (&self->link);
+        zpoller_destroy (&self->stop_poller);
         zsock_destroy (&self->inbox);
         zstr_free (&self->shared.inbox_endpoint);
         zstr_free (&self->listen);

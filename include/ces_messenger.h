@@ -16,7 +16,7 @@
 
     The messenger survives hub restarts: it notices the hub has gone (no
     answer for 3 heartbeats, or the hub no longer knows it), says HELLO again
-    with exponential backoff (100 ms doubling to 5 s, +-25% jitter), and
+    with exponential backoff (10 ms doubling to 5 s, +-25% jitter), and
     re-registers its rooms. Its own events never come back to it.
 
     @interface

@@ -4,7 +4,7 @@
 */
 #include "ces_classes.h"
 
-#define BACKOFF_MIN 100
+#define BACKOFF_MIN 10
 #define BACKOFF_MAX 5000
 
 //  A connection the link carries, with its role and rooms

@@ -9,7 +9,7 @@
 struct _ces_proto_t {
     ces_proto_id_t id;
     zframe_t *routing_id;
-    char version[16];
+    char version[FIELD_MAX + 1];
     char name[FIELD_MAX + 1];
     char hub_id[FIELD_MAX + 1];
     uint32_t heartbeat;

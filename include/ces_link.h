@@ -74,7 +74,8 @@ ces_link_event_t ces_link_recv_sub (ces_link_t *self);
 int ces_link_timeout (ces_link_t *self);
 ces_link_event_t ces_link_tick (ces_link_t *self);
 
-//  Details of the last event. Borrowed, valid until the next call.
+//  Details of the last event. Borrowed, valid until the next receive on
+//  either socket.
 const char *ces_link_conn (ces_link_t *self);
 const char *ces_link_token (ces_link_t *self);
 zframe_t *ces_link_message (ces_link_t *self);

@@ -122,8 +122,11 @@ typedef struct {
     zhashx_t *room_index; //  room -> zlistx of client_t, registered to it
     zlistx_t *star;       //  client_t registered to "*"
     zhashx_t *subs;       //  room -> count of clients, the hub union
-    zhashx_t *waiting;    //  sync token -> zlist of "id room room..."
-    zlistx_t *blocked;    //  client_t with output waiting for POLLOUT
+    zhashx_t *waiting;    //  sync token -> zlistx of waiters (zlist: id, rooms)
+    zlistx_t *hub_waiters; //  waiters registered while the hub was away
+    char *last_token;      //  the newest register sent to the hub
+    char *confirmed_token; //  the newest register the hub confirmed
+    zlistx_t *blocked;     //  client_t with output waiting for POLLOUT
     int64_t next_tick;
     counters_t counters;
 } self_t;
@@ -450,10 +453,14 @@ s_ws_data (struct mg_connection *conn, int bits, char *data, size_t size,
         return 1;
     }
     if (opcode == WS_OP_CLOSE) {
+        //  civetweb shuts the socket once we return: first let the actor
+        //  write its answering Close frame
         zmsg_t *msg = s_worker_msg ("CLOSE", ws->id);
         zmsg_addmem (msg, data, size >= 2 ? 2 : 0);
         s_worker_send (worker, &msg);
-        return 1; //  the actor answers and then closes the socket
+        char *done = zstr_recv (worker->dealer);
+        zstr_free (&done);
+        return 0;
     }
     if (opcode != WS_OP_CONTINUATION) {
         //  A new message; a half-reassembled one before it is abandoned
@@ -592,8 +599,15 @@ s_http_event (struct mg_connection *conn, void *cbdata)
         zmsg_t *msg = zmsg_new ();
         zmsg_addstr (msg, "POST");
         zmsg_append (msg, &frame);
-        s_worker_send (s_worker (conn), &msg);
-        s_http_reply (conn, 200, "text/plain", "Processing event");
+        worker_t *worker = s_worker (conn);
+        s_worker_send (worker, &msg);
+        char *verdict = zstr_recv (worker->dealer);
+        if (verdict && streq (verdict, "ok"))
+            s_http_reply (conn, 200, "text/plain", "Processing event");
+        else
+            s_http_reply (conn, 503, "text/plain",
+                          "hub unreachable; the event was not accepted\n");
+        zstr_free (&verdict);
     }
     ces_event_destroy (&event);
     freen (body);
@@ -827,6 +841,59 @@ s_send_registered (self_t *self, client_t *client, zlist_t *rooms)
     freen (text);
 }
 
+//  A client waiting for {"registered":[...]}: its id, then its rooms
+static zlist_t *
+s_waiter_new (client_t *client, zlist_t *rooms)
+{
+    zlist_t *waiter = zlist_new ();
+    zlist_autofree (waiter);
+    zlist_append (waiter, client->id_text);
+    const char *room = (const char *)zlist_first (rooms);
+    while (room) {
+        zlist_append (waiter, (void *)room);
+        room = (const char *)zlist_next (rooms);
+    }
+    return waiter;
+}
+
+static void
+s_list_destroy (void **item_p)
+{
+    zlist_t *list = (zlist_t *)*item_p;
+    zlist_destroy (&list);
+    *item_p = NULL;
+}
+
+static void
+s_wait_on (self_t *self, const char *token, zlist_t *waiter)
+{
+    zlistx_t *waiters = (zlistx_t *)zhashx_lookup (self->waiting, token);
+    if (!waiters) {
+        waiters = zlistx_new ();
+        zlistx_set_destructor (waiters, s_list_destroy);
+        zhashx_insert (self->waiting, token, waiters);
+    }
+    zlistx_add_end (waiters, waiter);
+}
+
+//  Sends the notice if the client is still there
+static void
+s_notify (self_t *self, zlist_t *waiter)
+{
+    client_t *client = (client_t *)zhashx_lookup (
+        self->clients, (const char *)zlist_first (waiter));
+    if (!client)
+        return;
+    zlist_t *rooms = zlist_new ();
+    const char *room = (const char *)zlist_next (waiter);
+    while (room) {
+        zlist_append (rooms, (void *)room);
+        room = (const char *)zlist_next (waiter);
+    }
+    s_send_registered (self, client, rooms);
+    zlist_destroy (&rooms);
+}
+
 //  Registers rooms for a client; tells it {"registered":[...]} once the hub
 //  confirmed that events for them will arrive (old clients ignore Text)
 static void
@@ -860,17 +927,23 @@ s_client_register (self_t *self, client_t *client, zmsg_t *request)
                             ? ces_link_register (self->link, SUBS_CONN, fresh)
                             : NULL;
     if (token) {
-        zlist_t *waiter = zlist_new ();
-        zlist_autofree (waiter);
-        zlist_append (waiter, client->id_text);
-        const char *name = (const char *)zlist_first (requested);
-        while (name) {
-            zlist_append (waiter, (void *)name);
-            name = (const char *)zlist_next (requested);
-        }
-        zhashx_insert (self->waiting, token, waiter);
-    } else
-        s_send_registered (self, client, requested);
+        zstr_free (&self->last_token);
+        self->last_token = strdup (token);
+    }
+    //  The hub confirms registers in the order they were sent, so a client
+    //  whose rooms are already on their way waits for the newest one
+    zlist_t *waiter = s_waiter_new (client, requested);
+    bool in_flight =
+        self->last_token && !(self->confirmed_token &&
+                              streq (self->last_token, self->confirmed_token));
+    if (!ces_link_connected (self->link))
+        zlistx_add_end (self->hub_waiters, waiter);
+    else if (in_flight)
+        s_wait_on (self, self->last_token, waiter);
+    else {
+        s_notify (self, waiter);
+        zlist_destroy (&waiter);
+    }
     zlist_destroy (&fresh);
     zlist_destroy (&requested);
 }
@@ -878,22 +951,44 @@ s_client_register (self_t *self, client_t *client, zmsg_t *request)
 static void
 s_on_registered (self_t *self, const char *token)
 {
-    zlist_t *waiter = (zlist_t *)zhashx_lookup (self->waiting, token);
-    if (!waiter)
-        return;
-    client_t *client = (client_t *)zhashx_lookup (
-        self->clients, (const char *)zlist_first (waiter));
-    if (client) {
-        zlist_t *rooms = zlist_new ();
-        const char *room = (const char *)zlist_next (waiter);
-        while (room) {
-            zlist_append (rooms, (void *)room);
-            room = (const char *)zlist_next (waiter);
-        }
-        s_send_registered (self, client, rooms);
-        zlist_destroy (&rooms);
+    zstr_free (&self->confirmed_token);
+    self->confirmed_token = strdup (token);
+    zlistx_t *waiters = (zlistx_t *)zhashx_lookup (self->waiting, token);
+    zlist_t *waiter = waiters ? (zlist_t *)zlistx_first (waiters) : NULL;
+    while (waiter) {
+        s_notify (self, waiter);
+        waiter = (zlist_t *)zlistx_next (waiters);
     }
     zhashx_delete (self->waiting, token);
+}
+
+//  After WELCOME the link registered all our rooms again with one token;
+//  everyone still waiting waits for that (an old hub's tokens are void)
+static void
+s_on_connected (self_t *self)
+{
+    zlistx_t *waiters = (zlistx_t *)zhashx_first (self->waiting);
+    while (waiters) {
+        void *waiter;
+        while ((waiter = zlistx_detach (waiters, NULL)))
+            zlistx_add_end (self->hub_waiters, waiter);
+        waiters = (zlistx_t *)zhashx_next (self->waiting);
+    }
+    zhashx_purge (self->waiting);
+    zstr_free (&self->last_token);
+    zstr_free (&self->confirmed_token);
+    if (ces_link_room_count (self->link, SUBS_CONN) > 0)
+        self->last_token = strdup (ces_link_token (self->link));
+    void *waiter;
+    while ((waiter = zlistx_detach (self->hub_waiters, NULL))) {
+        if (self->last_token)
+            s_wait_on (self, self->last_token, (zlist_t *)waiter);
+        else {
+            zlist_t *done = (zlist_t *)waiter;
+            s_notify (self, done);
+            zlist_destroy (&done);
+        }
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -943,8 +1038,7 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             s_on_registered (self, ces_link_token (self->link));
             break;
         case CES_LINK_CONNECTED:
-            //  The link restored our rooms; nobody waits on old tokens
-            zhashx_purge (self->waiting);
+            s_on_connected (self);
             break;
         default:
             break;
@@ -1010,12 +1104,12 @@ s_client_gone (self_t *self, client_t *client)
     zhashx_delete (self->clients, client->id_text);
 }
 
-static void
+static bool
 s_forward_event (self_t *self, client_t *client, const char *conn,
                  zframe_t *message)
 {
     if (ces_link_send (self->link, conn, message) == 0)
-        return;
+        return true;
     self->counters.dropped_hub_unreachable++;
     if (client) {
         client->dropped++;
@@ -1023,6 +1117,7 @@ s_forward_event (self_t *self, client_t *client, const char *conn,
                        "{\"error\":\"hub unreachable; the event was "
                        "dropped\"}");
     }
+    return false;
 }
 
 static char *s_status_json (self_t *self);
@@ -1054,9 +1149,11 @@ s_handle_inbox (self_t *self)
         freen (answer);
     } else if (streq (command, "POST")) {
         zframe_t *message = zmsg_pop (request);
-        self->counters.posted++;
-        s_forward_event (self, NULL, HTTP_CONN, message);
+        bool sent = s_forward_event (self, NULL, HTTP_CONN, message);
+        self->counters.posted += sent;
         zframe_destroy (&message);
+        zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
+        zstr_send (self->inbox, sent ? "ok" : "hub unreachable");
     } else if (streq (command, "BADPOST"))
         self->counters.malformed++;
     else {
@@ -1105,6 +1202,11 @@ s_handle_inbox (self_t *self)
                 zframe_destroy (&code);
             } else if (streq (command, "GONE"))
                 s_client_gone (self, client);
+        }
+        if (streq (command, "CLOSE")) {
+            //  Its worker waits for this before civetweb closes the socket
+            zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
+            zstr_send (self->inbox, "closed");
         }
         zstr_free (&id);
     }
@@ -1498,14 +1600,6 @@ s_handle_pipe (self_t *self)
 }
 
 static void
-s_list_destroy (void **item_p)
-{
-    zlist_t *list = (zlist_t *)*item_p;
-    zlist_destroy (&list);
-    *item_p = NULL;
-}
-
-static void
 s_listx_destroy (void **item_p)
 {
     zlistx_t *list = (zlistx_t *)*item_p;
@@ -1537,7 +1631,9 @@ s_self_new (zsock_t *pipe)
     self->star = zlistx_new ();
     self->subs = zhashx_new ();
     self->waiting = zhashx_new ();
-    zhashx_set_destructor (self->waiting, s_list_destroy);
+    zhashx_set_destructor (self->waiting, s_listx_destroy);
+    self->hub_waiters = zlistx_new ();
+    zlistx_set_destructor (self->hub_waiters, s_list_destroy);
     self->blocked = zlistx_new ();
     return self;
 }
@@ -1611,6 +1707,9 @@ s_self_destroy (self_t **self_p)
         self_t *self = *self_p;
         s_stop (self);
         zhashx_destroy (&self->waiting);
+        zlistx_destroy (&self->hub_waiters);
+        zstr_free (&self->last_token);
+        zstr_free (&self->confirmed_token);
         zhashx_destroy (&self->room_index);
         zlistx_destroy (&self->star);
         zlistx_destroy (&self->blocked);

@@ -38,6 +38,7 @@ struct _ces_link_t {
 
     //  Details of the last event
     zmsg_t *published;
+    zframe_t *message; //  of the last DELIVER or PUBLISHED, borrowed
     char conn[256];
     char token[256];
     char origin[256];
@@ -429,6 +430,7 @@ ces_link_event_t
 ces_link_recv_dealer (ces_link_t *self)
 {
     assert (self);
+    self->message = NULL;
     int rc = ces_proto_recv (self->proto, self->dealer);
     if (rc == -1)
         return CES_LINK_NOTHING;
@@ -455,6 +457,7 @@ ces_link_recv_dealer (ces_link_t *self)
         case CES_PROTO_DELIVER:
             snprintf (self->conn, sizeof (self->conn), "%s",
                       ces_proto_conn (self->proto));
+            self->message = ces_proto_message (self->proto);
             return CES_LINK_DELIVER;
         case CES_PROTO_ERROR: {
             const char *code = ces_proto_code (self->proto);
@@ -497,6 +500,7 @@ ces_link_event_t
 ces_link_recv_sub (ces_link_t *self)
 {
     assert (self);
+    self->message = NULL;
     zmsg_destroy (&self->published);
     self->published = zmsg_recv (self->sub);
     if (!self->published)
@@ -515,6 +519,7 @@ ces_link_recv_sub (ces_link_t *self)
     memcpy (self->origin, zframe_data (origin), zframe_size (origin));
     self->origin[zframe_size (origin)] = 0;
     s_track_sequence (self, seq);
+    self->message = message;
     return CES_LINK_PUBLISHED;
 }
 
@@ -570,10 +575,7 @@ zframe_t *
 ces_link_message (ces_link_t *self)
 {
     assert (self);
-    if (ces_proto_id (self->proto) == CES_PROTO_DELIVER &&
-        ces_proto_message (self->proto))
-        return ces_proto_message (self->proto);
-    return self->published ? zmsg_first (self->published) : NULL;
+    return self->message;
 }
 
 const char *

@@ -47,6 +47,7 @@ export function start(program, args, ready = / ready$/m, timeout = 10000) {
     child.stdout.on('data', check);
     child.stderr.on('data', check);
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${program} exited ${code}:\n${child.output}`)); });
+    child.on('error', (error) => { clearTimeout(timer); reject(error); });
   });
 }
 
@@ -116,7 +117,8 @@ export class Client {
     const others = [];
     for (;;) {
       const item = await this.next();
-      if (!item.binary && JSON.parse(item.text).registered) {
+      const notice = item.binary ? null : JSON.parse(item.text);
+      if (notice && notice.registered && rooms.every((room) => notice.registered.includes(room))) {
         this.queue.unshift(...others);  // keep anything else for the caller
         return item;
       }

@@ -24,12 +24,14 @@ s_usage (FILE *out)
         "  --max-payload BYTES  largest event accepted (default %d)\n"
         "  --no-validate        route payloads without checking they are JSON\n"
         "  --hub-id ID          name of this hub (default: random)\n"
+        "  --http ADDR:PORT     serve /health, /status, /metrics (default %s)\n"
         "  --log-level LEVEL    error, warn, info or debug (default info;\n"
         "                       environment LOG_LEVEL)\n"
         "  --help               this text\n"
         "\n"
         "Environment: CES_HUB_ROUTER, CES_HUB_PUB, LOG_LEVEL.\n",
-        CES_HUB_ROUTER, CES_HUB_PUB, CES_HEARTBEAT_MSEC, CES_PAYLOAD_MAX);
+        CES_HUB_ROUTER, CES_HUB_PUB, CES_HEARTBEAT_MSEC, CES_PAYLOAD_MAX,
+        CES_HUB_HTTP);
 }
 
 static const char *
@@ -57,6 +59,7 @@ main (int argc, char *argv[])
     const char *pub = s_env_or ("CES_HUB_PUB", CES_HUB_PUB);
     const char *log_level = s_env_or ("LOG_LEVEL", "info");
     const char *heartbeat = NULL, *max_payload = NULL, *hub_id = NULL;
+    const char *http = CES_HUB_HTTP;
     bool validate = true;
 
     static const struct option options[] = {
@@ -66,6 +69,7 @@ main (int argc, char *argv[])
         {"max-payload", required_argument, NULL, 'm'},
         {"no-validate", no_argument, NULL, 'n'},
         {"hub-id", required_argument, NULL, 'i'},
+        {"http", required_argument, NULL, 't'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -89,6 +93,9 @@ main (int argc, char *argv[])
                 break;
             case 'i':
                 hub_id = optarg;
+                break;
+            case 't':
+                http = optarg;
                 break;
             case 'l':
                 log_level = optarg;
@@ -115,6 +122,7 @@ main (int argc, char *argv[])
               (!heartbeat || s_set (hub, "heartbeat", heartbeat)) &&
               (!max_payload || s_set (hub, "max-payload", max_payload)) &&
               (!hub_id || s_set (hub, "hub-id", hub_id)) &&
+              s_set (hub, "http", http) &&
               s_set (hub, "validate", validate ? "true" : "false");
     if (!ok) {
         zactor_destroy (&hub);
@@ -122,15 +130,17 @@ main (int argc, char *argv[])
     }
     zstr_sendx (hub, "BIND", router, pub, NULL);
     char *status = NULL, *bound_router = NULL, *bound_pub = NULL;
-    zstr_recvx (hub, &status, &bound_router, &bound_pub, NULL);
+    char *bound_http = NULL;
+    zstr_recvx (hub, &status, &bound_router, &bound_pub, &bound_http, NULL);
     int exit_code = 0;
     if (status && streq (status, "0")) {
         printf ("ces-hub ready\n"
                 "  peers (edges, messengers, repeaters) connect a DEALER to "
                 "%s\n"
                 "  subscribers connect a SUB to %s\n"
+                "  status: http://%s/status  /metrics  /health\n"
                 "  stop with Ctrl-C\n",
-                bound_router, bound_pub);
+                bound_router, bound_pub, bound_http);
         fflush (stdout);
         zpoller_t *poller = zpoller_new (hub, NULL);
         //  The hub sends nothing unasked; this wakes on signals
@@ -145,6 +155,7 @@ main (int argc, char *argv[])
     zstr_free (&status);
     zstr_free (&bound_router);
     zstr_free (&bound_pub);
+    zstr_free (&bound_http);
     zactor_destroy (&hub);
     return exit_code;
 }

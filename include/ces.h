@@ -21,6 +21,7 @@
 #define CES_PAYLOAD_MAX    (1024 * 1024)
 #define CES_HUB_ROUTER     "tcp://127.0.0.1:7200"
 #define CES_HUB_PUB        "tcp://127.0.0.1:7201"
+#define CES_HUB_HTTP       "127.0.0.1:7202"
 #define CES_HEARTBEAT_MSEC 1000
 #define CES_HUB_SNDHWM     100000
 
@@ -29,11 +30,13 @@ typedef struct _ces_event_t ces_event_t;
 typedef struct _ces_proto_t ces_proto_t;
 typedef struct _ces_messenger_t ces_messenger_t;
 typedef struct _ces_link_t ces_link_t;
+typedef struct _ces_http_t ces_http_t;
 
 #include "ces_frame.h"
 #include "ces_event.h"
 #include "ces_proto.h"
 #include "ces_link.h"
+#include "ces_http.h"
 #include "ces_hub.h"
 #include "ces_messenger.h"
 #include "ces_edge.h"

@@ -17,21 +17,24 @@
     SET is synchronous; the reply is a signal, 0 for done, -1 for an unknown
     option or bad value. Options: "heartbeat" (msecs, default 1000),
     "validate" ("true"/"false", default true), "max-payload" (bytes, default
-    1 MiB), "sndhwm" (messages per peer, default 100000), "hub-id", and
-    "log-level" ("error", "warn", "info", "debug"):
+    1 MiB), "sndhwm" (messages per peer, default 100000), "hub-id",
+    "http" (address:port to serve /health, /status and /metrics from a
+    snapshot refreshed every heartbeat; off unless set), and "log-level"
+    ("error", "warn", "info", "debug"):
 
         zstr_sendx (hub, "SET", "heartbeat", "100", NULL);
         int rc = zsock_wait (hub);
 
     BIND binds the ROUTER and the PUB endpoints (tcp://, ipc:// or inproc://,
     several separated by commas; tcp://127.0.0.1:* picks a free port) and
-    replies with three strings: "0" and the endpoints actually bound
-    (comma-separated), or "-1", a reason, and "":
+    replies with four strings: "0", the endpoints actually bound
+    (comma-separated) and the HTTP address:port ("" without "http"), or
+    "-1", a reason, "" and "":
 
         zstr_sendx (hub, "BIND", "tcp://127.0.0.1:7200", "tcp://127.0.0.1:7201",
                     NULL);
-        char *status, *router, *pub;
-        zstr_recvx (hub, &status, &router, &pub, NULL);
+        char *status, *router, *pub, *http;
+        zstr_recvx (hub, &status, &router, &pub, &http, NULL);
 
     STATUS replies with one string, a JSON object (links, connections, rooms,
     counters); METRICS with one string in Prometheus text format:

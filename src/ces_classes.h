@@ -8,6 +8,9 @@
 
 #include "ces.h"
 #include <cjson/cJSON.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 //  Log levels of the actors' "SET log-level" option; a line is printed when
 //  its level is at or below the actor's level.
@@ -47,6 +50,7 @@ void ces_frame_test (bool verbose);
 void ces_event_test (bool verbose);
 void ces_proto_test (bool verbose);
 void ces_link_test (bool verbose);
+void ces_http_test (bool verbose);
 void ces_hub_test (bool verbose);
 void ces_messenger_test (bool verbose);
 void ces_edge_test (bool verbose);

@@ -76,6 +76,8 @@ typedef struct {
     char *hub_id;
     char *router_endpoint;
     char *pub_endpoint;
+    char *http_listen; //  serve /status, /metrics, /health here, if set
+    ces_http_t *http;
     uint32_t heartbeat;
     bool validate;
     size_t max_payload;
@@ -648,6 +650,21 @@ s_handle_router (self_t *self)
     s_reap_dead_links (self);
 }
 
+static char *s_status_json (self_t *self);
+static char *s_metrics_text (self_t *self);
+
+static void
+s_publish_snapshot (self_t *self)
+{
+    if (!self->http)
+        return;
+    char *status = s_status_json (self);
+    char *metrics = s_metrics_text (self);
+    ces_http_publish (self->http, true, status, metrics);
+    freen (status);
+    freen (metrics);
+}
+
 //  --------------------------------------------------------------------------
 //  Housekeeping: expire silent links, forget stale syncs, log drops
 
@@ -695,6 +712,7 @@ s_housekeeping (self_t *self)
                       fresh, s_drop_names[reason]);
         self->counters.drops_logged[reason] = self->counters.drops[reason];
     }
+    s_publish_snapshot (self);
     self->next_housekeeping = now + self->heartbeat;
 }
 
@@ -831,6 +849,8 @@ s_set_option (self_t *self, const char *name, const char *value)
         self->sndhwm = (int)number;
     else if (streq (name, "hub-id") && *value)
         zstr_free (&self->hub_id), self->hub_id = strdup (value);
+    else if (streq (name, "http") && *value)
+        zstr_free (&self->http_listen), self->http_listen = strdup (value);
     else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
         self->log_level = ces_log_level_parse (value);
     else
@@ -867,7 +887,7 @@ static void
 s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
 {
     if (self->router) {
-        zstr_sendx (self->pipe, "-1", "hub is already bound", "", NULL);
+        zstr_sendx (self->pipe, "-1", "hub is already bound", "", "", NULL);
         return;
     }
     self->router = zsock_new (ZMQ_ROUTER);
@@ -893,18 +913,44 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
         zsock_destroy (&self->pub);
         zstr_free (&self->router_endpoint);
         zstr_free (&failed);
-        zstr_sendx (self->pipe, "-1", reason, "", NULL);
+        zstr_sendx (self->pipe, "-1", reason, "", "", NULL);
         zstr_free (&reason);
         return;
     }
+    if (self->http_listen) {
+        char error[256] = "";
+        self->http = ces_http_new (self->http_listen, error, sizeof (error));
+        if (!self->http) {
+            char *reason = zsys_sprintf ("cannot serve HTTP on %s: %s",
+                                         self->http_listen, error);
+            zsock_destroy (&self->router);
+            zsock_destroy (&self->pub);
+            zstr_free (&self->router_endpoint);
+            zstr_free (&self->pub_endpoint);
+            zstr_sendx (self->pipe, "-1", reason, "", "", NULL);
+            zstr_free (&reason);
+            return;
+        }
+        ces_info (self->log_level, "hub %s: status on port %d", self->hub_id,
+                  ces_http_port (self->http));
+    }
+    s_publish_snapshot (self);
     zpoller_add (self->poller, self->router);
     zpoller_add (self->poller, self->pub);
     self->next_housekeeping = zclock_mono () + self->heartbeat;
     ces_info (self->log_level, "hub %s: ROUTER %s, PUB %s, heartbeat %u ms%s",
               self->hub_id, self->router_endpoint, self->pub_endpoint,
               self->heartbeat, self->validate ? "" : ", validation off");
+    char http[64] = "";
+    if (self->http)
+        snprintf (
+            http, sizeof (http), "%.*s:%d",
+            (int)(strrchr (self->http_listen, ':')
+                      ? strrchr (self->http_listen, ':') - self->http_listen
+                      : 0),
+            self->http_listen, ces_http_port (self->http));
     zstr_sendx (self->pipe, "0", self->router_endpoint, self->pub_endpoint,
-                NULL);
+                http, NULL);
 }
 
 static void
@@ -958,6 +1004,8 @@ s_self_destroy (self_t **self_p)
     if (*self_p) {
         self_t *self = *self_p;
         zpoller_destroy (&self->poller);
+        ces_http_destroy (&self->http);
+        zstr_free (&self->http_listen);
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
         zhashx_destroy (&self->syncs);

@@ -4,8 +4,9 @@
 */
 #include "ces_classes.h"
 
-#define BACKOFF_MIN 10
-#define BACKOFF_MAX 5000
+#define BACKOFF_MIN       10
+#define BACKOFF_MAX       5000
+#define HELLO_UNCONNECTED 50 //  msecs between local checks for a connection
 
 //  A connection the link carries, with its role and rooms
 typedef struct {
@@ -359,9 +360,14 @@ s_send_hello (ces_link_t *self)
 {
     ces_proto_set_id (self->proto, CES_PROTO_HELLO);
     ces_proto_set_name (self->proto, self->name);
-    s_send (self);
-    //  Exponential backoff with +-25% jitter, so peers of a restarted hub
-    //  do not all come back in the same millisecond
+    if (ces_proto_send (self->proto, self->dealer)) {
+        //  No connection to a hub yet (the DEALER is "immediate"): nothing
+        //  went on the wire, so look again soon without backing off
+        self->next_hello = zclock_mono () + HELLO_UNCONNECTED;
+        return;
+    }
+    //  A hub got it and may be struggling: exponential backoff with +-25%
+    //  jitter, so peers of a restarted hub do not all come back at once
     int jitter = self->backoff / 4;
     int delay = self->backoff - jitter + (jitter ? randof (2 * jitter) : 0);
     self->next_hello = zclock_mono () + delay;

@@ -12,10 +12,10 @@ typedef struct {
 } test_item_t;
 
 static const test_item_t s_tests[] = {
-    {"frame", ces_frame_test}, {"event", ces_event_test},
-    {"proto", ces_proto_test}, {"link", ces_link_test},
-    {"hub", ces_hub_test},     {"messenger", ces_messenger_test},
-    {"edge", ces_edge_test},
+    {"frame", ces_frame_test},         {"event", ces_event_test},
+    {"proto", ces_proto_test},         {"link", ces_link_test},
+    {"http", ces_http_test},           {"hub", ces_hub_test},
+    {"messenger", ces_messenger_test}, {"edge", ces_edge_test},
 };
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
 

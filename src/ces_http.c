@@ -1,0 +1,192 @@
+/*  =========================================================================
+    ces_http - /health, /status and /metrics from a published snapshot
+    =========================================================================
+*/
+#include "ces_classes.h"
+#include <civetweb.h>
+#include <pthread.h>
+
+struct _ces_http_t {
+    struct mg_context *civet;
+    int port;
+    pthread_mutex_t lock; //  guards the snapshot below
+    bool healthy;
+    char *status;
+    char *metrics;
+};
+
+static void
+s_reply (struct mg_connection *conn, int code, const char *type,
+         const char *body)
+{
+    mg_printf (conn,
+               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+               "Cache-Control: no-cache\r\nConnection: close\r\n\r\n%s",
+               code, mg_get_response_code_text (conn, code), type,
+               strlen (body), body);
+}
+
+static int
+s_handle (struct mg_connection *conn, void *cbdata)
+{
+    ces_http_t *self = (ces_http_t *)cbdata;
+    const char *uri = mg_get_request_info (conn)->local_uri;
+    pthread_mutex_lock (&self->lock);
+    bool healthy = self->healthy;
+    char *status = strdup (self->status);
+    char *metrics = strdup (self->metrics);
+    pthread_mutex_unlock (&self->lock);
+    if (streq (uri, "/health"))
+        s_reply (conn, healthy ? 200 : 503, "text/plain",
+                 healthy ? "ok" : "unhealthy\n");
+    else if (streq (uri, "/status"))
+        s_reply (conn, 200, "application/json", status);
+    else if (streq (uri, "/metrics"))
+        s_reply (conn, 200, "text/plain; version=0.0.4", metrics);
+    else
+        s_reply (conn, 404, "text/plain",
+                 "not found; try /health, /status or /metrics\n");
+    freen (status);
+    freen (metrics);
+    return 1;
+}
+
+ces_http_t *
+ces_http_new (const char *listen, char *error, size_t error_size)
+{
+    assert (listen && error);
+    ces_http_t *self = (ces_http_t *)zmalloc (sizeof (ces_http_t));
+    assert (self);
+    pthread_mutex_init (&self->lock, NULL);
+    self->status = strdup ("{}");
+    self->metrics = strdup ("");
+    const char *options[] = {
+        "listening_ports",    listen, "num_threads", "4", "tcp_nodelay", "1",
+        "request_timeout_ms", "5000", NULL};
+    struct mg_callbacks callbacks;
+    memset (&callbacks, 0, sizeof (callbacks));
+    struct mg_init_data init = {&callbacks, self, options};
+    struct mg_error_data failure;
+    memset (&failure, 0, sizeof (failure));
+    failure.text = error;
+    failure.text_buffer_size = error_size;
+    self->civet = mg_start2 (&init, &failure);
+    if (!self->civet) {
+        ces_http_destroy (&self);
+        return NULL;
+    }
+    mg_set_request_handler (self->civet, "/", s_handle, self);
+    struct mg_server_port ports[2];
+    if (mg_get_server_ports (self->civet, 2, ports) > 0)
+        self->port = ports[0].port;
+    return self;
+}
+
+void
+ces_http_destroy (ces_http_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_http_t *self = *self_p;
+        if (self->civet)
+            mg_stop (self->civet);
+        pthread_mutex_destroy (&self->lock);
+        freen (self->status);
+        freen (self->metrics);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+int
+ces_http_port (ces_http_t *self)
+{
+    assert (self);
+    return self->port;
+}
+
+void
+ces_http_publish (ces_http_t *self, bool healthy, const char *status,
+                  const char *metrics)
+{
+    assert (self && status && metrics);
+    char *new_status = strdup (status);
+    char *new_metrics = strdup (metrics);
+    pthread_mutex_lock (&self->lock);
+    char *old_status = self->status;
+    char *old_metrics = self->metrics;
+    self->healthy = healthy;
+    self->status = new_status;
+    self->metrics = new_metrics;
+    pthread_mutex_unlock (&self->lock);
+    freen (old_status);
+    freen (old_metrics);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: serve a snapshot and read it back over a real socket
+
+static char *
+s_get (int port, const char *path)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_port = htons ((uint16_t)port);
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    int rc = connect (fd, (struct sockaddr *)&address, sizeof (address));
+    assert (rc == 0);
+    char request[128];
+    snprintf (request, sizeof (request), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+              path);
+    ssize_t sent = send (fd, request, strlen (request), 0);
+    assert (sent == (ssize_t)strlen (request));
+    char *reply = (char *)zmalloc (8192);
+    size_t size = 0;
+    ssize_t got;
+    while (size < 8191 && (got = recv (fd, reply + size, 8191 - size, 0)) > 0)
+        size += (size_t)got;
+    close (fd);
+    return reply;
+}
+
+void
+ces_http_test (bool verbose)
+{
+    printf (" * ces_http: ");
+    //  @selftest
+    char error[256] = "";
+    ces_http_t *http = ces_http_new ("127.0.0.1:0", error, sizeof (error));
+    assert (http);
+    int port = ces_http_port (http);
+    assert (port > 0);
+    char *reply = s_get (port, "/health");
+    assert (strstr (reply, "503"));
+    freen (reply);
+    ces_http_publish (http, true, "{\"answer\":42}", "ces_test 1\n");
+    reply = s_get (port, "/health");
+    assert (strstr (reply, "200 OK"));
+    freen (reply);
+    reply = s_get (port, "/status");
+    assert (strstr (reply, "{\"answer\":42}"));
+    freen (reply);
+    reply = s_get (port, "/metrics");
+    assert (strstr (reply, "ces_test 1"));
+    freen (reply);
+    reply = s_get (port, "/nothing");
+    assert (strstr (reply, "404"));
+    freen (reply);
+
+    //  A taken port is refused with a reason
+    char *listen = zsys_sprintf ("127.0.0.1:%d", port);
+    ces_http_t *clash = ces_http_new (listen, error, sizeof (error));
+    assert (clash == NULL);
+    assert (strlen (error) > 0);
+    zstr_free (&listen);
+    ces_http_destroy (&http);
+    ces_http_destroy (&http);
+    //  @end
+    if (verbose)
+        printf ("(verbose) ");
+    printf ("OK\n");
+}

@@ -5,29 +5,16 @@
 // reconnect).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start, startEdge, freePort, Client, getJson, stop } from './harness.mjs';
+import { start, startEdge, freePort, stop, open, status, unique, until } from './harness.mjs';
 
 let edge;
 let hub;
 let router;
 let pub;
-let counter = 0;
-const unique = (prefix = 'R') => `${prefix}-${process.pid}-${++counter}`;
+const LINK_TIMEOUT = 8000;  // ms for the edge to (re)link or count, by default
 const frame = (room, extra = {}) => Buffer.from(`${room}\n${JSON.stringify({ 'affected-room': { roomID: room }, key: 'k', ...extra })}`);
-const open = (type) => new Client(`${edge.ws}/connect/${type}`).open();
-const status = () => getJson(`${edge.http}/status`);
 
-async function until(get, check, what, timeout = 8000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await get();
-    if (check(value)) return value;
-    if (Date.now() > deadline) assert.fail(`${what} not reached in ${timeout} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const startHub = (id) => start('ces-hub', ['--router', router, '--pub', pub, '--heartbeat', '200', '--hub-id', id]);
+const startHub = async (id) => start('ces-hub', ['--router', router, '--pub', pub, '--http', `127.0.0.1:${await freePort()}`, '--heartbeat', '200', '--hub-id', id]);
 
 // Sends a fresh event every 100 ms until `receiver` gets one of them (a
 // just-relinked SUB socket may miss the first); returns the attempts.
@@ -83,17 +70,17 @@ describe('edge hub link', () => {
     const health = await fetch(`${edge.http}/health`);
     assert.equal(health.status, 503);
     assert.match(await health.text(), /hub unreachable/);
-    let st = await status();
+    let st = await status(edge);
     assert.equal(st.edge.hub_connected, false);
-    sender = await open('messenger');
-    subscriber = await open('messenger');
-    repeater = await open('repeater');
+    sender = await open(edge, 'messenger');
+    subscriber = await open(edge, 'messenger');
+    repeater = await open(edge, 'repeater');
     subscriber.ws.send(JSON.stringify({ rooms: [room], create: true }));
     sender.sendEvent(room, JSON.stringify({ 'affected-room': { roomID: room } }));
     const item = await sender.next();
     assert.equal(item.binary, false);
     assert.match(JSON.parse(item.text).error, /hub unreachable/);
-    st = await status();
+    st = await status(edge);
     assert.equal(st.edge.counters.drops.hub_unreachable, 1);
     assert.equal(st.edge.clients.find((c) => c.role === 'messenger' && c.events_in === 1).dropped, 1);
     const response = await fetch(`${edge.http}/event`, { method: 'POST', body: JSON.stringify({ 'affected-room': { roomID: room } }) });
@@ -101,7 +88,7 @@ describe('edge hub link', () => {
     t.diagnostic(`POST /event with no hub: ${response.status} ${JSON.stringify(body)}`);
     // A POST that could not reach the hub is counted (the HTTP reply may
     // overtake the worker's note to the actor: poll)
-    await until(status, (s) => s.edge.counters.drops.hub_unreachable === 2, 'the POST counted as hub_unreachable');
+    await until(() => status(edge), (s) => s.edge.counters.drops.hub_unreachable === 2, 'the POST counted as hub_unreachable', LINK_TIMEOUT);
     // No hub has confirmed the registration, so no notice may claim it
     assert.ok(!subscriber.queue.some((i) => !i.binary && JSON.parse(i.text).registered),
       `registration confirmed with no hub: ${subscriber.queue.map((i) => i.text).join(' | ')}`);
@@ -117,7 +104,7 @@ describe('edge hub link', () => {
 
   it('when the hub starts, the edge links and routes for the clients it already had', async (t) => {
     hub = await startHub('hub-one');
-    await until(status, (st) => st.edge.hub_connected && st.edge.hub === 'hub-one', 'edge linked to hub-one');
+    await until(() => status(edge), (st) => st.edge.hub_connected && st.edge.hub === 'hub-one', 'edge linked to hub-one', LINK_TIMEOUT);
     const health = await fetch(`${edge.http}/health`);
     assert.equal(health.status, 200);
     assert.equal(await health.text(), 'ok');
@@ -134,7 +121,7 @@ describe('edge hub link', () => {
   it('after a hub restart the edge relinks; its subscribers and repeaters receive again', async (t) => {
     await stop(hub);
     hub = await startHub('hub-two');
-    await until(status, (st) => st.edge.hub_connected && st.edge.hub === 'hub-two', 'edge relinked to hub-two', 10000);
+    await until(() => status(edge), (st) => st.edge.hub_connected && st.edge.hub === 'hub-two', 'edge relinked to hub-two', 10000);
     const attempts = await sendUntilReceived(sender, subscriber, room, 'subscriber after the restart');
     t.diagnostic(`events sent until the first arrived after the relink: ${attempts}`);
     // The repeater gets events from the new hub

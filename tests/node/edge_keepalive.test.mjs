@@ -3,14 +3,11 @@
 // while one that answers stays open.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, Client, getJson, stop } from './harness.mjs';
+import { startCes, stop, open, status } from './harness.mjs';
 
 const PING_INTERVAL = 200;
 const PONG_TIMEOUT = 600;
 let ces;
-
-const open = (type, options) => new Client(`${ces.ws}/connect/${type}`, options).open();
-const status = () => getJson(`${ces.http}/status`);
 
 describe('edge keep-alive', () => {
   before(async () => {
@@ -19,7 +16,7 @@ describe('edge keep-alive', () => {
   after(async () => { if (ces) await stop(ces.child); });
 
   it(`sends a Ping at least every ~${PING_INTERVAL} ms (3 within 2 s)`, async (t) => {
-    const client = await open('messenger');
+    const client = await open(ces, 'messenger');
     const opened = performance.now();
     const pings = [];
     await new Promise((resolve, reject) => {
@@ -38,12 +35,12 @@ describe('edge keep-alive', () => {
   });
 
   it(`closes a client that does not answer pings with 1001 after ~${PONG_TIMEOUT} ms; one that answers stays`, async (t) => {
-    const healthy = await open('repeater');
-    const healthyMessenger = await open('messenger');
+    const healthy = await open(ces, 'repeater');
+    const healthyMessenger = await open(ces, 'messenger');
     const room = `KA-${process.pid}`;
     await healthyMessenger.register([room]);
-    const before = await status();
-    const silent = await open('messenger', { autoPong: false });
+    const before = await status(ces);
+    const silent = await open(ces, 'messenger', { autoPong: false });
     const opened = performance.now();
     let pingsToSilent = 0;
     silent.ws.on('ping', () => { pingsToSilent++; });
@@ -60,7 +57,7 @@ describe('edge keep-alive', () => {
     // The clients that answer pings were open longer and are still open
     assert.equal(healthy.ws.readyState, healthy.ws.OPEN, 'the repeater that answers pings is open');
     assert.equal(healthyMessenger.ws.readyState, healthyMessenger.ws.OPEN, 'the messenger that answers pings is open');
-    const st = await status();
+    const st = await status(ces);
     assert.equal(st.edge.counters.closed_silent, before.edge.counters.closed_silent + 1, 'one silent close counted');
     assert.equal(st.edge.clients_by_role.repeater, 1);
     // ...and still receives: a posted event reaches the healthy messenger
@@ -76,7 +73,7 @@ describe('edge keep-alive', () => {
   });
 
   it('answers a client Ping with a Pong carrying the same payload', async () => {
-    const client = await open('hub');
+    const client = await open(ces, 'hub');
     const pong = new Promise((resolve) => client.ws.once('pong', (data) => resolve(data.toString())));
     client.ws.ping('are-you-there');
     assert.equal(await pong, 'are-you-there');
@@ -87,7 +84,7 @@ describe('edge keep-alive', () => {
     async () => {
       const got = [];
       for (const code of [1000, 1000, 1001, 4001, 4001]) {
-        const client = await open('messenger');
+        const client = await open(ces, 'messenger');
         client.ws.close(code, 'bye');
         got.push([code, (await client.closed).code]);
       }
@@ -96,9 +93,9 @@ describe('edge keep-alive', () => {
 
   it('on SIGTERM closes every client with 1001 and exits 0', async () => {
     const own = await startCes();
-    const clients = await Promise.all(['messenger', 'repeater', 'hub'].map((type) => new Client(`${own.ws}/connect/${type}`).open()));
+    const clients = await Promise.all(['messenger', 'repeater', 'hub'].map((type) => open(own, type)));
     // The handshake completes before the edge's actor hears of a client
-    for (let st = await getJson(`${own.http}/status`); st.edge.clients.length < 3; st = await getJson(`${own.http}/status`))
+    for (let st = await status(own); st.edge.clients.length < 3; st = await status(own))
       await new Promise((resolve) => setTimeout(resolve, 25));
     const exit = stop(own.child);
     const closes = await Promise.all(clients.map((c) => c.closed));

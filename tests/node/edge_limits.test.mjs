@@ -3,7 +3,7 @@
 // keeps working).
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, Client, getJson, stop } from './harness.mjs';
+import { startCes, Client, stop, open, status, until, expectEvent, expectError } from './harness.mjs';
 
 const started = [];
 async function ces(extra) {
@@ -12,38 +12,13 @@ async function ces(extra) {
   return instance;
 }
 
-async function until(get, check, what, timeout = 5000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await get();
-    if (check(value)) return value;
-    if (Date.now() > deadline) assert.fail(`${what} not reached in ${timeout} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function expectError(client, pattern) {
-  const item = await client.next();
-  assert.equal(item.binary, false, `expected an error notice, got Binary ${item.text.slice(0, 80)}`);
-  const notice = JSON.parse(item.text);
-  assert.equal(typeof notice.error, "string", `expected {"error":...}, got ${item.text}`);
-  assert.match(notice.error, pattern);
-}
-
-async function expectEvent(client, bytes, what) {
-  const item = await client.next();
-  assert.equal(item.binary, true, `${what}: expected an event, got Text ${item.text}`);
-  assert.ok(bytes.equals(item.data), `${what}: got ${item.text.slice(0, 80)}`);
-}
-
 describe('edge limits', () => {
   after(async () => { await Promise.all(started.map((s) => stop(s.child))); });
 
   it('--max-clients 2: the third WebSocket gets 503, /status still answers, a freed slot is reusable', async () => {
     const edge = await ces(['--max-clients', '2']);
-    const open = (type) => new Client(`${edge.ws}/connect/${type}`).open();
-    const first = await open('messenger');
-    const second = await open('repeater');
+    const first = await open(edge, 'messenger');
+    const second = await open(edge, 'repeater');
     const third = new Client(`${edge.ws}/connect/hub`);
     await assert.rejects(third.open(), (err) => err.status === 503);
     const fourth = new Client(`${edge.ws}/connect/messenger/`);
@@ -51,7 +26,7 @@ describe('edge limits', () => {
     const response = await fetch(`${edge.http}/status`);
     assert.equal(response.status, 200, '/status answers while the edge is full');
     assert.equal(typeof (await response.json()).edge, 'object');
-    const st = await until(() => getJson(`${edge.http}/status`), (s) => s.edge.clients.length === 2, 'two clients listed');
+    const st = await until(() => status(edge), (s) => s.edge.clients.length === 2, 'two clients listed');
     assert.equal(st.edge.counters.refused_full, 2);
     const health = await fetch(`${edge.http}/health`);
     assert.equal(health.status, 200);
@@ -68,19 +43,18 @@ describe('edge limits', () => {
     // A closed client frees its slot
     await second.close();
     const again = await until(async () => {
-      try { return await open('hub'); } catch (err) { return err.status; }
+      try { return await open(edge, 'hub'); } catch (err) { return err.status; }
     }, (value) => value instanceof Client, 'a slot freed after a close', 5000);
     await Promise.all([first.close(), again.close()]);
   });
 
   it('--max-message 1024: a 2 KB event (one frame or fragmented) gets an error frame; the connection still works', async () => {
     const edge = await ces(['--max-message', '1024']);
-    const open = (type) => new Client(`${edge.ws}/connect/${type}`).open();
     const room = `BIG-${process.pid}`;
-    const sender = await open('messenger');
-    const receiver = await open('messenger');
+    const sender = await open(edge, 'messenger');
+    const receiver = await open(edge, 'messenger');
     await receiver.register([room]);
-    const before = await getJson(`${edge.http}/status`);
+    const before = await status(edge);
     const big = Buffer.from(`${room}\n${JSON.stringify({ data: 'x'.repeat(2048) })}`);
     sender.ws.send(big);
     await expectError(sender, /max-message/);
@@ -103,7 +77,7 @@ describe('edge limits', () => {
     await expectError(receiver, /max-message/);
     sender.ws.send(ok1);
     await expectEvent(receiver, ok1, 'receiver still receives after its oversized registration');
-    const after = await getJson(`${edge.http}/status`);
+    const after = await status(edge);
     assert.equal(after.edge.counters.drops.malformed, before.edge.counters.drops.malformed + 3);
     // POST /event has the same limit
     const response = await fetch(`${edge.http}/event`, { method: 'POST', body: JSON.stringify({ 'affected-room': { roomID: room }, data: 'z'.repeat(2048) }) });

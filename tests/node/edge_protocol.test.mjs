@@ -3,19 +3,14 @@
 // error frames, POST /event, /health, /status and /metrics.
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, Client, getJson, stop } from './harness.mjs';
+import {
+  startCes, Client, stop, open as openClient, status, mine, unique, until, expectEvent, expectError, eventBuilders,
+} from './harness.mjs';
 
 let ces;
-let counter = 0;
-const unique = (prefix = 'R') => `${prefix}-${process.pid}-${++counter}`;
 
 // A v2 event for `room`; `extra` fields are merged in
-function event(room, extra = {}) {
-  return JSON.stringify({
-    'generating-system': 'edge-protocol-test', timestamp: new Date().toISOString(), 'event-tags': null,
-    'affected-room': { buildingID: 'T', roomID: room }, key: 'k', value: 'v', ...extra,
-  });
-}
+const { event } = eventBuilders('edge-protocol-test', null);
 
 // Every client a test opened; those it left open are ended after it
 const opened = new Set();
@@ -23,44 +18,11 @@ const opened = new Set();
 // Opens a client and waits until the edge lists it in /status (the
 // handshake completes before the edge's actor has heard of the client)
 async function open(type, options) {
-  const client = await new Client(`${ces.ws}/connect/${type}`, options).open();
+  const client = await openClient(ces, type, options);
   opened.add(client);
-  await until(status, (st) => mine(st, client), `/connect/${type} client listed in /status`);
+  await until(() => status(ces), (st) => mine(st, client), `/connect/${type} client listed in /status`);
   return client;
 }
-
-// The next message must be a Binary event with exactly these bytes
-async function expectEvent(client, bytes, what = 'event') {
-  const item = await client.next();
-  assert.equal(item.binary, true, `${what}: expected a Binary event, got Text ${item.text}`);
-  assert.ok(Buffer.from(bytes).equals(item.data), `${what}: expected ${JSON.stringify(bytes.toString())}, got ${JSON.stringify(item.text)}`);
-  return item;
-}
-
-// The next message must be a Text {"error":...} matching `pattern`
-async function expectError(client, pattern) {
-  const item = await client.next();
-  assert.equal(item.binary, false, `expected an error notice, got Binary ${item.text}`);
-  const notice = JSON.parse(item.text);
-  assert.equal(typeof notice.error, 'string', `expected {"error":...}, got ${item.text}`);
-  assert.match(notice.error, pattern);
-  return notice.error;
-}
-
-// Polls until check(value) is truthy; returns the value
-async function until(get, check, what, timeout = 5000) {
-  const deadline = Date.now() + timeout;
-  let value;
-  for (;;) {
-    value = await get();
-    if (check(value)) return value;
-    if (Date.now() > deadline) assert.fail(`${what} not reached in ${timeout} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const status = () => getJson(`${ces.http}/status`);
-const mine = (st, client) => st.edge.clients.find((c) => c.remote.endsWith(`:${client.ws._socket.localPort}`));
 
 // Registers a fresh room: once its notice is back, the edge has processed
 // everything this client sent before it
@@ -76,7 +38,7 @@ async function closeAll(...clients) {
 
 // Waits until the edge and the hub know of no WebSocket client
 async function settle() {
-  await until(status, (st) => st.edge.clients.length === 0 && st.hub.repeaters === 0 && st.hub.connections.hub === 0,
+  await until(() => status(ces), (st) => st.edge.clients.length === 0 && st.hub.repeaters === 0 && st.hub.connections.hub === 0,
     'no clients left');
 }
 
@@ -93,7 +55,7 @@ describe('edge protocol', () => {
     for (const type of ['messenger', 'repeater', 'hub']) {
       for (const path of [type, `${type}/`]) {
         const client = await open(path);
-        const st = await status();
+        const st = await status(ces);
         assert.equal(mine(st, client)?.role, type, `/connect/${path} is a ${type}`);
         roles.push(client);
       }
@@ -109,7 +71,7 @@ describe('edge protocol', () => {
       const body = (await response.text()).replace(/\n$/, '');
       assert.ok(body.length > 10 && !body.includes('\n'), `one-line reason, got ${JSON.stringify(body)}`);
     }
-    const st = await status();
+    const st = await status(ces);
     assert.ok(st.edge.counters.refused_bad_request >= 4, 'refusals counted');
     await settle();
   });
@@ -188,7 +150,7 @@ describe('edge protocol', () => {
       const wanted = Buffer.from(`${marker}\n${event(marker)}`);
       sender.ws.send(wanted);
       await expectEvent(client, wanted, `after ${JSON.stringify(request)} only the marker arrives`);
-      const st = await status();
+      const st = await status(ces);
       assert.equal(mine(st, client).rooms, 1, 'only the marker room is left');
       assert.equal(st.edge.rooms[r1], undefined);
       await closeAll(sender, client);
@@ -240,7 +202,7 @@ describe('edge protocol', () => {
     await client.register([room]);
     await client.register([room, marker]);
     await client.register([room]);
-    const st = await status();
+    const st = await status(ces);
     assert.equal(st.edge.rooms[room], 1, 'one subscriber counted');
     assert.equal(mine(st, client).rooms, 2);
     const e = Buffer.from(`${room}\n${event(room)}`);
@@ -261,7 +223,7 @@ describe('edge protocol', () => {
     await other.register([room]);
     client.ws.send(JSON.stringify({ rooms: [room], create: false }));
     await sync(client);
-    let st = await status();
+    let st = await status(ces);
     assert.equal(st.edge.rooms[room], 1, 'one subscriber left');
     // The other subscriber still gets the room
     const e1 = Buffer.from(`${room}\n${event(room, { value: 'one' })}`);
@@ -269,9 +231,9 @@ describe('edge protocol', () => {
     await expectEvent(other, e1, 'the other subscriber keeps the room');
     other.ws.send(JSON.stringify({ rooms: [room], create: false }));
     await sync(other);
-    st = await status();
+    st = await status(ces);
     assert.equal(st.edge.rooms[room], undefined, 'nobody holds the room');
-    await until(status, (s) => s.hub.rooms[room] === undefined, 'the hub forgot the room');
+    await until(() => status(ces), (s) => s.hub.rooms[room] === undefined, 'the hub forgot the room');
     await client.register([room]);
     await client.register([room]);
     const e2 = Buffer.from(`${room}\n${event(room, { value: 'two' })}`);
@@ -306,14 +268,14 @@ describe('edge protocol', () => {
     const b = await open('messenger');
     await a.register([room]);
     await b.register([room]);
-    let st = await status();
+    let st = await status(ces);
     assert.equal(st.edge.rooms[room], 2);
     assert.equal(st.hub.rooms[room], 1, 'the edge holds one subscription at the hub');
     await a.close();
-    await until(status, (s) => s.edge.rooms[room] === 1, 'room count 1 after one close');
+    await until(() => status(ces), (s) => s.edge.rooms[room] === 1, 'room count 1 after one close');
     await b.close();
-    st = await until(status, (s) => s.edge.rooms[room] === undefined, 'room released by the edge');
-    await until(status, (s) => s.hub.rooms[room] === undefined, 'room released at the hub');
+    st = await until(() => status(ces), (s) => s.edge.rooms[room] === undefined, 'room released by the edge');
+    await until(() => status(ces), (s) => s.hub.rooms[room] === undefined, 'room released at the hub');
     // A new subscriber gets the room's events again, once
     const c = await open('messenger');
     const sender = await open('messenger');
@@ -332,7 +294,7 @@ describe('edge protocol', () => {
     const repeater = await open('repeater');
     const hub = await open('hub');
     await subscriber.register([room]);
-    await until(status, (st) => st.hub.repeaters === 1 && st.hub.connections.hub === 1, 'repeater and hub peer attached');
+    await until(() => status(ces), (st) => st.hub.repeaters === 1 && st.hub.connections.hub === 1, 'repeater and hub peer attached');
     const cases = [
       [messenger, 'invalid JSON registration', () => messenger.ws.send('{"rooms":'), /JSON object/],
       [messenger, 'registration not an object', () => messenger.ws.send('["R"]'), /JSON object/],
@@ -355,10 +317,10 @@ describe('edge protocol', () => {
       [hub, 'no newline from a hub peer', () => hub.ws.send(Buffer.from('x')), /newline/],
     ];
     for (const [client, name, send, pattern] of cases) {
-      const before = await status();
+      const before = await status(ces);
       send();
       await expectError(client, pattern);
-      const after = await status();
+      const after = await status(ces);
       assert.equal(after.edge.counters.drops.malformed, before.edge.counters.drops.malformed + 1, `${name}: counted`);
       assert.equal(mine(after, client).errors, mine(before, client).errors + 1, `${name}: counted for the client`);
       assert.equal(client.ws.readyState, client.ws.OPEN, `${name}: still open`);
@@ -381,7 +343,7 @@ describe('edge protocol', () => {
     const e4 = Buffer.from(`${back}\n${event(back)}`);
     subscriber.ws.send(e4);
     await expectEvent(messenger, e4, 'messenger still registers and receives');
-    const st = await status();
+    const st = await status(ces);
     assert.equal(mine(st, messenger).errors, cases.filter(([c]) => c === messenger).length);
     await closeAll(messenger, subscriber, repeater, hub);
   });
@@ -390,7 +352,7 @@ describe('edge protocol', () => {
     const room = unique();
     const subscriber = await open('messenger');
     await subscriber.register([room]);
-    const before = await status();
+    const before = await status(ces);
     const body = event(room, { value: 'posted' });
     let response = await fetch(`${ces.http}/event`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
     assert.equal(response.status, 200);
@@ -413,7 +375,7 @@ describe('edge protocol', () => {
       assert.equal(reason.trim().includes('\n'), false, 'a one-line reason');
     }
     // (the HTTP reply may overtake the worker's note to the actor: poll)
-    await until(status, (st) => st.edge.counters.posted === before.edge.counters.posted + 1 &&
+    await until(() => status(ces), (st) => st.edge.counters.posted === before.edge.counters.posted + 1 &&
       st.edge.counters.drops.malformed === before.edge.counters.drops.malformed + bad.length, 'posted and malformed counted');
     response = await fetch(`${ces.http}/event`);
     assert.equal(response.status, 405, 'GET /event');
@@ -435,7 +397,7 @@ describe('edge protocol', () => {
     assert.equal(health.body, 'ok');
     await settle();
     const clients = [await open('messenger'), await open('messenger/'), await open('repeater'), await open('hub')];
-    const st = await until(status, (s) => s.edge.clients.length === 4, '4 clients in /status');
+    const st = await until(() => status(ces), (s) => s.edge.clients.length === 4, '4 clients in /status');
     assert.deepEqual(st.edge.clients_by_role, { messenger: 2, repeater: 1, hub: 1 });
     for (const c of st.edge.clients) {
       for (const field of ['id', 'role', 'remote', 'rooms', 'queued_bytes', 'events_in', 'events_out', 'dropped', 'errors', 'closing'])
@@ -460,6 +422,6 @@ describe('edge protocol', () => {
     assert.match(metrics, /^ces_edge_clients\{role="hub"\} 1$/m);
     assert.match(metrics, /^ces_hub_\w+(\{[^}]*\})? \d+/m);
     await closeAll(...clients);
-    await until(status, (s) => s.edge.clients_by_role.messenger === 0 && s.edge.clients.length === 0, 'counts back to 0');
+    await until(() => status(ces), (s) => s.edge.clients_by_role.messenger === 0 && s.edge.clients.length === 0, 'counts back to 0');
   });
 });

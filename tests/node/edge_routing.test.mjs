@@ -3,42 +3,10 @@
 // (round-robin); repeater → messengers and hub peers; hub peer → messengers.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, Client, getJson, stop } from './harness.mjs';
+import { startCes, stop, open, status, unique, until, nextEvent, expectEvent, eventBuilders } from './harness.mjs';
 
 let ces;
-let counter = 0;
-const unique = (prefix = 'R') => `${prefix}-${process.pid}-${++counter}`;
-
-function event(room, extra = {}) {
-  return JSON.stringify({
-    'generating-system': 'edge-routing-test', timestamp: new Date().toISOString(), 'event-tags': ['core-state'],
-    'affected-room': { buildingID: 'T', roomID: room }, key: 'k', value: 'v', ...extra,
-  });
-}
-const frame = (room, extra) => Buffer.from(`${room}\n${event(room, extra)}`);
-const open = (type) => new Client(`${ces.ws}/connect/${type}`).open();
-const status = () => getJson(`${ces.http}/status`);
-
-async function until(get, check, what, timeout = 5000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await get();
-    if (check(value)) return value;
-    if (Date.now() > deadline) assert.fail(`${what} not reached in ${timeout} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function nextEvent(client, what) {
-  const item = await client.next();
-  assert.equal(item.binary, true, `${what}: expected a Binary event, got Text ${item.text}`);
-  return item.data;
-}
-
-async function expectEvent(client, bytes, what) {
-  const data = await nextEvent(client, what);
-  assert.ok(bytes.equals(data), `${what}: expected ${JSON.stringify(bytes.toString())}, got ${JSON.stringify(data.toString())}`);
-}
+const { frame } = eventBuilders('edge-routing-test', ['core-state']);
 
 describe('edge routing', () => {
   let sender, subscriber, rep1, rep2, hub1, hub2;
@@ -47,9 +15,9 @@ describe('edge routing', () => {
   before(async () => {
     ces = await startCes();
     [sender, subscriber, rep1, rep2, hub1, hub2] = await Promise.all(
-      ['messenger', 'messenger', 'repeater', 'repeater', 'hub', 'hub'].map(open));
+      ['messenger', 'messenger', 'repeater', 'repeater', 'hub', 'hub'].map((type) => open(ces, type)));
     await subscriber.register([room]);
-    await until(status, (st) => st.hub.repeaters === 2 && st.hub.connections.hub === 2,
+    await until(() => status(ces), (st) => st.hub.repeaters === 2 && st.hub.connections.hub === 2,
       'two repeaters and two hub peers attached at the hub');
   });
   after(async () => {
@@ -89,7 +57,7 @@ describe('edge routing', () => {
     assert.equal(Math.abs(index(got1[0]) - index(got1[1])), 2, 'round-robin alternates');
     // No third copy follows on either repeater
     await repeaterMarkers('after 4 events');
-    const st = await status();
+    const st = await status(ces);
     assert.equal(st.hub.deliveries.repeater, 6, 'hub delivered 6 events to repeaters, one each');
   });
 
@@ -110,7 +78,7 @@ describe('edge routing', () => {
   });
 
   it('a "*" messenger gets every source\'s event once; a registered sender never gets its own', async () => {
-    const star = await open('messenger');
+    const star = await open(ces, 'messenger');
     await star.register(['*', room]);
     await sender.register([room]);
     try {
@@ -135,9 +103,9 @@ describe('edge routing', () => {
   it('subscribers get the exact bytes of each event while several are in flight to repeaters and hub peers',
     async () => {
       const [roomA, roomB] = [unique('A'), unique('B')];
-      const burstSender = await open('messenger');
-      const subA = await open('messenger');
-      const subB = await open('messenger');
+      const burstSender = await open(ces, 'messenger');
+      const subA = await open(ces, 'messenger');
+      const subB = await open(ces, 'messenger');
       try {
         await subA.register([roomA]);
         await subB.register([roomB]);

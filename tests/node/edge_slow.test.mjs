@@ -4,16 +4,12 @@
 // event with no added delay.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, Client, getJson, stop } from './harness.mjs';
+import { startCes, stop, open, status, mine } from './harness.mjs';
 
 const CLIENT_QUEUE = 65536;
 const STUCK_TIMEOUT = 1000;
 const BATCH = 50;          // events sent before awaiting the healthy client
 let ces;
-
-const open = (type) => new Client(`${ces.ws}/connect/${type}`).open();
-const status = () => getJson(`${ces.http}/status`);
-const mine = (st, client) => st.edge.clients.find((c) => c.remote.endsWith(`:${client.port}`));
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -27,11 +23,9 @@ describe('edge slow client', () => {
 
   it('a stuck client loses only its own events, is closed with 1008; a healthy one gets all, fast', async (t) => {
     const room = `SLOW-${process.pid}`;
-    const sender = await open('messenger');
-    const healthy = await open('messenger');
-    const stuck = await open('messenger');
-    stuck.port = stuck.ws._socket.localPort;
-    healthy.port = healthy.ws._socket.localPort;
+    const sender = await open(ces, 'messenger');
+    const healthy = await open(ces, 'messenger');
+    const stuck = await open(ces, 'messenger');
     await healthy.register([room]);
     await stuck.register([room]);
     stuck.ws._socket.pause();  // stops reading: kernel buffers, then the edge's queue, fill up
@@ -63,7 +57,7 @@ describe('edge slow client', () => {
         expected++;
       }
       if (sent % (BATCH * 4) === 0 || firstDropAt) {
-        const st = await status();
+        const st = await status(ces);
         const entry = mine(st, stuck);
         if (entry) stuckSeen = entry;
         if (entry?.dropped > 0 && !firstDropAt) firstDropAt = performance.now();
@@ -73,7 +67,7 @@ describe('edge slow client', () => {
     stuck.ws._socket.resume();
     const { code, reason } = await stuck.closed;
     const received = stuck.queue.filter((item) => item.binary).length;
-    const st = await status();
+    const st = await status(ces);
 
     const sorted = [...latencies].sort((a, b) => a - b);
     const dropping = [...whileDropping].sort((a, b) => a - b);
@@ -107,13 +101,12 @@ describe('edge slow client', () => {
 
   it('a client that catches up before --stuck-timeout is not closed (one that does not is)', async () => {
     const room = `CATCHUP-${process.pid}`;
-    const sender = await open('messenger');
-    const healthy = await open('messenger');
-    const recovers = await open('messenger');
-    const stays = await open('messenger');
-    for (const c of [healthy, recovers, stays]) c.port = c.ws._socket.localPort;
+    const sender = await open(ces, 'messenger');
+    const healthy = await open(ces, 'messenger');
+    const recovers = await open(ces, 'messenger');
+    const stays = await open(ces, 'messenger');
     await Promise.all([healthy, recovers, stays].map((c) => c.register([room])));
-    const before = await status();
+    const before = await status(ces);
     recovers.ws._socket.pause();
     stays.ws._socket.pause();
     const padding = 'x'.repeat(1900);
@@ -127,7 +120,7 @@ describe('edge slow client', () => {
       for (let i = 0; i < BATCH; i++, sent++)
         sender.ws.send(Buffer.from(`${room}\n${JSON.stringify({ 'affected-room': { roomID: room }, seq: sent, data: padding })}`));
       for (; received < sent; received++) await healthy.next(5000);
-      const st = await status();
+      const st = await status(ces);
       const [r, s2] = [mine(st, recovers), mine(st, stays)];
       assert.ok(r && !r.closing, 'the client that caught up is not being closed');
       if (!resumed && r.dropped > 0 && s2.dropped > 0) {
@@ -148,7 +141,7 @@ describe('edge slow client', () => {
       const item = await recovers.next(5000);
       if (item.data.equals(marker)) break;
     }
-    const st = await status();
+    const st = await status(ces);
     assert.equal(st.edge.counters.closed_stuck, before.edge.counters.closed_stuck + 1, 'only one client closed as stuck');
     assert.ok(mine(st, recovers).dropped > 0, 'the recovered client\'s drops stay counted');
     assert.equal(mine(st, recovers).closing, false);

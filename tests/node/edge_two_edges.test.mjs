@@ -3,35 +3,12 @@
 // and the hub's one-repeater choice reaches a repeater behind edge B.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, startEdge, Client, getJson, stop } from './harness.mjs';
+import { startCes, startEdge, stop, open, status, unique, until, expectEvent, eventBuilders } from './harness.mjs';
 
 let a;
 let b;
-let counter = 0;
-const unique = (prefix = 'R') => `${prefix}-${process.pid}-${++counter}`;
-const frame = (room, extra = {}) => Buffer.from(`${room}\n${JSON.stringify({
-  'generating-system': 'edge-two-edges-test', timestamp: new Date().toISOString(),
-  'affected-room': { buildingID: 'T', roomID: room }, key: 'k', value: 'v', ...extra,
-})}`);
-const open = (edge, type) => new Client(`${edge.ws}/connect/${type}`).open();
-
-async function until(get, check, what, timeout = 5000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await get();
-    if (check(value)) return value;
-    if (Date.now() > deadline) assert.fail(`${what} not reached in ${timeout} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function expectEvent(client, bytes, what) {
-  const item = await client.next();
-  assert.equal(item.binary, true, `${what}: expected an event, got Text ${item.text}`);
-  assert.ok(bytes.equals(item.data), `${what}: expected ${JSON.stringify(bytes.toString())}, got ${JSON.stringify(item.text)}`);
-}
-
-const hubStatus = async () => (await getJson(`${a.http}/status`)).hub;
+const { frame } = eventBuilders('edge-two-edges-test');  // no 'event-tags'
+const hubStatus = async () => (await status(a)).hub;
 
 describe('two edges on one hub', () => {
   before(async () => {
@@ -133,10 +110,10 @@ describe('two edges on one hub', () => {
   });
 
   it('/status of `ces-edge` has no "hub" part and /metrics no ces_hub_ lines; `ces` has both', async () => {
-    const stB = await getJson(`${b.http}/status`);
+    const stB = await status(b);
     assert.equal(stB.hub, undefined);
     assert.equal(stB.edge.hub_connected, true);
-    const stA = await getJson(`${a.http}/status`);
+    const stA = await status(a);
     assert.equal(typeof stA.hub, 'object');
     assert.equal(stB.edge.hub, stA.hub.hub_id, 'B is linked to A\'s hub');
     const metricsB = await (await fetch(`${b.http}/metrics`)).text();

@@ -1,6 +1,7 @@
 // Test harness for ces over real sockets: starts the real programs on free
 // ports of 127.0.0.1, waits for their banners, and ends every process it
 // started (by PID) when the test process exits.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -90,6 +91,8 @@ export class Client {
       if (waiter) waiter(item); else this.queue.push(item);
     });
     this.ws.on('error', () => {});
+    // Its local port, by which /status lists it (kept after the socket closes)
+    this.ws.on('open', () => { this.port = this.ws._socket.localPort; });
   }
   open() {
     return new Promise((resolve, reject) => {
@@ -129,7 +132,65 @@ export class Client {
   close() { this.ws.close(); return this.closed; }
 }
 
+// GETs a URL and parses its JSON body
 export async function getJson(url) {
   const response = await fetch(url);
   return response.json();
+}
+
+// Opens a client on /connect/{type} of `server` (a startCes or startEdge result)
+export const open = (server, type, options) => new Client(`${server.ws}/connect/${type}`, options).open();
+
+// The /status JSON of `server`
+export const status = (server) => getJson(`${server.http}/status`);
+
+// The entry of /status `st` for `client`, found by its local port
+export const mine = (st, client) => st.edge.clients.find((c) => c.remote.endsWith(`:${client.port}`));
+
+// A room name unique to this process: PREFIX-pid-n
+let counter = 0;
+export const unique = (prefix = 'R') => `${prefix}-${process.pid}-${++counter}`;
+
+// Polls get() every 25 ms until check(value) is truthy; returns the value, or fails after `timeout` ms
+export async function until(get, check, what, timeout = 5000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await get();
+    if (check(value)) return value;
+    if (Date.now() > deadline) assert.fail(`${what} not reached in ${timeout} ms; last: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+// The next message must be a Binary event; returns its bytes
+export async function nextEvent(client, what = 'event') {
+  const item = await client.next();
+  assert.equal(item.binary, true, `${what}: expected a Binary event, got Text ${item.text}`);
+  return item.data;
+}
+
+// The next message must be a Binary event with exactly these bytes; returns them
+export async function expectEvent(client, bytes, what = 'event') {
+  const data = await nextEvent(client, what);
+  assert.ok(Buffer.from(bytes).equals(data), `${what}: expected ${JSON.stringify(bytes.toString())}, got ${JSON.stringify(data.toString())}`);
+  return data;
+}
+
+// The next message must be a Text {"error":...} matching `pattern`; returns the error
+export async function expectError(client, pattern) {
+  const item = await client.next();
+  assert.equal(item.binary, false, `expected an error notice, got Binary ${item.text}`);
+  const notice = JSON.parse(item.text);
+  assert.equal(typeof notice.error, 'string', `expected {"error":...}, got ${item.text}`);
+  assert.match(notice.error, pattern);
+  return notice.error;
+}
+
+// { event(room, extra): v2 JSON from `system`, frame(room, extra): "room\n" + it }; tags undefined = no 'event-tags'
+export function eventBuilders(system, tags) {
+  const event = (room, extra = {}) => JSON.stringify({
+    'generating-system': system, timestamp: new Date().toISOString(), 'event-tags': tags,
+    'affected-room': { buildingID: 'T', roomID: room }, key: 'k', value: 'v', ...extra,
+  });
+  return { event, frame: (room, extra) => Buffer.from(`${room}\n${event(room, extra)}`) };
 }

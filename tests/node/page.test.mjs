@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { startCes, stop, Client } from './harness.mjs';
+import { startCes, stop, open } from './harness.mjs';
 
 const CHROMIUM = process.env.CES_CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/ces-page.png';
@@ -38,7 +38,7 @@ describe('watch page served by ces at /', { timeout: 30000 }, () => {
   }
 
   async function client() {
-    const c = await new Client(`${ces.ws}/connect/messenger`).open();
+    const c = await open(ces, 'messenger');
     clients.push(c);
     return c;
   }

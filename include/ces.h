@@ -31,6 +31,7 @@ typedef struct _ces_proto_t ces_proto_t;
 typedef struct _ces_messenger_t ces_messenger_t;
 typedef struct _ces_link_t ces_link_t;
 typedef struct _ces_http_t ces_http_t;
+typedef struct _ces_targets_t ces_targets_t;
 
 #include "ces_frame.h"
 #include "ces_event.h"
@@ -40,5 +41,9 @@ typedef struct _ces_http_t ces_http_t;
 #include "ces_hub.h"
 #include "ces_messenger.h"
 #include "ces_edge.h"
+#include "ces_target.h"
+#include <cjson/cJSON.h>
+#include "ces_targets.h"
+#include "ces_repeater.h"
 
 #endif

@@ -45,6 +45,9 @@ ces_log_level_parse (const char *name)
 #define ces_debug(limit, ...)                                                  \
     CES_LOG (limit, CES_LOG_DEBUG, zsys_debug, __VA_ARGS__)
 
+//  The edge actor's body; repeater mode serves outside systems (7101)
+void ces_edge_serve (zsock_t *pipe, bool repeater);
+
 //  Self-tests, called by ces_selftest
 void ces_frame_test (bool verbose);
 void ces_event_test (bool verbose);
@@ -54,5 +57,8 @@ void ces_http_test (bool verbose);
 void ces_hub_test (bool verbose);
 void ces_messenger_test (bool verbose);
 void ces_edge_test (bool verbose);
+void ces_target_test (bool verbose);
+void ces_targets_test (bool verbose);
+void ces_repeater_test (bool verbose);
 
 #endif

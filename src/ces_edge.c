@@ -32,7 +32,9 @@
 #define HTTP_WORKERS       8 //  civetweb threads kept for plain HTTP
 #define CLOSE_GRACE        3000 //  msecs a closing client has to take its close frame
 #define SUBS_CONN          "subs" //  the link connection holding the rooms union
-#define HTTP_CONN          "http" //  the link connection of POST /event
+#define HTTP_CONN          "http"    //  the link connection of POST /event
+#define REPEATER_CONN      "0"       //  a repeater's one connection at the hub
+#define ROLE_OUTSIDE       "outside" //  a repeater's inbound outside system
 
 //  --------------------------------------------------------------------------
 //  State shared by the actor and the worker threads: set before mg_start,
@@ -49,6 +51,7 @@ typedef struct {
     atomic_bool stopping;
     atomic_uint_fast64_t refused_full; //  503s
     atomic_uint_fast64_t refused_bad;  //  400s
+    bool repeater; //  serving /connect/:room/:id and POST /send
 } shared_t;
 
 //  A worker thread's own socket to the actor
@@ -81,6 +84,7 @@ typedef struct {
     bool in_poll;
     int64_t stuck_since; //  first drop since the buffer last emptied
     int64_t last_heard;
+    int64_t last_event; //  outside systems idle longer are closed
     int64_t next_ping;
     bool closing;
     bool shut;
@@ -98,6 +102,10 @@ typedef struct {
     uint64_t malformed;
     uint64_t closed_stuck;
     uint64_t closed_silent;
+    uint64_t closed_idle;
+    uint64_t to_targets; //  events the hub gave this repeater
+    uint64_t no_target;  //  ... that no target wanted
+    uint64_t from_links; //  events peers sent on links we dialled
 } counters_t;
 
 typedef struct {
@@ -129,6 +137,13 @@ typedef struct {
     zlistx_t *blocked;     //  client_t with output waiting for POLLOUT
     int64_t next_tick;
     counters_t counters;
+    //  Repeater mode
+    ces_targets_t *targets;
+    char *system_id;
+    char *targets_file;
+    char *central;
+    int link_idle;
+    int idle_timeout;
 } self_t;
 
 //  --------------------------------------------------------------------------
@@ -236,9 +251,29 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *pointer)
     }
 }
 
-static const char *
-s_role_of_uri (const char *uri)
+//  A repeater's /connect/:room/:id: a valid room and a non-empty id
+static bool
+s_is_outside_uri (const char *uri)
 {
+    const char *prefix = "/connect/";
+    if (strncmp (uri, prefix, strlen (prefix)))
+        return false;
+    const char *room = uri + strlen (prefix);
+    const char *slash = strchr (room, '/');
+    if (!slash || ces_frame_check_room (room, (size_t)(slash - room)))
+        return false;
+    const char *id = slash + 1;
+    size_t size = strlen (id);
+    if (size && id[size - 1] == '/')
+        size--;
+    return size > 0 && size <= 128 && !memchr (id, '/', size);
+}
+
+static const char *
+s_role_of_uri (shared_t *shared, const char *uri)
+{
+    if (shared->repeater)
+        return s_is_outside_uri (uri) ? ROLE_OUTSIDE : NULL;
     static const struct {
         const char *path;
         const char *role;
@@ -272,12 +307,15 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
 {
     shared_t *shared = (shared_t *)cbdata;
     struct mg_connection *writable = (struct mg_connection *)conn;
-    const char *role = s_role_of_uri (mg_get_request_info (conn)->local_uri);
+    const char *role =
+        s_role_of_uri (shared, mg_get_request_info (conn)->local_uri);
     if (!role) {
         atomic_fetch_add (&shared->refused_bad, 1);
         s_http_reply (writable, 400, "text/plain",
-                      "unknown connection type; use /connect/messenger, "
-                      "/connect/repeater or /connect/hub\n");
+                      shared->repeater
+                          ? "use /connect/ROOM/ID: a room ID and your name\n"
+                          : "unknown connection type; use /connect/messenger, "
+                            "/connect/repeater or /connect/hub\n");
         return 1;
     }
     if (atomic_fetch_add (&shared->clients, 1) >= shared->max_clients) {
@@ -621,8 +659,10 @@ s_http_connect_plain (struct mg_connection *conn, void *cbdata)
     atomic_fetch_add (&shared->refused_bad, 1);
     const char *uri = mg_get_request_info (conn)->local_uri;
     s_http_reply (conn, 400, "text/plain",
-                  s_role_of_uri (uri)
+                  s_role_of_uri (shared, uri)
                       ? "this endpoint needs a WebSocket upgrade\n"
+                  : shared->repeater
+                      ? "use /connect/ROOM/ID: a room ID and your name\n"
                       : "unknown connection type; use /connect/messenger, "
                         "/connect/repeater or /connect/hub\n");
     return 1;
@@ -631,7 +671,13 @@ s_http_connect_plain (struct mg_connection *conn, void *cbdata)
 static int
 s_http_page (struct mg_connection *conn, void *cbdata)
 {
-    (void)cbdata;
+    shared_t *shared = (shared_t *)cbdata;
+    if (shared->repeater) {
+        s_http_reply (conn, 404, "text/plain",
+                      "this is a repeater: POST /send, a WebSocket on "
+                      "/connect/ROOM/ID, /status, /metrics, /health\n");
+        return 1;
+    }
     if (!streq (mg_get_request_info (conn)->local_uri, "/")) {
         s_http_reply (conn, 404, "text/plain",
                       "not found; try /, /status, /metrics, /health, "
@@ -1019,6 +1065,24 @@ s_fan_out (self_t *self)
     }
 }
 
+//  The hub chose this repeater for an event: its room's targets and the
+//  "*" targets get it
+static void
+s_to_targets (self_t *self, zframe_t *message)
+{
+    const char *data = (const char *)zframe_data (message);
+    const char *newline =
+        (const char *)memchr (data, '\n', zframe_size (message));
+    if (!newline || newline - data > CES_ROOM_MAX)
+        return;
+    char room[CES_ROOM_MAX + 1];
+    memcpy (room, data, (size_t)(newline - data));
+    room[newline - data] = 0;
+    self->counters.to_targets++;
+    if (ces_targets_dispatch (self->targets, room, message) == 0)
+        self->counters.no_target++;
+}
+
 static void
 s_on_link_event (self_t *self, ces_link_event_t event)
 {
@@ -1027,6 +1091,11 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             s_fan_out (self);
             break;
         case CES_LINK_DELIVER: {
+            if (self->targets &&
+                streq (ces_link_conn (self->link), REPEATER_CONN)) {
+                s_to_targets (self, ces_link_message (self->link));
+                break;
+            }
             client_t *client = (client_t *)zhashx_lookup (
                 self->clients, ces_link_conn (self->link));
             if (client)
@@ -1072,15 +1141,20 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
     snprintf (client->id_text, sizeof (client->id_text), "%s", id);
     client->role = streq (role, CES_ROLE_MESSENGER)  ? CES_ROLE_MESSENGER
                    : streq (role, CES_ROLE_REPEATER) ? CES_ROLE_REPEATER
-                                                     : CES_ROLE_HUB;
+                   : streq (role, CES_ROLE_HUB)      ? CES_ROLE_HUB
+                                                     : ROLE_OUTSIDE;
     client->fd = atoi (fd);
     snprintf (client->remote, sizeof (client->remote), "%s", remote);
     client->rooms = zhashx_new ();
     int64_t now = zclock_mono ();
     client->last_heard = now;
+    client->last_event = now;
     client->next_ping = now + self->ping_interval;
     zhashx_insert (self->clients, id, client);
-    ces_link_attach (self->link, id, client->role);
+    //  Outside systems are not hub connections: what they send is this
+    //  repeater's
+    if (!streq (client->role, ROLE_OUTSIDE))
+        ces_link_attach (self->link, id, client->role);
     if (client->fd < 0) {
         ces_error (self->log_level,
                    "edge: cannot find the socket of client %s; closing it", id);
@@ -1149,7 +1223,9 @@ s_handle_inbox (self_t *self)
         freen (answer);
     } else if (streq (command, "POST")) {
         zframe_t *message = zmsg_pop (request);
-        bool sent = s_forward_event (self, NULL, HTTP_CONN, message);
+        bool sent = s_forward_event (
+            self, NULL, self->shared.repeater ? REPEATER_CONN : HTTP_CONN,
+            message);
         self->counters.posted += sent;
         zframe_destroy (&message);
         zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
@@ -1167,8 +1243,13 @@ s_handle_inbox (self_t *self)
             if (streq (command, "EVENT")) {
                 zframe_t *message = zmsg_pop (request);
                 client->events_in++;
+                client->last_event = client->last_heard;
                 self->counters.events_in++;
-                s_forward_event (self, client, client->id_text, message);
+                s_forward_event (self, client,
+                                 streq (client->role, ROLE_OUTSIDE)
+                                     ? REPEATER_CONN
+                                     : client->id_text,
+                                 message);
                 zframe_destroy (&message);
             } else if (streq (command, "REGISTER"))
                 s_client_register (self, client, request);
@@ -1237,6 +1318,10 @@ s_tick (self_t *self)
                       client->dropped);
             client->stuck_since = 0;
             s_client_close (self, client, 1008, reason);
+        } else if (streq (client->role, ROLE_OUTSIDE) &&
+                   now - client->last_event > self->idle_timeout) {
+            self->counters.closed_idle++;
+            s_client_close (self, client, 1001, "idle; reconnect to send");
         } else if (now - client->last_heard > self->pong_timeout) {
             self->counters.closed_silent++;
             s_client_close (self, client, 1001, "no answer to pings");
@@ -1258,7 +1343,8 @@ s_role_slot (client_t *client)
 {
     return streq (client->role, CES_ROLE_MESSENGER)  ? 0
            : streq (client->role, CES_ROLE_REPEATER) ? 1
-                                                     : 2;
+           : streq (client->role, CES_ROLE_HUB)      ? 2
+                                                     : 3;
 }
 
 static char *
@@ -1282,7 +1368,7 @@ s_status_json (self_t *self)
         ces_link_connected (self->link) ? ces_link_hub_id (self->link) : "");
     cJSON_AddBoolToObject (edge, "hub_connected",
                            ces_link_connected (self->link));
-    size_t by_role[3] = {0, 0, 0};
+    size_t by_role[4] = {0, 0, 0, 0};
     cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
     client_t *client = (client_t *)zhashx_first (self->clients);
     while (client) {
@@ -1308,6 +1394,20 @@ s_status_json (self_t *self)
     cJSON_AddNumberToObject (roles, "messenger", (double)by_role[0]);
     cJSON_AddNumberToObject (roles, "repeater", (double)by_role[1]);
     cJSON_AddNumberToObject (roles, "hub", (double)by_role[2]);
+    cJSON_AddNumberToObject (roles, "outside", (double)by_role[3]);
+    if (self->targets) {
+        cJSON *repeater = cJSON_AddObjectToObject (root, "repeater");
+        cJSON_AddStringToObject (repeater, "system_id", self->system_id);
+        cJSON_AddNumberToObject (repeater, "events_to_targets",
+                                 (double)self->counters.to_targets);
+        cJSON_AddNumberToObject (repeater, "events_for_no_target",
+                                 (double)self->counters.no_target);
+        cJSON_AddNumberToObject (repeater, "events_from_links",
+                                 (double)self->counters.from_links);
+        cJSON_AddNumberToObject (repeater, "closed_idle",
+                                 (double)self->counters.closed_idle);
+        ces_targets_status (self->targets, repeater);
+    }
     cJSON *rooms = cJSON_AddObjectToObject (edge, "rooms");
     void *count = zhashx_first (self->subs);
     while (count) {
@@ -1355,7 +1455,7 @@ s_metrics_text (self_t *self)
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
     assert (out);
-    size_t by_role[3] = {0, 0, 0};
+    size_t by_role[4] = {0, 0, 0, 0};
     client_t *client = (client_t *)zhashx_first (self->clients);
     while (client) {
         by_role[s_role_slot (client)]++;
@@ -1363,8 +1463,8 @@ s_metrics_text (self_t *self)
     }
     fprintf (out, "# HELP ces_edge_clients Open WebSocket clients, by role.\n"
                   "# TYPE ces_edge_clients gauge\n");
-    const char *roles[] = {"messenger", "repeater", "hub"};
-    for (int i = 0; i < 3; i++)
+    const char *roles[] = {"messenger", "repeater", "hub", "outside"};
+    for (int i = 0; i < 4; i++)
         fprintf (out, "ces_edge_clients{role=\"%s\"} %zu\n", roles[i],
                  by_role[i]);
     fprintf (out,
@@ -1401,6 +1501,17 @@ s_metrics_text (self_t *self)
              (uint64_t)atomic_load (&self->shared.refused_full),
              (uint64_t)atomic_load (&self->shared.refused_bad),
              zhashx_size (self->subs), ces_link_connected (self->link) ? 1 : 0);
+    if (self->targets) {
+        fprintf (out,
+                 "# HELP ces_repeater_events_total Events through this "
+                 "repeater.\n# TYPE ces_repeater_events_total counter\n"
+                 "ces_repeater_events_total{path=\"to_targets\"} %" PRIu64 "\n"
+                 "ces_repeater_events_total{path=\"no_target\"} %" PRIu64 "\n"
+                 "ces_repeater_events_total{path=\"from_links\"} %" PRIu64 "\n",
+                 self->counters.to_targets, self->counters.no_target,
+                 self->counters.from_links);
+        ces_targets_metrics (self->targets, out);
+    }
     char *hub = s_hub_answer (self, "METRICS");
     if (hub)
         fputs (hub, out);
@@ -1443,6 +1554,19 @@ s_set_option (self_t *self, const char *name, const char *value)
     else if (streq (name, "validate") &&
              (streq (value, "true") || streq (value, "false")))
         self->shared.validate = streq (value, "true");
+    else if (streq (name, "mode") &&
+             (streq (value, "messenger") || streq (value, "repeater")))
+        self->shared.repeater = streq (value, "repeater");
+    else if (streq (name, "system-id") && *value)
+        zstr_free (&self->system_id), self->system_id = strdup (value);
+    else if (streq (name, "targets-file"))
+        zstr_free (&self->targets_file), self->targets_file = strdup (value);
+    else if (streq (name, "central"))
+        zstr_free (&self->central), self->central = strdup (value);
+    else if (streq (name, "link-idle") && is_number)
+        self->link_idle = (int)number;
+    else if (streq (name, "idle-timeout") && is_number)
+        self->idle_timeout = (int)number;
     else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
         self->log_level = ces_log_level_parse (value);
     else
@@ -1477,7 +1601,8 @@ s_start (self_t *self)
         return;
     }
     zuuid_t *uuid = zuuid_new ();
-    char *link_id = zsys_sprintf ("e-%.12s", zuuid_str (uuid));
+    char *link_id = zsys_sprintf ("%c-%.12s", self->shared.repeater ? 'r' : 'e',
+                                  zuuid_str (uuid));
     self->shared.inbox_endpoint =
         zsys_sprintf ("inproc://ces-edge-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
@@ -1487,7 +1612,8 @@ s_start (self_t *self)
     self->stop_poller = zpoller_new (self->inbox, NULL);
     int rc = zsock_bind (self->inbox, "%s", self->shared.inbox_endpoint);
     assert (rc == 0);
-    char *name = zsys_sprintf ("edge %s", self->listen);
+    char *name = zsys_sprintf (
+        "%s %s", self->shared.repeater ? "repeater" : "edge", self->listen);
     self->link = ces_link_new (self->hub_router, self->hub_pub, link_id, name);
     zstr_free (&name);
     zstr_free (&link_id);
@@ -1496,8 +1622,22 @@ s_start (self_t *self)
         return;
     }
     ces_link_set_log_level (self->link, self->log_level);
-    ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
-    ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
+    if (self->shared.repeater) {
+        //  One connection: the hub's round-robin hands it events, and what
+        //  outside systems send through it is repeater-sourced
+        ces_link_attach (self->link, REPEATER_CONN, CES_ROLE_REPEATER);
+        self->targets =
+            ces_targets_new (self->system_id, self->link_idle, self->log_level);
+        char reason[256];
+        if (ces_targets_configure (self->targets, self->targets_file,
+                                   self->central, reason, sizeof (reason))) {
+            zstr_sendx (self->pipe, "-1", reason, NULL);
+            return;
+        }
+    } else {
+        ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
+        ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
+    }
 
     char threads[16];
     snprintf (threads, sizeof (threads), "%d",
@@ -1540,19 +1680,28 @@ s_start (self_t *self)
                               s_ws_data, s_ws_close, &self->shared);
     mg_set_request_handler (self->civet, "/connect", s_http_connect_plain,
                             &self->shared);
-    mg_set_request_handler (self->civet, "/event", s_http_event, &self->shared);
+    mg_set_request_handler (self->civet,
+                            self->shared.repeater ? "/send" : "/event",
+                            s_http_event, &self->shared);
     mg_set_request_handler (self->civet, "/status", s_http_status, NULL);
     mg_set_request_handler (self->civet, "/metrics", s_http_status, NULL);
     mg_set_request_handler (self->civet, "/health", s_http_status, NULL);
-    mg_set_request_handler (self->civet, "/", s_http_page, NULL);
+    mg_set_request_handler (self->civet, "/", s_http_page, &self->shared);
 
     struct mg_server_port ports[4];
     int count = mg_get_server_ports (self->civet, 4, ports);
     self->port = count > 0 ? ports[0].port : 0;
-    ces_info (self->log_level,
-              "edge: WebSockets on ws://%s/connect/messenger, hub %s, up to %d "
-              "clients",
-              self->listen, self->hub_router, self->shared.max_clients);
+    if (self->shared.repeater)
+        ces_info (self->log_level,
+                  "repeater %s: outside systems on ws://%s/connect/ROOM/ID and "
+                  "POST /send, hub %s, %zu targets",
+                  self->system_id, self->listen, self->hub_router,
+                  ces_targets_size (self->targets));
+    else
+        ces_info (self->log_level,
+                  "edge: WebSockets on ws://%s/connect/messenger, hub %s, up "
+                  "to %d clients",
+                  self->listen, self->hub_router, self->shared.max_clients);
     char port[16];
     snprintf (port, sizeof (port), "%d", self->port);
     zstr_sendx (self->pipe, "0", port, NULL);
@@ -1581,6 +1730,19 @@ s_handle_pipe (self_t *self)
         memcpy (&self->hub, zframe_data (pointer), sizeof (void *));
         zframe_destroy (&pointer);
         zsock_signal (self->pipe, 0);
+    } else if (streq (command, "RELOAD")) {
+        char reason[256] = "not a repeater";
+        int rc =
+            self->targets
+                ? ces_targets_configure (self->targets, self->targets_file,
+                                         self->central, reason, sizeof (reason))
+                : -1;
+        if (rc)
+            ces_warn (self->log_level, "repeater: reload refused: %s", reason);
+        else
+            ces_info (self->log_level, "repeater: reloaded, %zu targets",
+                      ces_targets_size (self->targets));
+        zstr_sendx (self->pipe, rc ? "-1" : "0", rc ? reason : "", NULL);
     } else if (streq (command, "START"))
         s_start (self);
     else if (streq (command, "STATUS") || streq (command, "METRICS")) {
@@ -1608,13 +1770,14 @@ s_listx_destroy (void **item_p)
 }
 
 static self_t *
-s_self_new (zsock_t *pipe)
+s_self_new (zsock_t *pipe, bool repeater)
 {
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     assert (self);
     self->pipe = pipe;
     self->log_level = CES_LOG_INFO;
-    self->listen = strdup (CES_EDGE_LISTEN);
+    self->shared.repeater = repeater;
+    self->listen = strdup (repeater ? CES_REPEATER_LISTEN : CES_EDGE_LISTEN);
     self->hub_router = strdup (CES_HUB_ROUTER);
     self->hub_pub = strdup (CES_HUB_PUB);
     self->shared.max_clients = 1000;
@@ -1624,6 +1787,11 @@ s_self_new (zsock_t *pipe)
     self->stuck_timeout = 10000;
     self->ping_interval = 30000;
     self->pong_timeout = 60000;
+    self->link_idle = 7000;
+    self->idle_timeout = 30000;
+    char hostname[64] = "ces";
+    gethostname (hostname, sizeof (hostname) - 1);
+    self->system_id = strdup (hostname);
     self->clients = zhashx_new ();
     zhashx_set_destructor (self->clients, s_client_free);
     self->room_index = zhashx_new ();
@@ -1715,6 +1883,10 @@ s_self_destroy (self_t **self_p)
         zlistx_destroy (&self->blocked);
         zhashx_destroy (&self->clients);
         zhashx_destroy (&self->subs);
+        ces_targets_destroy (&self->targets);
+        zstr_free (&self->system_id);
+        zstr_free (&self->targets_file);
+        zstr_free (&self->central);
         ces_link_destroy (&self->link);
         zpoller_destroy (&self->stop_poller);
         zsock_destroy (&self->inbox);
@@ -1727,13 +1899,26 @@ s_self_destroy (self_t **self_p)
     }
 }
 
+//  A peer at the far end of a link we dialled sent an event: it comes in
+//  like one from an outside system
+static void
+s_on_target_report (self_t *self)
+{
+    zframe_t *inbound = ces_targets_recv (self->targets);
+    if (!inbound)
+        return;
+    self->counters.from_links++;
+    s_forward_event (self, NULL, REPEATER_CONN, inbound);
+    zframe_destroy (&inbound);
+}
+
 //  zmq_poll, because client sockets waiting for POLLOUT are plain fds
 static void
 s_poll_once (self_t *self)
 {
     //  START creates the link while we handle the pipe: decide once
     bool linked = self->link != NULL;
-    size_t fixed = linked ? 4 : 1;
+    size_t fixed = linked ? 5 : 1;
     size_t count = fixed + zlistx_size (self->blocked);
     zmq_pollitem_t *items =
         (zmq_pollitem_t *)zmalloc (count * sizeof (zmq_pollitem_t));
@@ -1743,6 +1928,11 @@ s_poll_once (self_t *self)
         items[1].socket = zsock_resolve (self->inbox);
         items[2].socket = zsock_resolve (ces_link_dealer (self->link));
         items[3].socket = zsock_resolve (ces_link_sub (self->link));
+        if (self->targets)
+            items[4].socket =
+                zsock_resolve (ces_targets_reports (self->targets));
+        else
+            items[4].fd = -1;
     }
     for (size_t i = 0; i < fixed; i++)
         items[i].events = ZMQ_POLLIN;
@@ -1785,6 +1975,12 @@ s_poll_once (self_t *self)
                  (zsock_events (ces_link_sub (self->link)) & ZMQ_POLLIN);
                  n++)
                 s_on_link_event (self, ces_link_recv_sub (self->link));
+            for (int n = 0;
+                 n < 1000 && self->targets && (items[4].revents & ZMQ_POLLIN) &&
+                 (zsock_events (ces_targets_reports (self->targets)) &
+                  ZMQ_POLLIN);
+                 n++)
+                s_on_target_report (self);
             for (size_t i = fixed; i < count; i++)
                 if (items[i].revents &&
                     zlistx_find (self->blocked, blocked[i - fixed]))
@@ -1801,14 +1997,20 @@ s_poll_once (self_t *self)
 }
 
 void
-ces_edge_actor (zsock_t *pipe, void *args)
+ces_edge_serve (zsock_t *pipe, bool repeater)
 {
-    (void)args;
-    self_t *self = s_self_new (pipe);
+    self_t *self = s_self_new (pipe, repeater);
     zsock_signal (pipe, 0);
     while (!self->terminated)
         s_poll_once (self);
     s_self_destroy (&self);
+}
+
+void
+ces_edge_actor (zsock_t *pipe, void *args)
+{
+    (void)args;
+    ces_edge_serve (pipe, false);
 }
 
 //  --------------------------------------------------------------------------

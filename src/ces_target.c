@@ -1,0 +1,704 @@
+/*  =========================================================================
+    ces_target - one outside system a repeater forwards events to
+    =========================================================================
+*/
+#include "ces_classes.h"
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+
+#define IO_TIMEOUT    2000 //  connect, send and answer, per attempt
+#define HTTP_ATTEMPTS 3
+#define REPEATER_PORT 7101 //  what ws://host means without a port
+
+typedef enum { KIND_HTTP, KIND_WEBSOCKET } kind_t;
+
+//  A WebSocket link we dialled for one room
+typedef struct {
+    char *room;
+    int fd;
+    int64_t last_used;
+    byte *in; //  bytes read, not yet a whole frame
+    size_t in_used, in_capacity;
+    byte *message; //  a fragmented message being reassembled
+    size_t message_size;
+} link_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *reports; //  PUSH to the owner
+    bool terminated;
+    int log_level;
+    char *url;
+    char *system_id;
+    kind_t kind;
+    char host[256];
+    int port;
+    char path[256]; //  HTTP path, or WebSocket base path without a slash
+    int link_idle;
+    zhashx_t *links; //  room -> link_t
+    uint64_t sent;
+    uint64_t failed;
+    bool failing; //  the last attempt failed
+    int64_t next_stats;
+} self_t;
+
+//  --------------------------------------------------------------------------
+//  URLs
+
+static bool
+s_parse_url (const char *url, kind_t *kind, char *host, size_t host_size,
+             int *port, char *path, size_t path_size, char *reason,
+             size_t reason_size)
+{
+    const char *rest = url;
+    if (strncmp (url, "https://", 8) == 0 || strncmp (url, "wss://", 6) == 0) {
+        snprintf (reason, reason_size,
+                  "%s: TLS targets need a TLS proxy in front (civetweb's TLS "
+                  "does not work with OpenSSL 3)",
+                  url);
+        return false;
+    }
+    if (strncmp (url, "http://", 7) == 0) {
+        *kind = KIND_HTTP;
+        rest = url + 7;
+        *port = 80;
+    } else {
+        *kind = KIND_WEBSOCKET;
+        if (strncmp (url, "ws://", 5) == 0)
+            rest = url + 5;
+        *port = REPEATER_PORT;
+    }
+    const char *slash = strchr (rest, '/');
+    size_t authority = slash ? (size_t)(slash - rest) : strlen (rest);
+    const char *colon = (const char *)memchr (rest, ':', authority);
+    size_t host_length = colon ? (size_t)(colon - rest) : authority;
+    if (host_length == 0 || host_length >= host_size) {
+        snprintf (reason, reason_size, "%s: no host", url);
+        return false;
+    }
+    memcpy (host, rest, host_length);
+    host[host_length] = 0;
+    if (colon) {
+        char *end;
+        long number = strtol (colon + 1, &end, 10);
+        if (end != rest + authority || number <= 0 || number > 65535) {
+            snprintf (reason, reason_size, "%s: bad port", url);
+            return false;
+        }
+        *port = (int)number;
+    }
+    snprintf (path, path_size, "%s", slash ? slash : "");
+    if (*kind == KIND_HTTP && !*path)
+        snprintf (path, path_size, "/");
+    if (*kind == KIND_WEBSOCKET) {
+        size_t size = strlen (path);
+        while (size && path[size - 1] == '/')
+            path[--size] = 0; //  we add /connect/<room>/<id>
+    }
+    return true;
+}
+
+bool
+ces_target_url_valid (const char *url, char *reason, size_t size)
+{
+    kind_t kind;
+    char host[256], path[256];
+    int port;
+    return s_parse_url (url, &kind, host, sizeof (host), &port, path,
+                        sizeof (path), reason, size);
+}
+
+//  --------------------------------------------------------------------------
+//  Plain sockets with deadlines: this thread may wait, nobody else does
+
+static int
+s_connect (const char *host, int port)
+{
+    char service[16];
+    snprintf (service, sizeof (service), "%d", port);
+    struct addrinfo hints = {0}, *found = NULL;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo (host, service, &hints, &found) || !found)
+        return -1;
+    int fd = socket (found->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && connect (fd, found->ai_addr, found->ai_addrlen) &&
+        errno != EINPROGRESS) {
+        close (fd);
+        fd = -1;
+    }
+    freeaddrinfo (found);
+    if (fd < 0)
+        return -1;
+    struct pollfd item = {fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t size = sizeof (error);
+    if (poll (&item, 1, IO_TIMEOUT) != 1 ||
+        getsockopt (fd, SOL_SOCKET, SO_ERROR, &error, &size) || error) {
+        close (fd);
+        return -1;
+    }
+    int on = 1;
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof (on));
+    return fd;
+}
+
+static int
+s_send_all (int fd, const void *data, size_t size)
+{
+    const byte *bytes = (const byte *)data;
+    int64_t deadline = zclock_mono () + IO_TIMEOUT;
+    while (size) {
+        ssize_t sent = send (fd, bytes, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent > 0) {
+            bytes += sent;
+            size -= (size_t)sent;
+            continue;
+        }
+        if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        int64_t left = deadline - zclock_mono ();
+        struct pollfd item = {fd, POLLOUT, 0};
+        if (left <= 0 || poll (&item, 1, (int)left) != 1)
+            return -1;
+    }
+    return 0;
+}
+
+//  Reads until the end of the HTTP header; returns the status code or -1
+static int
+s_read_status (int fd)
+{
+    char header[4096];
+    size_t used = 0;
+    int64_t deadline = zclock_mono () + IO_TIMEOUT;
+    while (used < sizeof (header) - 1) {
+        int64_t left = deadline - zclock_mono ();
+        struct pollfd item = {fd, POLLIN, 0};
+        if (left <= 0 || poll (&item, 1, (int)left) != 1)
+            return -1;
+        ssize_t got = recv (fd, header + used, sizeof (header) - 1 - used, 0);
+        if (got <= 0)
+            return -1;
+        used += (size_t)got;
+        header[used] = 0;
+        if (strstr (header, "\r\n\r\n"))
+            break;
+    }
+    int status = -1;
+    if (sscanf (header, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    return status;
+}
+
+//  --------------------------------------------------------------------------
+//  HTTP targets
+
+static int
+s_http_post_once (self_t *self, const char *body, size_t size)
+{
+    int fd = s_connect (self->host, self->port);
+    if (fd < 0)
+        return -1;
+    char *head =
+        zsys_sprintf ("POST %s HTTP/1.1\r\nHost: %s:%d\r\n"
+                      "Content-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      self->path, self->host, self->port, size);
+    int status = -1;
+    if (s_send_all (fd, head, strlen (head)) == 0 &&
+        s_send_all (fd, body, size) == 0)
+        status = s_read_status (fd);
+    zstr_free (&head);
+    close (fd);
+    return status >= 200 && status < 300 ? 0 : -1;
+}
+
+//  Waits on the pipe, so that $TERM is not held up by a retry
+static void
+s_pause (self_t *self, int msecs)
+{
+    zpoller_t *poller = zpoller_new (self->pipe, NULL);
+    zpoller_wait (poller, msecs);
+    zpoller_destroy (&poller);
+}
+
+static bool
+s_http_post (self_t *self, const char *body, size_t size)
+{
+    for (int attempt = 0; attempt < HTTP_ATTEMPTS; attempt++) {
+        if (attempt)
+            s_pause (self, 100 << (attempt - 1));
+        if (s_http_post_once (self, body, size) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  --------------------------------------------------------------------------
+//  WebSocket links
+
+static void
+s_link_free (void **item_p)
+{
+    link_t *link = (link_t *)*item_p;
+    if (link->fd >= 0)
+        close (link->fd);
+    zstr_free (&link->room);
+    freen (link->in);
+    freen (link->message);
+    freen (link);
+    *item_p = NULL;
+}
+
+static void
+s_base64 (const byte *data, size_t size, char *out)
+{
+    static const char table[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < size; i += 3) {
+        uint32_t value = (uint32_t)data[i] << 16;
+        if (i + 1 < size)
+            value |= (uint32_t)data[i + 1] << 8;
+        if (i + 2 < size)
+            value |= data[i + 2];
+        out[o++] = table[(value >> 18) & 63];
+        out[o++] = table[(value >> 12) & 63];
+        out[o++] = i + 1 < size ? table[(value >> 6) & 63] : '=';
+        out[o++] = i + 2 < size ? table[value & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+//  Client frames are masked (RFC 6455 §5.3)
+static int
+s_ws_write (int fd, int opcode, const void *data, size_t size)
+{
+    byte *frame = (byte *)malloc (size + 14);
+    assert (frame);
+    size_t used = 0;
+    frame[used++] = (byte)(0x80 | opcode);
+    if (size < 126)
+        frame[used++] = (byte)(0x80 | size);
+    else if (size <= 0xFFFF) {
+        frame[used++] = 0x80 | 126;
+        frame[used++] = (byte)(size >> 8);
+        frame[used++] = (byte)size;
+    } else {
+        frame[used++] = 0x80 | 127;
+        for (int i = 0; i < 8; i++)
+            frame[used++] = (byte)((uint64_t)size >> (56 - 8 * i));
+    }
+    byte *mask = frame + used;
+    for (int i = 0; i < 4; i++)
+        mask[i] = (byte)randof (256);
+    used += 4;
+    for (size_t i = 0; i < size; i++)
+        frame[used + i] = ((const byte *)data)[i] ^ mask[i % 4];
+    int rc = s_send_all (fd, frame, used + size);
+    freen (frame);
+    return rc;
+}
+
+static link_t *
+s_link_open (self_t *self, const char *room)
+{
+    int fd = s_connect (self->host, self->port);
+    if (fd < 0)
+        return NULL;
+    byte nonce[16];
+    for (int i = 0; i < 16; i++)
+        nonce[i] = (byte)randof (256);
+    char key[32];
+    s_base64 (nonce, 16, key);
+    char *request = zsys_sprintf (
+        "GET %s/connect/%s/%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+        self->path, room, self->system_id, self->host, self->port, key);
+    int status = s_send_all (fd, request, strlen (request)) == 0
+                     ? s_read_status (fd)
+                     : -1;
+    zstr_free (&request);
+    if (status != 101) {
+        ces_warn (self->log_level, "target %s: link for %s refused (HTTP %d)",
+                  self->url, room, status);
+        close (fd);
+        return NULL;
+    }
+    link_t *link = (link_t *)zmalloc (sizeof (link_t));
+    assert (link);
+    link->room = strdup (room);
+    link->fd = fd;
+    zhashx_insert (self->links, room, link);
+    ces_debug (self->log_level, "target %s: link for %s open", self->url, room);
+    return link;
+}
+
+static void
+s_link_close (self_t *self, link_t *link, const char *why)
+{
+    ces_debug (self->log_level, "target %s: link for %s closed (%s)", self->url,
+               link->room, why);
+    byte code[2] = {0x03, 0xE8}; //  1000, normal closure
+    s_ws_write (link->fd, 0x8, code, 2);
+    zhashx_delete (self->links, link->room);
+}
+
+static bool
+s_ws_send (self_t *self, const char *room, const void *data, size_t size)
+{
+    link_t *link = (link_t *)zhashx_lookup (self->links, room);
+    if (!link)
+        link = s_link_open (self, room);
+    if (!link)
+        return false;
+    if (s_ws_write (link->fd, 0x2, data, size)) {
+        //  The link broke: one more try on a fresh one
+        zhashx_delete (self->links, room);
+        link = s_link_open (self, room);
+        if (!link || s_ws_write (link->fd, 0x2, data, size))
+            return false;
+    }
+    link->last_used = zclock_mono ();
+    return true;
+}
+
+static void
+s_report_inbound (self_t *self, const byte *data, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "INBOUND");
+    zmsg_addstr (msg, self->url);
+    zmsg_addmem (msg, data, size);
+    zmsg_send (&msg, self->reports);
+}
+
+//  Handles the frames a peer sent on one of our links; false if the link
+//  is finished
+static bool
+s_link_read (self_t *self, link_t *link)
+{
+    if (link->in_capacity - link->in_used < 65536) {
+        link->in_capacity = link->in_used + 65536 * 2;
+        link->in = (byte *)realloc (link->in, link->in_capacity);
+        assert (link->in);
+    }
+    ssize_t got = recv (link->fd, link->in + link->in_used,
+                        link->in_capacity - link->in_used, MSG_DONTWAIT);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        return false;
+    if (got < 0)
+        return true;
+    link->in_used += (size_t)got;
+    for (;;) {
+        if (link->in_used < 2)
+            return true;
+        byte *frame = link->in;
+        bool fin = frame[0] & 0x80;
+        int opcode = frame[0] & 0x0F;
+        bool masked = frame[1] & 0x80;
+        uint64_t size = frame[1] & 0x7F;
+        size_t header = 2;
+        if (size == 126) {
+            if (link->in_used < 4)
+                return true;
+            size = ((uint64_t)frame[2] << 8) | frame[3];
+            header = 4;
+        } else if (size == 127) {
+            if (link->in_used < 10)
+                return true;
+            size = 0;
+            for (int i = 0; i < 8; i++)
+                size = (size << 8) | frame[2 + i];
+            header = 10;
+        }
+        if (size > CES_PAYLOAD_MAX * 2)
+            return false; //  not a peer we can talk to
+        size_t mask_at = header;
+        header += masked ? 4 : 0;
+        if (link->in_used < header + size)
+            return true;
+        byte *payload = frame + header;
+        if (masked)
+            for (size_t i = 0; i < size; i++)
+                payload[i] ^= frame[mask_at + i % 4];
+        if (opcode == 0x9)
+            s_ws_write (link->fd, 0xA, payload, (size_t)size);
+        else if (opcode == 0x8)
+            return false;
+        else if (opcode == 0x2 || opcode == 0x0) {
+            link->message =
+                (byte *)realloc (link->message, link->message_size + size + 1);
+            assert (link->message);
+            memcpy (link->message + link->message_size, payload, size);
+            link->message_size += size;
+            if (fin) {
+                s_report_inbound (self, link->message, link->message_size);
+                link->message_size = 0;
+            }
+        }
+        //  Text frames from peers are notices; pongs need nothing
+        size_t used = header + (size_t)size;
+        memmove (link->in, link->in + used, link->in_used - used);
+        link->in_used -= used;
+        link->last_used = zclock_mono ();
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+static void
+s_report_stats (self_t *self)
+{
+    char sent[24], failed[24], links[24];
+    snprintf (sent, sizeof (sent), "%" PRIu64, self->sent);
+    snprintf (failed, sizeof (failed), "%" PRIu64, self->failed);
+    snprintf (links, sizeof (links), "%zu", zhashx_size (self->links));
+    zstr_sendx (self->reports, "STATS", self->url, sent, failed, links,
+                self->failing ? "failing" : "ok", NULL);
+    self->next_stats = zclock_mono () + 1000;
+}
+
+static void
+s_forward (self_t *self, zmsg_t *request)
+{
+    char *room = zmsg_popstr (request);
+    zframe_t *frame = zmsg_pop (request);
+    if (!room || !frame) {
+        zstr_free (&room);
+        zframe_destroy (&frame);
+        return;
+    }
+    bool ok;
+    if (self->kind == KIND_HTTP) {
+        //  The body is the JSON event, without the room line
+        const char *data = (const char *)zframe_data (frame);
+        size_t size = zframe_size (frame);
+        const char *json = (const char *)memchr (data, '\n', size);
+        json = json ? json + 1 : data;
+        while (json < data + size && *json == '\n')
+            json++;
+        ok = s_http_post (self, json, size - (size_t)(json - data));
+    } else
+        ok = s_ws_send (self, room, zframe_data (frame), zframe_size (frame));
+    bool was_failing = self->failing;
+    self->failing = !ok;
+    if (ok)
+        self->sent++;
+    else {
+        self->failed++;
+        ces_debug (self->log_level, "target %s: event for %s not delivered",
+                   self->url, room);
+    }
+    if (was_failing != self->failing) {
+        if (self->failing)
+            ces_warn (self->log_level, "target %s is failing", self->url);
+        else
+            ces_info (self->log_level, "target %s is back", self->url);
+        s_report_stats (self);
+    }
+    zstr_free (&room);
+    zframe_destroy (&frame);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request)
+        return;
+    char *command = zmsg_popstr (request);
+    assert (command);
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "EVENT"))
+        s_forward (self, request);
+    else {
+        zsys_error ("target: invalid pipe command '%s'", command);
+        assert (false);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&request);
+}
+
+static void
+s_close_idle_links (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *rooms = zhashx_keys (self->links);
+    const char *room = (const char *)zlistx_first (rooms);
+    while (room) {
+        link_t *link = (link_t *)zhashx_lookup (self->links, room);
+        if (now - link->last_used >= self->link_idle)
+            s_link_close (self, link, "unused");
+        room = (const char *)zlistx_next (rooms);
+    }
+    zlistx_destroy (&rooms);
+}
+
+static void
+s_poll_once (self_t *self)
+{
+    size_t count = 1 + zhashx_size (self->links);
+    zmq_pollitem_t *items = (zmq_pollitem_t *)zmalloc (count * sizeof (*items));
+    link_t **links = (link_t **)zmalloc (count * sizeof (link_t *));
+    items[0].socket = zsock_resolve (self->pipe);
+    items[0].events = ZMQ_POLLIN;
+    size_t index = 1;
+    int64_t now = zclock_mono ();
+    int64_t next = self->next_stats;
+    link_t *link = (link_t *)zhashx_first (self->links);
+    while (link) {
+        links[index] = link;
+        items[index].fd = link->fd;
+        items[index].events = ZMQ_POLLIN;
+        index++;
+        if (link->last_used + self->link_idle < next)
+            next = link->last_used + self->link_idle;
+        link = (link_t *)zhashx_next (self->links);
+    }
+    long timeout = next > now ? (long)(next - now) : 0;
+    if (zmq_poll (items, (int)count, timeout) > 0) {
+        for (size_t i = 1; i < count; i++)
+            if (items[i].revents && !s_link_read (self, links[i]))
+                zhashx_delete (self->links, links[i]->room);
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+    }
+    freen (links);
+    freen (items);
+    s_close_idle_links (self);
+    if (zclock_mono () >= self->next_stats)
+        s_report_stats (self);
+}
+
+void
+ces_target_actor (zsock_t *pipe, void *args)
+{
+    ces_target_args_t *config = (ces_target_args_t *)args;
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->url = strdup (config->url);
+    self->system_id = strdup (config->system_id);
+    self->link_idle = config->link_idle > 0 ? config->link_idle : 7000;
+    self->log_level = config->log_level;
+    self->links = zhashx_new ();
+    zhashx_set_destructor (self->links, s_link_free);
+    char reason[256];
+    bool valid = s_parse_url (config->url, &self->kind, self->host,
+                              sizeof (self->host), &self->port, self->path,
+                              sizeof (self->path), reason, sizeof (reason));
+    self->reports = zsock_new (ZMQ_PUSH);
+    assert (self->reports);
+    zsock_set_sndtimeo (self->reports, 1000);
+    bool connected = zsock_connect (self->reports, "%s", config->reports) == 0;
+    zsock_signal (pipe, valid && connected ? 0 : 1);
+    if (valid && connected) {
+        s_report_stats (self);
+        while (!self->terminated)
+            s_poll_once (self);
+        zhashx_t *links = self->links;
+        link_t *link = (link_t *)zhashx_first (links);
+        while (link) {
+            byte code[2] = {0x03, 0xE9}; //  1001, going away
+            s_ws_write (link->fd, 0x8, code, 2);
+            link = (link_t *)zhashx_next (links);
+        }
+    }
+    zhashx_destroy (&self->links);
+    zsock_destroy (&self->reports);
+    zstr_free (&self->url);
+    zstr_free (&self->system_id);
+    freen (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: URLs, and an HTTP target against a tiny server on a real socket
+
+void
+ces_target_test (bool verbose)
+{
+    printf (" * ces_target: ");
+    //  @selftest
+    char reason[256];
+    assert (ces_target_url_valid ("http://127.0.0.1:8080/hook", reason, 256));
+    assert (ces_target_url_valid ("ws://127.0.0.1", reason, 256));
+    assert (ces_target_url_valid ("127.0.0.1:7101", reason, 256));
+    assert (!ces_target_url_valid ("https://example.org", reason, 256));
+    assert (strstr (reason, "TLS"));
+    assert (!ces_target_url_valid ("http://:80", reason, 256));
+    assert (!ces_target_url_valid ("ws://host:99999", reason, 256));
+    kind_t kind;
+    char host[256], path[256];
+    int port;
+    assert (s_parse_url ("ws://10.0.0.1/", &kind, host, 256, &port, path, 256,
+                         reason, 256));
+    assert (kind == KIND_WEBSOCKET && port == 7101 && streq (path, ""));
+
+    //  A one-shot HTTP server that answers 200
+    int server = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    int rc = bind (server, (struct sockaddr *)&address, sizeof (address));
+    assert (rc == 0);
+    socklen_t size = sizeof (address);
+    getsockname (server, (struct sockaddr *)&address, &size);
+    listen (server, 4);
+
+    zsock_t *reports = zsock_new_pull ("inproc://target-test-reports");
+    zsock_set_rcvtimeo (reports, 5000);
+    char *url =
+        zsys_sprintf ("http://127.0.0.1:%d/hook", ntohs (address.sin_port));
+    ces_target_args_t args = {url, "selftest", "inproc://target-test-reports",
+                              1000, verbose ? CES_LOG_DEBUG : CES_LOG_ERROR};
+    zactor_t *target = zactor_new (ces_target_actor, &args);
+    assert (target);
+    zframe_t *frame = ces_frame_build ("ITB-1101", "{\"n\":1}", 7);
+    zsock_send (target, "ssf", "EVENT", "ITB-1101", frame);
+    zframe_destroy (&frame);
+
+    int client = accept (server, NULL, NULL);
+    assert (client >= 0);
+    char request[2048] = "";
+    size_t used = 0;
+    while (!strstr (request, "{\"n\":1}") && used < sizeof (request) - 1) {
+        ssize_t got =
+            recv (client, request + used, sizeof (request) - 1 - used, 0);
+        assert (got > 0);
+        used += (size_t)got;
+        request[used] = 0;
+    }
+    assert (strstr (request, "POST /hook HTTP/1.1"));
+    assert (strstr (request, "Content-Type: application/json"));
+    const char *answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    ssize_t sent = send (client, answer, strlen (answer), 0);
+    assert (sent > 0);
+    close (client);
+
+    //  The target says it sent one
+    bool counted = false;
+    while (!counted) {
+        zmsg_t *report = zmsg_recv (reports);
+        assert (report);
+        char *kind_name = zmsg_popstr (report);
+        char *target_url = zmsg_popstr (report);
+        char *sent_count = zmsg_popstr (report);
+        counted = streq (kind_name, "STATS") && streq (sent_count, "1");
+        zstr_free (&kind_name);
+        zstr_free (&target_url);
+        zstr_free (&sent_count);
+        zmsg_destroy (&report);
+    }
+    zactor_destroy (&target);
+    close (server);
+    zstr_free (&url);
+    zsock_destroy (&reports);
+    //  @end
+    printf ("OK\n");
+}

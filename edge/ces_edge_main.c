@@ -1,94 +1,135 @@
 /*  =========================================================================
-    ces-edge and ces - the WebSocket edge program.
+    ces, ces-edge and ces-repeater - the civetweb programs.
 
-    Built twice from this file: `ces-edge` runs an edge that links to a hub
-    over ZeroMQ; `ces` (CES_WITH_HUB) also runs the hub in the same process,
-    the two composed over inproc://, with the hub's tcp:// endpoints open for
-    other edges and embedded messengers. That is what `make run` starts.
+    Built three times from this file:
+    - `ces-edge` (CES_EDGE): a WebSocket edge (7100) linked to a hub;
+    - `ces-repeater` (CES_REPEATER): a repeater (7101) linked to a hub;
+    - `ces` (CES_EDGE, CES_REPEATER, CES_WITH_HUB): the hub, an edge and a
+      repeater in one process, composed over inproc://, with the hub's tcp://
+      endpoints open for other edges and embedded messengers. `make run`.
     =========================================================================
 */
 #include "ces.h"
 #include <getopt.h>
+#include <signal.h>
 
-#ifdef CES_WITH_HUB
+#if defined(CES_WITH_HUB)
 #define PROGRAM "ces"
+#elif defined(CES_REPEATER)
+#define PROGRAM "ces-repeater"
 #else
 #define PROGRAM "ces-edge"
 #endif
 
-//  Flags that pass straight through to the edge actor as SET options
-static const char *const s_edge_flags[] = {"listen",        "hub-router",
-                                           "hub-pub",       "max-clients",
-                                           "max-message",   "client-queue",
-                                           "stuck-timeout", "ping-interval",
-                                           "pong-timeout",  NULL};
+//  Who a flag configures
+enum { EDGE = 1, REPEATER = 2, HUB = 4 };
+
+typedef struct {
+    const char *flag;
+    const char *option; //  the actor's SET name
+    int to;
+    const char *env; //  environment variable that sets it, if any
+    const char *help;
+} flag_t;
+
+static const flag_t s_flags[] = {
+#ifdef CES_WITH_HUB
+    {"router", "router", HUB, "CES_HUB_ROUTER",
+     "hub ROUTER for other edges and messengers (tcp://127.0.0.1:7200)"},
+    {"pub", "pub", HUB, "CES_HUB_PUB", "hub PUB (tcp://127.0.0.1:7201)"},
+    {"heartbeat", "heartbeat", HUB, NULL, "hub heartbeat, msecs (1000)"},
+    {"listen", "listen", EDGE, NULL,
+     "edge HTTP/WebSocket port (127.0.0.1:7100)"},
+    {"repeater-listen", "listen", REPEATER, NULL,
+     "repeater HTTP/WebSocket port (127.0.0.1:7101)"},
+#else
+    {"listen", "listen", EDGE | REPEATER, NULL,
+#ifdef CES_REPEATER
+     "HTTP/WebSocket port (127.0.0.1:7101)"},
+    {"hub", "hub-router", REPEATER, "HUB_ADDRESS",
+     "the hub's ROUTER (tcp://127.0.0.1:7200)"},
+#else
+     "HTTP/WebSocket port (127.0.0.1:7100)"},
+    {"hub-router", "hub-router", EDGE, NULL,
+     "the hub's ROUTER (tcp://127.0.0.1:7200)"},
+    {"hub-pub", "hub-pub", EDGE, NULL, "the hub's PUB (tcp://127.0.0.1:7201)"},
+#endif
+#endif
+#ifdef CES_REPEATER
+    {"targets", "targets-file", REPEATER, NULL,
+     "JSON file: room -> list of target URLs (reloaded on SIGHUP)"},
+    {"central", "central", REPEATER, "CENTRAL_REPEATER_ADDRESSES",
+     "comma-separated target URLs that get every event"},
+    {"system-id", "system-id", REPEATER, "SYSTEM_ID",
+     "our name on WebSocket links we dial (the host name)"},
+    {"idle-timeout", "idle-timeout", REPEATER, NULL,
+     "close an unused inbound socket after msecs (30000)"},
+    {"link-idle", "link-idle", REPEATER, NULL,
+     "close an unused link we dialled after msecs (7000)"},
+#endif
+    {"max-clients", "max-clients", EDGE | REPEATER, NULL,
+     "WebSockets, more get 503 (1000, at most 6000; ~15 KB each\n"
+     "                          reserved, ~40 KB more each connected)"},
+    {"max-message", "max-message", EDGE | REPEATER | HUB, NULL,
+     "largest event in bytes (1048576)"},
+    {"client-queue", "client-queue", EDGE | REPEATER, NULL,
+     "output buffer per client in bytes (1048576)"},
+    {"stuck-timeout", "stuck-timeout", EDGE | REPEATER, NULL,
+     "close a client dropping this long, msecs (10000)"},
+    {"ping-interval", "ping-interval", EDGE | REPEATER, NULL,
+     "WebSocket Ping interval, msecs (30000)"},
+    {"pong-timeout", "pong-timeout", EDGE | REPEATER, NULL,
+     "close a silent client after msecs (60000)"},
+    {"log-level", "log-level", EDGE | REPEATER | HUB, "LOG_LEVEL",
+     "error, warn, info or debug (info)"},
+    {NULL, NULL, 0, NULL, NULL}};
+
+static volatile sig_atomic_t s_reload_requested;
+
+static void
+s_on_sighup (int signal_number)
+{
+    (void)signal_number;
+    s_reload_requested = 1;
+}
 
 static void
 s_usage (FILE *out)
 {
-    fprintf (
-        out,
-        "usage: " PROGRAM " [options]\n\n"
-#ifdef CES_WITH_HUB
-        "The whole ces system in one process: a hub and a WebSocket edge.\n\n"
-        "  --router ENDPOINT      hub ROUTER for other edges and embedded\n"
-        "                         messengers (default %s)\n"
-        "  --pub ENDPOINT         hub PUB (default %s)\n"
-        "  --heartbeat MSECS      hub heartbeat (default %d)\n"
+    fprintf (out, "usage: " PROGRAM " [options]\n\n%s\n\n",
+#if defined(CES_WITH_HUB)
+             "The whole ces system in one process: a hub, a WebSocket edge\n"
+             "for messengers and a repeater for outside systems."
+#elif defined(CES_REPEATER)
+             "A repeater: outside systems in (WebSocket /connect/ROOM/ID,\n"
+             "POST /send) and events out to the configured targets."
 #else
-        "A WebSocket edge: serves clients and links them to a hub.\n\n"
-        "  --hub-router ENDPOINT  the hub's ROUTER (default %s)\n"
-        "  --hub-pub ENDPOINT     the hub's PUB (default %s)\n"
+             "A WebSocket edge: serves messengers and links them to a hub."
 #endif
-        "  --listen ADDR:PORT     HTTP and WebSocket port (default %s)\n"
-        "  --max-clients N        WebSocket clients; more get HTTP 503\n"
-        "                         (default 1000, at most 6000; ~15 KB each\n"
-        "                         reserved, ~40 KB more each connected)\n"
-        "  --max-message BYTES    largest event (default %d)\n"
-        "  --client-queue BYTES   output buffer per client (default 1048576)\n"
-        "  --stuck-timeout MSECS  a client dropping events this long is\n"
-        "                         closed with 1008 (default 10000)\n"
-        "  --ping-interval MSECS  WebSocket Ping interval (default 30000)\n"
-        "  --pong-timeout MSECS   silent clients are closed (default 60000)\n"
-        "  --no-validate          do not check that events are JSON objects\n"
-        "  --log-level LEVEL      error, warn, info or debug (default info;\n"
-        "                         environment LOG_LEVEL)\n"
-        "  --help                 this text\n",
-#ifdef CES_WITH_HUB
-        CES_HUB_ROUTER, CES_HUB_PUB, CES_HEARTBEAT_MSEC,
-#else
-        CES_HUB_ROUTER, CES_HUB_PUB,
-#endif
-        CES_EDGE_LISTEN, CES_PAYLOAD_MAX);
+    );
+    for (const flag_t *flag = s_flags; flag->flag; flag++)
+        fprintf (out, "  --%-16s %s%s%s\n", flag->flag, flag->help,
+                 flag->env ? "; env " : "", flag->env ? flag->env : "");
+    fprintf (out, "  --%-16s %s\n  --%-16s %s\n", "no-validate",
+             "route events without checking they are JSON objects", "help",
+             "this text");
 }
 
+//  Collects option values in flag order: environment first, then flags
 static bool
-s_set (zactor_t *actor, const char *name, const char *value)
+s_parse (int argc, char *argv[], zhashx_t *values, bool *validate, bool *help)
 {
-    zstr_sendx (actor, "SET", name, value, NULL);
-    if (zsock_wait (actor) == 0)
-        return true;
-    fprintf (stderr, PROGRAM ": invalid value '%s' for --%s\n", value, name);
-    return false;
-}
-
-//  Collects --name value pairs in order; returns false on a bad flag
-static bool
-s_parse (int argc, char *argv[], zhashx_t *options, bool *help)
-{
-    struct option longs[20];
+    struct option longs[40];
     int count = 0;
-    for (int i = 0; s_edge_flags[i]; i++)
+    for (const flag_t *flag = s_flags; flag->flag; flag++) {
+        const char *env = flag->env ? getenv (flag->env) : NULL;
+        if (env && *env)
+            zhashx_update (values, flag->flag, (void *)env);
         longs[count++] =
-            (struct option){s_edge_flags[i], required_argument, NULL, 'e'};
-    longs[count++] = (struct option){"log-level", required_argument, NULL, 'l'};
+            (struct option){flag->flag, required_argument, NULL, 'o'};
+    }
     longs[count++] = (struct option){"no-validate", no_argument, NULL, 'n'};
     longs[count++] = (struct option){"help", no_argument, NULL, 'h'};
-#ifdef CES_WITH_HUB
-    longs[count++] = (struct option){"router", required_argument, NULL, 'r'};
-    longs[count++] = (struct option){"pub", required_argument, NULL, 'p'};
-    longs[count++] = (struct option){"heartbeat", required_argument, NULL, 'b'};
-#endif
     longs[count] = (struct option){NULL, 0, NULL, 0};
     int index = 0, option;
     while ((option = getopt_long (argc, argv, "h", longs, &index)) != -1) {
@@ -97,9 +138,9 @@ s_parse (int argc, char *argv[], zhashx_t *options, bool *help)
         if (option == 'h')
             *help = true;
         else if (option == 'n')
-            zhashx_update (options, "validate", "false");
+            *validate = false;
         else
-            zhashx_update (options, longs[index].name, optarg);
+            zhashx_update (values, longs[index].name, optarg);
     }
     if (optind < argc) {
         fprintf (stderr, PROGRAM ": unexpected argument '%s'\n", argv[optind]);
@@ -108,40 +149,89 @@ s_parse (int argc, char *argv[], zhashx_t *options, bool *help)
     return true;
 }
 
-static const char *
-s_option (zhashx_t *options, const char *name, const char *fallback)
+//  Sends every option meant for this actor; false (said why) on a refusal
+static bool
+s_configure (zactor_t *actor, int who, zhashx_t *values, bool validate)
 {
-    const char *value = (const char *)zhashx_lookup (options, name);
-    return value ? value : fallback;
+    for (const flag_t *flag = s_flags; flag->flag; flag++) {
+        const char *value = (const char *)zhashx_lookup (values, flag->flag);
+        if (!(flag->to & who) || !value)
+            continue;
+        //  The hub's limit on payloads has its own name
+        const char *option = who == HUB && streq (flag->option, "max-message")
+                                 ? "max-payload"
+                                 : flag->option;
+        if (who == HUB && (streq (option, "router") || streq (option, "pub")))
+            continue; //  BIND takes these
+        zstr_sendx (actor, "SET", option, value, NULL);
+        if (zsock_wait (actor)) {
+            fprintf (stderr, PROGRAM ": invalid value '%s' for --%s\n", value,
+                     flag->flag);
+            return false;
+        }
+    }
+    zstr_sendx (actor, "SET", "validate", validate ? "true" : "false", NULL);
+    return zsock_wait (actor) == 0;
+}
+
+//  Starts an edge or repeater actor; returns its port, or 0 (said why)
+static int
+s_start (zactor_t *actor, const char *what)
+{
+    zstr_send (actor, "START");
+    char *status = NULL, *detail = NULL;
+    zstr_recvx (actor, &status, &detail, NULL);
+    int port = status && streq (status, "0") ? atoi (detail) : 0;
+    if (!port)
+        fprintf (stderr, PROGRAM ": %s: %s\n", what,
+                 detail ? detail : "failed");
+    zstr_free (&status);
+    zstr_free (&detail);
+    return port;
+}
+
+static zactor_t *
+s_new_actor (zactor_fn *actor_fn, int who, zhashx_t *values, bool validate,
+             zactor_t *hub, const char *router, const char *pub)
+{
+    zactor_t *actor = zactor_new (actor_fn, NULL);
+    bool ok = s_configure (actor, who, values, validate);
+    if (ok && router) {
+        zstr_sendx (actor, "SET", "hub-router", router, NULL);
+        zstr_sendx (actor, "SET", "hub-pub", pub, NULL);
+        ok = zsock_wait (actor) == 0 && zsock_wait (actor) == 0;
+    }
+    if (ok && hub) {
+        zsock_send (actor, "sp", "HUB", hub);
+        zsock_wait (actor);
+    }
+    if (!ok)
+        zactor_destroy (&actor);
+    return actor;
 }
 
 #ifdef CES_WITH_HUB
-//  Starts the hub on inproc:// for the edge and tcp:// for everyone else
+//  The hub binds inproc:// for the edge and repeater, tcp:// for the rest
 static zactor_t *
-s_start_hub (zhashx_t *options, const char *log_level, char **router,
-             char **pub)
+s_start_hub (zhashx_t *values, bool validate, char **router, char **pub)
 {
     zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    const char *heartbeat = s_option (options, "heartbeat", NULL);
-    const char *validate = s_option (options, "validate", "true");
-    if (!s_set (hub, "log-level", log_level) ||
-        (heartbeat && !s_set (hub, "heartbeat", heartbeat)) ||
-        !s_set (hub, "validate", validate)) {
+    if (!s_configure (hub, HUB, values, validate)) {
         zactor_destroy (&hub);
         return NULL;
     }
-    char *router_endpoints =
-        zsys_sprintf ("inproc://ces-hub-router,%s",
-                      s_option (options, "router", CES_HUB_ROUTER));
-    char *pub_endpoints = zsys_sprintf ("inproc://ces-hub-pub,%s",
-                                        s_option (options, "pub", CES_HUB_PUB));
-    zstr_sendx (hub, "BIND", router_endpoints, pub_endpoints, NULL);
-    zstr_free (&router_endpoints);
-    zstr_free (&pub_endpoints);
+    const char *tcp_router = (const char *)zhashx_lookup (values, "router");
+    const char *tcp_pub = (const char *)zhashx_lookup (values, "pub");
+    char *routers = zsys_sprintf ("inproc://ces-hub-router,%s",
+                                  tcp_router ? tcp_router : CES_HUB_ROUTER);
+    char *pubs = zsys_sprintf ("inproc://ces-hub-pub,%s",
+                               tcp_pub ? tcp_pub : CES_HUB_PUB);
+    zstr_sendx (hub, "BIND", routers, pubs, NULL);
+    zstr_free (&routers);
+    zstr_free (&pubs);
     char *status = NULL;
     zstr_recvx (hub, &status, router, pub, NULL);
-    bool ok = status && streq (status, "0");
-    if (!ok) {
+    if (!status || !streq (status, "0")) {
         fprintf (stderr, PROGRAM ": %s\n", *router ? *router : "hub failed");
         zactor_destroy (&hub);
     }
@@ -151,106 +241,134 @@ s_start_hub (zhashx_t *options, const char *log_level, char **router,
 #endif
 
 static void
-s_banner (int port, const char *router, const char *pub)
+s_banner (int edge_port, int repeater_port, const char *router, const char *pub)
 {
-    printf (
-        PROGRAM
-        " ready\n"
-        "  browser:    http://127.0.0.1:%d/  (watch a room, send an event)\n"
-        "  WebSocket:  ws://127.0.0.1:%d/connect/messenger  (also "
-        "/connect/repeater, /connect/hub)\n"
-        "  HTTP:       POST http://127.0.0.1:%d/event  (one JSON event)\n"
-        "  status:     http://127.0.0.1:%d/status  /metrics  /health\n",
-        port, port, port, port);
+    printf (PROGRAM " ready\n");
+    if (edge_port)
+        printf ("  browser:    http://127.0.0.1:%d/  (watch a room, send an "
+                "event)\n"
+                "  WebSocket:  ws://127.0.0.1:%d/connect/messenger  (also "
+                "/connect/repeater, /connect/hub)\n"
+                "  HTTP:       POST http://127.0.0.1:%d/event  (one JSON "
+                "event)\n"
+                "  status:     http://127.0.0.1:%d/status  /metrics  /health\n",
+                edge_port, edge_port, edge_port, edge_port);
+    if (repeater_port)
+        printf ("  repeater:   ws://127.0.0.1:%d/connect/ROOM/ID, POST "
+                "http://127.0.0.1:%d/send  (outside systems; status on "
+                "/status)\n",
+                repeater_port, repeater_port);
     if (router)
         printf ("  ZeroMQ:     hub ROUTER %s, PUB %s (other edges, embedded "
                 "messengers)\n",
                 router, pub);
-    printf ("  stop with Ctrl-C\n");
+    printf ("  stop with Ctrl-C; SIGHUP reloads the repeater's targets\n");
     fflush (stdout);
+}
+
+static void
+s_reload (zactor_t *repeater)
+{
+    zstr_send (repeater, "RELOAD");
+    char *status = NULL, *reason = NULL;
+    zstr_recvx (repeater, &status, &reason, NULL);
+    zstr_free (&status);
+    zstr_free (&reason);
 }
 
 int
 main (int argc, char *argv[])
 {
-    zhashx_t *options = zhashx_new ();
-    bool help = false;
-    if (!s_parse (argc, argv, options, &help)) {
+    zhashx_t *values = zhashx_new ();
+    bool validate = true, help = false;
+    if (!s_parse (argc, argv, values, &validate, &help)) {
         fprintf (stderr, PROGRAM ": try --help\n");
-        zhashx_destroy (&options);
+        zhashx_destroy (&values);
         return 2;
     }
     if (help) {
         s_usage (stdout);
-        zhashx_destroy (&options);
+        zhashx_destroy (&values);
         return 0;
     }
-    const char *env_level = getenv ("LOG_LEVEL");
-    const char *log_level = s_option (
-        options, "log-level", env_level && *env_level ? env_level : "info");
+#ifdef CES_REPEATER
+    const char *hub_address = (const char *)zhashx_lookup (values, "hub");
+    if (hub_address && strncmp (hub_address, "ws", 2) == 0) {
+        fprintf (stderr,
+                 PROGRAM ": HUB_ADDRESS/--hub is '%s'; a ces repeater "
+                         "links to the hub's ZeroMQ ROUTER, e.g. "
+                         "tcp://127.0.0.1:7200\n",
+                 hub_address);
+        zhashx_destroy (&values);
+        return 2;
+    }
+#endif
     //  Each busy civetweb worker has a ZeroMQ socket: raise the limit first
-    int max_clients = atoi (s_option (options, "max-clients", "1000"));
-    zsys_set_max_sockets ((size_t)(max_clients > 0 ? max_clients : 1000) + 256);
+    const char *clients = (const char *)zhashx_lookup (values, "max-clients");
+    int max_clients = clients && atoi (clients) > 0 ? atoi (clients) : 1000;
+    zsys_set_max_sockets ((size_t)(2 * max_clients) + 256);
     zsys_init ();
     zsys_set_logident (PROGRAM);
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_sighup;
+    sigaction (SIGHUP, &action, NULL);
 
-    int exit_code = 0;
-    zactor_t *hub = NULL;
+    zactor_t *hub = NULL, *edge = NULL, *repeater = NULL;
     char *router = NULL, *pub = NULL;
+    const char *inproc_router = NULL, *inproc_pub = NULL;
+    int edge_port = 0, repeater_port = 0;
+    bool ok = true;
+    int exit_code = 0;
 #ifdef CES_WITH_HUB
-    hub = s_start_hub (options, log_level, &router, &pub);
-    if (!hub) {
-        zstr_free (&router);
-        zstr_free (&pub);
-        zhashx_destroy (&options);
-        return 1;
-    }
-    zhashx_update (options, "hub-router", "inproc://ces-hub-router");
-    zhashx_update (options, "hub-pub", "inproc://ces-hub-pub");
+    hub = s_start_hub (values, validate, &router, &pub);
+    ok = hub != NULL;
+    exit_code = ok ? 0 : 1;
+    inproc_router = "inproc://ces-hub-router";
+    inproc_pub = "inproc://ces-hub-pub";
 #endif
-    zactor_t *edge = zactor_new (ces_edge_actor, NULL);
-    bool ok = s_set (edge, "log-level", log_level);
-    for (int i = 0; ok && s_edge_flags[i]; i++) {
-        const char *value = s_option (options, s_edge_flags[i], NULL);
-        if (value)
-            ok = s_set (edge, s_edge_flags[i], value);
-    }
-    if (ok)
-        ok = s_set (edge, "validate", s_option (options, "validate", "true"));
-    if (ok && hub) {
-        zsock_send (edge, "sp", "HUB", hub);
-        zsock_wait (edge);
-    }
+    //  A refused option exits 2, a port or hub that cannot be had exits 1
+#ifdef CES_EDGE
     if (ok) {
-        zstr_send (edge, "START");
-        char *status = NULL, *detail = NULL;
-        zstr_recvx (edge, &status, &detail, NULL);
-        ok = status && streq (status, "0");
-        if (ok) {
-            //  Show the tcp:// endpoints, not the inproc:// ones
-            char *router_tcp = router ? strchr (router, ',') : NULL;
-            char *pub_tcp = pub ? strchr (pub, ',') : NULL;
-            s_banner (atoi (detail), router_tcp ? router_tcp + 1 : NULL,
-                      pub_tcp ? pub_tcp + 1 : NULL);
-        } else
-            fprintf (stderr, PROGRAM ": %s\n", detail ? detail : "edge failed");
-        zstr_free (&status);
-        zstr_free (&detail);
-        exit_code = ok ? 0 : 1;
-    } else
-        exit_code = 2;
+        edge = s_new_actor (ces_edge_actor, EDGE, values, validate, hub,
+                            inproc_router, inproc_pub);
+        exit_code = edge ? 0 : 2;
+        ok = edge && (edge_port = s_start (edge, "edge"));
+    }
+#endif
+#ifdef CES_REPEATER
     if (ok) {
-        zpoller_t *poller = zpoller_new (edge, NULL);
-        while (!zsys_interrupted)
+        repeater = s_new_actor (ces_repeater_actor, REPEATER, values, validate,
+                                NULL, inproc_router, inproc_pub);
+        exit_code = repeater ? 0 : 2;
+        ok = repeater && (repeater_port = s_start (repeater, "repeater"));
+    }
+#endif
+    if (!ok && !exit_code)
+        exit_code = 1;
+    if (ok) {
+        //  Show the tcp:// endpoints, not the inproc:// ones
+        char *router_tcp = router ? strchr (router, ',') : NULL;
+        char *pub_tcp = pub ? strchr (pub, ',') : NULL;
+        s_banner (edge_port, repeater_port, router_tcp ? router_tcp + 1 : NULL,
+                  pub_tcp ? pub_tcp + 1 : NULL);
+        zpoller_t *poller = zpoller_new (edge ? edge : repeater, NULL);
+        while (!zsys_interrupted) {
             zpoller_wait (poller, 200);
+            if (s_reload_requested && repeater) {
+                s_reload_requested = 0;
+                s_reload (repeater);
+            }
+        }
         zpoller_destroy (&poller);
         zsys_info ("shutting down");
     }
-    //  The edge first: it still asks the hub for status while it runs
+    //  Edges first: they still ask the hub for status while they run
+    zactor_destroy (&repeater);
     zactor_destroy (&edge);
     zactor_destroy (&hub);
     zstr_free (&router);
     zstr_free (&pub);
-    zhashx_destroy (&options);
+    zhashx_destroy (&values);
     return exit_code;
 }

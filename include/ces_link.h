@@ -29,7 +29,8 @@ typedef enum {
 
 //  Create a link; it says HELLO at once. link_id must be unique per process
 //  and printable (it becomes the DEALER identity); name is for the hub's
-//  logs. Returns NULL if an endpoint is invalid.
+//  logs. pub_endpoint may be NULL for a peer that wants no room events.
+//  Returns NULL if an endpoint is invalid.
 ces_link_t *ces_link_new (const char *router_endpoint, const char *pub_endpoint,
                           const char *link_id, const char *name);
 

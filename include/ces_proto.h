@@ -41,6 +41,9 @@ typedef enum {
 #define CES_ROLE_MESSENGER "messenger"
 #define CES_ROLE_REPEATER  "repeater"
 #define CES_ROLE_HUB       "hub"
+//  An outside system behind a repeater: its events are repeater-sourced,
+//  and it is never given any (it is not in the repeater rotation)
+#define CES_ROLE_OUTSIDE "outside"
 
 //  Prefix of register sync topics; 0x7f cannot start a room ID
 #define CES_SYNC_PREFIX                                                        \

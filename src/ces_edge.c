@@ -32,9 +32,9 @@
 #define HTTP_WORKERS       8 //  civetweb threads kept for plain HTTP
 #define CLOSE_GRACE        3000 //  msecs a closing client has to take its close frame
 #define SUBS_CONN          "subs" //  the link connection holding the rooms union
-#define HTTP_CONN          "http"    //  the link connection of POST /event
-#define REPEATER_CONN      "0"       //  a repeater's one connection at the hub
-#define ROLE_OUTSIDE       "outside" //  a repeater's inbound outside system
+#define HTTP_CONN          "http" //  the link connection of POST /event
+#define REPEATER_CONN      "0"    //  a repeater's place in the hub's rotation
+#define INBOUND_CONN       "in"   //  POST /send and events from dialled links
 
 //  --------------------------------------------------------------------------
 //  State shared by the actor and the worker threads: set before mg_start,
@@ -144,6 +144,7 @@ typedef struct {
     char *central;
     int link_idle;
     int idle_timeout;
+    bool in_rotation; //  REPEATER_CONN is attached at the hub
 } self_t;
 
 //  --------------------------------------------------------------------------
@@ -273,7 +274,7 @@ static const char *
 s_role_of_uri (shared_t *shared, const char *uri)
 {
     if (shared->repeater)
-        return s_is_outside_uri (uri) ? ROLE_OUTSIDE : NULL;
+        return s_is_outside_uri (uri) ? CES_ROLE_OUTSIDE : NULL;
     static const struct {
         const char *path;
         const char *role;
@@ -1142,7 +1143,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
     client->role = streq (role, CES_ROLE_MESSENGER)  ? CES_ROLE_MESSENGER
                    : streq (role, CES_ROLE_REPEATER) ? CES_ROLE_REPEATER
                    : streq (role, CES_ROLE_HUB)      ? CES_ROLE_HUB
-                                                     : ROLE_OUTSIDE;
+                                                     : CES_ROLE_OUTSIDE;
     client->fd = atoi (fd);
     snprintf (client->remote, sizeof (client->remote), "%s", remote);
     client->rooms = zhashx_new ();
@@ -1151,10 +1152,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
     client->last_event = now;
     client->next_ping = now + self->ping_interval;
     zhashx_insert (self->clients, id, client);
-    //  Outside systems are not hub connections: what they send is this
-    //  repeater's
-    if (!streq (client->role, ROLE_OUTSIDE))
-        ces_link_attach (self->link, id, client->role);
+    ces_link_attach (self->link, id, client->role);
     if (client->fd < 0) {
         ces_error (self->log_level,
                    "edge: cannot find the socket of client %s; closing it", id);
@@ -1245,11 +1243,7 @@ s_handle_inbox (self_t *self)
                 client->events_in++;
                 client->last_event = client->last_heard;
                 self->counters.events_in++;
-                s_forward_event (self, client,
-                                 streq (client->role, ROLE_OUTSIDE)
-                                     ? REPEATER_CONN
-                                     : client->id_text,
-                                 message);
+                s_forward_event (self, client, client->id_text, message);
                 zframe_destroy (&message);
             } else if (streq (command, "REGISTER"))
                 s_client_register (self, client, request);
@@ -1318,7 +1312,7 @@ s_tick (self_t *self)
                       client->dropped);
             client->stuck_since = 0;
             s_client_close (self, client, 1008, reason);
-        } else if (streq (client->role, ROLE_OUTSIDE) &&
+        } else if (streq (client->role, CES_ROLE_OUTSIDE) &&
                    now - client->last_event > self->idle_timeout) {
             self->counters.closed_idle++;
             s_client_close (self, client, 1001, "idle; reconnect to send");
@@ -1394,10 +1388,12 @@ s_status_json (self_t *self)
     cJSON_AddNumberToObject (roles, "messenger", (double)by_role[0]);
     cJSON_AddNumberToObject (roles, "repeater", (double)by_role[1]);
     cJSON_AddNumberToObject (roles, "hub", (double)by_role[2]);
-    cJSON_AddNumberToObject (roles, "outside", (double)by_role[3]);
+    if (self->shared.repeater)
+        cJSON_AddNumberToObject (roles, "outside", (double)by_role[3]);
     if (self->targets) {
         cJSON *repeater = cJSON_AddObjectToObject (root, "repeater");
         cJSON_AddStringToObject (repeater, "system_id", self->system_id);
+        cJSON_AddBoolToObject (repeater, "in_rotation", self->in_rotation);
         cJSON_AddNumberToObject (repeater, "events_to_targets",
                                  (double)self->counters.to_targets);
         cJSON_AddNumberToObject (repeater, "events_for_no_target",
@@ -1523,6 +1519,22 @@ s_metrics_text (self_t *self)
 //  --------------------------------------------------------------------------
 //  Starting and stopping
 
+//  A repeater takes events from the hub's round-robin only while it has
+//  somewhere to send them; otherwise another repeater should get them
+static void
+s_join_rotation (self_t *self)
+{
+    bool wanted = ces_targets_size (self->targets) > 0;
+    if (wanted && !self->in_rotation)
+        ces_link_attach (self->link, REPEATER_CONN, CES_ROLE_REPEATER);
+    else if (!wanted && self->in_rotation)
+        ces_link_detach (self->link, REPEATER_CONN);
+    if (wanted != self->in_rotation)
+        ces_info (self->log_level, "repeater: %s the hub's repeater rotation",
+                  wanted ? "in" : "out of");
+    self->in_rotation = wanted;
+}
+
 static int
 s_set_option (self_t *self, const char *name, const char *value)
 {
@@ -1614,7 +1626,9 @@ s_start (self_t *self)
     assert (rc == 0);
     char *name = zsys_sprintf (
         "%s %s", self->shared.repeater ? "repeater" : "edge", self->listen);
-    self->link = ces_link_new (self->hub_router, self->hub_pub, link_id, name);
+    self->link = ces_link_new (self->hub_router,
+                               self->shared.repeater ? NULL : self->hub_pub,
+                               link_id, name);
     zstr_free (&name);
     zstr_free (&link_id);
     if (!self->link) {
@@ -1623,9 +1637,7 @@ s_start (self_t *self)
     }
     ces_link_set_log_level (self->link, self->log_level);
     if (self->shared.repeater) {
-        //  One connection: the hub's round-robin hands it events, and what
-        //  outside systems send through it is repeater-sourced
-        ces_link_attach (self->link, REPEATER_CONN, CES_ROLE_REPEATER);
+        ces_link_attach (self->link, INBOUND_CONN, CES_ROLE_OUTSIDE);
         self->targets =
             ces_targets_new (self->system_id, self->link_idle, self->log_level);
         char reason[256];
@@ -1634,6 +1646,7 @@ s_start (self_t *self)
             zstr_sendx (self->pipe, "-1", reason, NULL);
             return;
         }
+        s_join_rotation (self);
     } else {
         ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
         ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
@@ -1739,9 +1752,11 @@ s_handle_pipe (self_t *self)
                 : -1;
         if (rc)
             ces_warn (self->log_level, "repeater: reload refused: %s", reason);
-        else
+        else {
             ces_info (self->log_level, "repeater: reloaded, %zu targets",
                       ces_targets_size (self->targets));
+            s_join_rotation (self);
+        }
         zstr_sendx (self->pipe, rc ? "-1" : "0", rc ? reason : "", NULL);
     } else if (streq (command, "START"))
         s_start (self);

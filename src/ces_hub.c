@@ -52,12 +52,21 @@ typedef enum {
 static const char *const s_drop_names[DROP_REASONS] = {
     "no_route", "peer_gone", "queue_full", "malformed", "unknown_peer"};
 
-typedef enum { ROLE_MESSENGER, ROLE_REPEATER, ROLE_HUB, ROLES } role_index_t;
+//  The first three are also the sources of the routing table; an outside
+//  system behind a repeater is a repeater source that never receives
+typedef enum {
+    ROLE_MESSENGER,
+    ROLE_REPEATER,
+    ROLE_HUB,
+    SOURCES,
+    ROLE_OUTSIDE = SOURCES,
+    ROLES
+} role_index_t;
 static const char *const s_role_names[ROLES] = {
-    CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB};
+    CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB, CES_ROLE_OUTSIDE};
 
 typedef struct {
-    uint64_t events_in[ROLES];
+    uint64_t events_in[SOURCES];
     uint64_t published;
     uint64_t delivered_repeater;
     uint64_t delivered_hub;
@@ -512,6 +521,8 @@ s_handle_event (self_t *self, link_t *link)
     //  The codec reuses its message slot for replies, so keep our own
     message = zframe_dup (message);
     role_index_t role = s_role_index (sender->role);
+    if (role == ROLE_OUTSIDE)
+        role = ROLE_REPEATER;
     self->counters.events_in[role]++;
 
     bool delivered =
@@ -764,7 +775,7 @@ s_status_json (self_t *self)
                              (double)zlistx_size (self->repeaters));
 
     cJSON *events_in = cJSON_AddObjectToObject (root, "events_in");
-    for (int role = 0; role < ROLES; role++)
+    for (int role = 0; role < SOURCES; role++)
         cJSON_AddNumberToObject (events_in, s_role_names[role],
                                  (double)self->counters.events_in[role]);
     cJSON *deliveries = cJSON_AddObjectToObject (root, "deliveries");
@@ -792,7 +803,7 @@ s_metrics_text (self_t *self)
     assert (out);
     fprintf (out, "# HELP ces_hub_events_in_total Events received, by source "
                   "role.\n# TYPE ces_hub_events_in_total counter\n");
-    for (int role = 0; role < ROLES; role++)
+    for (int role = 0; role < SOURCES; role++)
         fprintf (out, "ces_hub_events_in_total{source=\"%s\"} %" PRIu64 "\n",
                  s_role_names[role], self->counters.events_in[role]);
     fprintf (out, "# HELP ces_hub_deliveries_total Events sent on, by path.\n"

@@ -68,7 +68,7 @@ ces_link_t *
 ces_link_new (const char *router_endpoint, const char *pub_endpoint,
               const char *link_id, const char *name)
 {
-    assert (router_endpoint && pub_endpoint && link_id && name);
+    assert (router_endpoint && link_id && name);
     ces_link_t *self = (ces_link_t *)zmalloc (sizeof (ces_link_t));
     assert (self);
     self->link_id = strdup (link_id);
@@ -101,8 +101,9 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     zsock_set_reconnect_ivl (self->sub, BACKOFF_MIN);
     zsock_set_reconnect_ivl_max (self->sub, BACKOFF_MAX);
     zsock_set_rcvhwm (self->sub, CES_HUB_SNDHWM);
+    //  A repeater needs no published events: it may have no PUB endpoint
     if (zsock_connect (self->dealer, "%s", router_endpoint) ||
-        zsock_connect (self->sub, "%s", pub_endpoint)) {
+        (pub_endpoint && zsock_connect (self->sub, "%s", pub_endpoint))) {
         ces_link_destroy (&self);
         return NULL;
     }

@@ -127,7 +127,7 @@ s_decode_fields (ces_proto_t *self, zmsg_t *msg)
                 return false;
             if (!ces_proto_role_valid (self->role)) {
                 s_copy (self->reason,
-                        "role must be messenger, repeater or hub");
+                        "role must be messenger, repeater, hub or outside");
                 return false;
             }
             return true;
@@ -318,7 +318,8 @@ ces_proto_role_valid (const char *role)
 {
     return role &&
            (streq (role, CES_ROLE_MESSENGER) ||
-            streq (role, CES_ROLE_REPEATER) || streq (role, CES_ROLE_HUB));
+            streq (role, CES_ROLE_REPEATER) || streq (role, CES_ROLE_HUB) ||
+            streq (role, CES_ROLE_OUTSIDE));
 }
 
 ces_proto_id_t

@@ -61,13 +61,23 @@ export function stop(child) {
   });
 }
 
-// Starts `ces` (hub + edge) on free ports; returns { child, port, router, pub, url }
+// Starts `ces` (hub + edge + repeater) on free ports; returns
+// { child, port, router, pub, http, ws, repeater: { port, http, ws } }
 export async function startCes(extra = []) {
-  const [port, routerPort, pubPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, routerPort, pubPort, repeaterPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const router = `tcp://127.0.0.1:${routerPort}`;
   const pub = `tcp://127.0.0.1:${pubPort}`;
-  const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub, ...extra]);
-  return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+  const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub,
+    '--repeater-listen', `127.0.0.1:${repeaterPort}`, ...extra]);
+  const repeater = { port: repeaterPort, http: `http://127.0.0.1:${repeaterPort}`, ws: `ws://127.0.0.1:${repeaterPort}` };
+  return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, repeater };
+}
+
+// Starts `ces-repeater` linked to a hub's ROUTER; returns { child, port, http, ws }
+export async function startRepeater(router, extra = []) {
+  const port = await freePort();
+  const child = await start('ces-repeater', ['--listen', `127.0.0.1:${port}`, '--hub', router, ...extra]);
+  return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
 }
 
 // Starts `ces-edge` linked to a hub; returns { child, port, http, ws }

@@ -48,6 +48,11 @@ ces_log_level_parse (const char *name)
 //  The edge actor's body; repeater mode serves outside systems (7101)
 void ces_edge_serve (zsock_t *pipe, bool repeater);
 
+//  Self-test helpers: a raw HTTP request to 127.0.0.1:port (caller frees
+//  the reply), and a listening socket on a free port of 127.0.0.1
+char *ces_http_test_request (int port, const char *request);
+int ces_http_test_listener (int *port);
+
 //  Self-tests, called by ces_selftest
 void ces_frame_test (bool verbose);
 void ces_event_test (bool verbose);

@@ -2032,27 +2032,6 @@ ces_edge_actor (zsock_t *pipe, void *args)
 //  Self test: the edge's HTTP surface over a real socket. WebSocket
 //  behaviour is tested end to end in tests/ with real clients.
 
-static char *
-s_http_get (int port, const char *request)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_port = htons ((uint16_t)port);
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    int rc = connect (fd, (struct sockaddr *)&address, sizeof (address));
-    assert (rc == 0);
-    ssize_t sent = send (fd, request, strlen (request), 0);
-    assert (sent == (ssize_t)strlen (request));
-    char *reply = (char *)zmalloc (65536);
-    size_t size = 0;
-    ssize_t got;
-    while (size < 65535 && (got = recv (fd, reply + size, 65535 - size, 0)) > 0)
-        size += (size_t)got;
-    close (fd);
-    return reply;
-}
-
 void
 ces_edge_test (bool verbose)
 {
@@ -2090,25 +2069,27 @@ ces_edge_test (bool verbose)
     int port = atoi (port_text);
     assert (port > 0);
 
-    char *reply = s_http_get (port, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *reply =
+        ces_http_test_request (port, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
     assert (strstr (reply, "200 OK"));
     assert (strstr (reply, "\"clients_by_role\""));
     assert (strstr (reply, "\"hub\":{"));
     freen (reply);
-    reply = s_http_get (port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    reply = ces_http_test_request (port,
+                                   "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     assert (strstr (reply, "ces_edge_clients{role=\"messenger\"} 0"));
     assert (strstr (reply, "ces_hub_links"));
     freen (reply);
-    reply =
-        s_http_get (port, "GET /connect/emperor HTTP/1.1\r\nHost: x\r\n\r\n");
+    reply = ces_http_test_request (
+        port, "GET /connect/emperor HTTP/1.1\r\nHost: x\r\n\r\n");
     assert (strstr (reply, "400 Bad Request"));
     freen (reply);
-    reply = s_http_get (port, "POST /event HTTP/1.1\r\nHost: x\r\n"
-                              "Content-Length: 5\r\n\r\n{\"a\":");
+    reply = ces_http_test_request (port, "POST /event HTTP/1.1\r\nHost: x\r\n"
+                                         "Content-Length: 5\r\n\r\n{\"a\":");
     assert (strstr (reply, "400 Bad Request"));
     assert (strstr (reply, "not valid JSON"));
     freen (reply);
-    reply = s_http_get (port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    reply = ces_http_test_request (port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert (strstr (reply, "<html"));
     freen (reply);
 

@@ -124,10 +124,10 @@ ces_http_publish (ces_http_t *self, bool healthy, const char *status,
 }
 
 //  --------------------------------------------------------------------------
-//  Self test: serve a snapshot and read it back over a real socket
+//  Self-test helpers, for this class and others (declared in ces_classes.h)
 
-static char *
-s_get (int port, const char *path)
+char *
+ces_http_test_request (int port, const char *request)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = {0};
@@ -136,18 +136,44 @@ s_get (int port, const char *path)
     address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     int rc = connect (fd, (struct sockaddr *)&address, sizeof (address));
     assert (rc == 0);
-    char request[128];
-    snprintf (request, sizeof (request), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
-              path);
     ssize_t sent = send (fd, request, strlen (request), 0);
     assert (sent == (ssize_t)strlen (request));
-    char *reply = (char *)zmalloc (8192);
+    char *reply = (char *)zmalloc (65536);
     size_t size = 0;
     ssize_t got;
-    while (size < 8191 && (got = recv (fd, reply + size, 8191 - size, 0)) > 0)
+    while (size < 65535 && (got = recv (fd, reply + size, 65535 - size, 0)) > 0)
         size += (size_t)got;
     close (fd);
     return reply;
+}
+
+int
+ces_http_test_listener (int *port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    int rc = bind (fd, (struct sockaddr *)&address, sizeof (address));
+    assert (rc == 0);
+    socklen_t size = sizeof (address);
+    getsockname (fd, (struct sockaddr *)&address, &size);
+    rc = listen (fd, 8);
+    assert (rc == 0);
+    *port = ntohs (address.sin_port);
+    return fd;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: serve a snapshot and read it back over a real socket
+
+static char *
+s_get (int port, const char *path)
+{
+    char request[128];
+    snprintf (request, sizeof (request), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+              path);
+    return ces_http_test_request (port, request);
 }
 
 void

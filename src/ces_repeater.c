@@ -17,28 +17,6 @@ ces_repeater_actor (zsock_t *pipe, void *args)
 //  Self test: an outside system's POST reaches a messenger, and an event a
 //  messenger sends reaches an HTTP target through the repeater
 
-static int
-s_http_request (int port, const char *request, char *reply, size_t size)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_port = htons ((uint16_t)port);
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    int rc = connect (fd, (struct sockaddr *)&address, sizeof (address));
-    assert (rc == 0);
-    ssize_t sent = send (fd, request, strlen (request), 0);
-    assert (sent == (ssize_t)strlen (request));
-    size_t used = 0;
-    ssize_t got;
-    while (used < size - 1 &&
-           (got = recv (fd, reply + used, size - 1 - used, 0)) > 0)
-        used += (size_t)got;
-    reply[used] = 0;
-    close (fd);
-    return (int)used;
-}
-
 void
 ces_repeater_test (bool verbose)
 {
@@ -56,17 +34,9 @@ ces_repeater_test (bool verbose)
     zstr_free (&status);
 
     //  An HTTP target: a listening socket we answer by hand
-    int server = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    int rc = bind (server, (struct sockaddr *)&address, sizeof (address));
-    assert (rc == 0);
-    socklen_t size = sizeof (address);
-    getsockname (server, (struct sockaddr *)&address, &size);
-    listen (server, 4);
-    char *central =
-        zsys_sprintf ("http://127.0.0.1:%d/hook", ntohs (address.sin_port));
+    int target_port;
+    int server = ces_http_test_listener (&target_port);
+    char *central = zsys_sprintf ("http://127.0.0.1:%d/hook", target_port);
 
     zactor_t *repeater = zactor_new (ces_repeater_actor, NULL);
     const char *options[][2] = {
@@ -95,12 +65,14 @@ ces_repeater_test (bool verbose)
                                   "Content-Type: application/json\r\n"
                                   "Content-Length: %zu\r\n\r\n%s",
                                   strlen (event), event);
-    char reply[2048];
+    char *reply = NULL;
     int64_t deadline = zclock_mono () + 5000;
-    do
-        s_http_request (port, request, reply, sizeof (reply));
-    while (!strstr (reply, "200 OK") && zclock_mono () < deadline);
+    do {
+        freen (reply);
+        reply = ces_http_test_request (port, request);
+    } while (!strstr (reply, "200 OK") && zclock_mono () < deadline);
     assert (strstr (reply, "Processing event"));
+    freen (reply);
     assert (ces_messenger_recv (messenger, 2000) == 0);
     assert (strstr (ces_messenger_payload (messenger), "from-outside"));
     zstr_free (&request);

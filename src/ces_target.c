@@ -644,20 +644,12 @@ ces_target_test (bool verbose)
     assert (kind == KIND_WEBSOCKET && port == 7101 && streq (path, ""));
 
     //  A one-shot HTTP server that answers 200
-    int server = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    int rc = bind (server, (struct sockaddr *)&address, sizeof (address));
-    assert (rc == 0);
-    socklen_t size = sizeof (address);
-    getsockname (server, (struct sockaddr *)&address, &size);
-    listen (server, 4);
+    int server_port;
+    int server = ces_http_test_listener (&server_port);
 
     zsock_t *reports = zsock_new_pull ("inproc://target-test-reports");
     zsock_set_rcvtimeo (reports, 5000);
-    char *url =
-        zsys_sprintf ("http://127.0.0.1:%d/hook", ntohs (address.sin_port));
+    char *url = zsys_sprintf ("http://127.0.0.1:%d/hook", server_port);
     ces_target_args_t args = {url, "selftest", "inproc://target-test-reports",
                               1000, verbose ? CES_LOG_DEBUG : CES_LOG_ERROR};
     zactor_t *target = zactor_new (ces_target_actor, &args);

@@ -327,7 +327,8 @@ main (int argc, char *argv[])
     inproc_router = "inproc://ces-hub-router";
     inproc_pub = "inproc://ces-hub-pub";
 #endif
-    //  A refused option exits 2, a port or hub that cannot be had exits 1
+    //  A refused option exits 2; what START refuses (a port, a targets
+    //  file) exits 1
 #ifdef CES_EDGE
     if (ok) {
         edge = s_new_actor (ces_edge_actor, EDGE, values, validate, hub,

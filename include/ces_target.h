@@ -20,7 +20,8 @@
         zactor_t *target = zactor_new (ces_target_actor, &args);
     where args is a ces_target_args_t. On the pipe:
         EVENT room frame    forward one event (frame = ROOMID\nJSON); no reply
-        $TERM
+        $TERM               (raise args.stop first, or $TERM waits for the
+                            events queued before it, 2 s x 3 tries each)
     Reports, sent as PUSH to args.reports (an inproc endpoint the owner binds
     a PULL on), never on the pipe:
         INBOUND url frame                 an event a WebSocket peer sent us
@@ -32,8 +33,12 @@
 #ifndef CES_TARGET_H_INCLUDED
 #define CES_TARGET_H_INCLUDED
 
+#include <stdatomic.h>
+
 typedef struct {
     const char *url;
+    atomic_bool *stop;     //  raise before destroying the actor: any wait ends
+                           //  and queued events are dropped (NULL: none)
     const char *system_id; //  names us to WebSocket peers
     const char *reports;   //  endpoint of the owner's PULL
     int link_idle;         //  msecs before an unused link is closed

@@ -26,7 +26,9 @@ typedef struct {
 
 typedef struct {
     zsock_t *pipe;
-    zsock_t *reports; //  PUSH to the owner
+    atomic_bool *stop;    //  raised by the owner before it ends us
+    atomic_bool own_stop; //  the flag, when the owner gave none
+    zsock_t *reports;     //  PUSH to the owner
     bool terminated;
     int log_level;
     char *url;
@@ -112,8 +114,25 @@ ces_target_url_valid (const char *url, char *reason, size_t size)
 //  --------------------------------------------------------------------------
 //  Plain sockets with deadlines: this thread may wait, nobody else does
 
+//  Waits for fd to be ready until the deadline, in short slices so that
+//  the owner's stop flag ends any wait at once. 1 ready, 0 not
 static int
-s_connect (const char *host, int port)
+s_wait (self_t *self, int fd, short events, int64_t deadline)
+{
+    while (!atomic_load (self->stop)) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return 0;
+        struct pollfd item = {fd, events, 0};
+        int rc = poll (&item, 1, left < 50 ? (int)left : 50);
+        if (rc != 0)
+            return rc > 0 ? 1 : 0;
+    }
+    return 0;
+}
+
+static int
+s_connect (self_t *self, const char *host, int port)
 {
     char service[16];
     snprintf (service, sizeof (service), "%d", port);
@@ -131,10 +150,9 @@ s_connect (const char *host, int port)
     freeaddrinfo (found);
     if (fd < 0)
         return -1;
-    struct pollfd item = {fd, POLLOUT, 0};
     int error = 0;
     socklen_t size = sizeof (error);
-    if (poll (&item, 1, IO_TIMEOUT) != 1 ||
+    if (!s_wait (self, fd, POLLOUT, zclock_mono () + IO_TIMEOUT) ||
         getsockopt (fd, SOL_SOCKET, SO_ERROR, &error, &size) || error) {
         close (fd);
         return -1;
@@ -145,7 +163,7 @@ s_connect (const char *host, int port)
 }
 
 static int
-s_send_all (int fd, const void *data, size_t size)
+s_send_all (self_t *self, int fd, const void *data, size_t size)
 {
     const byte *bytes = (const byte *)data;
     int64_t deadline = zclock_mono () + IO_TIMEOUT;
@@ -158,9 +176,7 @@ s_send_all (int fd, const void *data, size_t size)
         }
         if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
-        int64_t left = deadline - zclock_mono ();
-        struct pollfd item = {fd, POLLOUT, 0};
-        if (left <= 0 || poll (&item, 1, (int)left) != 1)
+        if (!s_wait (self, fd, POLLOUT, deadline))
             return -1;
     }
     return 0;
@@ -168,15 +184,13 @@ s_send_all (int fd, const void *data, size_t size)
 
 //  Reads until the end of the HTTP header; returns the status code or -1
 static int
-s_read_status (int fd)
+s_read_status (self_t *self, int fd)
 {
     char header[4096];
     size_t used = 0;
     int64_t deadline = zclock_mono () + IO_TIMEOUT;
     while (used < sizeof (header) - 1) {
-        int64_t left = deadline - zclock_mono ();
-        struct pollfd item = {fd, POLLIN, 0};
-        if (left <= 0 || poll (&item, 1, (int)left) != 1)
+        if (!s_wait (self, fd, POLLIN, deadline))
             return -1;
         ssize_t got = recv (fd, header + used, sizeof (header) - 1 - used, 0);
         if (got <= 0)
@@ -198,7 +212,7 @@ s_read_status (int fd)
 static int
 s_http_post_once (self_t *self, const char *body, size_t size)
 {
-    int fd = s_connect (self->host, self->port);
+    int fd = s_connect (self, self->host, self->port);
     if (fd < 0)
         return -1;
     char *head =
@@ -207,27 +221,28 @@ s_http_post_once (self_t *self, const char *body, size_t size)
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                       self->path, self->host, self->port, size);
     int status = -1;
-    if (s_send_all (fd, head, strlen (head)) == 0 &&
-        s_send_all (fd, body, size) == 0)
-        status = s_read_status (fd);
+    if (s_send_all (self, fd, head, strlen (head)) == 0 &&
+        s_send_all (self, fd, body, size) == 0)
+        status = s_read_status (self, fd);
     zstr_free (&head);
     close (fd);
     return status >= 200 && status < 300 ? 0 : -1;
 }
 
-//  Waits on the pipe, so that $TERM is not held up by a retry
+//  A retry's backoff; ends early only when the owner stops us
 static void
 s_pause (self_t *self, int msecs)
 {
-    zpoller_t *poller = zpoller_new (self->pipe, NULL);
-    zpoller_wait (poller, msecs);
-    zpoller_destroy (&poller);
+    int64_t deadline = zclock_mono () + msecs;
+    while (!atomic_load (self->stop) && zclock_mono () < deadline)
+        zclock_sleep (10);
 }
 
 static bool
 s_http_post (self_t *self, const char *body, size_t size)
 {
-    for (int attempt = 0; attempt < HTTP_ATTEMPTS; attempt++) {
+    for (int attempt = 0; attempt < HTTP_ATTEMPTS && !atomic_load (self->stop);
+         attempt++) {
         if (attempt)
             s_pause (self, 100 << (attempt - 1));
         if (s_http_post_once (self, body, size) == 0)
@@ -274,7 +289,7 @@ s_base64 (const byte *data, size_t size, char *out)
 
 //  Client frames are masked (RFC 6455 §5.3)
 static int
-s_ws_write (int fd, int opcode, const void *data, size_t size)
+s_ws_write (self_t *self, int fd, int opcode, const void *data, size_t size)
 {
     byte *frame = (byte *)malloc (size + 14);
     assert (frame);
@@ -297,7 +312,7 @@ s_ws_write (int fd, int opcode, const void *data, size_t size)
     used += 4;
     for (size_t i = 0; i < size; i++)
         frame[used + i] = ((const byte *)data)[i] ^ mask[i % 4];
-    int rc = s_send_all (fd, frame, used + size);
+    int rc = s_send_all (self, fd, frame, used + size);
     freen (frame);
     return rc;
 }
@@ -305,7 +320,7 @@ s_ws_write (int fd, int opcode, const void *data, size_t size)
 static link_t *
 s_link_open (self_t *self, const char *room)
 {
-    int fd = s_connect (self->host, self->port);
+    int fd = s_connect (self, self->host, self->port);
     if (fd < 0)
         return NULL;
     byte nonce[16];
@@ -318,8 +333,8 @@ s_link_open (self_t *self, const char *room)
         "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n",
         self->path, room, self->system_id, self->host, self->port, key);
-    int status = s_send_all (fd, request, strlen (request)) == 0
-                     ? s_read_status (fd)
+    int status = s_send_all (self, fd, request, strlen (request)) == 0
+                     ? s_read_status (self, fd)
                      : -1;
     zstr_free (&request);
     if (status != 101) {
@@ -333,6 +348,7 @@ s_link_open (self_t *self, const char *room)
     link->room = strdup (room);
     link->fd = fd;
     zhashx_insert (self->links, room, link);
+    self->next_stats = zclock_mono () + 100;
     ces_debug (self->log_level, "target %s: link for %s open", self->url, room);
     return link;
 }
@@ -343,8 +359,9 @@ s_link_close (self_t *self, link_t *link, const char *why)
     ces_debug (self->log_level, "target %s: link for %s closed (%s)", self->url,
                link->room, why);
     byte code[2] = {0x03, 0xE8}; //  1000, normal closure
-    s_ws_write (link->fd, 0x8, code, 2);
+    s_ws_write (self, link->fd, 0x8, code, 2);
     zhashx_delete (self->links, link->room);
+    self->next_stats = zclock_mono () + 100;
 }
 
 static bool
@@ -355,11 +372,11 @@ s_ws_send (self_t *self, const char *room, const void *data, size_t size)
         link = s_link_open (self, room);
     if (!link)
         return false;
-    if (s_ws_write (link->fd, 0x2, data, size)) {
+    if (s_ws_write (self, link->fd, 0x2, data, size)) {
         //  The link broke: one more try on a fresh one
         zhashx_delete (self->links, room);
         link = s_link_open (self, room);
-        if (!link || s_ws_write (link->fd, 0x2, data, size))
+        if (!link || s_ws_write (self, link->fd, 0x2, data, size))
             return false;
     }
     link->last_used = zclock_mono ();
@@ -426,7 +443,7 @@ s_link_read (self_t *self, link_t *link)
             for (size_t i = 0; i < size; i++)
                 payload[i] ^= frame[mask_at + i % 4];
         if (opcode == 0x9)
-            s_ws_write (link->fd, 0xA, payload, (size_t)size);
+            s_ws_write (self, link->fd, 0xA, payload, (size_t)size);
         else if (opcode == 0x8)
             return false;
         else if (opcode == 0x2 || opcode == 0x0) {
@@ -468,6 +485,12 @@ s_forward (self_t *self, zmsg_t *request)
 {
     char *room = zmsg_popstr (request);
     zframe_t *frame = zmsg_pop (request);
+    if (atomic_load (self->stop)) {
+        self->failed++; //  still queued when the target was removed
+        zstr_free (&room);
+        zframe_destroy (&frame);
+        return;
+    }
     if (!room || !frame) {
         zstr_free (&room);
         zframe_destroy (&frame);
@@ -567,8 +590,10 @@ s_poll_once (self_t *self)
     long timeout = next > now ? (long)(next - now) : 0;
     if (zmq_poll (items, (int)count, timeout) > 0) {
         for (size_t i = 1; i < count; i++)
-            if (items[i].revents && !s_link_read (self, links[i]))
+            if (items[i].revents && !s_link_read (self, links[i])) {
                 zhashx_delete (self->links, links[i]->room);
+                self->next_stats = zclock_mono () + 100;
+            }
         if (items[0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
     }
@@ -586,6 +611,7 @@ ces_target_actor (zsock_t *pipe, void *args)
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     assert (self);
     self->pipe = pipe;
+    self->stop = config->stop ? config->stop : &self->own_stop;
     self->url = strdup (config->url);
     self->system_id = strdup (config->system_id);
     self->link_idle = config->link_idle > 0 ? config->link_idle : 7000;
@@ -609,7 +635,7 @@ ces_target_actor (zsock_t *pipe, void *args)
         link_t *link = (link_t *)zhashx_first (links);
         while (link) {
             byte code[2] = {0x03, 0xE9}; //  1001, going away
-            s_ws_write (link->fd, 0x8, code, 2);
+            s_ws_write (self, link->fd, 0x8, code, 2);
             link = (link_t *)zhashx_next (links);
         }
     }
@@ -650,8 +676,10 @@ ces_target_test (bool verbose)
     zsock_t *reports = zsock_new_pull ("inproc://target-test-reports");
     zsock_set_rcvtimeo (reports, 5000);
     char *url = zsys_sprintf ("http://127.0.0.1:%d/hook", server_port);
-    ces_target_args_t args = {url, "selftest", "inproc://target-test-reports",
-                              1000, verbose ? CES_LOG_DEBUG : CES_LOG_ERROR};
+    ces_target_args_t args = {
+        url,        NULL,
+        "selftest", "inproc://target-test-reports",
+        1000,       verbose ? CES_LOG_DEBUG : CES_LOG_ERROR};
     zactor_t *target = zactor_new (ces_target_actor, &args);
     assert (target);
     zframe_t *frame = ces_frame_build ("ITB-1101", "{\"n\":1}", 7);

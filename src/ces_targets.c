@@ -7,6 +7,7 @@
 //  One target URL: its actor and what it reported
 typedef struct {
     zactor_t *actor;
+    atomic_bool stop; //  ends its waits at once when it is removed
     uint64_t sent;    //  delivered (reported by the target)
     uint64_t failed;  //  given up after retries (reported)
     uint64_t dropped; //  its queue was full (counted here)
@@ -28,6 +29,10 @@ static void
 s_target_free (void **item_p)
 {
     target_t *target = (target_t *)*item_p;
+    //  A stalled target must not hold us up: stop its waits, drop its queue,
+    //  and make sure $TERM reaches it even when its queue is full
+    atomic_store (&target->stop, true);
+    zsock_set_sndtimeo (zactor_sock (target->actor), -1);
     zactor_destroy (&target->actor);
     freen (target);
     *item_p = NULL;
@@ -162,10 +167,14 @@ s_load_file (zhashx_t *routes, const char *file, char *reason, size_t size)
 static void
 s_start_target (ces_targets_t *self, const char *url)
 {
-    ces_target_args_t args = {url, self->system_id, self->reports_endpoint,
-                              self->link_idle, self->log_level};
     target_t *target = (target_t *)zmalloc (sizeof (target_t));
     assert (target);
+    ces_target_args_t args = {url,
+                              &target->stop,
+                              self->system_id,
+                              self->reports_endpoint,
+                              self->link_idle,
+                              self->log_level};
     target->actor = zactor_new (ces_target_actor, &args);
     assert (target->actor);
     //  The queue is the pipe: never wait on it

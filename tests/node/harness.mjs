@@ -204,3 +204,102 @@ export function eventBuilders(system, tags) {
   });
   return { event, frame: (room, extra) => Buffer.from(`${room}\n${event(room, extra)}`) };
 }
+
+// --------------------------------------------------------------------------
+// Repeater targets: small servers on 127.0.0.1 that record what a repeater
+// sends them
+
+// A queue of items, awaited in order (like Client's)
+export class Inbox {
+  constructor() { this.items = []; this.queue = []; this.waiters = []; }
+  push(item) {
+    this.items.push(item);
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(item); else this.queue.push(item);
+  }
+  // Next item not taken yet, or an error after `timeout` ms
+  next(timeout = 3000, what = 'item') {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(done), 1);
+        reject(new Error(`no ${what} within ${timeout} ms`));
+      }, timeout);
+      const done = (item) => { clearTimeout(timer); resolve(item); };
+      this.waiters.push(done);
+    });
+  }
+}
+
+// An HTTP target: records every request ({method, url, headers, body, at})
+// in .requests (an Inbox). answer: true = 200; false = accept, read and
+// never answer (a stalled system); a function of the request = the status
+// to answer. Returns { url, port, requests, close() }.
+export async function httpTarget({ answer = true, path: hook = '/hook' } = {}) {
+  const { createServer } = await import('node:http');
+  const requests = new Inbox();
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const request = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString(), at: performance.now() };
+      requests.push(request);
+      if (typeof answer === 'function') res.statusCode = answer(request);
+      if (answer) res.end('ok');
+    });
+  });
+  server.keepAliveTimeout = 0;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}${hook}`, port, requests, server,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+// A WebSocket target (another repeater, as a repeater dials it): records
+// every connection ({path, ws, closed}) in .connections and every message
+// ({data, text, binary, conn, at}) in .messages (both Inboxes).
+// Returns { url, port, connections, messages, close() }.
+export async function wsTarget() {
+  const { WebSocketServer } = await import('ws');
+  const connections = new Inbox();
+  const messages = new Inbox();
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  server.on('connection', (ws, req) => {
+    const conn = { path: req.url, ws, at: performance.now() };
+    conn.closed = new Promise((resolve) => ws.on('close', (code) => { conn.closedAt = performance.now(); resolve(code); }));
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => messages.push({ data, text: data.toString(), binary: isBinary, conn, at: performance.now() }));
+    connections.push(conn);
+  });
+  const { port } = server.address();
+  return {
+    url: `ws://127.0.0.1:${port}`, port, connections, messages, server,
+    close: () => new Promise((resolve) => {
+      for (const client of server.clients) client.terminate();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+// POSTs `body` (a string) as JSON; returns { status, text }
+export async function postJson(url, body) {
+  const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+  return { status: response.status, text: await response.text() };
+}
+
+// Opens an outside system's WebSocket on /connect/ROOM/ID of a repeater
+// (the .repeater of a startCes result, or a startRepeater result)
+export const openOutside = (repeater, room, id) => new Client(`${repeater.ws}/connect/${room}/${id}`).open();
+
+// A targets file under the system's temporary directory; .write(routes)
+// rewrites it (an object, or raw text), .remove() deletes it
+export async function targetsFile(routes = {}) {
+  const [{ tmpdir }, fs] = [await import('node:os'), await import('node:fs')];
+  const file = path.join(tmpdir(), `ces-targets-${process.pid}-${++counter}.json`);
+  const write = (content) => fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  write(routes);
+  return { file, write, remove: () => fs.rmSync(file, { force: true }) };
+}

@@ -1,0 +1,65 @@
+// A ces-repeater process survives a restart of its hub: it links again by
+// itself, rejoins the round-robin, and forwards again; what outside systems
+// send reaches messengers again.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  start, startEdge, startRepeater, stop, open, status, until, unique, freePort, eventBuilders, httpTarget, postJson,
+} from './harness.mjs';
+
+const { event, frame } = eventBuilders('repeater-restart-test', ['core-state']);
+
+describe('ces-repeater across a hub restart', () => {
+  const children = [];
+  let target;
+  after(async () => {
+    for (const child of children.reverse()) await stop(child);
+    if (target) await target.close();
+  });
+
+  it('links again, is back in the rotation and forwards both ways', async () => {
+    const room = unique('ITB');
+    const router = `tcp://127.0.0.1:${await freePort()}`;
+    const pub = `tcp://127.0.0.1:${await freePort()}`;
+    const http = `127.0.0.1:${await freePort()}`;
+    const hubArgs = ['--router', router, '--pub', pub, '--http', http, '--heartbeat', '200'];
+    const hubStatus = () => fetch(`http://${http}/status`).then((r) => r.json());
+    let hub = await start('ces-hub', hubArgs);
+    children.push(hub);
+    target = await httpTarget();
+    const edge = await startEdge(router, pub);
+    const repeater = await startRepeater(router, ['--central', target.url]);
+    children.push(edge.child, repeater.child);
+    const subscriber = await open(edge, 'messenger');
+    await subscriber.register([room]);
+    const sender = await open(edge, 'messenger');
+    await until(hubStatus, (st) => st.repeaters === 1, 'the repeater in the rotation');
+
+    sender.ws.send(frame(room, { value: 'before' }));
+    assert.match((await target.requests.next(3000, 'the POST before the restart')).body, /"before"/);
+
+    // The hub goes away and comes back on the same endpoints
+    assert.equal(await stop(hub), 0);
+    hub = await start('ces-hub', hubArgs);
+    children[0] = hub;
+    await until(hubStatus, (st) => st.repeaters === 1, 'the repeater back in the rotation', 10000);
+    await until(() => status(edge), (st) => st.edge.hub_connected, 'the edge linked again', 10000);
+    await until(() => status(repeater), (st) => st.edge.hub_connected, 'the repeater linked again', 10000);
+
+    // Out: the next messenger event is POSTed by the repeater
+    sender.ws.send(frame(room, { value: 'after' }));
+    for (;;) {
+      const request = await target.requests.next(3000, 'the POST after the restart');
+      if (/"after"/.test(request.body)) break;
+      assert.match(request.body, /"before"/, `unexpected ${request.body}`);
+    }
+    // In: an outside POST reaches the messenger on the edge
+    const posted = await postJson(`${repeater.http}/send`, event(room, { value: 'outside-after' }));
+    assert.equal(posted.status, 200, posted.text);
+    for (;;) {
+      const item = await subscriber.next(3000);
+      if (item.text.includes('outside-after')) break;
+    }
+    await Promise.all([sender.close(), subscriber.close()]);
+  });
+});

@@ -8,6 +8,11 @@
         { "ITB-1101": ["http://10.1.2.3:8000/events", "ws://other-site"],
           "*": ["ws://central:7101"] }
 
+    A WebSocket target may name the peer's SYSTEM_ID as a fragment,
+    "ws://site-b:7101#site-b": while that peer has an inbound link open to
+    this repeater for the event's room (/connect/ROOM/site-b), the event goes
+    back over that link instead of one we dial.
+
     Each distinct URL is one ces_target actor with its own thread and a
     bounded queue (its pipe, 1000 events); reconfiguring keeps the actors of
     URLs that stay, so their links are not dropped. Owned by one actor; not
@@ -28,11 +33,18 @@ void ces_targets_destroy (ces_targets_t **self_p);
 int ces_targets_configure (ces_targets_t *self, const char *file,
                            const char *central, char *reason, size_t size);
 
+//  Sends an event over the peer's own inbound link for the room, if it has
+//  one open; true if it did
+typedef bool (ces_targets_inbound_fn) (void *arg, const char *peer,
+                                       const char *room, zframe_t *message);
+
 //  Queue one event (ROOMID\nJSON) for every target of its room and of "*",
-//  each URL once. Returns how many targets took it; a full queue is a drop,
-//  counted for that target.
+//  each URL once; targets naming a peer try inbound (may be NULL) first.
+//  Returns how many targets took it; a full queue is a drop, counted for
+//  that target.
 size_t ces_targets_dispatch (ces_targets_t *self, const char *room,
-                             zframe_t *message);
+                             zframe_t *message, ces_targets_inbound_fn *inbound,
+                             void *arg);
 
 //  The socket to poll for reports from the targets.
 zsock_t *ces_targets_reports (ces_targets_t *self);

@@ -90,6 +90,7 @@ typedef struct {
     bool shut;
     int64_t close_deadline;
     zhashx_t *rooms; //  set
+    char *peer_key;  //  "ROOM\nID" of an outside system's /connect/ROOM/ID
     uint64_t events_in, events_out, dropped, errors;
 } client_t;
 
@@ -145,6 +146,7 @@ typedef struct {
     int link_idle;
     int idle_timeout;
     bool in_rotation; //  REPEATER_CONN is attached at the hub
+    zhashx_t *peers;  //  "ROOM\nID" -> outside client_t, for replies
 } self_t;
 
 //  --------------------------------------------------------------------------
@@ -395,6 +397,7 @@ s_ws_ready (struct mg_connection *conn, void *cbdata)
     zmsg_addstr (msg, ws->role);
     zmsg_addstrf (msg, "%d", copy);
     zmsg_addstrf (msg, "%s:%d", request->remote_addr, request->remote_port);
+    zmsg_addstr (msg, request->local_uri);
     s_worker_send (worker, &msg);
 }
 
@@ -1066,6 +1069,23 @@ s_fan_out (self_t *self)
     }
 }
 
+//  A peer that has its own inbound link open for the room gets the event
+//  back over it (ces_targets_inbound_fn)
+static bool
+s_send_to_peer (void *arg, const char *peer, const char *room,
+                zframe_t *message)
+{
+    self_t *self = (self_t *)arg;
+    char *key = zsys_sprintf ("%s\n%s", room, peer);
+    client_t *client = (client_t *)zhashx_lookup (self->peers, key);
+    zstr_free (&key);
+    if (!client || client->closing || client->shut)
+        return false;
+    client->last_event = zclock_mono (); //  the link is in use
+    s_client_send_event (self, client, message);
+    return true;
+}
+
 //  The hub chose this repeater for an event: its room's targets and the
 //  "*" targets get it
 static void
@@ -1080,7 +1100,8 @@ s_to_targets (self_t *self, zframe_t *message)
     memcpy (room, data, (size_t)(newline - data));
     room[newline - data] = 0;
     self->counters.to_targets++;
-    if (ces_targets_dispatch (self->targets, room, message) == 0)
+    if (ces_targets_dispatch (self->targets, room, message, s_send_to_peer,
+                              self) == 0)
         self->counters.no_target++;
 }
 
@@ -1125,6 +1146,7 @@ s_client_free (void **item_p)
     if (client->fd >= 0)
         close (client->fd);
     zhashx_destroy (&client->rooms);
+    zstr_free (&client->peer_key);
     freen (client->out);
     freen (client);
     *item_p = NULL;
@@ -1136,7 +1158,8 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
     char *role = zmsg_popstr (request);
     char *fd = zmsg_popstr (request);
     char *remote = zmsg_popstr (request);
-    assert (role && fd && remote);
+    char *uri = zmsg_popstr (request);
+    assert (role && fd && remote && uri);
     client_t *client = (client_t *)zmalloc (sizeof (client_t));
     assert (client);
     snprintf (client->id_text, sizeof (client->id_text), "%s", id);
@@ -1153,6 +1176,17 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
     client->next_ping = now + self->ping_interval;
     zhashx_insert (self->clients, id, client);
     ces_link_attach (self->link, id, client->role);
+    if (streq (client->role, CES_ROLE_OUTSIDE)) {
+        //  /connect/ROOM/ID[/]: checked by the worker already
+        const char *room = uri + strlen ("/connect/");
+        const char *slash = strchr (room, '/');
+        client->peer_key =
+            zsys_sprintf ("%.*s\n%s", (int)(slash - room), room, slash + 1);
+        size_t size = strlen (client->peer_key);
+        if (client->peer_key[size - 1] == '/')
+            client->peer_key[size - 1] = 0;
+        zhashx_update (self->peers, client->peer_key, client);
+    }
     if (client->fd < 0) {
         ces_error (self->log_level,
                    "edge: cannot find the socket of client %s; closing it", id);
@@ -1163,6 +1197,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
     zstr_free (&role);
     zstr_free (&fd);
     zstr_free (&remote);
+    zstr_free (&uri);
 }
 
 static void
@@ -1173,6 +1208,9 @@ s_client_gone (self_t *self, client_t *client)
     s_client_unregister_all (self, client);
     s_client_poll (self, client, false);
     ces_link_detach (self->link, client->id_text);
+    if (client->peer_key &&
+        zhashx_lookup (self->peers, client->peer_key) == client)
+        zhashx_delete (self->peers, client->peer_key);
     zhashx_delete (self->clients, client->id_text);
 }
 
@@ -1818,6 +1856,7 @@ s_self_new (zsock_t *pipe, bool repeater)
     self->hub_waiters = zlistx_new ();
     zlistx_set_destructor (self->hub_waiters, s_list_destroy);
     self->blocked = zlistx_new ();
+    self->peers = zhashx_new ();
     return self;
 }
 
@@ -1896,6 +1935,7 @@ s_self_destroy (self_t **self_p)
         zhashx_destroy (&self->room_index);
         zlistx_destroy (&self->star);
         zlistx_destroy (&self->blocked);
+        zhashx_destroy (&self->peers);
         zhashx_destroy (&self->clients);
         zhashx_destroy (&self->subs);
         ces_targets_destroy (&self->targets);

@@ -53,22 +53,29 @@ s_parse_url (const char *url, kind_t *kind, char *host, size_t host_size,
              int *port, char *path, size_t path_size, char *reason,
              size_t reason_size)
 {
-    const char *rest = url;
-    if (strncmp (url, "https://", 8) == 0 || strncmp (url, "wss://", 6) == 0) {
+    //  A fragment names the peer's SYSTEM_ID (see ces_targets); not ours
+    char bare[512];
+    snprintf (bare, sizeof (bare), "%s", url);
+    char *fragment = strchr (bare, '#');
+    if (fragment)
+        *fragment = 0;
+    const char *rest = bare;
+    if (strncmp (bare, "https://", 8) == 0 ||
+        strncmp (bare, "wss://", 6) == 0) {
         snprintf (reason, reason_size,
                   "%s: TLS targets need a TLS proxy in front (civetweb's TLS "
                   "does not work with OpenSSL 3)",
                   url);
         return false;
     }
-    if (strncmp (url, "http://", 7) == 0) {
+    if (strncmp (bare, "http://", 7) == 0) {
         *kind = KIND_HTTP;
-        rest = url + 7;
+        rest = bare + 7;
         *port = 80;
     } else {
         *kind = KIND_WEBSOCKET;
-        if (strncmp (url, "ws://", 5) == 0)
-            rest = url + 5;
+        if (strncmp (bare, "ws://", 5) == 0)
+            rest = bare + 5;
         *port = REPEATER_PORT;
     }
     const char *slash = strchr (rest, '/');

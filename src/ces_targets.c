@@ -7,10 +7,12 @@
 //  One target URL: its actor and what it reported
 typedef struct {
     zactor_t *actor;
-    atomic_bool stop; //  ends its waits at once when it is removed
-    uint64_t sent;    //  delivered (reported by the target)
-    uint64_t failed;  //  given up after retries (reported)
-    uint64_t dropped; //  its queue was full (counted here)
+    atomic_bool stop;     //  ends its waits at once when it is removed
+    uint64_t sent;        //  delivered (reported by the target)
+    uint64_t failed;      //  given up after retries (reported)
+    uint64_t dropped;     //  its queue was full (counted here)
+    uint64_t via_inbound; //  sent back over the peer's own inbound link
+    char *peer;           //  the peer's SYSTEM_ID, from the URL's fragment
     size_t links;
     char state[16];
 } target_t;
@@ -34,6 +36,7 @@ s_target_free (void **item_p)
     atomic_store (&target->stop, true);
     zsock_set_sndtimeo (zactor_sock (target->actor), -1);
     zactor_destroy (&target->actor);
+    zstr_free (&target->peer);
     freen (target);
     *item_p = NULL;
 }
@@ -179,6 +182,9 @@ s_start_target (ces_targets_t *self, const char *url)
     assert (target->actor);
     //  The queue is the pipe: never wait on it
     zsock_set_sndtimeo (zactor_sock (target->actor), 0);
+    const char *fragment = strchr (url, '#');
+    if (fragment && fragment[1])
+        target->peer = strdup (fragment + 1);
     snprintf (target->state, sizeof (target->state), "starting");
     zhashx_insert (self->targets, url, target);
     ces_info (self->log_level, "repeater: target %s added", url);
@@ -242,7 +248,8 @@ ces_targets_configure (ces_targets_t *self, const char *file,
 
 static size_t
 s_dispatch_route (ces_targets_t *self, zlist_t *urls, const char *room,
-                  zframe_t *message, zhashx_t *done)
+                  zframe_t *message, zhashx_t *done,
+                  ces_targets_inbound_fn *inbound, void *arg)
 {
     size_t taken = 0;
     const char *url = urls ? (const char *)zlist_first (urls) : NULL;
@@ -250,6 +257,13 @@ s_dispatch_route (ces_targets_t *self, zlist_t *urls, const char *room,
         target_t *target = (target_t *)zhashx_lookup (self->targets, url);
         if (target && !zhashx_lookup (done, url)) {
             zhashx_insert (done, url, (void *)"");
+            if (target->peer && inbound &&
+                inbound (arg, target->peer, room, message)) {
+                target->via_inbound++;
+                taken++;
+                url = (const char *)zlist_next (urls);
+                continue;
+            }
             zmsg_t *msg = zmsg_new ();
             zmsg_addstr (msg, "EVENT");
             zmsg_addstr (msg, room);
@@ -268,16 +282,17 @@ s_dispatch_route (ces_targets_t *self, zlist_t *urls, const char *room,
 }
 
 size_t
-ces_targets_dispatch (ces_targets_t *self, const char *room, zframe_t *message)
+ces_targets_dispatch (ces_targets_t *self, const char *room, zframe_t *message,
+                      ces_targets_inbound_fn *inbound, void *arg)
 {
     assert (self && room && message);
     zhashx_t *done = zhashx_new ();
     size_t taken =
         s_dispatch_route (self, (zlist_t *)zhashx_lookup (self->routes, room),
-                          room, message, done);
+                          room, message, done, inbound, arg);
     taken +=
         s_dispatch_route (self, (zlist_t *)zhashx_lookup (self->routes, "*"),
-                          room, message, done);
+                          room, message, done, inbound, arg);
     zhashx_destroy (&done);
     return taken;
 }
@@ -350,6 +365,10 @@ ces_targets_status (ces_targets_t *self, cJSON *parent)
         cJSON_AddNumberToObject (item, "dropped_queue_full",
                                  (double)target->dropped);
         cJSON_AddNumberToObject (item, "links", (double)target->links);
+        cJSON_AddNumberToObject (item, "via_inbound",
+                                 (double)target->via_inbound);
+        if (target->peer)
+            cJSON_AddStringToObject (item, "peer", target->peer);
         cJSON_AddItemToArray (list, item);
         target = (target_t *)zhashx_next (self->targets);
     }
@@ -425,8 +444,10 @@ ces_targets_test (bool verbose)
     assert (ces_targets_size (targets) == 2);
     //  ITB-1101 goes to both, once each; another room only to the central one
     zframe_t *message = ces_frame_build ("ITB-1101", "{}", 2);
-    assert (ces_targets_dispatch (targets, "ITB-1101", message) == 2);
-    assert (ces_targets_dispatch (targets, "ITB-2202", message) == 1);
+    assert (ces_targets_dispatch (targets, "ITB-1101", message, NULL, NULL) ==
+            2);
+    assert (ces_targets_dispatch (targets, "ITB-2202", message, NULL, NULL) ==
+            1);
     zframe_destroy (&message);
     cJSON *status = cJSON_CreateObject ();
     ces_targets_status (targets, status);

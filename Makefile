@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure --timeout 600
 
-.PHONY: all deps deps-run build build-asan run test test-asan format format-check clean
+.PHONY: all deps deps-run build build-asan run test test-asan fuzz format format-check clean
 
 all: build
 
@@ -29,6 +29,17 @@ test: deps build build-asan format-check
 	cd build && $(CTEST)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST)
 
+# libFuzzer on the codecs, 60 s each (needs clang; not part of make test)
+FUZZ_SECONDS ?= 60
+fuzz: deps-run
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCES_SANITIZER=address \
+	    -DCES_FUZZER=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_proto
+	for t in frame proto; do \
+	    mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
+	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
+	done
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -37,4 +48,4 @@ format-check:
 	    || (echo "code is not formatted: run 'make format'"; exit 1)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure --timeout 600
 
-.PHONY: all deps deps-run build build-asan run test test-asan fuzz format format-check clean
+.PHONY: all deps deps-run build build-asan run test test-asan bench fuzz format format-check clean
 
 all: build
 
@@ -39,6 +39,10 @@ fuzz: deps-run
 	    mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
 	done
+
+# The benchmark (not part of make test): the hub core beside a bare forwarder
+bench: build
+	./build/ces_bench_hub
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

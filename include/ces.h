@@ -25,6 +25,14 @@
 #define CES_HEARTBEAT_MSEC 1000
 #define CES_HUB_SNDHWM     100000
 
+//  Log levels of the actors' "log-level" option and ces_link_set_log_level
+typedef enum {
+    CES_LOG_ERROR = 0,
+    CES_LOG_WARN,
+    CES_LOG_INFO,
+    CES_LOG_DEBUG
+} ces_log_level_t;
+
 typedef struct _ces_frame_t ces_frame_t;
 typedef struct _ces_event_t ces_event_t;
 typedef struct _ces_proto_t ces_proto_t;

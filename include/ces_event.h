@@ -17,6 +17,11 @@ void ces_event_destroy (ces_event_t **self_p);
 //  (see ces_event_error for why).
 int ces_event_parse (ces_event_t *self, const char *json, size_t size);
 
+//  Check that a payload is one JSON object, strictly (RFC 8259, nesting up
+//  to 64 levels), without building a tree: much cheaper than parse. Returns
+//  0, or -2 (see ces_event_error). Leaves the last parse's tree alone.
+int ces_event_check (ces_event_t *self, const char *json, size_t size);
+
 //  After a good parse: affected-room.roomID, or NULL if it is absent or not
 //  a string.
 const char *ces_event_affected_room (ces_event_t *self);

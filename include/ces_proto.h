@@ -103,4 +103,8 @@ void ces_proto_set_rooms (ces_proto_t *self, zlist_t *rooms);
 zframe_t *ces_proto_message (ces_proto_t *self);
 void ces_proto_set_message (ces_proto_t *self, zframe_t **message_p);
 
+//  Take the message of EVENT/DELIVER away from the codec, without a copy.
+//  Caller owns return value and must destroy it when done.
+zframe_t *ces_proto_take_message (ces_proto_t *self);
+
 #endif

@@ -14,12 +14,6 @@
 
 //  Log levels of the actors' "SET log-level" option; a line is printed when
 //  its level is at or below the actor's level.
-typedef enum {
-    CES_LOG_ERROR = 0,
-    CES_LOG_WARN,
-    CES_LOG_INFO,
-    CES_LOG_DEBUG
-} ces_log_level_t;
 
 static inline int
 ces_log_level_parse (const char *name)

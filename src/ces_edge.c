@@ -451,7 +451,7 @@ s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
     ces_frame_error_t rc = ces_frame_parse (worker->frame, data, size);
     const char *problem = rc == CES_FRAME_OK ? NULL : ces_frame_strerror (rc);
     if (!problem && worker->shared->validate &&
-        ces_event_parse (worker->event, ces_frame_payload (worker->frame),
+        ces_event_check (worker->event, ces_frame_payload (worker->frame),
                          ces_frame_payload_size (worker->frame)))
         problem = ces_event_error (worker->event);
     if (problem) {

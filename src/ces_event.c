@@ -54,6 +54,185 @@ ces_event_parse (ces_event_t *self, const char *json, size_t size)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  A strict JSON (RFC 8259) syntax scan that builds nothing: the hub checks
+//  every event, and a cJSON tree would cost more than routing it
+
+#define MAX_DEPTH 64
+
+typedef struct {
+    const unsigned char *at;
+    const unsigned char *end;
+} scan_t;
+
+static void
+s_skip_space (scan_t *scan)
+{
+    while (scan->at < scan->end && (*scan->at == ' ' || *scan->at == '\t' ||
+                                    *scan->at == '\n' || *scan->at == '\r'))
+        scan->at++;
+}
+
+static bool
+s_scan_literal (scan_t *scan, const char *word)
+{
+    size_t size = strlen (word);
+    if ((size_t)(scan->end - scan->at) < size || memcmp (scan->at, word, size))
+        return false;
+    scan->at += size;
+    return true;
+}
+
+static bool
+s_scan_string (scan_t *scan)
+{
+    scan->at++; //  the opening quote
+    while (scan->at < scan->end) {
+        unsigned char c = *scan->at++;
+        if (c == '"')
+            return true;
+        if (c < 0x20)
+            return false; //  control characters must be escaped
+        if (c == '\\') {
+            if (scan->at >= scan->end)
+                return false;
+            c = *scan->at++;
+            if (c == 'u') {
+                for (int i = 0; i < 4; i++, scan->at++)
+                    if (scan->at >= scan->end || !isxdigit (*scan->at))
+                        return false;
+            } else if (!strchr ("\"\\/bfnrt", c) || c == 0)
+                return false;
+        }
+    }
+    return false;
+}
+
+static bool
+s_scan_digits (scan_t *scan)
+{
+    const unsigned char *start = scan->at;
+    while (scan->at < scan->end && isdigit (*scan->at))
+        scan->at++;
+    return scan->at > start;
+}
+
+static bool
+s_scan_number (scan_t *scan)
+{
+    if (*scan->at == '-')
+        scan->at++;
+    if (scan->at < scan->end && *scan->at == '0')
+        scan->at++;
+    else if (!s_scan_digits (scan))
+        return false;
+    if (scan->at < scan->end && *scan->at == '.') {
+        scan->at++;
+        if (!s_scan_digits (scan))
+            return false;
+    }
+    if (scan->at < scan->end && (*scan->at == 'e' || *scan->at == 'E')) {
+        scan->at++;
+        if (scan->at < scan->end && (*scan->at == '+' || *scan->at == '-'))
+            scan->at++;
+        if (!s_scan_digits (scan))
+            return false;
+    }
+    return true;
+}
+
+static bool s_scan_value (scan_t *scan, int depth);
+
+//  An object or an array: members separated by commas, nothing trailing
+static bool
+s_scan_container (scan_t *scan, int depth, bool object)
+{
+    if (depth > MAX_DEPTH)
+        return false;
+    scan->at++;
+    s_skip_space (scan);
+    unsigned char close = object ? '}' : ']';
+    if (scan->at < scan->end && *scan->at == close) {
+        scan->at++;
+        return true;
+    }
+    while (scan->at < scan->end) {
+        if (object) {
+            if (*scan->at != '"' || !s_scan_string (scan))
+                return false;
+            s_skip_space (scan);
+            if (scan->at >= scan->end || *scan->at++ != ':')
+                return false;
+        }
+        if (!s_scan_value (scan, depth + 1))
+            return false;
+        s_skip_space (scan);
+        if (scan->at >= scan->end)
+            return false;
+        unsigned char c = *scan->at++;
+        if (c == close)
+            return true;
+        if (c != ',')
+            return false;
+        s_skip_space (scan);
+    }
+    return false;
+}
+
+static bool
+s_scan_value (scan_t *scan, int depth)
+{
+    s_skip_space (scan);
+    if (scan->at >= scan->end)
+        return false;
+    switch (*scan->at) {
+        case '{':
+            return s_scan_container (scan, depth, true);
+        case '[':
+            return s_scan_container (scan, depth, false);
+        case '"':
+            return s_scan_string (scan);
+        case 't':
+            return s_scan_literal (scan, "true");
+        case 'f':
+            return s_scan_literal (scan, "false");
+        case 'n':
+            return s_scan_literal (scan, "null");
+        default:
+            return (*scan->at == '-' || isdigit (*scan->at)) &&
+                   s_scan_number (scan);
+    }
+}
+
+int
+ces_event_check (ces_event_t *self, const char *json, size_t size)
+{
+    assert (self);
+    self->error = NULL;
+    scan_t scan = {(const unsigned char *)json,
+                   (const unsigned char *)json + size};
+    s_skip_space (&scan);
+    if (scan.at >= scan.end) {
+        self->error = "event is empty; send one JSON object";
+        return -2;
+    }
+    bool object = *scan.at == '{';
+    if (!s_scan_value (&scan, 0)) {
+        self->error = "event is not valid JSON";
+        return -2;
+    }
+    s_skip_space (&scan);
+    if (scan.at != scan.end) {
+        self->error = "event is not valid JSON";
+        return -2;
+    }
+    if (!object) {
+        self->error = "event is JSON but not an object; send {...}";
+        return -2;
+    }
+    return 0;
+}
+
 const char *
 ces_event_affected_room (ces_event_t *self)
 {
@@ -103,6 +282,26 @@ ces_event_test (bool verbose)
     assert (ces_event_parse (event, "", 0) == -2);
     //  Length is respected: the bytes after size are not read
     assert (ces_event_parse (event, "{}garbage", 2) == 0);
+
+    //  The scan agrees with the parser, without building anything
+    const char *valid[] = {"{}", " {\"a\":[1,-2.5e+3,true,false,null]} ",
+                           "{\"s\":\"\\u00e9\\n\\\"\"}", good};
+    for (size_t i = 0; i < sizeof (valid) / sizeof (valid[0]); i++)
+        assert (ces_event_check (event, valid[i], strlen (valid[i])) == 0);
+    const char *invalid[] = {"",           "[1]",         "{\"a\":}",
+                             "{\"a\":1,}", "{\"a\" 1}",   "{a:1}",
+                             "{\"a\":01}", "{\"a\":1.}",  "{\"a\":\"\t\"}",
+                             "{} {}",      "{\"a\":tru}", "{\"a\":\"\\x\"}"};
+    for (size_t i = 0; i < sizeof (invalid) / sizeof (invalid[0]); i++)
+        assert (ces_event_check (event, invalid[i], strlen (invalid[i])) == -2);
+    assert (strstr (ces_event_error (event), "not valid JSON"));
+    assert (ces_event_check (event, "[1]", 3) == -2);
+    assert (strstr (ces_event_error (event), "not an object"));
+    char deep[200];
+    memset (deep, '[', 100);
+    memset (deep + 100, ']', 100);
+    deep[0] = '{';
+    assert (ces_event_check (event, deep, 200) == -2); //  too deep
 
     ces_event_destroy (&event);
     ces_event_destroy (&event);

@@ -102,6 +102,7 @@ typedef struct {
     uint64_t next_repeater;
     zhashx_t *syncs; //  token -> sync_t
     int64_t next_housekeeping;
+    bool some_link_dead; //  a link was found gone while routing
     counters_t counters;
 } self_t;
 
@@ -306,9 +307,21 @@ s_link_new (self_t *self, zframe_t *routing_id, const char *name)
     return link;
 }
 
+//  On the path of every message: no allocation for printable IDs
 static link_t *
 s_link_lookup (self_t *self, zframe_t *routing_id)
 {
+    char key[256];
+    size_t size = zframe_size (routing_id);
+    const byte *data = zframe_data (routing_id);
+    bool printable = size < sizeof (key);
+    for (size_t i = 0; printable && i < size; i++)
+        printable = data[i] > ' ' && data[i] < 0x7f && data[i] != '/';
+    if (printable) {
+        memcpy (key, data, size);
+        key[size] = 0;
+        return (link_t *)zhashx_lookup (self->links, key);
+    }
     char *id = s_routing_id_text (routing_id);
     link_t *link = (link_t *)zhashx_lookup (self->links, id);
     zstr_free (&id);
@@ -319,6 +332,9 @@ s_link_lookup (self_t *self, zframe_t *routing_id)
 static void
 s_reap_dead_links (self_t *self)
 {
+    if (!self->some_link_dead)
+        return;
+    self->some_link_dead = false;
     zlistx_t *dead = zlistx_new ();
     link_t *link = (link_t *)zhashx_first (self->links);
     while (link) {
@@ -433,6 +449,7 @@ s_deliver (self_t *self, conn_t *conn, zframe_t *message)
     if (zmq_errno () == EHOSTUNREACH) {
         s_count_drop (self, DROP_PEER_GONE);
         conn->link->dead = true;
+        self->some_link_dead = true;
     } else
         s_count_drop (self, DROP_QUEUE_FULL);
     return false;
@@ -511,15 +528,15 @@ s_handle_event (self_t *self, link_t *link)
         return;
     }
     if (self->validate &&
-        ces_event_parse (self->event, ces_frame_payload (self->frame),
+        ces_event_check (self->event, ces_frame_payload (self->frame),
                          ces_frame_payload_size (self->frame))) {
         s_count_drop (self, DROP_MALFORMED);
         s_send_error (self, routing_id, CES_PROTO_ERR_NOT_JSON,
                       ces_event_error (self->event));
         return;
     }
-    //  The codec reuses its message slot for replies, so keep our own
-    message = zframe_dup (message);
+    //  Ours now: the codec's slot is reused for replies and deliveries
+    message = ces_proto_take_message (self->proto);
     role_index_t role = s_role_index (sender->role);
     if (role == ROLE_OUTSIDE)
         role = ROLE_REPEATER;

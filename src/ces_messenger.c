@@ -478,7 +478,7 @@ ces_messenger_send (ces_messenger_t *self, const char *room, const char *json)
                   ces_frame_strerror (rc));
         return -1;
     }
-    if (ces_event_parse (self->event, json, size)) {
+    if (ces_event_check (self->event, json, size)) {
         snprintf (self->reason, sizeof (self->reason), "%s",
                   ces_event_error (self->event));
         return -1;

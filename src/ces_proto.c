@@ -424,6 +424,15 @@ ces_proto_message (ces_proto_t *self)
     return self->message;
 }
 
+zframe_t *
+ces_proto_take_message (ces_proto_t *self)
+{
+    assert (self);
+    zframe_t *message = self->message;
+    self->message = NULL;
+    return message;
+}
+
 void
 ces_proto_set_message (ces_proto_t *self, zframe_t **message_p)
 {

@@ -19,8 +19,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             abort ();
         if (ces_event_parse (event, payload, payload_size) == 0)
             (void)ces_event_affected_room (event);
-    } else
-        (void)ces_event_parse (event, (const char *)data, size);
+    }
+    //  Differential: what the strict scan accepts, cJSON parses as an
+    //  object (cJSON is the more lenient of the two)
+    if (ces_event_check (event, (const char *)data, size) == 0 &&
+        ces_event_parse (event, (const char *)data, size) != 0)
+        abort ();
     ces_event_destroy (&event);
     ces_frame_destroy (&frame);
     return 0;

@@ -1,0 +1,261 @@
+/*  =========================================================================
+    ces_bench_hub - the hub core alone, over tcp on 127.0.0.1, beside the
+    ceiling a bare ZeroMQ ROUTER -> PUB forwarder reaches in the same run.
+
+    One sender speaks the hub protocol (HELLO, ATTACH, then EVENT as fast as
+    the sockets take them); one subscriber counts what the PUB delivers.
+    Every run checks that delivered + drops the hub reported = sent.
+
+    usage: ces_bench_hub [-n events] [-s payload-bytes]
+    =========================================================================
+*/
+#include "ces.h"
+#include <cjson/cJSON.h>
+
+typedef struct {
+    const char *name;
+    double seconds;
+    uint64_t sent;
+    uint64_t delivered;
+    uint64_t drops;
+} result_t;
+
+//  A v2 event padded to about `size` bytes
+static char *
+s_event (size_t size)
+{
+    char *head = zsys_sprintf (
+        "{\"generating-system\":\"ITB-1101-CP1\",\"timestamp\":"
+        "\"2020-01-02T03:04:05.123-07:00\",\"event-tags\":[\"core-state\"],"
+        "\"target-device\":{\"buildingID\":\"ITB\",\"roomID\":\"ITB-1101\","
+        "\"deviceID\":\"ITB-1101-D1\"},\"affected-room\":{\"buildingID\":"
+        "\"ITB\",\"roomID\":\"ITB-1101\"},\"key\":\"power\",\"value\":\"on\","
+        "\"user\":\"\",\"data\":\"");
+    size_t fill = size > strlen (head) + 2 ? size - strlen (head) - 2 : 0;
+    char *event = (char *)malloc (strlen (head) + fill + 3);
+    strcpy (event, head);
+    memset (event + strlen (head), 'x', fill);
+    strcpy (event + strlen (head) + fill, "\"}");
+    zstr_free (&head);
+    return event;
+}
+
+//  Counts messages on the SUB until `expected` or a second of silence
+static uint64_t
+s_receive (zsock_t *sub, uint64_t expected, int64_t *last)
+{
+    uint64_t received = 0;
+    zsock_set_rcvtimeo (sub, 1000);
+    while (received < expected) {
+        zmsg_t *msg = zmsg_recv (sub);
+        if (!msg)
+            break;
+        zmsg_destroy (&msg);
+        received++;
+        *last = zclock_usecs ();
+    }
+    return received;
+}
+
+typedef struct {
+    zsock_t *dealer;
+    uint64_t count;
+    zframe_t *message;
+    bool protocol; //  speak the hub protocol, or send bare frames
+} sender_args_t;
+
+static void
+s_sender (zsock_t *pipe, void *args)
+{
+    sender_args_t *self = (sender_args_t *)args;
+    zsock_signal (pipe, 0);
+    void *dealer = zsock_resolve (self->dealer);
+    zframe_t *message = self->message;
+    for (uint64_t i = 0; i < self->count; i++) {
+        if (self->protocol) {
+            zmq_send (dealer, "EVENT", 5, ZMQ_SNDMORE);
+            zmq_send (dealer, "0", 1, ZMQ_SNDMORE);
+        }
+        zmq_send (dealer, zframe_data (message), zframe_size (message), 0);
+    }
+    char *command = zstr_recv (pipe); //  $TERM
+    zstr_free (&command);
+}
+
+static uint64_t
+s_hub_drops (zactor_t *hub)
+{
+    zstr_send (hub, "STATUS");
+    char *json = zstr_recv (hub);
+    cJSON *root = cJSON_Parse (json);
+    cJSON *drops = cJSON_GetObjectItem (root, "drops");
+    uint64_t total = 0;
+    cJSON *item;
+    cJSON_ArrayForEach (item, drops) total += (uint64_t)item->valuedouble;
+    cJSON_Delete (root);
+    zstr_free (&json);
+    return total;
+}
+
+static result_t
+s_run_hub (const char *name, bool validate, uint64_t count, zframe_t *message)
+{
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "log-level", "error", NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "validate", validate ? "true" : "false", NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
+    char *status, *router, *pub;
+    zstr_recvx (hub, &status, &router, &pub, NULL);
+    assert (streq (status, "0"));
+
+    //  The subscriber registers through a messenger-role link, so that the
+    //  subscription is live before the first event
+    ces_link_t *link = ces_link_new (router, pub, "bench-sub", "bench");
+    ces_link_set_log_level (link, CES_LOG_ERROR);
+    ces_link_attach (link, "0", CES_ROLE_MESSENGER);
+    zlist_t *rooms = zlist_new ();
+    zlist_append (rooms, "ITB-1101");
+    zpoller_t *poller =
+        zpoller_new (ces_link_dealer (link), ces_link_sub (link), NULL);
+    bool registered = false;
+    while (!registered) {
+        void *which = zpoller_wait (poller, ces_link_timeout (link));
+        ces_link_event_t event = which == ces_link_dealer (link)
+                                     ? ces_link_recv_dealer (link)
+                                     : ces_link_tick (link);
+        if (event == CES_LINK_CONNECTED)
+            ces_link_register (link, "0", rooms);
+        registered = event == CES_LINK_REGISTERED;
+    }
+    zpoller_destroy (&poller);
+    zlist_destroy (&rooms);
+
+    zsock_t *dealer = zsock_new_dealer (router);
+    zsock_set_sndhwm (dealer, 100000);
+    zstr_sendx (dealer, "HELLO", CES_PROTO_VERSION, "bench", NULL);
+    char *welcome = zstr_recv (dealer);
+    zstr_free (&welcome);
+    zstr_sendx (dealer, "ATTACH", "0", CES_ROLE_MESSENGER, NULL);
+
+    sender_args_t args = {dealer, count, message, true};
+    int64_t start = zclock_usecs (), last = start;
+    zactor_t *sender = zactor_new (s_sender, &args);
+    uint64_t received = s_receive (ces_link_sub (link), count, &last);
+    result_t result = {name, (last - start) / 1e6, count, received,
+                       s_hub_drops (hub)};
+    zactor_destroy (&sender);
+    zsock_destroy (&dealer);
+    ces_link_destroy (&link);
+    zstr_free (&status);
+    zstr_free (&router);
+    zstr_free (&pub);
+    zactor_destroy (&hub);
+    return result;
+}
+
+//  The ceiling: a thread that moves frames from a ROUTER to a PUB
+static void
+s_forwarder (zsock_t *pipe, void *args)
+{
+    zsock_t **sockets = (zsock_t **)args;
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, sockets[0], NULL);
+    while (zpoller_wait (poller, -1) == sockets[0]) {
+        for (int batch = 0; batch < 1000; batch++) {
+            zmsg_t *msg = zmsg_recv_nowait (sockets[0]);
+            if (!msg)
+                break;
+            zframe_t *identity = zmsg_pop (msg);
+            zframe_destroy (&identity);
+            zmsg_send (&msg, sockets[1]);
+        }
+    }
+    zpoller_destroy (&poller);
+}
+
+static result_t
+s_run_baseline (uint64_t count, zframe_t *message)
+{
+    zsock_t *sockets[2] = {zsock_new (ZMQ_ROUTER), zsock_new (ZMQ_PUB)};
+    zsock_set_sndhwm (sockets[1], CES_HUB_SNDHWM);
+    int router_port = zsock_bind (sockets[0], "tcp://127.0.0.1:*");
+    int pub_port = zsock_bind (sockets[1], "tcp://127.0.0.1:*");
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zsock_set_rcvhwm (sub, CES_HUB_SNDHWM);
+    zsock_set_subscribe (sub, "ITB-1101\n");
+    zsock_connect (sub, "tcp://127.0.0.1:%d", pub_port);
+    zactor_t *forwarder = zactor_new (s_forwarder, sockets);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_sndhwm (dealer, 100000);
+    zsock_connect (dealer, "tcp://127.0.0.1:%d", router_port);
+    //  Wait until a probe goes all the way through (the subscription is live)
+    zsock_set_rcvtimeo (sub, 50);
+    for (;;) {
+        zframe_t *probe = zframe_dup (message);
+        zframe_send (&probe, dealer, 0);
+        zmsg_t *msg = zmsg_recv (sub);
+        if (msg) {
+            zmsg_destroy (&msg);
+            break;
+        }
+    }
+    sender_args_t args = {dealer, count, message, false};
+    int64_t start = zclock_usecs (), last = start;
+    zactor_t *sender = zactor_new (s_sender, &args);
+    uint64_t received = s_receive (sub, count, &last);
+    //  Probes sent while waiting may still arrive; they are not counted
+    result_t result = {"bare ROUTER->PUB forwarder", (last - start) / 1e6,
+                       count, received, 0};
+    zactor_destroy (&sender);
+    zactor_destroy (&forwarder);
+    zsock_destroy (&dealer);
+    zsock_destroy (&sub);
+    zsock_destroy (&sockets[0]);
+    zsock_destroy (&sockets[1]);
+    return result;
+}
+
+int
+main (int argc, char *argv[])
+{
+    uint64_t count = 500000;
+    size_t size = 300;
+    for (int arg = 1; arg + 1 < argc; arg += 2) {
+        if (streq (argv[arg], "-n"))
+            count = strtoull (argv[arg + 1], NULL, 10);
+        else if (streq (argv[arg], "-s"))
+            size = (size_t)atol (argv[arg + 1]);
+    }
+    zsys_init ();
+    zsys_set_logident ("ces_bench_hub");
+    char *event = s_event (size);
+    zframe_t *message = ces_frame_build ("ITB-1101", event, strlen (event));
+    printf ("hub core over tcp on 127.0.0.1: %" PRIu64 " events of %zu bytes, "
+            "1 sender, 1 subscriber\n\n",
+            count, zframe_size (message));
+
+    result_t results[3];
+    results[0] = s_run_baseline (count, message);
+    results[1] = s_run_hub ("ces hub, validation off", false, count, message);
+    results[2] = s_run_hub ("ces hub, validation on", true, count, message);
+    double ceiling = results[0].delivered / results[0].seconds;
+    printf ("%-28s %12s %10s %10s %8s %s\n", "system", "events/s", "delivered",
+            "drops", "vs bare", "check");
+    int failures = 0;
+    for (int i = 0; i < 3; i++) {
+        double rate = results[i].delivered / results[i].seconds;
+        bool balanced =
+            results[i].delivered + results[i].drops >= results[i].sent;
+        failures += !balanced;
+        printf ("%-28s %12.0f %10" PRIu64 " %10" PRIu64 " %7.2fx %s\n",
+                results[i].name, rate, results[i].delivered, results[i].drops,
+                rate / ceiling,
+                balanced ? "delivered + drops = sent"
+                         : "LOSS: delivered + drops < sent");
+    }
+    zframe_destroy (&message);
+    free (event);
+    return failures ? 1 : 0;
+}

@@ -42,6 +42,11 @@ ces_log_level_parse (const char *name)
 //  The edge actor's body; repeater mode serves outside systems (7101)
 void ces_edge_serve (zsock_t *pipe, bool repeater);
 
+//  A whole HTTP response with a body, for every civetweb handler in libces
+struct mg_connection;
+void ces_http_reply (struct mg_connection *conn, int code, const char *type,
+                     const char *body);
+
 //  Self-test helpers: a raw HTTP request to 127.0.0.1:port (caller frees
 //  the reply), and a listening socket on a free port of 127.0.0.1
 char *ces_http_test_request (int port, const char *request);

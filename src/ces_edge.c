@@ -294,17 +294,6 @@ s_role_of_uri (shared_t *shared, const char *uri)
     return NULL;
 }
 
-static void
-s_http_reply (struct mg_connection *conn, int status, const char *type,
-              const char *body)
-{
-    mg_printf (conn,
-               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-               "Cache-Control: no-cache\r\nConnection: close\r\n\r\n%s",
-               status, mg_get_response_code_text (conn, status), type,
-               strlen (body), body);
-}
-
 static int
 s_ws_connect (const struct mg_connection *conn, void *cbdata)
 {
@@ -314,19 +303,20 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
         s_role_of_uri (shared, mg_get_request_info (conn)->local_uri);
     if (!role) {
         atomic_fetch_add (&shared->refused_bad, 1);
-        s_http_reply (writable, 400, "text/plain",
-                      shared->repeater
-                          ? "use /connect/ROOM/ID: a room ID and your name\n"
-                          : "unknown connection type; use /connect/messenger, "
-                            "/connect/repeater or /connect/hub\n");
+        ces_http_reply (
+            writable, 400, "text/plain",
+            shared->repeater
+                ? "use /connect/ROOM/ID: a room ID and your name\n"
+                : "unknown connection type; use /connect/messenger, "
+                  "/connect/repeater or /connect/hub\n");
         return 1;
     }
     if (atomic_fetch_add (&shared->clients, 1) >= shared->max_clients) {
         atomic_fetch_sub (&shared->clients, 1);
         atomic_fetch_add (&shared->refused_full, 1);
-        s_http_reply (writable, 503, "text/plain",
-                      "this edge is full (max-clients reached); try another "
-                      "edge or later\n");
+        ces_http_reply (writable, 503, "text/plain",
+                        "this edge is full (max-clients reached); try another "
+                        "edge or later\n");
         return 1;
     }
     ws_conn_t *ws = (ws_conn_t *)zmalloc (sizeof (ws_conn_t));
@@ -581,12 +571,12 @@ s_http_status (struct mg_connection *conn, void *cbdata)
                                        : health ? "HEALTH"
                                                 : "STATUS");
     if (!answer)
-        s_http_reply (conn, 503, "text/plain", "edge is busy or stopping\n");
+        ces_http_reply (conn, 503, "text/plain", "edge is busy or stopping\n");
     else if (health)
-        s_http_reply (conn, streq (answer, "ok") ? 200 : 503, "text/plain",
-                      answer);
+        ces_http_reply (conn, streq (answer, "ok") ? 200 : 503, "text/plain",
+                        answer);
     else
-        s_http_reply (
+        ces_http_reply (
             conn, 200,
             metrics ? "text/plain; version=0.0.4" : "application/json", answer);
     zstr_free (&answer);
@@ -599,12 +589,13 @@ s_http_event (struct mg_connection *conn, void *cbdata)
     shared_t *shared = (shared_t *)cbdata;
     const struct mg_request_info *request = mg_get_request_info (conn);
     if (!streq (request->request_method, "POST")) {
-        s_http_reply (conn, 405, "text/plain", "use POST with a JSON event\n");
+        ces_http_reply (conn, 405, "text/plain",
+                        "use POST with a JSON event\n");
         return 1;
     }
     if (request->content_length > (long long)shared->max_message) {
-        s_http_reply (conn, 413, "text/plain",
-                      "event is larger than this edge's max-message limit\n");
+        ces_http_reply (conn, 413, "text/plain",
+                        "event is larger than this edge's max-message limit\n");
         return 1;
     }
     size_t limit = shared->max_message + 1;
@@ -630,7 +621,7 @@ s_http_event (struct mg_connection *conn, void *cbdata)
                   "no spaces or control characters)";
     if (problem) {
         reason = zsys_sprintf ("%s\n", problem);
-        s_http_reply (conn, 400, "text/plain", reason);
+        ces_http_reply (conn, 400, "text/plain", reason);
         zstr_free (&reason);
         zmsg_t *msg = zmsg_new ();
         zmsg_addstr (msg, "BADPOST");
@@ -645,10 +636,10 @@ s_http_event (struct mg_connection *conn, void *cbdata)
         s_worker_send (worker, &msg);
         char *verdict = zstr_recv (worker->dealer);
         if (verdict && streq (verdict, "ok"))
-            s_http_reply (conn, 200, "text/plain", "Processing event");
+            ces_http_reply (conn, 200, "text/plain", "Processing event");
         else
-            s_http_reply (conn, 503, "text/plain",
-                          "hub unreachable; the event was not accepted\n");
+            ces_http_reply (conn, 503, "text/plain",
+                            "hub unreachable; the event was not accepted\n");
         zstr_free (&verdict);
     }
     ces_event_destroy (&event);
@@ -662,13 +653,13 @@ s_http_connect_plain (struct mg_connection *conn, void *cbdata)
     shared_t *shared = (shared_t *)cbdata;
     atomic_fetch_add (&shared->refused_bad, 1);
     const char *uri = mg_get_request_info (conn)->local_uri;
-    s_http_reply (conn, 400, "text/plain",
-                  s_role_of_uri (shared, uri)
-                      ? "this endpoint needs a WebSocket upgrade\n"
-                  : shared->repeater
-                      ? "use /connect/ROOM/ID: a room ID and your name\n"
-                      : "unknown connection type; use /connect/messenger, "
-                        "/connect/repeater or /connect/hub\n");
+    ces_http_reply (conn, 400, "text/plain",
+                    s_role_of_uri (shared, uri)
+                        ? "this endpoint needs a WebSocket upgrade\n"
+                    : shared->repeater
+                        ? "use /connect/ROOM/ID: a room ID and your name\n"
+                        : "unknown connection type; use /connect/messenger, "
+                          "/connect/repeater or /connect/hub\n");
     return 1;
 }
 
@@ -677,18 +668,18 @@ s_http_page (struct mg_connection *conn, void *cbdata)
 {
     shared_t *shared = (shared_t *)cbdata;
     if (shared->repeater) {
-        s_http_reply (conn, 404, "text/plain",
-                      "this is a repeater: POST /send, a WebSocket on "
-                      "/connect/ROOM/ID, /status, /metrics, /health\n");
+        ces_http_reply (conn, 404, "text/plain",
+                        "this is a repeater: POST /send, a WebSocket on "
+                        "/connect/ROOM/ID, /status, /metrics, /health\n");
         return 1;
     }
     if (!streq (mg_get_request_info (conn)->local_uri, "/")) {
-        s_http_reply (conn, 404, "text/plain",
-                      "not found; try /, /status, /metrics, /health, "
-                      "POST /event or a WebSocket on /connect/messenger\n");
+        ces_http_reply (conn, 404, "text/plain",
+                        "not found; try /, /status, /metrics, /health, "
+                        "POST /event or a WebSocket on /connect/messenger\n");
         return 1;
     }
-    s_http_reply (conn, 200, "text/html; charset=utf-8", ces_edge_page);
+    ces_http_reply (conn, 200, "text/html; charset=utf-8", ces_edge_page);
     return 1;
 }
 

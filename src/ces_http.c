@@ -15,9 +15,9 @@ struct _ces_http_t {
     char *metrics;
 };
 
-static void
-s_reply (struct mg_connection *conn, int code, const char *type,
-         const char *body)
+void
+ces_http_reply (struct mg_connection *conn, int code, const char *type,
+                const char *body)
 {
     mg_printf (conn,
                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -37,15 +37,15 @@ s_handle (struct mg_connection *conn, void *cbdata)
     char *metrics = strdup (self->metrics);
     pthread_mutex_unlock (&self->lock);
     if (streq (uri, "/health"))
-        s_reply (conn, healthy ? 200 : 503, "text/plain",
-                 healthy ? "ok" : "unhealthy\n");
+        ces_http_reply (conn, healthy ? 200 : 503, "text/plain",
+                        healthy ? "ok" : "unhealthy\n");
     else if (streq (uri, "/status"))
-        s_reply (conn, 200, "application/json", status);
+        ces_http_reply (conn, 200, "application/json", status);
     else if (streq (uri, "/metrics"))
-        s_reply (conn, 200, "text/plain; version=0.0.4", metrics);
+        ces_http_reply (conn, 200, "text/plain; version=0.0.4", metrics);
     else
-        s_reply (conn, 404, "text/plain",
-                 "not found; try /health, /status or /metrics\n");
+        ces_http_reply (conn, 404, "text/plain",
+                        "not found; try /health, /status or /metrics\n");
     freen (status);
     freen (metrics);
     return 1;

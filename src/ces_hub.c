@@ -441,12 +441,17 @@ s_deliver (self_t *self, conn_t *conn, zframe_t *message)
         return false;
     ces_proto_set_id (self->proto, CES_PROTO_DELIVER);
     ces_proto_set_conn (self->proto, conn->id);
-    zframe_t *copy = zframe_dup (message);
-    ces_proto_set_message (self->proto, &copy);
+    //  Lent to the codec for the send, not copied
+    zframe_t *lent = message;
+    ces_proto_set_message (self->proto, &lent);
     ces_proto_set_routing_id (self->proto, conn->link->routing_id);
-    if (ces_proto_send (self->proto, self->router) == 0)
+    int rc = ces_proto_send (self->proto, self->router);
+    int error = zmq_errno ();
+    lent = ces_proto_take_message (self->proto);
+    assert (lent == message);
+    if (rc == 0)
         return true;
-    if (zmq_errno () == EHOSTUNREACH) {
+    if (error == EHOSTUNREACH) {
         s_count_drop (self, DROP_PEER_GONE);
         conn->link->dead = true;
         self->some_link_dead = true;

@@ -348,9 +348,13 @@ ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
         return -1;
     ces_proto_set_id (self->proto, CES_PROTO_EVENT);
     ces_proto_set_conn (self->proto, conn_id);
-    zframe_t *copy = zframe_dup (message);
-    ces_proto_set_message (self->proto, &copy);
-    return ces_proto_send (self->proto, self->dealer);
+    //  Lent to the codec for the send, not copied: it goes out by reference
+    zframe_t *lent = message;
+    ces_proto_set_message (self->proto, &lent);
+    int rc = ces_proto_send (self->proto, self->dealer);
+    lent = ces_proto_take_message (self->proto);
+    assert (lent == message);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------

@@ -41,16 +41,19 @@ typedef struct _ces_link_t ces_link_t;
 typedef struct _ces_http_t ces_http_t;
 typedef struct _ces_targets_t ces_targets_t;
 
+#include <cjson/cJSON.h>
 #include "ces_frame.h"
 #include "ces_event.h"
 #include "ces_proto.h"
 #include "ces_link.h"
 #include "ces_http.h"
+#include "ces_wsclient.h"
+#include "ces_hubpeer.h"
+#include "ces_mesh.h"
 #include "ces_hub.h"
 #include "ces_messenger.h"
 #include "ces_edge.h"
 #include "ces_target.h"
-#include <cjson/cJSON.h>
 #include "ces_targets.h"
 #include "ces_repeater.h"
 

@@ -24,7 +24,8 @@ typedef enum {
     CES_LINK_REGISTERED,  //  rooms are live: see ces_link_conn, _token
     CES_LINK_DELIVER,     //  directed event: see ces_link_conn, _message
     CES_LINK_PUBLISHED,   //  room event: see ces_link_message, _origin
-    CES_LINK_REFUSED      //  the hub refused something: see _reason
+    CES_LINK_REFUSED,     //  the hub refused something: see _reason
+    CES_LINK_MESH         //  a peer hub's mesh command: see ces_link_proto
 } ces_link_event_t;
 
 //  Create a link; it says HELLO at once. link_id must be unique per process
@@ -83,6 +84,10 @@ zframe_t *ces_link_message (ces_link_t *self);
 const char *ces_link_origin (ces_link_t *self);
 const char *ces_link_room (ces_link_t *self);
 const char *ces_link_reason (ces_link_t *self);
+
+//  The codec holding the last message from the hub (for CES_LINK_MESH).
+//  Borrowed, valid until the next receive.
+ces_proto_t *ces_link_proto (ces_link_t *self);
 
 //  State and identity.
 bool ces_link_connected (ces_link_t *self);

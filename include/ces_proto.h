@@ -27,7 +27,10 @@ typedef enum {
     CES_PROTO_DELIVER,    //  hub -> peer: conn, message
     CES_PROTO_HEARTBEAT,  //  both ways, no fields
     CES_PROTO_BYE,        //  peer -> hub, no fields
-    CES_PROTO_ERROR       //  hub -> peer: code, reason
+    CES_PROTO_ERROR,      //  hub -> peer: code, reason
+    CES_PROTO_MESH,       //  peer hub -> hub: hub_id, address
+    CES_PROTO_PEERS,      //  between hubs, both ways: peers ("id address")
+    CES_PROTO_UNLINK      //  between hubs, both ways, no fields
 } ces_proto_id_t;
 
 //  Error codes the hub sends in ERROR
@@ -68,8 +71,11 @@ const char *ces_proto_reason (ces_proto_t *self);
 //  Name of a command, for logs.
 const char *ces_proto_command (ces_proto_t *self);
 
-//  Is role one of the three known roles?
+//  Is role one of the known roles?
 bool ces_proto_role_valid (const char *role);
+
+//  Is name usable as a link or hub ID: printable, no space, no '/'?
+bool ces_proto_name_valid (const char *name);
 
 //  Fields. String getters return "" when unset; setters copy.
 ces_proto_id_t ces_proto_id (ces_proto_t *self);
@@ -93,6 +99,14 @@ const char *ces_proto_code (ces_proto_t *self);
 void ces_proto_set_code (ces_proto_t *self, const char *code);
 const char *ces_proto_error_reason (ces_proto_t *self);
 void ces_proto_set_error_reason (ces_proto_t *self, const char *reason);
+
+//  ROUTER address a peer hub can be dialled at, in MESH ("" = none).
+const char *ces_proto_address (ces_proto_t *self);
+void ces_proto_set_address (ces_proto_t *self, const char *address);
+
+//  Peers of PEERS, each "hub-id address"; the list belongs to the codec.
+zlist_t *ces_proto_peers (ces_proto_t *self);
+void ces_proto_set_peers (ces_proto_t *self, zlist_t *peers);
 
 //  Rooms of REGISTER/UNREGISTER; the list belongs to the codec.
 zlist_t *ces_proto_rooms (ces_proto_t *self);

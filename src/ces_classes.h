@@ -64,5 +64,8 @@ void ces_edge_test (bool verbose);
 void ces_target_test (bool verbose);
 void ces_targets_test (bool verbose);
 void ces_repeater_test (bool verbose);
+void ces_wsclient_test (bool verbose);
+void ces_hubpeer_test (bool verbose);
+void ces_mesh_test (bool verbose);
 
 #endif

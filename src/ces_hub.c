@@ -12,6 +12,7 @@ typedef struct {
     char *name;           //  what the peer called itself in HELLO
     int64_t last_heard;   //  when the peer last said anything
     bool dead;            //  found gone mid-route; removed at a safe point
+    bool mesh;            //  a peer hub's link: ces_mesh handles its state
     zhashx_t *conns;      //  conn id -> conn_t
 } link_t;
 
@@ -78,7 +79,12 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;
-    zsock_t *pub; //  an XPUB, so that sync subscriptions can be seen
+    zsock_t *pub;     //  an XPUB, so that sync subscriptions can be seen
+    zsock_t *control; //  HTTP threads ask for mesh changes here
+    char *control_endpoint;
+    char *self_endpoint; //  the ROUTER, reachable inside this process
+    ces_mesh_t *mesh;
+    char *advertise; //  the ROUTER address peer hubs dial back
     zpoller_t *poller;
     bool terminated;
     int log_level;
@@ -143,7 +149,8 @@ s_room_add (self_t *self, conn_t *conn, const char *room)
         return; //  registering twice is idempotent
     zhashx_insert (conn->rooms, room, (void *)"");
     if (streq (room, "*")) {
-        self->star_subscribers++;
+        if (self->star_subscribers++ == 0 && self->mesh)
+            ces_mesh_want (self->mesh, room, true);
         return;
     }
     room_t *entry = (room_t *)zhashx_lookup (self->rooms, room);
@@ -151,6 +158,8 @@ s_room_add (self_t *self, conn_t *conn, const char *room)
         entry = (room_t *)zmalloc (sizeof (room_t));
         assert (entry);
         zhashx_insert (self->rooms, room, entry);
+        if (self->mesh)
+            ces_mesh_want (self->mesh, room, true);
     }
     entry->subscribers++;
 }
@@ -162,13 +171,20 @@ s_room_remove (self_t *self, conn_t *conn, const char *room)
         return;
     zhashx_delete (conn->rooms, room);
     if (streq (room, "*")) {
-        self->star_subscribers--;
+        if (--self->star_subscribers == 0 && self->mesh)
+            ces_mesh_want (self->mesh, room, false);
         return;
     }
     room_t *entry = (room_t *)zhashx_lookup (self->rooms, room);
     assert (entry && entry->subscribers > 0);
-    if (--entry->subscribers == 0)
-        zhashx_delete (self->rooms, room);
+    if (--entry->subscribers == 0) {
+        //  Copy: room may be the key being deleted
+        char *gone = strdup (room);
+        zhashx_delete (self->rooms, gone);
+        if (self->mesh)
+            ces_mesh_want (self->mesh, gone, false);
+        freen (gone);
+    }
 }
 
 static void
@@ -265,10 +281,12 @@ s_link_free (void **item_p)
 //  Releases everything the link held: connections, registrations, its
 //  place in the repeater rotation
 static void
-s_link_remove (self_t *self, link_t *link, const char *why)
+s_link_remove (self_t *self, link_t *link, const char *why, bool comes_back)
 {
     ces_info (self->log_level, "hub: link %s (%s) %s; released %zu connections",
               link->id, link->name, why, zhashx_size (link->conns));
+    if (link->mesh)
+        ces_mesh_inbound_gone (self->mesh, link->id, !comes_back);
     zlistx_t *conn_ids = zhashx_keys (link->conns);
     const char *conn_id = (const char *)zlistx_first (conn_ids);
     while (conn_id) {
@@ -344,7 +362,7 @@ s_reap_dead_links (self_t *self)
     }
     link = (link_t *)zlistx_first (dead);
     while (link) {
-        s_link_remove (self, link, "is gone (send failed)");
+        s_link_remove (self, link, "is gone (send failed)", false);
         link = (link_t *)zlistx_next (dead);
     }
     zlistx_destroy (&dead);
@@ -462,7 +480,8 @@ s_deliver (self_t *self, conn_t *conn, zframe_t *message)
 
 //  Publishes to messengers; false if no messenger wants the room
 static bool
-s_publish (self_t *self, const char *room_id, zframe_t *message, conn_t *sender)
+s_publish (self_t *self, const char *room_id, zframe_t *message,
+           const char *origin)
 {
     room_t *room = (room_t *)zhashx_lookup (self->rooms, room_id);
     if (!room && self->star_subscribers == 0)
@@ -473,7 +492,7 @@ s_publish (self_t *self, const char *room_id, zframe_t *message, conn_t *sender)
         seq_bytes[i] = (byte)(seq >> (56 - 8 * i));
     void *pub = zsock_resolve (self->pub);
     zframe_send (&message, self->pub, ZFRAME_MORE | ZFRAME_REUSE);
-    zmq_send (pub, sender->origin, strlen (sender->origin), ZMQ_SNDMORE);
+    zmq_send (pub, origin, strlen (origin), ZMQ_SNDMORE);
     zmq_send (pub, seq_bytes, sizeof (seq_bytes), 0);
     self->counters.published++;
     return true;
@@ -511,6 +530,49 @@ s_send_to_hub_peers (self_t *self, zframe_t *message, conn_t *sender)
     return any;
 }
 
+//  Checks an event; on error counts it and returns the code and reason
+static const char *
+s_check_event (self_t *self, zframe_t *message, const char **reason)
+{
+    ces_frame_error_t rc = ces_frame_parse (self->frame, zframe_data (message),
+                                            zframe_size (message));
+    if (rc != CES_FRAME_OK) {
+        s_count_drop (self, DROP_MALFORMED);
+        *reason = ces_frame_strerror (rc);
+        return CES_PROTO_ERR_MALFORMED;
+    }
+    if (self->validate &&
+        ces_event_check (self->event, ces_frame_payload (self->frame),
+                         ces_frame_payload_size (self->frame))) {
+        s_count_drop (self, DROP_MALFORMED);
+        *reason = ces_event_error (self->event);
+        return CES_PROTO_ERR_NOT_JSON;
+    }
+    return NULL;
+}
+
+//  The routing table, for a checked event (self->frame holds its room)
+static void
+s_route (self_t *self, zframe_t *message, role_index_t role, const char *origin,
+         conn_t *sender)
+{
+    if (role == ROLE_OUTSIDE)
+        role = ROLE_REPEATER;
+    self->counters.events_in[role]++;
+    const char *room = ces_frame_room (self->frame);
+    bool delivered = s_publish (self, room, message, origin);
+    if (role == ROLE_MESSENGER || role == ROLE_REPEATER) {
+        delivered |= s_send_to_hub_peers (self, message, sender);
+        size_t peers = ces_mesh_send (self->mesh, room, message);
+        self->counters.delivered_hub += peers;
+        delivered |= peers > 0;
+    }
+    if (role == ROLE_MESSENGER)
+        delivered |= s_send_to_one_repeater (self, message, sender);
+    if (!delivered)
+        s_count_drop (self, DROP_NO_ROUTE);
+}
+
 static void
 s_handle_event (self_t *self, link_t *link)
 {
@@ -523,39 +585,50 @@ s_handle_event (self_t *self, link_t *link)
                       "connection is not attached; send ATTACH first");
         return;
     }
-    zframe_t *message = ces_proto_message (self->proto);
-    ces_frame_error_t rc = ces_frame_parse (self->frame, zframe_data (message),
-                                            zframe_size (message));
-    if (rc != CES_FRAME_OK) {
-        s_count_drop (self, DROP_MALFORMED);
-        s_send_error (self, routing_id, CES_PROTO_ERR_MALFORMED,
-                      ces_frame_strerror (rc));
-        return;
-    }
-    if (self->validate &&
-        ces_event_check (self->event, ces_frame_payload (self->frame),
-                         ces_frame_payload_size (self->frame))) {
-        s_count_drop (self, DROP_MALFORMED);
-        s_send_error (self, routing_id, CES_PROTO_ERR_NOT_JSON,
-                      ces_event_error (self->event));
+    const char *reason = NULL;
+    const char *code =
+        s_check_event (self, ces_proto_message (self->proto), &reason);
+    if (code) {
+        s_send_error (self, routing_id, code, reason);
         return;
     }
     //  Ours now: the codec's slot is reused for replies and deliveries
-    message = ces_proto_take_message (self->proto);
-    role_index_t role = s_role_index (sender->role);
-    if (role == ROLE_OUTSIDE)
-        role = ROLE_REPEATER;
-    self->counters.events_in[role]++;
-
-    bool delivered =
-        s_publish (self, ces_frame_room (self->frame), message, sender);
-    if (role == ROLE_MESSENGER || role == ROLE_REPEATER)
-        delivered |= s_send_to_hub_peers (self, message, sender);
-    if (role == ROLE_MESSENGER)
-        delivered |= s_send_to_one_repeater (self, message, sender);
-    if (!delivered)
-        s_count_drop (self, DROP_NO_ROUTE);
+    zframe_t *message = ces_proto_take_message (self->proto);
+    s_route (self, message, s_role_index (sender->role), sender->origin,
+             sender);
     zframe_destroy (&message);
+}
+
+//  An event a peer hub sent over the link we dialled: hub-sourced
+static void
+s_handle_mesh_event (self_t *self, zframe_t **message_p, const char *origin)
+{
+    const char *reason = NULL;
+    const char *code = s_check_event (self, *message_p, &reason);
+    if (code)
+        ces_debug (self->log_level, "hub: peer hub %s sent a bad event: %s",
+                   origin, reason);
+    else
+        s_route (self, *message_p, ROLE_HUB, origin, NULL);
+    zframe_destroy (message_p);
+}
+
+//  A peer hub said MESH on its link: the link is now the mesh's
+static void
+s_handle_mesh_hello (self_t *self, link_t *link)
+{
+    if (!ces_mesh_inbound (self->mesh, link->id, link->routing_id,
+                           self->proto)) {
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED,
+                      "that hub ID is this hub's own; hub IDs must be unique");
+        return;
+    }
+    link->mesh = true;
+    conn_t *conn = s_conn_attach (self, link, "mesh", CES_ROLE_HUB);
+    //  Not an original hub: it gets what it registers, through ces_mesh
+    void *handle = zlistx_find (self->hub_peers, conn);
+    if (handle)
+        zlistx_delete (self->hub_peers, handle);
 }
 
 static void
@@ -608,7 +681,7 @@ s_handle_hello (self_t *self)
     }
     link_t *link = s_link_lookup (self, routing_id);
     if (link)
-        s_link_remove (self, link, "said HELLO again (restarted)");
+        s_link_remove (self, link, "said HELLO again (restarted)", true);
     link = s_link_new (self, routing_id, ces_proto_name (self->proto));
     ces_info (self->log_level, "hub: link %s (%s) connected", link->id,
               link->name);
@@ -650,6 +723,8 @@ s_handle_router (self_t *self)
         return;
     }
     link->last_heard = zclock_mono ();
+    if (link->mesh)
+        ces_mesh_inbound_heard (self->mesh, link->id, id == CES_PROTO_EVENT);
     switch (id) {
         case CES_PROTO_ATTACH:
             s_conn_attach (self, link, ces_proto_conn (self->proto),
@@ -658,11 +733,21 @@ s_handle_router (self_t *self)
         case CES_PROTO_DETACH:
             s_conn_detach (self, link, ces_proto_conn (self->proto));
             break;
-        case CES_PROTO_REGISTER:
-            s_handle_register (self, link, true);
+        case CES_PROTO_MESH:
+            s_handle_mesh_hello (self, link);
             break;
+        case CES_PROTO_REGISTER:
         case CES_PROTO_UNREGISTER:
-            s_handle_register (self, link, false);
+        case CES_PROTO_PEERS:
+        case CES_PROTO_UNLINK:
+            if (link->mesh)
+                ces_mesh_inbound (self->mesh, link->id, link->routing_id,
+                                  self->proto);
+            else if (id == CES_PROTO_REGISTER || id == CES_PROTO_UNREGISTER)
+                s_handle_register (self, link, id == CES_PROTO_REGISTER);
+            else
+                s_send_error (self, routing_id, CES_PROTO_ERR_MALFORMED,
+                              "mesh command on a link that did not say MESH");
             break;
         case CES_PROTO_EVENT:
             s_handle_event (self, link);
@@ -672,7 +757,7 @@ s_handle_router (self_t *self)
             s_send_to (self, routing_id);
             break;
         case CES_PROTO_BYE:
-            s_link_remove (self, link, "said BYE");
+            s_link_remove (self, link, "said BYE", false);
             break;
         default:
             s_count_drop (self, DROP_MALFORMED);
@@ -715,7 +800,7 @@ s_housekeeping (self_t *self)
     }
     link = (link_t *)zlistx_first (silent);
     while (link) {
-        s_link_remove (self, link, "fell silent for 3 heartbeats");
+        s_link_remove (self, link, "fell silent for 3 heartbeats", false);
         link = (link_t *)zlistx_next (silent);
     }
     zlistx_destroy (&silent);
@@ -811,6 +896,8 @@ s_status_json (self_t *self)
     for (int reason = 0; reason < DROP_REASONS; reason++)
         cJSON_AddNumberToObject (drops, s_drop_names[reason],
                                  (double)self->counters.drops[reason]);
+    if (self->mesh)
+        ces_mesh_status (self->mesh, root);
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;
@@ -854,6 +941,8 @@ s_metrics_text (self_t *self)
              "# HELP ces_hub_rooms Rooms with at least one subscriber.\n"
              "# TYPE ces_hub_rooms gauge\nces_hub_rooms %zu\n",
              zhashx_size (self->rooms));
+    if (self->mesh)
+        ces_mesh_metrics (self->mesh, out);
     fclose (out);
     return text;
 }
@@ -880,8 +969,10 @@ s_set_option (self_t *self, const char *name, const char *value)
             self->frame = ces_frame_new ((size_t)number);
     else if (streq (name, "sndhwm") && is_number && number > 0)
         self->sndhwm = (int)number;
-    else if (streq (name, "hub-id") && *value)
+    else if (streq (name, "hub-id") && ces_proto_name_valid (value))
         zstr_free (&self->hub_id), self->hub_id = strdup (value);
+    else if (streq (name, "advertise"))
+        zstr_free (&self->advertise), self->advertise = strdup (value);
     else if (streq (name, "http") && *value)
         zstr_free (&self->http_listen), self->http_listen = strdup (value);
     else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
@@ -914,6 +1005,54 @@ s_bind_all (zsock_t *socket, const char *endpoints, char **failed)
     }
     freen (list);
     return bound;
+}
+
+//  The ROUTER address peer hubs can dial back: the first tcp endpoint
+//  bound to a real interface, unless "advertise" says otherwise
+static char *
+s_advertised (self_t *self)
+{
+    if (self->advertise)
+        return strdup (self->advertise);
+    char *list = strdup (self->router_endpoint);
+    char *saveptr = NULL;
+    char *found = NULL;
+    for (char *endpoint = strtok_r (list, ",", &saveptr); endpoint && !found;
+         endpoint = strtok_r (NULL, ",", &saveptr))
+        if (strncmp (endpoint, "tcp://", 6) == 0 &&
+            strncmp (endpoint, "tcp://0.0.0.0:", 14) != 0 &&
+            strncmp (endpoint, "tcp://*:", 8) != 0 &&
+            strncmp (endpoint, "tcp://[::]:", 11) != 0)
+            found = strdup (endpoint);
+    freen (list);
+    if (!found)
+        ces_debug (self->log_level,
+                   "hub %s: no ROUTER address peer hubs can dial back (bind "
+                   "a tcp:// address of an interface, or set --advertise)",
+                   self->hub_id);
+    return found ? found : strdup ("");
+}
+
+//  The mesh, the in-process ROUTER endpoint original-hub peers use, and
+//  the control socket HTTP threads ask for /interconnect changes on
+static void
+s_start_mesh (self_t *self)
+{
+    self->self_endpoint = zsys_sprintf ("inproc://ces-hub-%p", (void *)self);
+    int rc = zsock_bind (self->router, "%s", self->self_endpoint);
+    assert (rc == 0);
+    self->control_endpoint =
+        zsys_sprintf ("inproc://ces-hub-control-%p", (void *)self);
+    self->control = zsock_new (ZMQ_ROUTER);
+    assert (self->control);
+    rc = zsock_bind (self->control, "%s", self->control_endpoint);
+    assert (rc == 0);
+    self->mesh = ces_mesh_new (self->hub_id, self->router, self->poller,
+                               self->self_endpoint);
+    ces_mesh_set_log_level (self->mesh, self->log_level);
+    char *address = s_advertised (self);
+    ces_mesh_set_address (self->mesh, address);
+    zstr_free (&address);
 }
 
 static void
@@ -967,9 +1106,11 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
         ces_info (self->log_level, "hub %s: status on port %d", self->hub_id,
                   ces_http_port (self->http));
     }
+    s_start_mesh (self);
     s_publish_snapshot (self);
     zpoller_add (self->poller, self->router);
     zpoller_add (self->poller, self->pub);
+    zpoller_add (self->poller, self->control);
     self->next_housekeeping = zclock_mono () + self->heartbeat;
     ces_info (self->log_level, "hub %s: ROUTER %s, PUB %s, heartbeat %u ms%s",
               self->hub_id, self->router_endpoint, self->pub_endpoint,
@@ -983,7 +1124,7 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
                       : 0),
             self->http_listen, ces_http_port (self->http));
     zstr_sendx (self->pipe, "0", self->router_endpoint, self->pub_endpoint,
-                http, NULL);
+                http, self->control_endpoint, NULL);
 }
 
 static void
@@ -1011,6 +1152,17 @@ s_handle_pipe (self_t *self)
         s_bind (self, router_endpoint, pub_endpoint);
         zstr_free (&router_endpoint);
         zstr_free (&pub_endpoint);
+    } else if (streq (command, "LINK") || streq (command, "UNLINK")) {
+        char *address = zmsg_popstr (request);
+        assert (address);
+        char *reply = NULL;
+        int rc = !self->mesh ? (reply = strdup ("hub is not bound"), -1)
+                 : streq (command, "LINK")
+                     ? ces_mesh_link (self->mesh, address, &reply)
+                     : ces_mesh_unlink (self->mesh, address, &reply);
+        zstr_sendx (self->pipe, rc < 0 ? "-1" : rc ? "1" : "0", reply, NULL);
+        zstr_free (&reply);
+        zstr_free (&address);
     } else if (streq (command, "STATUS")) {
         char *json = s_status_json (self);
         zstr_send (self->pipe, json);
@@ -1027,6 +1179,66 @@ s_handle_pipe (self_t *self)
     zmsg_destroy (&request);
 }
 
+//  What arrives on a link the mesh dialled
+static void
+s_handle_mesh_dial (self_t *self, zsock_t *which)
+{
+    for (int count = 0; count < 1000 && ces_mesh_owns (self->mesh, which);
+         count++) {
+        const char *origin = NULL;
+        zframe_t *message = ces_mesh_recv (self->mesh, which, &origin);
+        if (message)
+            s_handle_mesh_event (self, &message, origin);
+        //  The mesh may have closed the link while handling it
+        if (!ces_mesh_owns (self->mesh, which) ||
+            !(zsock_events (which) & ZMQ_POLLIN))
+            break;
+    }
+}
+
+//  /interconnect from an HTTP thread: [method, address] -> [status, body]
+static void
+s_handle_control (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->control);
+    if (!request)
+        return;
+    zframe_t *routing_id = zmsg_pop (request);
+    char *method = zmsg_popstr (request);
+    char *address = zmsg_popstr (request);
+    char *reply = NULL;
+    const char *status = "400";
+    if (!method || !address)
+        reply = strdup ("bad control request");
+    else if (streq (method, "GET")) {
+        cJSON *root = cJSON_CreateObject ();
+        cJSON_AddStringToObject (root, "hub_id", self->hub_id);
+        ces_mesh_status (self->mesh, root);
+        reply = cJSON_PrintUnformatted (root);
+        cJSON_Delete (root);
+        status = "200";
+    } else if (streq (method, "POST")) {
+        int rc = ces_mesh_link (self->mesh, address, &reply);
+        status = rc < 0 ? "400" : rc ? "200" : "201";
+    } else if (streq (method, "DELETE")) {
+        int rc = ces_mesh_unlink (self->mesh, address, &reply);
+        status = rc < 0 ? "404" : "200";
+    } else {
+        reply = strdup ("use POST to link, DELETE to unlink, GET to list");
+        status = "405";
+    }
+    zmsg_t *answer = zmsg_new ();
+    zmsg_append (answer, &routing_id);
+    zmsg_addstr (answer, status);
+    zmsg_addstr (answer, reply);
+    zmsg_send (&answer, self->control);
+    zstr_free (&reply);
+    zstr_free (&method);
+    zstr_free (&address);
+    zframe_destroy (&routing_id);
+    zmsg_destroy (&request);
+}
+
 //  --------------------------------------------------------------------------
 //  The actor
 
@@ -1039,6 +1251,11 @@ s_self_destroy (self_t **self_p)
         zpoller_destroy (&self->poller);
         ces_http_destroy (&self->http);
         zstr_free (&self->http_listen);
+        ces_mesh_destroy (&self->mesh);
+        zsock_destroy (&self->control);
+        zstr_free (&self->control_endpoint);
+        zstr_free (&self->self_endpoint);
+        zstr_free (&self->advertise);
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
         zhashx_destroy (&self->syncs);
@@ -1099,6 +1316,9 @@ ces_hub_actor (zsock_t *pipe, void *args)
         if (self->router) {
             int64_t wait = self->next_housekeeping - zclock_mono ();
             timeout = wait > 0 ? (int)wait : 0;
+            int mesh_wait = ces_mesh_timeout (self->mesh);
+            if (mesh_wait < timeout)
+                timeout = mesh_wait;
         }
         zsock_t *which = (zsock_t *)zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
@@ -1112,6 +1332,12 @@ ces_hub_actor (zsock_t *pipe, void *args)
             }
         } else if (which == self->pub)
             s_handle_subscription (self);
+        else if (which && which == self->control)
+            s_handle_control (self);
+        else if (which)
+            s_handle_mesh_dial (self, which);
+        if (self->mesh && ces_mesh_timeout (self->mesh) == 0)
+            ces_mesh_tick (self->mesh);
         if (self->router && zclock_mono () >= self->next_housekeeping)
             s_housekeeping (self);
     }

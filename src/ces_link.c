@@ -480,9 +480,21 @@ ces_link_recv_dealer (ces_link_t *self)
                       self->link_id, self->reason);
             return CES_LINK_REFUSED;
         }
+        case CES_PROTO_REGISTER:
+        case CES_PROTO_UNREGISTER:
+        case CES_PROTO_PEERS:
+        case CES_PROTO_UNLINK:
+            return CES_LINK_MESH; //  a peer hub speaking; see ces_link_proto
         default:
             return CES_LINK_NOTHING;
     }
+}
+
+ces_proto_t *
+ces_link_proto (ces_link_t *self)
+{
+    assert (self);
+    return self->proto;
 }
 
 static void

@@ -18,13 +18,16 @@ struct _ces_proto_t {
     char token[FIELD_MAX + 1];
     char code[FIELD_MAX + 1];
     char error_reason[FIELD_MAX + 1];
+    char address[FIELD_MAX + 1];
     zlist_t *rooms;
+    zlist_t *peers;
     zframe_t *message;
     char reason[FIELD_MAX + 1]; //  why the last receive was malformed
 };
 
 //  Command names on the wire, and how many field frames each carries;
-//  -1 means "at least the fixed fields, then any number of rooms"
+//  -1 means "at least the fixed fields, then any number of rooms"; PEERS
+//  carries any number of peer frames (its 0 is not checked)
 static const struct {
     const char *name;
     int fields;
@@ -32,7 +35,7 @@ static const struct {
     {NULL, 0},     {"HELLO", 2},     {"WELCOME", 3},     {"ATTACH", 2},
     {"DETACH", 1}, {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
     {"EVENT", 2},  {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
-    {"ERROR", 2},
+    {"ERROR", 2},  {"MESH", 2},      {"PEERS", 0},       {"UNLINK", 0},
 };
 #define COMMAND_COUNT ((int)(sizeof (s_commands) / sizeof (s_commands[0])))
 
@@ -42,8 +45,10 @@ ces_proto_new (void)
     ces_proto_t *self = (ces_proto_t *)zmalloc (sizeof (ces_proto_t));
     assert (self);
     self->rooms = zlist_new ();
-    assert (self->rooms);
+    self->peers = zlist_new ();
+    assert (self->rooms && self->peers);
     zlist_autofree (self->rooms);
+    zlist_autofree (self->peers);
     strcpy (self->version, CES_PROTO_VERSION);
     return self;
 }
@@ -57,6 +62,7 @@ ces_proto_destroy (ces_proto_t **self_p)
         zframe_destroy (&self->routing_id);
         zframe_destroy (&self->message);
         zlist_destroy (&self->rooms);
+        zlist_destroy (&self->peers);
         freen (self);
         *self_p = NULL;
     }
@@ -171,6 +177,24 @@ s_decode_fields (ces_proto_t *self, zmsg_t *msg)
         case CES_PROTO_ERROR:
             return s_take_string (self, msg, self->code, "code") &&
                    s_take_string (self, msg, self->error_reason, "reason");
+        case CES_PROTO_MESH:
+            if (!s_take_string (self, msg, self->hub_id, "hub-id") ||
+                !s_take_string (self, msg, self->address, "address"))
+                return false;
+            if (!ces_proto_name_valid (self->hub_id)) {
+                s_copy (self->reason, "hub-id must be printable, without "
+                                      "spaces or '/'");
+                return false;
+            }
+            return true;
+        case CES_PROTO_PEERS:
+            while (zmsg_size (msg)) {
+                char peer[FIELD_MAX + 1];
+                if (!s_take_string (self, msg, peer, "peer"))
+                    return false;
+                zlist_append (self->peers, peer); //  autofree copies
+            }
+            return true;
         default:
             return true;
     }
@@ -187,6 +211,7 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
     zframe_destroy (&self->routing_id);
     zframe_destroy (&self->message);
     zlist_purge (self->rooms);
+    zlist_purge (self->peers);
     self->reason[0] = 0;
 
     if (zsock_type (input) == ZMQ_ROUTER) {
@@ -213,7 +238,8 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
     int fields = s_commands[id].fields;
     size_t have = zmsg_size (msg);
     bool count_ok =
-        fields >= 0 ? have == (size_t)fields : have >= (size_t)-fields;
+        id == CES_PROTO_PEERS ||
+        (fields >= 0 ? have == (size_t)fields : have >= (size_t)-fields);
     if (!count_ok) {
         snprintf (self->reason, sizeof (self->reason),
                   "%s has %zu fields, expected %s%d", s_commands[id].name, have,
@@ -247,7 +273,9 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
                          ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT) < 0)
             return -1;
     }
-    bool has_fields = s_commands[self->id].fields != 0;
+    bool has_fields = self->id == CES_PROTO_PEERS
+                          ? zlist_size (self->peers) > 0
+                          : s_commands[self->id].fields != 0;
     if (s_send_string (output, s_commands[self->id].name, has_fields))
         return -1;
 
@@ -293,6 +321,18 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
         case CES_PROTO_ERROR:
             s_send_string (output, self->code, true);
             return s_send_string (output, self->error_reason, false);
+        case CES_PROTO_MESH:
+            s_send_string (output, self->hub_id, true);
+            return s_send_string (output, self->address, false);
+        case CES_PROTO_PEERS: {
+            const char *peer = (const char *)zlist_first (self->peers);
+            while (peer) {
+                const char *next = (const char *)zlist_next (self->peers);
+                s_send_string (output, peer, next != NULL);
+                peer = next;
+            }
+            return 0;
+        }
         default:
             return 0;
     }
@@ -311,6 +351,17 @@ ces_proto_command (ces_proto_t *self)
     assert (self);
     return self->id > 0 && self->id < COMMAND_COUNT ? s_commands[self->id].name
                                                     : "?";
+}
+
+bool
+ces_proto_name_valid (const char *name)
+{
+    if (!name || !*name || strlen (name) > FIELD_MAX)
+        return false;
+    for (const char *c = name; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '/')
+            return false;
+    return true;
 }
 
 bool
@@ -374,6 +425,7 @@ STRING_FIELD (role)
 STRING_FIELD (token)
 STRING_FIELD (code)
 STRING_FIELD (error_reason)
+STRING_FIELD (address)
 
 const char *
 ces_proto_version (ces_proto_t *self)
@@ -414,6 +466,25 @@ ces_proto_set_rooms (ces_proto_t *self, zlist_t *rooms)
             zlist_append (self->rooms, (void *)room); //  autofree copies
             room = (const char *)zlist_next (rooms);
         }
+    }
+}
+
+zlist_t *
+ces_proto_peers (ces_proto_t *self)
+{
+    assert (self);
+    return self->peers;
+}
+
+void
+ces_proto_set_peers (ces_proto_t *self, zlist_t *peers)
+{
+    assert (self);
+    zlist_purge (self->peers);
+    const char *peer = peers ? (const char *)zlist_first (peers) : NULL;
+    while (peer) {
+        zlist_append (self->peers, (void *)peer); //  autofree copies
+        peer = (const char *)zlist_next (peers);
     }
 }
 
@@ -540,6 +611,37 @@ ces_proto_test (bool verbose)
     assert (streq (ces_proto_code (proto), "malformed"));
     assert (streq (ces_proto_error_reason (proto), "testing"));
     assert (streq (ces_proto_command (proto), "ERROR"));
+
+    //  The mesh commands: MESH, PEERS (empty and not), UNLINK
+    ces_proto_set_id (proto, CES_PROTO_MESH);
+    ces_proto_set_hub_id (proto, "hub-2");
+    ces_proto_set_address (proto, "tcp://127.0.0.1:7300");
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_MESH);
+    assert (streq (ces_proto_hub_id (proto), "hub-2"));
+    assert (streq (ces_proto_address (proto), "tcp://127.0.0.1:7300"));
+    zstr_sendx (dealer, "MESH", "bad id", "tcp://x:1", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "hub-id"));
+    zlist_t *peers = zlist_new ();
+    zlist_append (peers, "hub-3 tcp://127.0.0.1:7400");
+    ces_proto_set_id (proto, CES_PROTO_PEERS);
+    ces_proto_set_peers (proto, peers);
+    zlist_destroy (&peers);
+    assert (ces_proto_send (proto, router) == 0);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_PEERS);
+    assert (zlist_size (ces_proto_peers (proto)) == 1);
+    ces_proto_set_peers (proto, NULL);
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_PEERS);
+    assert (zlist_size (ces_proto_peers (proto)) == 0);
+    ces_proto_set_id (proto, CES_PROTO_UNLINK);
+    assert (ces_proto_send (proto, router) == 0);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_UNLINK);
 
     ces_proto_destroy (&proto);
     ces_proto_destroy (&proto);

@@ -17,7 +17,8 @@ static const test_item_t s_tests[] = {
     {"http", ces_http_test},           {"hub", ces_hub_test},
     {"messenger", ces_messenger_test}, {"edge", ces_edge_test},
     {"target", ces_target_test},       {"targets", ces_targets_test},
-    {"repeater", ces_repeater_test},
+    {"repeater", ces_repeater_test},   {"wsclient", ces_wsclient_test},
+    {"hubpeer", ces_hubpeer_test},     {"mesh", ces_mesh_test},
 };
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
 

@@ -16,12 +16,8 @@ typedef enum { KIND_HTTP, KIND_WEBSOCKET } kind_t;
 //  A WebSocket link we dialled for one room
 typedef struct {
     char *room;
-    int fd;
+    ces_wsclient_t *ws;
     int64_t last_used;
-    byte *in; //  bytes read, not yet a whole frame
-    size_t in_used, in_capacity;
-    byte *message; //  a fragmented message being reassembled
-    size_t message_size;
 } link_t;
 
 typedef struct {
@@ -119,107 +115,12 @@ ces_target_url_valid (const char *url, char *reason, size_t size)
 }
 
 //  --------------------------------------------------------------------------
-//  Plain sockets with deadlines: this thread may wait, nobody else does
-
-//  Waits for fd to be ready until the deadline, in short slices so that
-//  the owner's stop flag ends any wait at once. 1 ready, 0 not
-static int
-s_wait (self_t *self, int fd, short events, int64_t deadline)
-{
-    while (!atomic_load (self->stop)) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return 0;
-        struct pollfd item = {fd, events, 0};
-        int rc = poll (&item, 1, left < 50 ? (int)left : 50);
-        if (rc != 0)
-            return rc > 0 ? 1 : 0;
-    }
-    return 0;
-}
-
-static int
-s_connect (self_t *self, const char *host, int port)
-{
-    char service[16];
-    snprintf (service, sizeof (service), "%d", port);
-    struct addrinfo hints = {0}, *found = NULL;
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo (host, service, &hints, &found) || !found)
-        return -1;
-    int fd = socket (found->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (fd >= 0 && connect (fd, found->ai_addr, found->ai_addrlen) &&
-        errno != EINPROGRESS) {
-        close (fd);
-        fd = -1;
-    }
-    freeaddrinfo (found);
-    if (fd < 0)
-        return -1;
-    int error = 0;
-    socklen_t size = sizeof (error);
-    if (!s_wait (self, fd, POLLOUT, zclock_mono () + IO_TIMEOUT) ||
-        getsockopt (fd, SOL_SOCKET, SO_ERROR, &error, &size) || error) {
-        close (fd);
-        return -1;
-    }
-    int on = 1;
-    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof (on));
-    return fd;
-}
-
-static int
-s_send_all (self_t *self, int fd, const void *data, size_t size)
-{
-    const byte *bytes = (const byte *)data;
-    int64_t deadline = zclock_mono () + IO_TIMEOUT;
-    while (size) {
-        ssize_t sent = send (fd, bytes, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent > 0) {
-            bytes += sent;
-            size -= (size_t)sent;
-            continue;
-        }
-        if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-        if (!s_wait (self, fd, POLLOUT, deadline))
-            return -1;
-    }
-    return 0;
-}
-
-//  Reads until the end of the HTTP header; returns the status code or -1
-static int
-s_read_status (self_t *self, int fd)
-{
-    char header[4096];
-    size_t used = 0;
-    int64_t deadline = zclock_mono () + IO_TIMEOUT;
-    while (used < sizeof (header) - 1) {
-        if (!s_wait (self, fd, POLLIN, deadline))
-            return -1;
-        ssize_t got = recv (fd, header + used, sizeof (header) - 1 - used, 0);
-        if (got <= 0)
-            return -1;
-        used += (size_t)got;
-        header[used] = 0;
-        if (strstr (header, "\r\n\r\n"))
-            break;
-    }
-    int status = -1;
-    if (sscanf (header, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    return status;
-}
-
-//  --------------------------------------------------------------------------
 //  HTTP targets
 
 static int
 s_http_post_once (self_t *self, const char *body, size_t size)
 {
-    int fd = s_connect (self, self->host, self->port);
+    int fd = ces_net_connect (self->host, self->port, self->stop, IO_TIMEOUT);
     if (fd < 0)
         return -1;
     char *head =
@@ -228,9 +129,10 @@ s_http_post_once (self_t *self, const char *body, size_t size)
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                       self->path, self->host, self->port, size);
     int status = -1;
-    if (s_send_all (self, fd, head, strlen (head)) == 0 &&
-        s_send_all (self, fd, body, size) == 0)
-        status = s_read_status (self, fd);
+    if (ces_net_send_all (fd, head, strlen (head), self->stop, IO_TIMEOUT) ==
+            0 &&
+        ces_net_send_all (fd, body, size, self->stop, IO_TIMEOUT) == 0)
+        status = ces_net_read_status (fd, self->stop, IO_TIMEOUT);
     zstr_free (&head);
     close (fd);
     return status >= 200 && status < 300 ? 0 : -1;
@@ -265,95 +167,30 @@ static void
 s_link_free (void **item_p)
 {
     link_t *link = (link_t *)*item_p;
-    if (link->fd >= 0)
-        close (link->fd);
+    ces_wsclient_destroy (&link->ws);
     zstr_free (&link->room);
-    freen (link->in);
-    freen (link->message);
     freen (link);
     *item_p = NULL;
-}
-
-static void
-s_base64 (const byte *data, size_t size, char *out)
-{
-    static const char table[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < size; i += 3) {
-        uint32_t value = (uint32_t)data[i] << 16;
-        if (i + 1 < size)
-            value |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < size)
-            value |= data[i + 2];
-        out[o++] = table[(value >> 18) & 63];
-        out[o++] = table[(value >> 12) & 63];
-        out[o++] = i + 1 < size ? table[(value >> 6) & 63] : '=';
-        out[o++] = i + 2 < size ? table[value & 63] : '=';
-    }
-    out[o] = 0;
-}
-
-//  Client frames are masked (RFC 6455 §5.3)
-static int
-s_ws_write (self_t *self, int fd, int opcode, const void *data, size_t size)
-{
-    byte *frame = (byte *)malloc (size + 14);
-    assert (frame);
-    size_t used = 0;
-    frame[used++] = (byte)(0x80 | opcode);
-    if (size < 126)
-        frame[used++] = (byte)(0x80 | size);
-    else if (size <= 0xFFFF) {
-        frame[used++] = 0x80 | 126;
-        frame[used++] = (byte)(size >> 8);
-        frame[used++] = (byte)size;
-    } else {
-        frame[used++] = 0x80 | 127;
-        for (int i = 0; i < 8; i++)
-            frame[used++] = (byte)((uint64_t)size >> (56 - 8 * i));
-    }
-    byte *mask = frame + used;
-    for (int i = 0; i < 4; i++)
-        mask[i] = (byte)randof (256);
-    used += 4;
-    for (size_t i = 0; i < size; i++)
-        frame[used + i] = ((const byte *)data)[i] ^ mask[i % 4];
-    int rc = s_send_all (self, fd, frame, used + size);
-    freen (frame);
-    return rc;
 }
 
 static link_t *
 s_link_open (self_t *self, const char *room)
 {
-    int fd = s_connect (self, self->host, self->port);
-    if (fd < 0)
-        return NULL;
-    byte nonce[16];
-    for (int i = 0; i < 16; i++)
-        nonce[i] = (byte)randof (256);
-    char key[32];
-    s_base64 (nonce, 16, key);
-    char *request = zsys_sprintf (
-        "GET %s/connect/%s/%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n",
-        self->path, room, self->system_id, self->host, self->port, key);
-    int status = s_send_all (self, fd, request, strlen (request)) == 0
-                     ? s_read_status (self, fd)
-                     : -1;
-    zstr_free (&request);
-    if (status != 101) {
+    char *path =
+        zsys_sprintf ("%s/connect/%s/%s", self->path, room, self->system_id);
+    int status;
+    ces_wsclient_t *ws = ces_wsclient_new (self->host, self->port, path,
+                                           self->stop, IO_TIMEOUT, &status);
+    zstr_free (&path);
+    if (!ws) {
         ces_warn (self->log_level, "target %s: link for %s refused (HTTP %d)",
                   self->url, room, status);
-        close (fd);
         return NULL;
     }
     link_t *link = (link_t *)zmalloc (sizeof (link_t));
     assert (link);
     link->room = strdup (room);
-    link->fd = fd;
+    link->ws = ws;
     zhashx_insert (self->links, room, link);
     self->next_stats = zclock_mono () + 100;
     ces_debug (self->log_level, "target %s: link for %s open", self->url, room);
@@ -365,8 +202,7 @@ s_link_close (self_t *self, link_t *link, const char *why)
 {
     ces_debug (self->log_level, "target %s: link for %s closed (%s)", self->url,
                link->room, why);
-    byte code[2] = {0x03, 0xE8}; //  1000, normal closure
-    s_ws_write (self, link->fd, 0x8, code, 2);
+    ces_wsclient_close (link->ws, 1000);
     zhashx_delete (self->links, link->room);
     self->next_stats = zclock_mono () + 100;
 }
@@ -379,11 +215,11 @@ s_ws_send (self_t *self, const char *room, const void *data, size_t size)
         link = s_link_open (self, room);
     if (!link)
         return false;
-    if (s_ws_write (self, link->fd, 0x2, data, size)) {
+    if (ces_wsclient_send (link->ws, 0x2, data, size)) {
         //  The link broke: one more try on a fresh one
         zhashx_delete (self->links, room);
         link = s_link_open (self, room);
-        if (!link || s_ws_write (self, link->fd, 0x2, data, size))
+        if (!link || ces_wsclient_send (link->ws, 0x2, data, size))
             return false;
     }
     link->last_used = zclock_mono ();
@@ -405,71 +241,15 @@ s_report_inbound (self_t *self, const byte *data, size_t size)
 static bool
 s_link_read (self_t *self, link_t *link)
 {
-    if (link->in_capacity - link->in_used < 65536) {
-        link->in_capacity = link->in_used + 65536 * 2;
-        link->in = (byte *)realloc (link->in, link->in_capacity);
-        assert (link->in);
-    }
-    ssize_t got = recv (link->fd, link->in + link->in_used,
-                        link->in_capacity - link->in_used, MSG_DONTWAIT);
-    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-        return false;
-    if (got < 0)
-        return true;
-    link->in_used += (size_t)got;
-    for (;;) {
-        if (link->in_used < 2)
-            return true;
-        byte *frame = link->in;
-        bool fin = frame[0] & 0x80;
-        int opcode = frame[0] & 0x0F;
-        bool masked = frame[1] & 0x80;
-        uint64_t size = frame[1] & 0x7F;
-        size_t header = 2;
-        if (size == 126) {
-            if (link->in_used < 4)
-                return true;
-            size = ((uint64_t)frame[2] << 8) | frame[3];
-            header = 4;
-        } else if (size == 127) {
-            if (link->in_used < 10)
-                return true;
-            size = 0;
-            for (int i = 0; i < 8; i++)
-                size = (size << 8) | frame[2 + i];
-            header = 10;
-        }
-        if (size > CES_PAYLOAD_MAX * 2)
-            return false; //  not a peer we can talk to
-        size_t mask_at = header;
-        header += masked ? 4 : 0;
-        if (link->in_used < header + size)
-            return true;
-        byte *payload = frame + header;
-        if (masked)
-            for (size_t i = 0; i < size; i++)
-                payload[i] ^= frame[mask_at + i % 4];
-        if (opcode == 0x9)
-            s_ws_write (self, link->fd, 0xA, payload, (size_t)size);
-        else if (opcode == 0x8)
-            return false;
-        else if (opcode == 0x2 || opcode == 0x0) {
-            link->message =
-                (byte *)realloc (link->message, link->message_size + size + 1);
-            assert (link->message);
-            memcpy (link->message + link->message_size, payload, size);
-            link->message_size += size;
-            if (fin) {
-                s_report_inbound (self, link->message, link->message_size);
-                link->message_size = 0;
-            }
-        }
-        //  Text frames from peers are notices; pongs need nothing
-        size_t used = header + (size_t)size;
-        memmove (link->in, link->in + used, link->in_used - used);
-        link->in_used -= used;
+    const byte *data;
+    size_t size;
+    int rc;
+    while ((rc = ces_wsclient_recv (link->ws, &data, &size,
+                                    CES_PAYLOAD_MAX * 2)) == 1) {
+        s_report_inbound (self, data, size);
         link->last_used = zclock_mono ();
     }
+    return rc == 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -587,7 +367,7 @@ s_poll_once (self_t *self)
     link_t *link = (link_t *)zhashx_first (self->links);
     while (link) {
         links[index] = link;
-        items[index].fd = link->fd;
+        items[index].fd = ces_wsclient_fd (link->ws);
         items[index].events = ZMQ_POLLIN;
         index++;
         if (link->last_used + self->link_idle < next)
@@ -641,8 +421,7 @@ ces_target_actor (zsock_t *pipe, void *args)
         zhashx_t *links = self->links;
         link_t *link = (link_t *)zhashx_first (links);
         while (link) {
-            byte code[2] = {0x03, 0xE9}; //  1001, going away
-            s_ws_write (self, link->fd, 0x8, code, 2);
+            ces_wsclient_close (link->ws, 1001);
             link = (link_t *)zhashx_next (links);
         }
     }

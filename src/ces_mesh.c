@@ -1,0 +1,1173 @@
+/*  =========================================================================
+    ces_mesh - a hub's links to the other hubs of the mesh
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+#define MESH_CONN      "mesh" //  the one connection a mesh link carries
+#define ROOMS_PER_SEND 500    //  interest goes out in messages this large
+
+//  Where an event for a peer goes: our DEALER to it, or its DEALER to our
+//  ROUTER. Each side says over each link what it wants.
+typedef enum { CHANNEL_NONE, CHANNEL_DIAL, CHANNEL_INBOUND } channel_t;
+
+//  One peer hub (or original hub, for ws:// addresses)
+typedef struct {
+    char *address;        //  tcp://host:port we dial; "" if it cannot be
+    char *hub_id;         //  "" until the peer said who it is
+    char *origin;         //  stamped on what it sends us through our dial
+    bool requested;       //  asked for here (request, flag), not learned
+    ces_link_t *dial;     //  our link to it, or NULL
+    zhashx_t *dial_wants; //  rooms it wants, as told over our dial
+    char *inbound_id;     //  its link on our ROUTER, or NULL
+    zframe_t *inbound_routing_id;
+    zhashx_t *inbound_wants; //  rooms it wants, as told over its link
+    zlist_t *their_peers;    //  "hub-id address" of the hubs it is linked to
+    zactor_t *original;      //  for an original hub: its ces_hubpeer
+    int64_t last_heard;
+    int64_t up_since;
+    uint64_t events_in;
+    uint64_t events_out;
+    uint64_t not_wanted;
+    uint64_t drops;
+} peer_t;
+
+struct _ces_mesh_t {
+    char *hub_id;
+    char *address;
+    char *self_endpoint;
+    zsock_t *router;
+    zpoller_t *poller;
+    ces_proto_t *proto;
+    int log_level;
+    zlistx_t *peers;       //  peer_t, owned
+    zhashx_t *wants;       //  rooms this hub's messengers want (set)
+    char *peers_signature; //  the linked set last told to peers
+    char *missing;         //  the incomplete-mesh report last logged
+    int64_t next_tick;
+    uint64_t not_wanted; //  events no peer wanted
+};
+
+//  --------------------------------------------------------------------------
+//  Peers
+
+static void
+s_peer_destroy (peer_t **peer_p)
+{
+    peer_t *peer = *peer_p;
+    if (!peer)
+        return;
+    ces_link_destroy (&peer->dial);
+    zactor_destroy (&peer->original);
+    zhashx_destroy (&peer->dial_wants);
+    zhashx_destroy (&peer->inbound_wants);
+    zlist_destroy (&peer->their_peers);
+    zframe_destroy (&peer->inbound_routing_id);
+    zstr_free (&peer->inbound_id);
+    zstr_free (&peer->address);
+    zstr_free (&peer->hub_id);
+    zstr_free (&peer->origin);
+    freen (peer);
+    *peer_p = NULL;
+}
+
+static void
+s_peer_free (void **item_p)
+{
+    s_peer_destroy ((peer_t **)item_p);
+}
+
+static void
+s_peer_set_hub_id (peer_t *peer, const char *hub_id)
+{
+    if (streq (peer->hub_id, hub_id))
+        return;
+    zstr_free (&peer->hub_id);
+    zstr_free (&peer->origin);
+    peer->hub_id = strdup (hub_id);
+    peer->origin = zsys_sprintf ("%s/" MESH_CONN, hub_id);
+}
+
+static peer_t *
+s_peer_new (ces_mesh_t *self, const char *address, bool requested)
+{
+    peer_t *peer = (peer_t *)zmalloc (sizeof (peer_t));
+    assert (peer);
+    peer->address = strdup (address);
+    peer->hub_id = strdup ("");
+    peer->origin = strdup ("/" MESH_CONN);
+    peer->requested = requested;
+    peer->dial_wants = zhashx_new ();
+    peer->inbound_wants = zhashx_new ();
+    peer->their_peers = zlist_new ();
+    assert (peer->dial_wants && peer->inbound_wants && peer->their_peers);
+    zlist_autofree (peer->their_peers);
+    zlistx_add_end (self->peers, peer);
+    return peer;
+}
+
+static bool
+s_dial_up (peer_t *peer)
+{
+    return peer->dial && ces_link_connected (peer->dial);
+}
+
+//  The one channel events for this peer take. With two links to the same
+//  hub, the one dialled by the hub with the smaller ID is used (and the
+//  other is closed by its dialler in s_drop_duplicates).
+static channel_t
+s_channel (ces_mesh_t *self, peer_t *peer)
+{
+    bool dial = s_dial_up (peer);
+    bool inbound = peer->inbound_id != NULL;
+    if (dial && inbound)
+        return strcmp (self->hub_id, peer->hub_id) < 0 ? CHANNEL_DIAL
+                                                       : CHANNEL_INBOUND;
+    return dial ? CHANNEL_DIAL : inbound ? CHANNEL_INBOUND : CHANNEL_NONE;
+}
+
+static const char *
+s_peer_state (ces_mesh_t *self, peer_t *peer)
+{
+    if (peer->original)
+        return "original";
+    if (s_channel (self, peer) != CHANNEL_NONE)
+        return "up";
+    return peer->dial ? "retrying" : "waiting";
+}
+
+static peer_t *
+s_find_address (ces_mesh_t *self, const char *address)
+{
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer && !streq (peer->address, address))
+        peer = (peer_t *)zlistx_next (self->peers);
+    return peer;
+}
+
+static peer_t *
+s_find_hub (ces_mesh_t *self, const char *hub_id, peer_t *except)
+{
+    if (!*hub_id)
+        return NULL;
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer && (peer == except || !streq (peer->hub_id, hub_id)))
+        peer = (peer_t *)zlistx_next (self->peers);
+    return peer;
+}
+
+static peer_t *
+s_find_inbound (ces_mesh_t *self, const char *link_id)
+{
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer && !(peer->inbound_id && streq (peer->inbound_id, link_id)))
+        peer = (peer_t *)zlistx_next (self->peers);
+    return peer;
+}
+
+//  The peers, in a list of their own: zlistx has one cursor, and loops
+//  whose bodies look peers up must not share it
+static zlistx_t *
+s_peers_copy (ces_mesh_t *self)
+{
+    zlistx_t *copy = zlistx_new ();
+    assert (copy);
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        zlistx_add_end (copy, peer);
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    return copy;
+}
+
+static void
+s_remove_peer (ces_mesh_t *self, peer_t *peer)
+{
+    if (peer->dial)
+        zpoller_remove (self->poller, ces_link_dealer (peer->dial));
+    void *handle = zlistx_find (self->peers, peer);
+    assert (handle);
+    zlistx_delete (self->peers, handle);
+}
+
+//  --------------------------------------------------------------------------
+//  Sending to a peer over one channel
+
+static int
+s_send_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
+{
+    if (channel == CHANNEL_DIAL)
+        return ces_proto_send (self->proto, ces_link_dealer (peer->dial));
+    ces_proto_set_routing_id (self->proto, peer->inbound_routing_id);
+    return ces_proto_send (self->proto, self->router);
+}
+
+static void
+s_send_peers_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
+{
+    zlist_t *linked = zlist_new ();
+    zlist_autofree (linked);
+    peer_t *other = (peer_t *)zlistx_first (self->peers);
+    while (other) {
+        if (other != peer && !other->original && *other->hub_id &&
+            s_channel (self, other) != CHANNEL_NONE) {
+            char *entry = zsys_sprintf ("%s %s", other->hub_id, other->address);
+            zlist_append (linked, entry);
+            zstr_free (&entry);
+        }
+        other = (peer_t *)zlistx_next (self->peers);
+    }
+    ces_proto_set_id (self->proto, CES_PROTO_PEERS);
+    ces_proto_set_peers (self->proto, linked);
+    s_send_on (self, peer, channel);
+    zlist_destroy (&linked);
+}
+
+static void
+s_send_rooms_on (ces_mesh_t *self, peer_t *peer, channel_t channel, bool wanted,
+                 zlist_t *rooms)
+{
+    ces_proto_set_id (self->proto,
+                      wanted ? CES_PROTO_REGISTER : CES_PROTO_UNREGISTER);
+    ces_proto_set_conn (self->proto, MESH_CONN);
+    ces_proto_set_token (self->proto, "");
+    ces_proto_set_rooms (self->proto, rooms);
+    if (s_send_on (self, peer, channel))
+        peer->drops++;
+}
+
+//  The whole interest set, after a link (re)starts: the far side starts
+//  from "wants nothing" on every new link
+static void
+s_send_interest_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
+{
+    zlist_t *rooms = zlist_new ();
+    const char *room = (const char *)zhashx_first (self->wants);
+    while (room) {
+        zlist_append (rooms, (void *)zhashx_cursor (self->wants));
+        if (zlist_size (rooms) == ROOMS_PER_SEND) {
+            s_send_rooms_on (self, peer, channel, true, rooms);
+            zlist_purge (rooms);
+        }
+        room = (const char *)zhashx_next (self->wants);
+    }
+    if (zlist_size (rooms))
+        s_send_rooms_on (self, peer, channel, true, rooms);
+    zlist_destroy (&rooms);
+}
+
+//  --------------------------------------------------------------------------
+//  Dialling
+
+static void
+s_dial (ces_mesh_t *self, peer_t *peer)
+{
+    if (peer->dial || !*peer->address)
+        return;
+    char *link_id = zsys_sprintf ("mesh.%s", self->hub_id);
+    char *name = zsys_sprintf ("hub %s", self->hub_id);
+    peer->dial = ces_link_new (peer->address, NULL, link_id, name);
+    zstr_free (&link_id);
+    zstr_free (&name);
+    if (!peer->dial) {
+        ces_warn (self->log_level, "mesh: cannot dial %s", peer->address);
+        return;
+    }
+    ces_link_set_log_level (peer->dial, self->log_level);
+    zhashx_purge (peer->dial_wants);
+    zpoller_add (self->poller, ces_link_dealer (peer->dial));
+    ces_info (self->log_level, "mesh: dialling %s", peer->address);
+}
+
+static void
+s_hang_up (ces_mesh_t *self, peer_t *peer)
+{
+    if (!peer->dial)
+        return;
+    zpoller_remove (self->poller, ces_link_dealer (peer->dial));
+    ces_link_destroy (&peer->dial);
+    zhashx_purge (peer->dial_wants);
+}
+
+//  Our dial reached a hub: say who we are, who we know, what we want
+static void
+s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
+{
+    const char *hub_id = ces_link_hub_id (peer->dial);
+    if (streq (hub_id, self->hub_id)) {
+        ces_error (self->log_level,
+                   "mesh: %s is this hub (or a hub with the same ID, %s); "
+                   "not linking",
+                   peer->address, hub_id);
+        s_remove_peer (self, peer);
+        return;
+    }
+    peer_t *alias = s_find_hub (self, hub_id, peer);
+    if (alias && alias->dial) {
+        ces_info (self->log_level,
+                  "mesh: %s is hub %s, already dialled at %s; dropping "
+                  "the second address",
+                  peer->address, hub_id, alias->address);
+        s_remove_peer (self, peer);
+        return;
+    }
+    if (alias) {
+        //  It dials us from another address: keep one record, ours
+        peer->inbound_id = alias->inbound_id, alias->inbound_id = NULL;
+        peer->inbound_routing_id = alias->inbound_routing_id;
+        alias->inbound_routing_id = NULL;
+        zhashx_t *wants = peer->inbound_wants;
+        peer->inbound_wants = alias->inbound_wants;
+        alias->inbound_wants = wants;
+        peer->requested |= alias->requested;
+        s_remove_peer (self, alias);
+    }
+    s_peer_set_hub_id (peer, hub_id);
+    zhashx_purge (peer->dial_wants);
+    peer->up_since = zclock_mono ();
+    peer->last_heard = peer->up_since;
+    ces_info (self->log_level, "mesh: linked to hub %s at %s", hub_id,
+              peer->address);
+    ces_proto_set_id (self->proto, CES_PROTO_MESH);
+    ces_proto_set_hub_id (self->proto, self->hub_id);
+    ces_proto_set_address (self->proto, self->address);
+    s_send_on (self, peer, CHANNEL_DIAL);
+    s_send_peers_on (self, peer, CHANNEL_DIAL);
+    s_send_interest_on (self, peer, CHANNEL_DIAL);
+}
+
+//  --------------------------------------------------------------------------
+//  What peers tell us, over either channel
+
+static void
+s_apply_interest (ces_mesh_t *self, zhashx_t *wants, ces_proto_t *proto)
+{
+    (void)self;
+    zlist_t *rooms = ces_proto_rooms (proto);
+    if (ces_proto_id (proto) == CES_PROTO_UNREGISTER && !zlist_size (rooms)) {
+        zhashx_purge (wants);
+        return;
+    }
+    const char *room = (const char *)zlist_first (rooms);
+    while (room) {
+        if (ces_proto_id (proto) == CES_PROTO_REGISTER)
+            zhashx_insert (wants, room, (void *)"");
+        else
+            zhashx_delete (wants, room);
+        room = (const char *)zlist_next (rooms);
+    }
+}
+
+static void
+s_apply_peers (peer_t *peer, ces_proto_t *proto)
+{
+    zlist_purge (peer->their_peers);
+    const char *entry = (const char *)zlist_first (ces_proto_peers (proto));
+    while (entry) {
+        zlist_append (peer->their_peers, (void *)entry);
+        entry = (const char *)zlist_next (ces_proto_peers (proto));
+    }
+}
+
+//  The peer asked to drop the link: forget it, and do not dial it back
+static void
+s_on_unlink (ces_mesh_t *self, peer_t *peer)
+{
+    ces_info (self->log_level, "mesh: hub %s (%s) dropped our link",
+              peer->hub_id, peer->address);
+    s_remove_peer (self, peer);
+}
+
+//  Returns false when the peer was removed
+static bool
+s_handle_command (ces_mesh_t *self, peer_t *peer, zhashx_t *wants,
+                  ces_proto_t *proto)
+{
+    switch (ces_proto_id (proto)) {
+        case CES_PROTO_REGISTER:
+        case CES_PROTO_UNREGISTER:
+            s_apply_interest (self, wants, proto);
+            break;
+        case CES_PROTO_PEERS:
+            s_apply_peers (peer, proto);
+            break;
+        case CES_PROTO_UNLINK:
+            s_on_unlink (self, peer);
+            return false;
+        default:
+            break;
+    }
+    return true;
+}
+
+bool
+ces_mesh_inbound (ces_mesh_t *self, const char *link_id, zframe_t *routing_id,
+                  ces_proto_t *proto)
+{
+    assert (self && link_id && routing_id && proto);
+    if (ces_proto_id (proto) != CES_PROTO_MESH) {
+        peer_t *peer = s_find_inbound (self, link_id);
+        if (peer) {
+            peer->last_heard = zclock_mono ();
+            s_handle_command (self, peer, peer->inbound_wants, proto);
+        }
+        return true;
+    }
+    const char *hub_id = ces_proto_hub_id (proto);
+    const char *address = ces_proto_address (proto);
+    if (streq (hub_id, self->hub_id)) {
+        ces_error (self->log_level,
+                   "mesh: link %s says it is hub %s, this hub's own ID; "
+                   "hub IDs must be unique",
+                   link_id, hub_id);
+        return false;
+    }
+    //  The same hub may be known by the address it gives or by its ID
+    peer_t *peer = *address ? s_find_address (self, address) : NULL;
+    if (!peer)
+        peer = s_find_hub (self, hub_id, NULL);
+    if (!peer)
+        peer = s_peer_new (self, address, false);
+    if (!*peer->address && *address) {
+        zstr_free (&peer->address);
+        peer->address = strdup (address);
+    }
+    s_peer_set_hub_id (peer, hub_id);
+    zstr_free (&peer->inbound_id);
+    zframe_destroy (&peer->inbound_routing_id);
+    peer->inbound_id = strdup (link_id);
+    peer->inbound_routing_id = zframe_dup (routing_id);
+    zhashx_purge (peer->inbound_wants);
+    peer->last_heard = zclock_mono ();
+    if (!peer->up_since || !s_dial_up (peer))
+        peer->up_since = peer->last_heard;
+    ces_info (self->log_level, "mesh: hub %s (%s) linked to us", hub_id,
+              *address ? address : "no address to dial back");
+    s_send_peers_on (self, peer, CHANNEL_INBOUND);
+    s_send_interest_on (self, peer, CHANNEL_INBOUND);
+    return true;
+}
+
+void
+ces_mesh_inbound_heard (ces_mesh_t *self, const char *link_id, bool is_event)
+{
+    assert (self);
+    peer_t *peer = s_find_inbound (self, link_id);
+    if (!peer)
+        return;
+    peer->last_heard = zclock_mono ();
+    if (is_event)
+        peer->events_in++;
+}
+
+void
+ces_mesh_inbound_gone (ces_mesh_t *self, const char *link_id, bool dial_back)
+{
+    assert (self);
+    peer_t *peer = s_find_inbound (self, link_id);
+    if (!peer)
+        return;
+    zstr_free (&peer->inbound_id);
+    zframe_destroy (&peer->inbound_routing_id);
+    zhashx_purge (peer->inbound_wants);
+    if (peer->dial || !dial_back)
+        return;
+    if (*peer->address) {
+        ces_info (self->log_level,
+                  "mesh: hub %s's link to us is gone; dialling it at %s",
+                  peer->hub_id, peer->address);
+        s_dial (self, peer);
+    } else {
+        ces_info (self->log_level,
+                  "mesh: hub %s's link to us is gone and it gave no address "
+                  "to dial back",
+                  peer->hub_id);
+        s_remove_peer (self, peer);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Our dials
+
+bool
+ces_mesh_owns (ces_mesh_t *self, zsock_t *socket)
+{
+    assert (self);
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        if (peer->dial && ces_link_dealer (peer->dial) == socket)
+            return true;
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    return false;
+}
+
+zframe_t *
+ces_mesh_recv (ces_mesh_t *self, zsock_t *socket, const char **origin)
+{
+    assert (self && origin);
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer && !(peer->dial && ces_link_dealer (peer->dial) == socket))
+        peer = (peer_t *)zlistx_next (self->peers);
+    if (!peer)
+        return NULL;
+    ces_link_event_t event = ces_link_recv_dealer (peer->dial);
+    if (event != CES_LINK_NOTHING)
+        peer->last_heard = zclock_mono ();
+    switch (event) {
+        case CES_LINK_CONNECTED:
+            s_on_dial_connected (self, peer);
+            break;
+        case CES_LINK_LOST:
+            zhashx_purge (peer->dial_wants);
+            break;
+        case CES_LINK_MESH:
+            s_handle_command (self, peer, peer->dial_wants,
+                              ces_link_proto (peer->dial));
+            break;
+        case CES_LINK_DELIVER:
+            if (streq (ces_link_conn (peer->dial), MESH_CONN)) {
+                peer->events_in++;
+                *origin = peer->origin;
+                return zframe_dup (ces_link_message (peer->dial));
+            }
+            break;
+        case CES_LINK_REFUSED:
+            ces_warn (self->log_level, "mesh: hub %s refused: %s", peer->hub_id,
+                      ces_link_reason (peer->dial));
+            break;
+        default:
+            break;
+    }
+    return NULL;
+}
+
+//  Two links to one hub: the one dialled by the smaller hub ID stays
+static void
+s_drop_duplicates (ces_mesh_t *self)
+{
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        if (s_dial_up (peer) && peer->inbound_id &&
+            strcmp (self->hub_id, peer->hub_id) > 0) {
+            ces_info (self->log_level,
+                      "mesh: hub %s dials us too; closing our link to it "
+                      "(one link per pair)",
+                      peer->hub_id);
+            s_hang_up (self, peer);
+        }
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+}
+
+//  Tells every peer whom we are linked to, when that changed
+static void
+s_tell_peers (ces_mesh_t *self)
+{
+    char *signature = strdup ("");
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        if (!peer->original && s_channel (self, peer) != CHANNEL_NONE) {
+            char *longer = zsys_sprintf ("%s%s,", signature, peer->hub_id);
+            zstr_free (&signature);
+            signature = longer;
+        }
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    if (self->peers_signature && streq (signature, self->peers_signature)) {
+        zstr_free (&signature);
+        return;
+    }
+    zstr_free (&self->peers_signature);
+    self->peers_signature = signature;
+    zlistx_t *peers = s_peers_copy (self);
+    peer = (peer_t *)zlistx_first (peers);
+    while (peer) {
+        if (s_dial_up (peer))
+            s_send_peers_on (self, peer, CHANNEL_DIAL);
+        if (peer->inbound_id)
+            s_send_peers_on (self, peer, CHANNEL_INBOUND);
+        peer = (peer_t *)zlistx_next (peers);
+    }
+    zlistx_destroy (&peers);
+}
+
+//  Hubs our peers are linked to and we are not: the mesh is incomplete,
+//  and events from our messengers never reach their messengers
+static char *
+s_missing (ces_mesh_t *self)
+{
+    char *missing = strdup ("");
+    zlistx_t *peers = s_peers_copy (self);
+    peer_t *peer = (peer_t *)zlistx_first (peers);
+    while (peer) {
+        if (s_channel (self, peer) == CHANNEL_NONE) {
+            peer = (peer_t *)zlistx_next (peers);
+            continue;
+        }
+        const char *entry = (const char *)zlist_first (peer->their_peers);
+        while (entry) {
+            char hub_id[256];
+            if (sscanf (entry, "%255s", hub_id) == 1 &&
+                !streq (hub_id, self->hub_id)) {
+                peer_t *known = s_find_hub (self, hub_id, NULL);
+                char *key = zsys_sprintf ("%s;", entry);
+                if ((!known || s_channel (self, known) == CHANNEL_NONE) &&
+                    !strstr (missing, key)) {
+                    char *longer = zsys_sprintf ("%s%s", missing, key);
+                    zstr_free (&missing);
+                    missing = longer;
+                }
+                zstr_free (&key);
+            }
+            entry = (const char *)zlist_next (peer->their_peers);
+        }
+        peer = (peer_t *)zlistx_next (peers);
+    }
+    zlistx_destroy (&peers);
+    return missing;
+}
+
+static void
+s_check_complete (ces_mesh_t *self)
+{
+    char *missing = s_missing (self);
+    if (self->missing && streq (missing, self->missing)) {
+        zstr_free (&missing);
+        return;
+    }
+    if (*missing)
+        ces_warn (self->log_level,
+                  "mesh incomplete: our peers are linked to hubs we are not "
+                  "(\"hub-id address;\"): %s — POST /interconnect/<address> "
+                  "to link them",
+                  missing);
+    else if (self->missing && *self->missing)
+        ces_info (self->log_level, "mesh complete again");
+    zstr_free (&self->missing);
+    self->missing = missing;
+}
+
+int
+ces_mesh_timeout (ces_mesh_t *self)
+{
+    assert (self);
+    int64_t now = zclock_mono ();
+    int64_t next = self->next_tick;
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        if (peer->dial) {
+            int64_t when = now + ces_link_timeout (peer->dial);
+            if (when < next)
+                next = when;
+        }
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    return next > now ? (int)(next - now) : 0;
+}
+
+void
+ces_mesh_tick (ces_mesh_t *self)
+{
+    assert (self);
+    int64_t now = zclock_mono ();
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        if (peer->dial && ces_link_timeout (peer->dial) == 0 &&
+            ces_link_tick (peer->dial) == CES_LINK_LOST) {
+            zhashx_purge (peer->dial_wants);
+            ces_info (self->log_level, "mesh: link to hub %s (%s) lost: %s",
+                      peer->hub_id, peer->address,
+                      ces_link_reason (peer->dial));
+        }
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    if (now >= self->next_tick) {
+        s_drop_duplicates (self);
+        s_tell_peers (self);
+        s_check_complete (self);
+        self->next_tick = now + 100;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Routing
+
+static bool
+s_wants (zhashx_t *wants, const char *room)
+{
+    return zhashx_lookup (wants, room) || zhashx_lookup (wants, "*");
+}
+
+size_t
+ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message)
+{
+    assert (self && room && message);
+    size_t sent = 0;
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        channel_t channel = s_channel (self, peer);
+        zhashx_t *wants =
+            channel == CHANNEL_DIAL ? peer->dial_wants : peer->inbound_wants;
+        if (channel == CHANNEL_NONE)
+            ;
+        else if (!s_wants (wants, room))
+            peer->not_wanted++;
+        else {
+            ces_proto_set_id (self->proto, channel == CHANNEL_DIAL
+                                               ? CES_PROTO_EVENT
+                                               : CES_PROTO_DELIVER);
+            ces_proto_set_conn (self->proto, MESH_CONN);
+            //  Lent to the codec for the send, not copied
+            zframe_t *lent = message;
+            ces_proto_set_message (self->proto, &lent);
+            int rc = s_send_on (self, peer, channel);
+            lent = ces_proto_take_message (self->proto);
+            assert (lent == message);
+            if (rc == 0) {
+                peer->events_out++;
+                sent++;
+            } else
+                peer->drops++;
+        }
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    if (sent == 0)
+        self->not_wanted++;
+    return sent;
+}
+
+void
+ces_mesh_want (ces_mesh_t *self, const char *room, bool wanted)
+{
+    assert (self && room);
+    if (wanted == (zhashx_lookup (self->wants, room) != NULL))
+        return;
+    if (wanted)
+        zhashx_insert (self->wants, room, (void *)"");
+    else
+        zhashx_delete (self->wants, room);
+    zlist_t *rooms = zlist_new ();
+    zlist_append (rooms, (void *)room);
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        if (s_dial_up (peer))
+            s_send_rooms_on (self, peer, CHANNEL_DIAL, wanted, rooms);
+        if (peer->inbound_id)
+            s_send_rooms_on (self, peer, CHANNEL_INBOUND, wanted, rooms);
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    zlist_destroy (&rooms);
+}
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+//  "host:port" or "tcp://host:port" -> "tcp://host:port"; NULL if neither
+static char *
+s_normalize (const char *address)
+{
+    const char *rest = address;
+    if (strncmp (address, "tcp://", 6) == 0)
+        rest = address + 6;
+    const char *colon = strrchr (rest, ':');
+    if (!colon || colon == rest || !colon[1] ||
+        strspn (colon + 1, "0123456789") != strlen (colon + 1) ||
+        atoi (colon + 1) <= 0 || atoi (colon + 1) > 65535)
+        return NULL;
+    for (const char *c = rest; c < colon; c++)
+        if (*c <= ' ' || *c == '/' || *c == 0x7f)
+            return NULL;
+    return zsys_sprintf ("tcp://%s", rest);
+}
+
+static char *
+s_peer_json (ces_mesh_t *self, peer_t *peer, const char *result)
+{
+    cJSON *root = cJSON_CreateObject ();
+    cJSON_AddStringToObject (root, "result", result);
+    cJSON_AddStringToObject (root, "address", peer->address);
+    cJSON_AddStringToObject (root, "hub_id", peer->hub_id);
+    cJSON_AddStringToObject (root, "state", s_peer_state (self, peer));
+    char *text = cJSON_PrintUnformatted (root);
+    cJSON_Delete (root);
+    return text;
+}
+
+int
+ces_mesh_link (ces_mesh_t *self, const char *address, char **reply)
+{
+    assert (self && address && reply);
+    if (strncmp (address, "ws://", 5) == 0) {
+        peer_t *peer = s_find_address (self, address);
+        if (peer) {
+            *reply = s_peer_json (self, peer, "already linked");
+            return 1;
+        }
+        char error[256] = "";
+        zactor_t *original =
+            ces_hubpeer_new (address, self->self_endpoint, self->hub_id,
+                             self->log_level, error, sizeof (error));
+        if (!original) {
+            *reply = strdup (error);
+            return -1;
+        }
+        peer = s_peer_new (self, address, true);
+        peer->original = original;
+        ces_info (self->log_level, "mesh: linking to original hub %s", address);
+        *reply = s_peer_json (self, peer, "linking");
+        return 0;
+    }
+    char *normal = s_normalize (address);
+    if (!normal) {
+        *reply = zsys_sprintf (
+            "'%s' is not a hub address: give host:port (or tcp://host:port) "
+            "of the other hub's ROUTER, or ws://host:port of an original hub",
+            address);
+        return -1;
+    }
+    if (streq (normal, self->address)) {
+        *reply = zsys_sprintf ("%s is this hub's own address", normal);
+        zstr_free (&normal);
+        return -1;
+    }
+    peer_t *peer = s_find_address (self, normal);
+    zstr_free (&normal);
+    if (!peer)
+        peer = s_find_hub (self, address, NULL);
+    if (peer) {
+        peer->requested = true;
+        if (s_channel (self, peer) == CHANNEL_NONE)
+            s_dial (self, peer);
+        *reply = s_peer_json (self, peer, "already linked");
+        return 1;
+    }
+    normal = s_normalize (address);
+    peer = s_peer_new (self, normal, true);
+    zstr_free (&normal);
+    s_dial (self, peer);
+    *reply = s_peer_json (self, peer, "linking");
+    return 0;
+}
+
+int
+ces_mesh_unlink (ces_mesh_t *self, const char *address, char **reply)
+{
+    assert (self && address && reply);
+    char *normal = strncmp (address, "ws://", 5) == 0 ? strdup (address)
+                                                      : s_normalize (address);
+    peer_t *peer = normal ? s_find_address (self, normal) : NULL;
+    zstr_free (&normal);
+    if (!peer)
+        peer = s_find_hub (self, address, NULL);
+    if (!peer) {
+        *reply = zsys_sprintf ("this hub has no link to %s", address);
+        return -1;
+    }
+    ces_proto_set_id (self->proto, CES_PROTO_UNLINK);
+    if (s_dial_up (peer))
+        s_send_on (self, peer, CHANNEL_DIAL);
+    if (peer->inbound_id)
+        s_send_on (self, peer, CHANNEL_INBOUND);
+    ces_info (self->log_level, "mesh: unlinked from %s (%s)", peer->address,
+              *peer->hub_id ? peer->hub_id : "never connected");
+    *reply = s_peer_json (self, peer, "unlinked");
+    s_remove_peer (self, peer);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Status and metrics
+
+void
+ces_mesh_status (ces_mesh_t *self, cJSON *status)
+{
+    assert (self && status);
+    cJSON *mesh = cJSON_AddObjectToObject (status, "mesh");
+    cJSON_AddStringToObject (mesh, "address", self->address);
+    cJSON *wants = cJSON_AddArrayToObject (mesh, "wants");
+    const char *room = (const char *)zhashx_first (self->wants);
+    while (room) {
+        cJSON_AddItemToArray (
+            wants,
+            cJSON_CreateString ((const char *)zhashx_cursor (self->wants)));
+        room = (const char *)zhashx_next (self->wants);
+    }
+    cJSON_AddNumberToObject (mesh, "not_wanted", (double)self->not_wanted);
+    char *missing = s_missing (self);
+    cJSON_AddBoolToObject (mesh, "complete", *missing == 0);
+    cJSON *missing_list = cJSON_AddArrayToObject (mesh, "missing");
+    char *saveptr = NULL;
+    for (char *entry = strtok_r (missing, ";", &saveptr); entry;
+         entry = strtok_r (NULL, ";", &saveptr))
+        cJSON_AddItemToArray (missing_list, cJSON_CreateString (entry));
+    zstr_free (&missing);
+
+    int64_t now = zclock_mono ();
+    cJSON *peers = cJSON_AddArrayToObject (mesh, "peers");
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        cJSON *item = cJSON_CreateObject ();
+        cJSON_AddStringToObject (item, "address", peer->address);
+        cJSON_AddStringToObject (item, "hub_id", peer->hub_id);
+        cJSON_AddStringToObject (item, "state", s_peer_state (self, peer));
+        channel_t channel = s_channel (self, peer);
+        cJSON_AddStringToObject (item, "link",
+                                 channel == CHANNEL_DIAL      ? "dialled"
+                                 : channel == CHANNEL_INBOUND ? "accepted"
+                                                              : "none");
+        cJSON_AddBoolToObject (item, "requested", peer->requested);
+        if (peer->last_heard)
+            cJSON_AddNumberToObject (item, "last_heard_ms_ago",
+                                     (double)(now - peer->last_heard));
+        if (peer->up_since && channel != CHANNEL_NONE)
+            cJSON_AddNumberToObject (item, "up_ms",
+                                     (double)(now - peer->up_since));
+        zhashx_t *peer_wants =
+            channel == CHANNEL_DIAL ? peer->dial_wants : peer->inbound_wants;
+        cJSON *their = cJSON_AddArrayToObject (item, "wants");
+        if (channel != CHANNEL_NONE) {
+            room = (const char *)zhashx_first (peer_wants);
+            while (room) {
+                cJSON_AddItemToArray (
+                    their, cJSON_CreateString (
+                               (const char *)zhashx_cursor (peer_wants)));
+                room = (const char *)zhashx_next (peer_wants);
+            }
+        }
+        cJSON_AddNumberToObject (item, "events_in", (double)peer->events_in);
+        cJSON_AddNumberToObject (item, "events_out", (double)peer->events_out);
+        cJSON_AddNumberToObject (item, "not_wanted", (double)peer->not_wanted);
+        cJSON_AddNumberToObject (item, "drops", (double)peer->drops);
+        if (peer->original) {
+            zstr_send (peer->original, "STATUS");
+            char *json = zstr_recv (peer->original);
+            cJSON *original = json ? cJSON_Parse (json) : NULL;
+            if (original)
+                cJSON_AddItemToObject (item, "original", original);
+            zstr_free (&json);
+        }
+        cJSON_AddItemToArray (peers, item);
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+}
+
+void
+ces_mesh_metrics (ces_mesh_t *self, FILE *out)
+{
+    assert (self && out);
+    size_t up = 0;
+    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        if (s_channel (self, peer) != CHANNEL_NONE)
+            up++;
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    fprintf (out,
+             "# HELP ces_hub_mesh_peers Peer hubs known, and linked now.\n"
+             "# TYPE ces_hub_mesh_peers gauge\n"
+             "ces_hub_mesh_peers{state=\"known\"} %zu\n"
+             "ces_hub_mesh_peers{state=\"up\"} %zu\n",
+             zlistx_size (self->peers), up);
+    fprintf (out,
+             "# HELP ces_hub_mesh_not_wanted_total Events no peer hub "
+             "wanted (not sent).\n"
+             "# TYPE ces_hub_mesh_not_wanted_total counter\n"
+             "ces_hub_mesh_not_wanted_total %" PRIu64 "\n",
+             self->not_wanted);
+    fprintf (out, "# HELP ces_hub_mesh_events_total Events to and from each "
+                  "peer hub.\n# TYPE ces_hub_mesh_events_total counter\n");
+    peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        fprintf (out,
+                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"in\"} "
+                 "%" PRIu64 "\n"
+                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"out\"} "
+                 "%" PRIu64 "\n"
+                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"not_"
+                 "wanted\"} %" PRIu64 "\n"
+                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"dropped\"}"
+                 " %" PRIu64 "\n",
+                 peer->address, peer->events_in, peer->address,
+                 peer->events_out, peer->address, peer->not_wanted,
+                 peer->address, peer->drops);
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+    fprintf (out, "# HELP ces_hub_mesh_peer_up Whether the link to a peer hub "
+                  "is up.\n# TYPE ces_hub_mesh_peer_up gauge\n");
+    peer = (peer_t *)zlistx_first (self->peers);
+    while (peer) {
+        fprintf (out, "ces_hub_mesh_peer_up{peer=\"%s\"} %d\n", peer->address,
+                 s_channel (self, peer) != CHANNEL_NONE);
+        peer = (peer_t *)zlistx_next (self->peers);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Constructor and destructor
+
+ces_mesh_t *
+ces_mesh_new (const char *hub_id, zsock_t *router, zpoller_t *poller,
+              const char *self_endpoint)
+{
+    assert (hub_id && router && poller && self_endpoint);
+    ces_mesh_t *self = (ces_mesh_t *)zmalloc (sizeof (ces_mesh_t));
+    assert (self);
+    self->hub_id = strdup (hub_id);
+    self->address = strdup ("");
+    self->self_endpoint = strdup (self_endpoint);
+    self->router = router;
+    self->poller = poller;
+    self->proto = ces_proto_new ();
+    self->log_level = CES_LOG_INFO;
+    self->peers = zlistx_new ();
+    self->wants = zhashx_new ();
+    assert (self->peers && self->wants);
+    zlistx_set_destructor (self->peers, s_peer_free);
+    return self;
+}
+
+void
+ces_mesh_destroy (ces_mesh_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_mesh_t *self = *self_p;
+        peer_t *peer = (peer_t *)zlistx_first (self->peers);
+        while (peer) {
+            if (peer->dial)
+                zpoller_remove (self->poller, ces_link_dealer (peer->dial));
+            peer = (peer_t *)zlistx_next (self->peers);
+        }
+        zlistx_destroy (&self->peers);
+        zhashx_destroy (&self->wants);
+        ces_proto_destroy (&self->proto);
+        zstr_free (&self->hub_id);
+        zstr_free (&self->address);
+        zstr_free (&self->self_endpoint);
+        zstr_free (&self->peers_signature);
+        zstr_free (&self->missing);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+void
+ces_mesh_set_address (ces_mesh_t *self, const char *address)
+{
+    assert (self && address);
+    zstr_free (&self->address);
+    self->address = strdup (address);
+}
+
+void
+ces_mesh_set_log_level (ces_mesh_t *self, int level)
+{
+    assert (self);
+    self->log_level = level;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: two hubs over tcp, linked by one request, a messenger on each
+
+static zactor_t *
+s_test_hub (const char *hub_id, bool verbose, char **router, char **pub)
+{
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "hub-id", hub_id, NULL);
+    assert (zsock_wait (hub) == 0);
+    zstr_sendx (hub, "SET", "heartbeat", "100", NULL);
+    assert (zsock_wait (hub) == 0);
+    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "error", NULL);
+    assert (zsock_wait (hub) == 0);
+    zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
+    char *status;
+    zstr_recvx (hub, &status, router, pub, NULL);
+    assert (streq (status, "0"));
+    zstr_free (&status);
+    return hub;
+}
+
+//  Waits until the hub's status holds text; false after 5 s
+static bool
+s_test_status_has (zactor_t *hub, const char *text)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (zclock_mono () < deadline) {
+        zstr_send (hub, "STATUS");
+        char *json = zstr_recv (hub);
+        bool found = strstr (json, text) != NULL;
+        zstr_free (&json);
+        if (found)
+            return true;
+        zclock_sleep (10); //  polling a condition, with a deadline
+    }
+    return false;
+}
+
+static int
+s_test_link (zactor_t *hub, const char *command, const char *address)
+{
+    zstr_sendx (hub, command, address, NULL);
+    char *rc, *reply;
+    zstr_recvx (hub, &rc, &reply, NULL);
+    int result = atoi (rc);
+    zstr_free (&rc);
+    zstr_free (&reply);
+    return result;
+}
+
+void
+ces_mesh_test (bool verbose)
+{
+    printf (" * ces_mesh: ");
+    //  @selftest
+    char *router_a, *pub_a, *router_b, *pub_b;
+    zactor_t *hub_a = s_test_hub ("mesh-test-a", verbose, &router_a, &pub_a);
+    zactor_t *hub_b = s_test_hub ("mesh-test-b", verbose, &router_b, &pub_b);
+    ces_messenger_t *alice = ces_messenger_new (router_a, pub_a);
+    ces_messenger_t *bob = ces_messenger_new (router_b, pub_b);
+    assert (ces_messenger_register (bob, "ITB-1101", NULL) == 0);
+
+    //  Bad addresses are refused; one request links the pair
+    assert (s_test_link (hub_a, "LINK", "no port") == -1);
+    assert (s_test_link (hub_a, "LINK", router_a) == -1); //  itself
+    assert (s_test_link (hub_a, "LINK", router_b + strlen ("tcp://")) == 0);
+    assert (s_test_status_has (hub_a, "\"wants\":[\"ITB-1101\"]"));
+    assert (s_test_status_has (hub_b, "\"state\":\"up\""));
+    //  Asking again, or from the other side, makes no second link
+    assert (s_test_link (hub_a, "LINK", router_b) == 1);
+    assert (s_test_link (hub_b, "LINK", router_a) == 1);
+
+    //  Alice's event reaches Bob at the other hub, once
+    assert (ces_messenger_send (alice, "ITB-1101", "{\"n\":1}") == 0);
+    assert (ces_messenger_recv (bob, 2000) == 0);
+    assert (streq (ces_messenger_payload (bob), "{\"n\":1}"));
+    //  Nobody at B wants ITB-2000: it does not cross (counted at A)
+    assert (ces_messenger_send (alice, "ITB-2000", "{\"n\":2}") == 0);
+    assert (s_test_status_has (hub_a, "\"not_wanted\":1"));
+    //  Interest follows registrations: Alice wants ITB-3000 now
+    assert (ces_messenger_register (alice, "ITB-3000", NULL) == 0);
+    assert (s_test_status_has (hub_b, "\"wants\":[\"ITB-3000\"]"));
+    assert (ces_messenger_send (bob, "ITB-3000", "{\"n\":3}") == 0);
+    assert (ces_messenger_recv (alice, 2000) == 0);
+    assert (streq (ces_messenger_payload (alice), "{\"n\":3}"));
+    //  Hub-sourced events are not sent on: nothing came back to B
+    assert (ces_messenger_recv (bob, 100) == -1);
+
+    //  Unlinking makes both forget the link
+    assert (s_test_link (hub_b, "UNLINK", router_a) == 0);
+    assert (s_test_status_has (hub_a, "\"peers\":[]"));
+    assert (s_test_link (hub_b, "UNLINK", router_a) == -1);
+
+    ces_messenger_destroy (&alice);
+    ces_messenger_destroy (&bob);
+    zactor_destroy (&hub_a);
+    zactor_destroy (&hub_b);
+    zstr_free (&router_a);
+    zstr_free (&pub_a);
+    zstr_free (&router_b);
+    zstr_free (&pub_b);
+    //  @end
+    printf ("OK\n");
+}

@@ -38,6 +38,14 @@ static const flag_t s_flags[] = {
      "hub ROUTER for other edges and messengers (tcp://127.0.0.1:7200)"},
     {"pub", "pub", HUB, "CES_HUB_PUB", "hub PUB (tcp://127.0.0.1:7201)"},
     {"heartbeat", "heartbeat", HUB, NULL, "hub heartbeat, msecs (1000)"},
+    {"hub-id", "hub-id", HUB, NULL,
+     "name of the hub, unique in a mesh (random)"},
+    {"peer", NULL, HUB, "CES_HUB_PEERS",
+     "link the hub to the hub whose ROUTER is host:port\n"
+     "                          (repeatable; env comma-separated)"},
+    {"peers-file", NULL, HUB, NULL, "a static mesh: one peer per line"},
+    {"advertise", "advertise", HUB, NULL,
+     "ROUTER address peer hubs dial back (the tcp:// one)"},
     {"listen", "listen", EDGE, NULL,
      "edge HTTP/WebSocket port (127.0.0.1:7100)"},
     {"repeater-listen", "listen", REPEATER, NULL,
@@ -117,7 +125,8 @@ s_usage (FILE *out)
 
 //  Collects option values in flag order: environment first, then flags
 static bool
-s_parse (int argc, char *argv[], zhashx_t *values, bool *validate, bool *help)
+s_parse (int argc, char *argv[], zhashx_t *values, zlist_t *peers,
+         bool *validate, bool *help)
 {
     struct option longs[40];
     int count = 0;
@@ -139,6 +148,8 @@ s_parse (int argc, char *argv[], zhashx_t *values, bool *validate, bool *help)
             *help = true;
         else if (option == 'n')
             *validate = false;
+        else if (streq (longs[index].name, "peer"))
+            zlist_append (peers, optarg); //  repeatable
         else
             zhashx_update (values, longs[index].name, optarg);
     }
@@ -155,7 +166,7 @@ s_configure (zactor_t *actor, int who, zhashx_t *values, bool validate)
 {
     for (const flag_t *flag = s_flags; flag->flag; flag++) {
         const char *value = (const char *)zhashx_lookup (values, flag->flag);
-        if (!(flag->to & who) || !value)
+        if (!(flag->to & who) || !value || !flag->option)
             continue;
         //  The hub's limit on payloads has its own name
         const char *option = who == HUB && streq (flag->option, "max-message")
@@ -192,10 +203,15 @@ s_start (zactor_t *actor, const char *what)
 
 static zactor_t *
 s_new_actor (zactor_fn *actor_fn, int who, zhashx_t *values, bool validate,
-             zactor_t *hub, const char *router, const char *pub)
+             zactor_t *hub, const char *router, const char *pub,
+             const char *control)
 {
     zactor_t *actor = zactor_new (actor_fn, NULL);
     bool ok = s_configure (actor, who, values, validate);
+    if (ok && control) {
+        zstr_sendx (actor, "SET", "hub-control", control, NULL);
+        ok = zsock_wait (actor) == 0;
+    }
     if (ok && router) {
         zstr_sendx (actor, "SET", "hub-router", router, NULL);
         zstr_sendx (actor, "SET", "hub-pub", pub, NULL);
@@ -211,9 +227,45 @@ s_new_actor (zactor_fn *actor_fn, int who, zhashx_t *values, bool validate,
 }
 
 #ifdef CES_WITH_HUB
+//  Links the hub to its configured peers; false (after saying why) if an
+//  address is unusable
+static bool
+s_link_peers (zactor_t *hub, zhashx_t *values, zlist_t *peers)
+{
+    const char *file = (const char *)zhashx_lookup (values, "peers-file");
+    char error[256];
+    if (file && ces_mesh_read_peers (file, peers, error, sizeof (error))) {
+        fprintf (stderr, PROGRAM ": --peers-file: %s\n", error);
+        return false;
+    }
+    const char *env = (const char *)zhashx_lookup (values, "peer");
+    char *list = strdup (env ? env : "");
+    char *saveptr = NULL;
+    for (char *peer = strtok_r (list, ",", &saveptr); peer;
+         peer = strtok_r (NULL, ",", &saveptr))
+        zlist_append (peers, peer);
+    freen (list);
+    for (const char *peer = (const char *)zlist_first (peers); peer;
+         peer = (const char *)zlist_next (peers)) {
+        zstr_sendx (hub, "LINK", peer, NULL);
+        char *rc = NULL, *reply = NULL;
+        zstr_recvx (hub, &rc, &reply, NULL);
+        bool refused = !rc || streq (rc, "-1");
+        if (refused)
+            fprintf (stderr, PROGRAM ": --peer %s: %s\n", peer,
+                     reply ? reply : "?");
+        zstr_free (&rc);
+        zstr_free (&reply);
+        if (refused)
+            return false;
+    }
+    return true;
+}
+
 //  The hub binds inproc:// for the edge and repeater, tcp:// for the rest
 static zactor_t *
-s_start_hub (zhashx_t *values, bool validate, char **router, char **pub)
+s_start_hub (zhashx_t *values, bool validate, char **router, char **pub,
+             char **control)
 {
     zactor_t *hub = zactor_new (ces_hub_actor, NULL);
     if (!s_configure (hub, HUB, values, validate)) {
@@ -229,13 +281,14 @@ s_start_hub (zhashx_t *values, bool validate, char **router, char **pub)
     zstr_sendx (hub, "BIND", routers, pubs, NULL);
     zstr_free (&routers);
     zstr_free (&pubs);
-    char *status = NULL;
-    zstr_recvx (hub, &status, router, pub, NULL);
+    char *status = NULL, *http = NULL;
+    zstr_recvx (hub, &status, router, pub, &http, control, NULL);
     if (!status || !streq (status, "0")) {
         fprintf (stderr, PROGRAM ": %s\n", *router ? *router : "hub failed");
         zactor_destroy (&hub);
     }
     zstr_free (&status);
+    zstr_free (&http);
     return hub;
 }
 #endif
@@ -253,6 +306,12 @@ s_banner (int edge_port, int repeater_port, const char *router, const char *pub)
                 "event)\n"
                 "  status:     http://127.0.0.1:%d/status  /metrics  /health\n",
                 edge_port, edge_port, edge_port, edge_port);
+#ifdef CES_WITH_HUB
+    if (edge_port)
+        printf ("  mesh:       POST http://127.0.0.1:%d/interconnect/HOST:PORT "
+                "(another hub's ROUTER)\n",
+                edge_port);
+#endif
     if (repeater_port)
         printf ("  repeater:   ws://127.0.0.1:%d/connect/ROOM/ID, POST "
                 "http://127.0.0.1:%d/send  (outside systems; status on "
@@ -280,16 +339,17 @@ int
 main (int argc, char *argv[])
 {
     zhashx_t *values = zhashx_new ();
+    zlist_t *peers = zlist_new ();
+    zlist_autofree (peers);
     bool validate = true, help = false;
-    if (!s_parse (argc, argv, values, &validate, &help)) {
-        fprintf (stderr, PROGRAM ": try --help\n");
+    if (!s_parse (argc, argv, values, peers, &validate, &help) || help) {
+        if (help)
+            s_usage (stdout);
+        else
+            fprintf (stderr, PROGRAM ": try --help\n");
         zhashx_destroy (&values);
-        return 2;
-    }
-    if (help) {
-        s_usage (stdout);
-        zhashx_destroy (&values);
-        return 0;
+        zlist_destroy (&peers);
+        return help ? 0 : 2;
     }
 #ifdef CES_REPEATER
     const char *hub_address = (const char *)zhashx_lookup (values, "hub");
@@ -300,6 +360,7 @@ main (int argc, char *argv[])
                          "tcp://127.0.0.1:7200\n",
                  hub_address);
         zhashx_destroy (&values);
+        zlist_destroy (&peers);
         return 2;
     }
 #endif
@@ -315,15 +376,17 @@ main (int argc, char *argv[])
     sigaction (SIGHUP, &action, NULL);
 
     zactor_t *hub = NULL, *edge = NULL, *repeater = NULL;
-    char *router = NULL, *pub = NULL;
+    char *router = NULL, *pub = NULL, *control = NULL;
     const char *inproc_router = NULL, *inproc_pub = NULL;
     int edge_port = 0, repeater_port = 0;
     bool ok = true;
     int exit_code = 0;
 #ifdef CES_WITH_HUB
-    hub = s_start_hub (values, validate, &router, &pub);
+    hub = s_start_hub (values, validate, &router, &pub, &control);
     ok = hub != NULL;
     exit_code = ok ? 0 : 1;
+    if (ok && !s_link_peers (hub, values, peers))
+        ok = false, exit_code = 2;
     inproc_router = "inproc://ces-hub-router";
     inproc_pub = "inproc://ces-hub-pub";
 #endif
@@ -332,7 +395,7 @@ main (int argc, char *argv[])
 #ifdef CES_EDGE
     if (ok) {
         edge = s_new_actor (ces_edge_actor, EDGE, values, validate, hub,
-                            inproc_router, inproc_pub);
+                            inproc_router, inproc_pub, control);
         exit_code = edge ? 0 : 2;
         ok = edge && (edge_port = s_start (edge, "edge"));
     }
@@ -340,7 +403,7 @@ main (int argc, char *argv[])
 #ifdef CES_REPEATER
     if (ok) {
         repeater = s_new_actor (ces_repeater_actor, REPEATER, values, validate,
-                                NULL, inproc_router, inproc_pub);
+                                NULL, inproc_router, inproc_pub, NULL);
         exit_code = repeater ? 0 : 2;
         ok = repeater && (repeater_port = s_start (repeater, "repeater"));
     }
@@ -370,6 +433,8 @@ main (int argc, char *argv[])
     zactor_destroy (&hub);
     zstr_free (&router);
     zstr_free (&pub);
+    zstr_free (&control);
     zhashx_destroy (&values);
+    zlist_destroy (&peers);
     return exit_code;
 }

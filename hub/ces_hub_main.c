@@ -23,13 +23,22 @@ s_usage (FILE *out)
         "                       dropped (default %d)\n"
         "  --max-payload BYTES  largest event accepted (default %d)\n"
         "  --no-validate        route payloads without checking they are JSON\n"
-        "  --hub-id ID          name of this hub (default: random)\n"
-        "  --http ADDR:PORT     serve /health, /status, /metrics (default %s)\n"
+        "  --hub-id ID          name of this hub, unique in the mesh "
+        "(default:\n"
+        "                       random at every start)\n"
+        "  --http ADDR:PORT     serve /health, /status, /metrics and\n"
+        "                       /interconnect (default %s)\n"
+        "  --peer ADDRESS       link to the hub whose ROUTER is ADDRESS\n"
+        "                       (host:port); repeatable\n"
+        "  --peers-file FILE    a static mesh: one peer address per line\n"
+        "  --advertise ADDRESS  the ROUTER address peer hubs dial back\n"
+        "                       (default: the first tcp:// one bound)\n"
         "  --log-level LEVEL    error, warn, info or debug (default info;\n"
         "                       environment LOG_LEVEL)\n"
         "  --help               this text\n"
         "\n"
-        "Environment: CES_HUB_ROUTER, CES_HUB_PUB, LOG_LEVEL.\n",
+        "Environment: CES_HUB_ROUTER, CES_HUB_PUB, CES_HUB_PEERS (comma-\n"
+        "separated peer addresses), LOG_LEVEL.\n",
         CES_HUB_ROUTER, CES_HUB_PUB, CES_HEARTBEAT_MSEC, CES_PAYLOAD_MAX,
         CES_HUB_HTTP);
 }
@@ -52,6 +61,28 @@ s_set (zactor_t *hub, const char *name, const char *value)
     return false;
 }
 
+//  Links the hub to its configured peers; false (after saying why) if an
+//  address is unusable
+static bool
+s_link_peers (zactor_t *hub, zlist_t *peers)
+{
+    for (const char *peer = (const char *)zlist_first (peers); peer;
+         peer = (const char *)zlist_next (peers)) {
+        zstr_sendx (hub, "LINK", peer, NULL);
+        char *rc = NULL, *reply = NULL;
+        zstr_recvx (hub, &rc, &reply, NULL);
+        bool refused = !rc || streq (rc, "-1");
+        if (refused)
+            fprintf (stderr, "ces-hub: --peer %s: %s\n", peer,
+                     reply ? reply : "?");
+        zstr_free (&rc);
+        zstr_free (&reply);
+        if (refused)
+            return false;
+    }
+    return true;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -60,7 +91,16 @@ main (int argc, char *argv[])
     const char *log_level = s_env_or ("LOG_LEVEL", "info");
     const char *heartbeat = NULL, *max_payload = NULL, *hub_id = NULL;
     const char *http = CES_HUB_HTTP;
+    const char *advertise = NULL;
     bool validate = true;
+    zlist_t *peers = zlist_new ();
+    zlist_autofree (peers);
+    char *env_peers = strdup (s_env_or ("CES_HUB_PEERS", ""));
+    char *saveptr = NULL;
+    for (char *peer = strtok_r (env_peers, ",", &saveptr); peer;
+         peer = strtok_r (NULL, ",", &saveptr))
+        zlist_append (peers, peer);
+    zstr_free (&env_peers);
 
     static const struct option options[] = {
         {"router", required_argument, NULL, 'r'},
@@ -70,6 +110,9 @@ main (int argc, char *argv[])
         {"no-validate", no_argument, NULL, 'n'},
         {"hub-id", required_argument, NULL, 'i'},
         {"http", required_argument, NULL, 't'},
+        {"peer", required_argument, NULL, 'e'},
+        {"peers-file", required_argument, NULL, 'f'},
+        {"advertise", required_argument, NULL, 'a'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -100,17 +143,36 @@ main (int argc, char *argv[])
             case 'l':
                 log_level = optarg;
                 break;
+            case 'e':
+                zlist_append (peers, optarg);
+                break;
+            case 'f': {
+                char error[256];
+                if (ces_mesh_read_peers (optarg, peers, error,
+                                         sizeof (error))) {
+                    fprintf (stderr, "ces-hub: --peers-file: %s\n", error);
+                    zlist_destroy (&peers);
+                    return 2;
+                }
+                break;
+            }
+            case 'a':
+                advertise = optarg;
+                break;
             case 'h':
                 s_usage (stdout);
+                zlist_destroy (&peers);
                 return 0;
             default:
                 fprintf (stderr, "ces-hub: try --help\n");
+                zlist_destroy (&peers);
                 return 2;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "ces-hub: unexpected argument '%s'; try --help\n",
                  argv[optind]);
+        zlist_destroy (&peers);
         return 2;
     }
 
@@ -122,10 +184,12 @@ main (int argc, char *argv[])
               (!heartbeat || s_set (hub, "heartbeat", heartbeat)) &&
               (!max_payload || s_set (hub, "max-payload", max_payload)) &&
               (!hub_id || s_set (hub, "hub-id", hub_id)) &&
+              (!advertise || s_set (hub, "advertise", advertise)) &&
               s_set (hub, "http", http) &&
               s_set (hub, "validate", validate ? "true" : "false");
     if (!ok) {
         zactor_destroy (&hub);
+        zlist_destroy (&peers);
         return 2;
     }
     zstr_sendx (hub, "BIND", router, pub, NULL);
@@ -133,14 +197,18 @@ main (int argc, char *argv[])
     char *bound_http = NULL;
     zstr_recvx (hub, &status, &bound_router, &bound_pub, &bound_http, NULL);
     int exit_code = 0;
-    if (status && streq (status, "0")) {
+    if (status && streq (status, "0") && !s_link_peers (hub, peers))
+        exit_code = 2;
+    else if (status && streq (status, "0")) {
         printf ("ces-hub ready\n"
                 "  peers (edges, messengers, repeaters) connect a DEALER to "
                 "%s\n"
                 "  subscribers connect a SUB to %s\n"
                 "  status: http://%s/status  /metrics  /health\n"
+                "  mesh:   POST http://%s/interconnect/HOST:PORT links this "
+                "hub to another hub's ROUTER\n"
                 "  stop with Ctrl-C\n",
-                bound_router, bound_pub, bound_http);
+                bound_router, bound_pub, bound_http, bound_http);
         fflush (stdout);
         zpoller_t *poller = zpoller_new (hub, NULL);
         //  The hub sends nothing unasked; this wakes on signals
@@ -157,5 +225,6 @@ main (int argc, char *argv[])
     zstr_free (&bound_pub);
     zstr_free (&bound_http);
     zactor_destroy (&hub);
+    zlist_destroy (&peers);
     return exit_code;
 }

@@ -19,6 +19,8 @@
         "listen"          127.0.0.1:7100   civetweb listening_ports
         "hub-router"      tcp://127.0.0.1:7200
         "hub-pub"         tcp://127.0.0.1:7201
+        "hub-control"     (none)           a hub in this process answers
+                                           /interconnect (its BIND reply)
         "max-clients"     1000             WebSockets; more get HTTP 503
         "max-message"     1048576          bytes per event, reassembled
         "client-queue"    1048576          output buffer bytes per client

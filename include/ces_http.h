@@ -20,6 +20,10 @@ void ces_http_destroy (ces_http_t **self_p);
 //  The port actually listened on.
 int ces_http_port (ces_http_t *self);
 
+//  Forward POST/DELETE/GET /interconnect[/address] to the hub's control
+//  endpoint (the fifth string of the hub's BIND reply).
+void ces_http_set_control (ces_http_t *self, const char *endpoint);
+
 //  Replace the snapshot: /health answers 200 "ok" if healthy, else 503;
 //  /status the JSON text; /metrics the Prometheus text.
 void ces_http_publish (ces_http_t *self, bool healthy, const char *status,

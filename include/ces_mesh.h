@@ -87,6 +87,12 @@ size_t ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message);
 //  This hub's messengers now want room (or "*"), or no longer do.
 void ces_mesh_want (ces_mesh_t *self, const char *room, bool wanted);
 
+//  Read a static mesh: a file with one peer hub address per line ('#'
+//  starts a comment), appended to addresses (autofree). Returns 0, or -1
+//  and a reason when the file cannot be read.
+int ces_mesh_read_peers (const char *path, zlist_t *addresses, char *error,
+                         size_t error_size);
+
 //  Add the "mesh" section to a status object; write Prometheus metrics.
 void ces_mesh_status (ces_mesh_t *self, cJSON *status);
 void ces_mesh_metrics (ces_mesh_t *self, FILE *out);

@@ -51,7 +51,8 @@ typedef struct {
     atomic_bool stopping;
     atomic_uint_fast64_t refused_full; //  503s
     atomic_uint_fast64_t refused_bad;  //  400s
-    bool repeater; //  serving /connect/:room/:id and POST /send
+    bool repeater;     //  serving /connect/:room/:id and POST /send
+    char *hub_control; //  the hub in this process, for /interconnect
 } shared_t;
 
 //  A worker thread's own socket to the actor
@@ -558,6 +559,15 @@ s_worker_ask (struct mg_connection *conn, const char *question)
     zmsg_addstr (msg, question);
     s_worker_send (worker, &msg);
     return zstr_recv (worker->dealer);
+}
+
+//  The original hub's /interconnect: answered by the hub in this process
+static int
+s_http_interconnect (struct mg_connection *conn, void *cbdata)
+{
+    shared_t *shared = (shared_t *)cbdata;
+    ces_http_control (conn, shared->hub_control);
+    return 1;
 }
 
 static int
@@ -1578,6 +1588,9 @@ s_set_option (self_t *self, const char *name, const char *value)
         zstr_free (&self->hub_router), self->hub_router = strdup (value);
     else if (streq (name, "hub-pub"))
         zstr_free (&self->hub_pub), self->hub_pub = strdup (value);
+    else if (streq (name, "hub-control") && *value)
+        zstr_free (&self->shared.hub_control),
+            self->shared.hub_control = strdup (value);
     //  Each client costs three file descriptors (its socket, our dup, a
     //  worker's ZeroMQ mailbox) under the machine's limit of 20,000
     else if (streq (name, "max-clients") && is_number && number <= 6000)
@@ -1725,6 +1738,9 @@ s_start (self_t *self)
     mg_set_request_handler (self->civet,
                             self->shared.repeater ? "/send" : "/event",
                             s_http_event, &self->shared);
+    if (!self->shared.repeater)
+        mg_set_request_handler (self->civet, "/interconnect",
+                                s_http_interconnect, &self->shared);
     mg_set_request_handler (self->civet, "/status", s_http_status, NULL);
     mg_set_request_handler (self->civet, "/metrics", s_http_status, NULL);
     mg_set_request_handler (self->civet, "/health", s_http_status, NULL);
@@ -1940,6 +1956,7 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->listen);
         zstr_free (&self->hub_router);
         zstr_free (&self->hub_pub);
+        zstr_free (&self->shared.hub_control);
         freen (self);
         *self_p = NULL;
     }

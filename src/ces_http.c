@@ -13,6 +13,7 @@ struct _ces_http_t {
     bool healthy;
     char *status;
     char *metrics;
+    char *control; //  the hub's control endpoint, for /interconnect
 };
 
 void
@@ -26,11 +27,71 @@ ces_http_reply (struct mg_connection *conn, int code, const char *type,
                strlen (body), body);
 }
 
+void
+ces_http_control (struct mg_connection *conn, const char *endpoint)
+{
+    const struct mg_request_info *info = mg_get_request_info (conn);
+    //  Not the cleaned URI: that folds the "//" of tcp:// and ws://
+    const char *uri =
+        info->local_uri_raw ? info->local_uri_raw : info->local_uri;
+    const char *address = uri + strlen ("/interconnect");
+    while (*address == '/')
+        address++;
+    char *fixed = NULL;
+    if ((strncmp (address, "tcp:/", 5) == 0 && address[5] != '/') ||
+        (strncmp (address, "ws:/", 4) == 0 && address[4] != '/')) {
+        const char *slash = strchr (address, '/');
+        fixed = zsys_sprintf ("%.*s/%s", (int)(slash - address + 1), address,
+                              slash + 1);
+        address = fixed;
+    }
+    const char *method = info->request_method;
+    if (!endpoint) {
+        ces_http_reply (conn, 404, "text/plain",
+                        "this process has no hub; ask the hub's HTTP port\n");
+    } else if (!*address && !streq (method, "GET")) {
+        ces_http_reply (conn, 400, "text/plain",
+                        "give the other hub's address: POST "
+                        "/interconnect/host:port (its ROUTER), or "
+                        "/interconnect/ws%3A%2F%2Fhost%3A7100 for an original "
+                        "hub\n");
+    } else {
+        zsock_t *request = zsock_new (ZMQ_DEALER);
+        assert (request);
+        zsock_set_rcvtimeo (request, 3000);
+        zsock_set_linger (request, 0);
+        char *status = NULL, *body = NULL;
+        if (zsock_connect (request, "%s", endpoint) == 0 &&
+            zstr_sendx (request, method, address, NULL) == 0)
+            zstr_recvx (request, &status, &body, NULL);
+        if (status && body)
+            ces_http_reply (conn, atoi (status),
+                            *body == '{' ? "application/json" : "text/plain",
+                            body);
+        else
+            ces_http_reply (conn, 503, "text/plain",
+                            "the hub did not answer in 3 s\n");
+        zstr_free (&status);
+        zstr_free (&body);
+        zsock_destroy (&request);
+    }
+    zstr_free (&fixed);
+}
+
 static int
 s_handle (struct mg_connection *conn, void *cbdata)
 {
     ces_http_t *self = (ces_http_t *)cbdata;
     const char *uri = mg_get_request_info (conn)->local_uri;
+    if (strncmp (uri, "/interconnect", 13) == 0 &&
+        (uri[13] == 0 || uri[13] == '/')) {
+        pthread_mutex_lock (&self->lock);
+        char *control = self->control ? strdup (self->control) : NULL;
+        pthread_mutex_unlock (&self->lock);
+        ces_http_control (conn, control);
+        zstr_free (&control);
+        return 1;
+    }
     pthread_mutex_lock (&self->lock);
     bool healthy = self->healthy;
     char *status = strdup (self->status);
@@ -45,7 +106,8 @@ s_handle (struct mg_connection *conn, void *cbdata)
         ces_http_reply (conn, 200, "text/plain; version=0.0.4", metrics);
     else
         ces_http_reply (conn, 404, "text/plain",
-                        "not found; try /health, /status or /metrics\n");
+                        "not found; try /health, /status, /metrics or "
+                        "/interconnect\n");
     freen (status);
     freen (metrics);
     return 1;
@@ -93,6 +155,7 @@ ces_http_destroy (ces_http_t **self_p)
         pthread_mutex_destroy (&self->lock);
         freen (self->status);
         freen (self->metrics);
+        zstr_free (&self->control);
         freen (self);
         *self_p = NULL;
     }
@@ -103,6 +166,18 @@ ces_http_port (ces_http_t *self)
 {
     assert (self);
     return self->port;
+}
+
+void
+ces_http_set_control (ces_http_t *self, const char *endpoint)
+{
+    assert (self && endpoint);
+    char *copy = strdup (endpoint);
+    pthread_mutex_lock (&self->lock);
+    char *old = self->control;
+    self->control = copy;
+    pthread_mutex_unlock (&self->lock);
+    zstr_free (&old);
 }
 
 void

@@ -1089,12 +1089,17 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
         zstr_free (&reason);
         return;
     }
+    s_start_mesh (self);
     if (self->http_listen) {
         char error[256] = "";
         self->http = ces_http_new (self->http_listen, error, sizeof (error));
+        if (self->http)
+            ces_http_set_control (self->http, self->control_endpoint);
         if (!self->http) {
             char *reason = zsys_sprintf ("cannot serve HTTP on %s: %s",
                                          self->http_listen, error);
+            ces_mesh_destroy (&self->mesh);
+            zsock_destroy (&self->control);
             zsock_destroy (&self->router);
             zsock_destroy (&self->pub);
             zstr_free (&self->router_endpoint);
@@ -1106,7 +1111,6 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
         ces_info (self->log_level, "hub %s: status on port %d", self->hub_id,
                   ces_http_port (self->http));
     }
-    s_start_mesh (self);
     s_publish_snapshot (self);
     zpoller_add (self->poller, self->router);
     zpoller_add (self->poller, self->pub);

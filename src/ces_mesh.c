@@ -512,8 +512,8 @@ ces_mesh_recv (ces_mesh_t *self, zsock_t *socket, const char **origin)
     if (!peer)
         return NULL;
     ces_link_event_t event = ces_link_recv_dealer (peer->dial);
-    if (event != CES_LINK_NOTHING)
-        peer->last_heard = zclock_mono ();
+    peer->last_heard = zclock_mono (); //  heartbeats too
+
     switch (event) {
         case CES_LINK_CONNECTED:
             s_on_dial_connected (self, peer);
@@ -873,6 +873,32 @@ ces_mesh_unlink (ces_mesh_t *self, const char *address, char **reply)
               *peer->hub_id ? peer->hub_id : "never connected");
     *reply = s_peer_json (self, peer, "unlinked");
     s_remove_peer (self, peer);
+    return 0;
+}
+
+int
+ces_mesh_read_peers (const char *path, zlist_t *addresses, char *error,
+                     size_t error_size)
+{
+    assert (path && addresses && error);
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (error, error_size, "cannot read %s: %s", path,
+                  strerror (errno));
+        return -1;
+    }
+    char line[1024];
+    while (fgets (line, sizeof (line), file)) {
+        char *comment = strchr (line, '#');
+        if (comment)
+            *comment = 0;
+        char *start = line + strspn (line, " \t\r\n");
+        size_t size = strcspn (start, " \t\r\n");
+        start[size] = 0;
+        if (*start)
+            zlist_append (addresses, start);
+    }
+    fclose (file);
     return 0;
 }
 

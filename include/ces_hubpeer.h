@@ -15,15 +15,19 @@
 
         zactor_t *peer = ces_hubpeer_new ("ws://10.0.0.5:7100",
                                           "inproc://...", "hub-1",
-                                          CES_LOG_INFO, error, sizeof error);
+                                          CES_LOG_INFO, &stop, error,
+                                          sizeof error);
 
-    STATUS replies with one string, a JSON object: url, state ("up" or
-    "retrying"), events_in, events_out, drops, connects, last_error.
+    It never waits for its owner (a hub, which must not wait either): it
+    sends "STATUS" and a JSON object (url, state "up" or "retrying",
+    events_in, events_out, drops, connects, last_error) on its pipe when
+    that changes, at most once a second:
 
-        zstr_send (peer, "STATUS");
-        char *json = zstr_recv (peer);
+        char *command, *json;
+        zstr_recvx (peer, &command, &json, NULL);
 
-    $TERM ends it (within the 1 s connect timeout).
+    $TERM ends it; raise the stop flag first so that a connect in progress
+    gives up at once (within 50 ms).
     @end
     =========================================================================
 */
@@ -34,7 +38,7 @@
 //  by default), attached to the hub whose ROUTER is hub_endpoint. Returns
 //  NULL and a reason in error for a URL it cannot use.
 zactor_t *ces_hubpeer_new (const char *url, const char *hub_endpoint,
-                           const char *hub_id, int log_level, char *error,
-                           size_t error_size);
+                           const char *hub_id, int log_level, atomic_bool *stop,
+                           char *error, size_t error_size);
 
 #endif

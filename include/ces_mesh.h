@@ -67,22 +67,24 @@ void ces_mesh_inbound_heard (ces_mesh_t *self, const char *link_id,
 void ces_mesh_inbound_gone (ces_mesh_t *self, const char *link_id,
                             bool dial_back);
 
-//  Handle what is readable on socket, if it is one of the mesh's. Returns
+//  Handle what is readable on socket (a zsock_t or zactor_t from the
+//  poller), if it is one of the mesh's. Returns
 //  an event a peer hub sent us to publish as hub-sourced (and its origin in
 //  *origin, borrowed), or NULL. Caller owns the frame.
-zframe_t *ces_mesh_recv (ces_mesh_t *self, zsock_t *socket,
-                         const char **origin);
+zframe_t *ces_mesh_recv (ces_mesh_t *self, void *socket, const char **origin);
 
 //  Is socket one of the mesh's?
-bool ces_mesh_owns (ces_mesh_t *self, zsock_t *socket);
+bool ces_mesh_owns (ces_mesh_t *self, void *socket);
 
 //  Msecs until ces_mesh_tick must run; run it then (or any time).
 int ces_mesh_timeout (ces_mesh_t *self);
 void ces_mesh_tick (ces_mesh_t *self);
 
 //  Send a messenger- or repeater-sourced event to every peer hub that
-//  wants its room, once each. Returns how many took it.
-size_t ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message);
+//  wants its room, once each. Returns how many took it; adds those whose
+//  queue was full, or whose link was found gone, to the counters.
+size_t ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message,
+                      size_t *queue_full, size_t *peer_gone);
 
 //  This hub's messengers now want room (or "*"), or no longer do.
 void ces_mesh_want (ces_mesh_t *self, const char *room, bool wanted);

@@ -563,8 +563,12 @@ s_route (self_t *self, zframe_t *message, role_index_t role, const char *origin,
     bool delivered = s_publish (self, room, message, origin);
     if (role == ROLE_MESSENGER || role == ROLE_REPEATER) {
         delivered |= s_send_to_hub_peers (self, message, sender);
-        size_t peers = ces_mesh_send (self->mesh, room, message);
+        size_t queue_full = 0, peer_gone = 0;
+        size_t peers =
+            ces_mesh_send (self->mesh, room, message, &queue_full, &peer_gone);
         self->counters.delivered_hub += peers;
+        self->counters.drops[DROP_QUEUE_FULL] += queue_full;
+        self->counters.drops[DROP_PEER_GONE] += peer_gone;
         delivered |= peers > 0;
     }
     if (role == ROLE_MESSENGER)
@@ -1185,7 +1189,7 @@ s_handle_pipe (self_t *self)
 
 //  What arrives on a link the mesh dialled
 static void
-s_handle_mesh_dial (self_t *self, zsock_t *which)
+s_handle_mesh_dial (self_t *self, void *which)
 {
     for (int count = 0; count < 1000 && ces_mesh_owns (self->mesh, which);
          count++) {

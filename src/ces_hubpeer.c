@@ -19,6 +19,7 @@ typedef struct {
     char host[256];
     int port;
     int log_level;
+    atomic_bool *stop; //  raised by the owner before it ends us
 } config_t;
 
 typedef struct {
@@ -35,6 +36,8 @@ typedef struct {
     uint64_t drops;
     uint64_t connects;
     char last_error[256];
+    int64_t next_report;
+    char *reported; //  the status last sent to the owner
 } self_t;
 
 static void
@@ -104,15 +107,16 @@ s_ws_down (self_t *self, const char *why)
     ces_wsclient_destroy (&self->ws);
     ces_link_detach (self->link, CONN);
     self->next_dial = zclock_mono () + self->backoff;
+    self->next_report = 0;
 }
 
 static void
 s_dial (self_t *self)
 {
     int status;
-    self->ws =
-        ces_wsclient_new (self->config->host, self->config->port,
-                          "/connect/hub", NULL, CONNECT_TIMEOUT, &status);
+    self->ws = ces_wsclient_new (self->config->host, self->config->port,
+                                 "/connect/hub", self->config->stop,
+                                 CONNECT_TIMEOUT, &status);
     if (!self->ws) {
         snprintf (self->last_error, sizeof (self->last_error),
                   status < 0 ? "no answer from %s:%d"
@@ -133,6 +137,7 @@ s_dial (self_t *self)
     self->next_ping = zclock_mono () + PING_INTERVAL;
     self->last_error[0] = 0;
     ces_link_attach (self->link, CONN, CES_ROLE_HUB);
+    self->next_report = 0;
     ces_info (self->config->log_level, "original hub %s: linked",
               self->config->url);
 }
@@ -190,6 +195,22 @@ s_status_json (self_t *self)
     return text;
 }
 
+//  The owner is a hub that must never wait: it is told the status when
+//  that changes, at most once a second, without asking
+static void
+s_report (self_t *self)
+{
+    self->next_report = zclock_mono () + 1000;
+    char *json = s_status_json (self);
+    if (self->reported && streq (json, self->reported)) {
+        zstr_free (&json);
+        return;
+    }
+    zstr_free (&self->reported);
+    self->reported = json;
+    zstr_sendx (self->pipe, "STATUS", json, NULL);
+}
+
 static void
 s_handle_pipe (self_t *self)
 {
@@ -198,11 +219,7 @@ s_handle_pipe (self_t *self)
         return;
     if (streq (command, "$TERM"))
         self->terminated = true;
-    else if (streq (command, "STATUS")) {
-        char *json = s_status_json (self);
-        zstr_send (self->pipe, json);
-        zstr_free (&json);
-    } else {
+    else {
         zsys_error ("hubpeer: invalid pipe command '%s'", command);
         assert (false);
     }
@@ -232,6 +249,8 @@ s_hubpeer_actor (zsock_t *pipe, void *args)
         int64_t now = zclock_mono ();
         if (!self->ws && now >= self->next_dial)
             s_dial (self);
+        if (now >= self->next_report)
+            s_report (self);
         if (self->ws && now >= self->next_ping) {
             ces_wsclient_send (self->ws, 0x9, "", 0);
             self->next_ping = now + PING_INTERVAL;
@@ -245,6 +264,8 @@ s_hubpeer_actor (zsock_t *pipe, void *args)
             next = self->next_dial;
         if (self->ws && self->next_ping < next)
             next = self->next_ping;
+        if (self->next_report < next)
+            next = self->next_report;
         long timeout = next > now ? (long)(next - now) : 0;
         if (zmq_poll (items, self->ws ? 3 : 2, timeout) < 0)
             continue;
@@ -262,12 +283,14 @@ s_hubpeer_actor (zsock_t *pipe, void *args)
     ces_wsclient_destroy (&self->ws);
     ces_link_destroy (&self->link);
     s_config_destroy (&self->config);
+    zstr_free (&self->reported);
     freen (self);
 }
 
 zactor_t *
 ces_hubpeer_new (const char *url, const char *hub_endpoint, const char *hub_id,
-                 int log_level, char *error, size_t error_size)
+                 int log_level, atomic_bool *stop, char *error,
+                 size_t error_size)
 {
     assert (url && hub_endpoint && hub_id && error);
     config_t *config = (config_t *)zmalloc (sizeof (config_t));
@@ -281,6 +304,7 @@ ces_hubpeer_new (const char *url, const char *hub_endpoint, const char *hub_id,
     config->link_id =
         zsys_sprintf ("original.%s.%s:%d", hub_id, config->host, config->port);
     config->log_level = log_level;
+    config->stop = stop;
     //  The actor owns config from here
     return zactor_new (s_hubpeer_actor, config);
 }
@@ -294,27 +318,32 @@ ces_hubpeer_test (bool verbose)
     printf (" * ces_hubpeer: ");
     //  @selftest
     char error[256];
+    atomic_bool stop = false;
     assert (!ces_hubpeer_new ("tcp://x:1", "inproc://none", "h", CES_LOG_ERROR,
-                              error, sizeof (error)));
+                              NULL, error, sizeof (error)));
     assert (strstr (error, "ws://"));
     assert (!ces_hubpeer_new ("ws://:7100", "inproc://none", "h", CES_LOG_ERROR,
-                              error, sizeof (error)));
+                              NULL, error, sizeof (error)));
     assert (!ces_hubpeer_new ("ws://h:99999", "inproc://none", "h",
-                              CES_LOG_ERROR, error, sizeof (error)));
+                              CES_LOG_ERROR, NULL, error, sizeof (error)));
     assert (!ces_hubpeer_new ("ws://h:7100/other", "inproc://none", "h",
-                              CES_LOG_ERROR, error, sizeof (error)));
+                              CES_LOG_ERROR, NULL, error, sizeof (error)));
     int port;
     int closed = ces_http_test_listener (&port);
     close (closed); //  nobody listens there now
     char *url = zsys_sprintf ("ws://127.0.0.1:%d/", port);
     zactor_t *peer = ces_hubpeer_new (
         url, "inproc://hubpeer-test-none", "selftest",
-        verbose ? CES_LOG_DEBUG : CES_LOG_ERROR, error, sizeof (error));
+        verbose ? CES_LOG_DEBUG : CES_LOG_ERROR, &stop, error, sizeof (error));
     assert (peer);
-    zstr_send (peer, "STATUS");
-    char *json = zstr_recv (peer);
+    //  It reports without being asked
+    char *command, *json;
+    zstr_recvx (peer, &command, &json, NULL);
+    assert (streq (command, "STATUS"));
     assert (strstr (json, "\"state\":\"retrying\""));
+    zstr_free (&command);
     zstr_free (&json);
+    atomic_store (&stop, true);
     zactor_destroy (&peer);
     zstr_free (&url);
     //  @end

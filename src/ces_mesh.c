@@ -24,6 +24,8 @@ typedef struct {
     zhashx_t *inbound_wants; //  rooms it wants, as told over its link
     zlist_t *their_peers;    //  "hub-id address" of the hubs it is linked to
     zactor_t *original;      //  for an original hub: its ces_hubpeer
+    atomic_bool original_stop;
+    char *original_status; //  what it last reported
     int64_t last_heard;
     int64_t up_since;
     uint64_t events_in;
@@ -58,7 +60,11 @@ s_peer_destroy (peer_t **peer_p)
     if (!peer)
         return;
     ces_link_destroy (&peer->dial);
-    zactor_destroy (&peer->original);
+    if (peer->original) {
+        atomic_store (&peer->original_stop, true);
+        zactor_destroy (&peer->original);
+    }
+    zstr_free (&peer->original_status);
     zhashx_destroy (&peer->dial_wants);
     zhashx_destroy (&peer->inbound_wants);
     zlist_destroy (&peer->their_peers);
@@ -185,6 +191,8 @@ s_remove_peer (ces_mesh_t *self, peer_t *peer)
 {
     if (peer->dial)
         zpoller_remove (self->poller, ces_link_dealer (peer->dial));
+    if (peer->original)
+        zpoller_remove (self->poller, peer->original);
     void *handle = zlistx_find (self->peers, peer);
     assert (handle);
     zlistx_delete (self->peers, handle);
@@ -490,12 +498,13 @@ ces_mesh_inbound_gone (ces_mesh_t *self, const char *link_id, bool dial_back)
 //  Our dials
 
 bool
-ces_mesh_owns (ces_mesh_t *self, zsock_t *socket)
+ces_mesh_owns (ces_mesh_t *self, void *socket)
 {
     assert (self);
     peer_t *peer = (peer_t *)zlistx_first (self->peers);
     while (peer) {
-        if (peer->dial && ces_link_dealer (peer->dial) == socket)
+        if ((peer->dial && ces_link_dealer (peer->dial) == socket) ||
+            (peer->original && (void *)peer->original == socket))
             return true;
         peer = (peer_t *)zlistx_next (self->peers);
     }
@@ -503,14 +512,27 @@ ces_mesh_owns (ces_mesh_t *self, zsock_t *socket)
 }
 
 zframe_t *
-ces_mesh_recv (ces_mesh_t *self, zsock_t *socket, const char **origin)
+ces_mesh_recv (ces_mesh_t *self, void *socket, const char **origin)
 {
     assert (self && origin);
     peer_t *peer = (peer_t *)zlistx_first (self->peers);
-    while (peer && !(peer->dial && ces_link_dealer (peer->dial) == socket))
+    while (peer && !(peer->dial && ces_link_dealer (peer->dial) == socket) &&
+           !(peer->original && (void *)peer->original == socket))
         peer = (peer_t *)zlistx_next (self->peers);
     if (!peer)
         return NULL;
+    if (peer->original) {
+        char *command = NULL, *status = NULL;
+        zstr_recvx (peer->original, &command, &status, NULL);
+        if (command && streq (command, "STATUS") && status) {
+            zstr_free (&peer->original_status);
+            peer->original_status = status;
+            status = NULL;
+        }
+        zstr_free (&command);
+        zstr_free (&status);
+        return NULL;
+    }
     ces_link_event_t event = ces_link_recv_dealer (peer->dial);
     peer->last_heard = zclock_mono (); //  heartbeats too
 
@@ -700,10 +722,11 @@ s_wants (zhashx_t *wants, const char *room)
 }
 
 size_t
-ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message)
+ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message,
+               size_t *queue_full, size_t *peer_gone)
 {
-    assert (self && room && message);
-    size_t sent = 0;
+    assert (self && room && message && queue_full && peer_gone);
+    size_t sent = 0, declined = 0;
     peer_t *peer = (peer_t *)zlistx_first (self->peers);
     while (peer) {
         channel_t channel = s_channel (self, peer);
@@ -711,9 +734,10 @@ ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message)
             channel == CHANNEL_DIAL ? peer->dial_wants : peer->inbound_wants;
         if (channel == CHANNEL_NONE)
             ;
-        else if (!s_wants (wants, room))
+        else if (!s_wants (wants, room)) {
             peer->not_wanted++;
-        else {
+            declined++;
+        } else {
             ces_proto_set_id (self->proto, channel == CHANNEL_DIAL
                                                ? CES_PROTO_EVENT
                                                : CES_PROTO_DELIVER);
@@ -722,17 +746,23 @@ ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message)
             zframe_t *lent = message;
             ces_proto_set_message (self->proto, &lent);
             int rc = s_send_on (self, peer, channel);
+            int error = zmq_errno ();
             lent = ces_proto_take_message (self->proto);
             assert (lent == message);
             if (rc == 0) {
                 peer->events_out++;
                 sent++;
-            } else
+            } else {
                 peer->drops++;
+                if (error == EHOSTUNREACH)
+                    (*peer_gone)++;
+                else
+                    (*queue_full)++;
+            }
         }
         peer = (peer_t *)zlistx_next (self->peers);
     }
-    if (sent == 0)
+    if (sent == 0 && declined)
         self->not_wanted++;
     return sent;
 }
@@ -805,15 +835,16 @@ ces_mesh_link (ces_mesh_t *self, const char *address, char **reply)
             return 1;
         }
         char error[256] = "";
-        zactor_t *original =
-            ces_hubpeer_new (address, self->self_endpoint, self->hub_id,
-                             self->log_level, error, sizeof (error));
-        if (!original) {
+        peer = s_peer_new (self, address, true);
+        peer->original = ces_hubpeer_new (
+            address, self->self_endpoint, self->hub_id, self->log_level,
+            &peer->original_stop, error, sizeof (error));
+        if (!peer->original) {
+            s_remove_peer (self, peer);
             *reply = strdup (error);
             return -1;
         }
-        peer = s_peer_new (self, address, true);
-        peer->original = original;
+        zpoller_add (self->poller, peer->original);
         ces_info (self->log_level, "mesh: linking to original hub %s", address);
         *reply = s_peer_json (self, peer, "linking");
         return 0;
@@ -939,7 +970,8 @@ ces_mesh_status (ces_mesh_t *self, cJSON *status)
         cJSON_AddStringToObject (item, "state", s_peer_state (self, peer));
         channel_t channel = s_channel (self, peer);
         cJSON_AddStringToObject (item, "link",
-                                 channel == CHANNEL_DIAL      ? "dialled"
+                                 peer->original               ? "websocket"
+                                 : channel == CHANNEL_DIAL    ? "dialled"
                                  : channel == CHANNEL_INBOUND ? "accepted"
                                                               : "none");
         cJSON_AddBoolToObject (item, "requested", peer->requested);
@@ -965,13 +997,18 @@ ces_mesh_status (ces_mesh_t *self, cJSON *status)
         cJSON_AddNumberToObject (item, "events_out", (double)peer->events_out);
         cJSON_AddNumberToObject (item, "not_wanted", (double)peer->not_wanted);
         cJSON_AddNumberToObject (item, "drops", (double)peer->drops);
-        if (peer->original) {
-            zstr_send (peer->original, "STATUS");
-            char *json = zstr_recv (peer->original);
-            cJSON *original = json ? cJSON_Parse (json) : NULL;
-            if (original)
-                cJSON_AddItemToObject (item, "original", original);
-            zstr_free (&json);
+        cJSON *original =
+            peer->original_status ? cJSON_Parse (peer->original_status) : NULL;
+        if (original) {
+            //  Its counters are the original hub's link's own
+            const char *fields[] = {"events_in", "events_out", "drops"};
+            for (int i = 0; i < 3; i++) {
+                cJSON *value = cJSON_GetObjectItem (original, fields[i]);
+                if (cJSON_IsNumber (value))
+                    cJSON_SetNumberValue (cJSON_GetObjectItem (item, fields[i]),
+                                          value->valuedouble);
+            }
+            cJSON_AddItemToObject (item, "original", original);
         }
         cJSON_AddItemToArray (peers, item);
         peer = (peer_t *)zlistx_next (self->peers);
@@ -1063,6 +1100,8 @@ ces_mesh_destroy (ces_mesh_t **self_p)
         while (peer) {
             if (peer->dial)
                 zpoller_remove (self->poller, ces_link_dealer (peer->dial));
+            if (peer->original)
+                zpoller_remove (self->poller, peer->original);
             peer = (peer_t *)zlistx_next (self->peers);
         }
         zlistx_destroy (&self->peers);

@@ -1,0 +1,127 @@
+// Helpers for the hub-mesh tests (mesh_*.test.mjs): `ces` processes on
+// ports that survive a restart, /interconnect requests, and the hub's
+// "mesh" status. Built on harness.mjs, which ends every process by PID when
+// the test process exits.
+import assert from 'node:assert/strict';
+import { start, stop, freePort, status, until, getJson } from './harness.mjs';
+
+export const HEARTBEAT = 200;  // so a vanished hub is noticed in ~600 ms
+
+// Picks the four ports of a `ces` (edge HTTP, ROUTER, PUB, repeater)
+export async function cesPorts() {
+  return { http: await freePort(), router: await freePort(), pub: await freePort(), repeater: await freePort() };
+}
+
+// Starts `ces` on `ports` (fresh ones if not given) with a 200 ms heartbeat;
+// returns the same shape as harness startCes plus { ports, id, address, extra }
+// so that restartHub() can start it again on the same ports
+export async function startHub({ ports, id, extra = [] } = {}) {
+  ports = ports || await cesPorts();
+  const args = ['--listen', `127.0.0.1:${ports.http}`, '--router', `tcp://127.0.0.1:${ports.router}`,
+    '--pub', `tcp://127.0.0.1:${ports.pub}`, '--repeater-listen', `127.0.0.1:${ports.repeater}`,
+    '--heartbeat', String(HEARTBEAT), ...(id ? ['--hub-id', id] : []), ...extra];
+  const child = await start('ces', args);
+  return {
+    child, ports, id, extra,
+    port: ports.http,
+    router: `tcp://127.0.0.1:${ports.router}`,
+    pub: `tcp://127.0.0.1:${ports.pub}`,
+    address: `127.0.0.1:${ports.router}`,
+    http: `http://127.0.0.1:${ports.http}`,
+    ws: `ws://127.0.0.1:${ports.http}`,
+    repeater: { port: ports.repeater, http: `http://127.0.0.1:${ports.repeater}`, ws: `ws://127.0.0.1:${ports.repeater}` },
+  };
+}
+
+// Starts a stopped (or killed) hub again on its ports; updates hub.child
+export async function restartHub(hub, { id = hub.id } = {}) {
+  const again = await startHub({ ports: hub.ports, id, extra: hub.extra });
+  hub.child = again.child;
+  return hub;
+}
+
+// SIGKILLs a hub and waits until it is gone
+export function killHub(hub) {
+  if (hub.child.exitCode !== null || hub.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    hub.child.once('exit', () => resolve());
+    hub.child.kill('SIGKILL');
+  });
+}
+
+export const stopHubs = (hubs) => Promise.all(hubs.filter(Boolean).map((hub) => stop(hub.child)));
+
+// The hub part of a `ces` /status, and its "mesh"
+export const hubStatus = async (hub) => (await status(hub)).hub;
+export const meshOf = async (hub) => (await hubStatus(hub)).mesh;
+
+// The entry of `mesh` for the hub `other` (found by its ROUTER address)
+export const peerIn = (mesh, other) => mesh.peers.find((p) => p.address === other.router);
+
+// The peer entry of `other` in `hub`'s mesh status (undefined if none)
+export const peerOf = async (hub, other) => peerIn(await meshOf(hub), other);
+
+// POST / DELETE <hub>/interconnect/<address>; returns { status, text, json }
+async function interconnect(method, hub, address) {
+  const response = await fetch(`${hub.http}/interconnect/${address}`, { method });
+  const text = await response.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: response.status, text, json };
+}
+export const link = (hub, address) => interconnect('POST', hub, address);
+export const unlink = (hub, address) => interconnect('DELETE', hub, address);
+
+// Links `hub` to `other` and checks the 201 "linking" answer
+export async function linkNew(hub, other, address = other.address) {
+  const answer = await link(hub, address);
+  assert.equal(answer.status, 201, `POST ${hub.http}/interconnect/${address}: ${answer.text}`);
+  assert.equal(answer.json?.result, 'linking', answer.text);
+  assert.equal(answer.json.address, other.router, answer.text);
+  return answer;
+}
+
+// True if every hub lists every other one, "up", and nothing else
+export async function meshUp(hubs) {
+  for (const hub of hubs) {
+    const mesh = await meshOf(hub);
+    const others = hubs.filter((h) => h !== hub);
+    if (mesh.peers.length !== others.length) return false;
+    if (!others.every((other) => peerIn(mesh, other)?.state === 'up')) return false;
+  }
+  return true;
+}
+
+export const untilMeshUp = (hubs, what = 'the full mesh up', timeout = 5000) =>
+  until(() => meshUp(hubs), Boolean, what, timeout);
+
+// Waits until each of `hubs` lists `target` as wanting `room`
+export async function untilWanted(hubs, target, room, timeout = 5000) {
+  for (const hub of hubs) {
+    await until(() => peerOf(hub, target), (p) => p?.wants.includes(room),
+      `${hub.address} sees ${target.address} wanting ${room}`, timeout);
+  }
+}
+
+// The hub's own ID, as its status says
+export const hubId = async (hub) => (await hubStatus(hub)).hub_id;
+
+// GET <hub>/interconnect
+export const getInterconnect = (hub) => getJson(`${hub.http}/interconnect`);
+
+// Text of /metrics
+export const metrics = async (hub) => (await fetch(`${hub.http}/metrics`)).text();
+
+// The value of one metric line (exact name with labels), or undefined
+export function metric(text, name) {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `)) return Number(line.slice(name.length + 1));
+  }
+  return undefined;
+}
+
+// Everything a client received in the next `ms` milliseconds (the queue is emptied)
+export async function drain(client, ms = 300) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return client.queue.splice(0);
+}

@@ -321,12 +321,14 @@ s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
     }
     if (alias) {
         //  It dials us from another address: keep one record, ours
-        peer->inbound_id = alias->inbound_id, alias->inbound_id = NULL;
-        peer->inbound_routing_id = alias->inbound_routing_id;
-        alias->inbound_routing_id = NULL;
-        zhashx_t *wants = peer->inbound_wants;
-        peer->inbound_wants = alias->inbound_wants;
-        alias->inbound_wants = wants;
+        if (!peer->inbound_id && alias->inbound_id) {
+            peer->inbound_id = alias->inbound_id, alias->inbound_id = NULL;
+            peer->inbound_routing_id = alias->inbound_routing_id;
+            alias->inbound_routing_id = NULL;
+            zhashx_t *wants = peer->inbound_wants;
+            peer->inbound_wants = alias->inbound_wants;
+            alias->inbound_wants = wants;
+        }
         peer->requested |= alias->requested;
         s_remove_peer (self, alias);
     }

@@ -174,7 +174,7 @@ cut_and_heal () { # NAME DOWN-COMMAND UP-COMMAND
         el=$(( $(now_ms) - t_cut ))
         [ -z "$da" ] && ! is_up "$(st_a | peer_state)" && da=$el
         [ -z "$db" ] && ! is_up "$(st_b | peer_state)" && db=$el
-        [ "$el" -ge "$DETECT_MS" ] && [ -z "$da$db" -o -z "$da" -o -z "$db" ] \
+        [ "$el" -ge "$DETECT_MS" ] && { [ -z "$da" ] || [ -z "$db" ]; } \
             && fail "$name: cut not noticed within $DETECT_MS ms (A noticed: ${da:-no}, B noticed: ${db:-no})"
         sleep 0.05
     done
@@ -215,7 +215,8 @@ cut_and_heal () { # NAME DOWN-COMMAND UP-COMMAND
         sleep 0.05
     done
     heal=$(( $(now_ms) - t_up ))
-    ces_ok "$name: link restored; mesh healed in $heal ms (A up after ${ha:-$heal} ms: $SA, B up after ${hb:-$heal} ms: $SB; interest restored)"
+    ha=${ha:-$heal} hb=${hb:-$heal}
+    ces_ok "$name: link restored; mesh healed in $heal ms (A up after $ha ms: $SA, B up after $hb ms: $SB; interest restored)"
 
     # Fresh events cross both ways; the ones sent during the cut never arrive
     send_a NETNS-R1 "{\"step\":\"after $name\",\"from\":\"a\"}"

@@ -31,9 +31,11 @@ export function freePort() {
   });
 }
 
-// Starts a program; resolves once a line of its output matches `ready`
-export function start(program, args, ready = / ready$/m, timeout = 10000) {
-  const child = spawn(path.join(BUILD, program), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+// Starts a program; resolves once a line of its output matches `ready`.
+// env: variables added to this process's environment for it
+export function start(program, args, ready = / ready$/m, timeout = 10000, env = undefined) {
+  const child = spawn(path.join(BUILD, program), args,
+    { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   children.add(child);
   child.output = '';
   const collect = (data) => { child.output += data.toString(); };

@@ -51,8 +51,25 @@ export function killHub(hub) {
 
 export const stopHubs = (hubs) => Promise.all(hubs.filter(Boolean).map((hub) => stop(hub.child)));
 
-// The hub part of a `ces` /status, and its "mesh"
-export const hubStatus = async (hub) => (await status(hub)).hub;
+// Starts `ces-hub` (the hub alone) on `ports` { router, pub, http } (fresh
+// ones if not given); env: extra environment variables. Its HTTP port
+// answers /status (the hub's JSON itself), /metrics and /interconnect.
+export async function startHubOnly({ ports, id, extra = [], env = {} } = {}) {
+  ports = ports || { router: await freePort(), pub: await freePort(), http: await freePort() };
+  const args = ['--router', `tcp://127.0.0.1:${ports.router}`, '--pub', `tcp://127.0.0.1:${ports.pub}`,
+    '--http', `127.0.0.1:${ports.http}`, '--heartbeat', String(HEARTBEAT), ...(id ? ['--hub-id', id] : []), ...extra];
+  const child = await start('ces-hub', args, / ready$/m, 10000, env);
+  return {
+    child, ports, id, extra, standalone: true,
+    router: `tcp://127.0.0.1:${ports.router}`,
+    pub: `tcp://127.0.0.1:${ports.pub}`,
+    address: `127.0.0.1:${ports.router}`,
+    http: `http://127.0.0.1:${ports.http}`,
+  };
+}
+
+// The hub part of a `ces` /status (all of a `ces-hub`'s), and its "mesh"
+export const hubStatus = async (hub) => (hub.standalone ? getJson(`${hub.http}/status`) : (await status(hub)).hub);
 export const meshOf = async (hub) => (await hubStatus(hub)).mesh;
 
 // The entry of `mesh` for the hub `other` (found by its ROUTER address)

@@ -78,58 +78,81 @@ s_copy (char *dest, const char *src)
     dest[size] = 0;
 }
 
-//  Reads a string field frame into dest; false if it is too long or has NUL
+//  Copies a string field into dest; false if it is too long or has a NUL
 static bool
-s_take_string (ces_proto_t *self, zmsg_t *msg, char *dest, const char *what)
+s_copy_field (ces_proto_t *self, const byte *data, size_t size, char *dest,
+              const char *what)
 {
-    zframe_t *frame = zmsg_pop (msg);
-    size_t size = zframe_size (frame);
-    bool ok = size <= FIELD_MAX && !memchr (zframe_data (frame), 0, size);
-    if (ok) {
-        memcpy (dest, zframe_data (frame), size);
-        dest[size] = 0;
-    } else
+    if (size > FIELD_MAX || memchr (data, 0, size)) {
         snprintf (self->reason, sizeof (self->reason),
                   "%s field is longer than %d bytes or holds a NUL", what,
                   FIELD_MAX);
-    zframe_destroy (&frame);
-    return ok;
-}
-
-static int
-s_malformed (ces_proto_t *self, zmsg_t **msg_p, const char *reason)
-{
-    if (reason)
-        s_copy (self->reason, reason);
-    zmsg_destroy (msg_p);
-    return -2;
+        return false;
+    }
+    memcpy (dest, data, size);
+    dest[size] = 0;
+    return true;
 }
 
 static bool
-s_decode_fields (ces_proto_t *self, zmsg_t *msg)
+s_take_room (ces_proto_t *self, const byte *data, size_t size)
+{
+    bool star = size == 1 && data[0] == '*';
+    if (!star &&
+        ces_frame_check_room ((const char *)data, size) != CES_FRAME_OK) {
+        s_copy (self->reason, "room ID is empty, longer than 128 bytes, or has "
+                              "a space or control character");
+        return false;
+    }
+    char room[CES_ROOM_MAX + 1];
+    memcpy (room, data, size);
+    room[size] = 0;
+    zlist_append (self->rooms, room); //  autofree copies
+    return true;
+}
+
+static bool
+s_take_heartbeat (ces_proto_t *self, const byte *data, size_t size)
+{
+    char heartbeat[FIELD_MAX + 1];
+    if (!s_copy_field (self, data, size, heartbeat, "heartbeat"))
+        return false;
+    char *end;
+    unsigned long value = strtoul (heartbeat, &end, 10);
+    if (*end || !*heartbeat || value == 0 || value > 3600000) {
+        s_copy (self->reason, "heartbeat is not a number of msecs");
+        return false;
+    }
+    self->heartbeat = (uint32_t)value;
+    return true;
+}
+
+//  Takes field number index of the current command from one frame; false
+//  if it is malformed. Frames past a command's fields are left for the
+//  count check.
+static bool
+s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
 {
     switch (self->id) {
         case CES_PROTO_HELLO:
-            return s_take_string (self, msg, self->version, "version") &&
-                   s_take_string (self, msg, self->name, "name");
-        case CES_PROTO_WELCOME: {
-            char heartbeat[FIELD_MAX + 1];
-            if (!s_take_string (self, msg, self->version, "version") ||
-                !s_take_string (self, msg, self->hub_id, "hub-id") ||
-                !s_take_string (self, msg, heartbeat, "heartbeat"))
-                return false;
-            char *end;
-            unsigned long value = strtoul (heartbeat, &end, 10);
-            if (*end || !*heartbeat || value == 0 || value > 3600000) {
-                s_copy (self->reason, "heartbeat is not a number of msecs");
-                return false;
-            }
-            self->heartbeat = (uint32_t)value;
-            return true;
-        }
+            return index == 0 ? s_copy_field (self, data, size, self->version,
+                                              "version")
+                   : index == 1
+                       ? s_copy_field (self, data, size, self->name, "name")
+                       : true;
+        case CES_PROTO_WELCOME:
+            return index == 0 ? s_copy_field (self, data, size, self->version,
+                                              "version")
+                   : index == 1
+                       ? s_copy_field (self, data, size, self->hub_id, "hub-id")
+                   : index == 2 ? s_take_heartbeat (self, data, size)
+                                : true;
         case CES_PROTO_ATTACH:
-            if (!s_take_string (self, msg, self->conn, "conn") ||
-                !s_take_string (self, msg, self->role, "role"))
+            if (index == 0)
+                return s_copy_field (self, data, size, self->conn, "conn");
+            if (index != 1)
+                return true;
+            if (!s_copy_field (self, data, size, self->role, "role"))
                 return false;
             if (!ces_proto_role_valid (self->role)) {
                 s_copy (self->reason,
@@ -138,117 +161,149 @@ s_decode_fields (ces_proto_t *self, zmsg_t *msg)
             }
             return true;
         case CES_PROTO_DETACH:
-            return s_take_string (self, msg, self->conn, "conn");
-        case CES_PROTO_REGISTERED:
-            return s_take_string (self, msg, self->conn, "conn") &&
-                   s_take_string (self, msg, self->token, "token");
-        case CES_PROTO_REGISTER:
-        case CES_PROTO_UNREGISTER:
-            if (!s_take_string (self, msg, self->conn, "conn"))
-                return false;
-            if (self->id == CES_PROTO_REGISTER &&
-                !s_take_string (self, msg, self->token, "token"))
-                return false;
-            zframe_t *frame;
-            while ((frame = zmsg_pop (msg))) {
-                const char *data = (const char *)zframe_data (frame);
-                size_t size = zframe_size (frame);
-                bool star = size == 1 && data[0] == '*';
-                if (!star &&
-                    ces_frame_check_room (data, size) != CES_FRAME_OK) {
-                    s_copy (self->reason, "room ID is empty, longer than 128 "
-                                          "bytes, or has a space or control "
-                                          "character");
-                    zframe_destroy (&frame);
-                    return false;
-                }
-                char *text = zframe_strdup (frame);
-                zlist_append (self->rooms, text); //  autofree copies
-                zstr_free (&text);
-                zframe_destroy (&frame);
-            }
-            return true;
         case CES_PROTO_EVENT:
         case CES_PROTO_DELIVER:
-            if (!s_take_string (self, msg, self->conn, "conn"))
-                return false;
-            self->message = zmsg_pop (msg);
-            return true;
+            return index == 0
+                       ? s_copy_field (self, data, size, self->conn, "conn")
+                       : true;
+        case CES_PROTO_REGISTERED:
+            return index == 0
+                       ? s_copy_field (self, data, size, self->conn, "conn")
+                   : index == 1
+                       ? s_copy_field (self, data, size, self->token, "token")
+                       : true;
+        case CES_PROTO_REGISTER:
+            return index == 0
+                       ? s_copy_field (self, data, size, self->conn, "conn")
+                   : index == 1
+                       ? s_copy_field (self, data, size, self->token, "token")
+                       : s_take_room (self, data, size);
+        case CES_PROTO_UNREGISTER:
+            return index == 0
+                       ? s_copy_field (self, data, size, self->conn, "conn")
+                       : s_take_room (self, data, size);
         case CES_PROTO_ERROR:
-            return s_take_string (self, msg, self->code, "code") &&
-                   s_take_string (self, msg, self->error_reason, "reason");
+            return index == 0
+                       ? s_copy_field (self, data, size, self->code, "code")
+                   : index == 1 ? s_copy_field (self, data, size,
+                                                self->error_reason, "reason")
+                                : true;
         case CES_PROTO_MESH:
-            if (!s_take_string (self, msg, self->hub_id, "hub-id") ||
-                !s_take_string (self, msg, self->address, "address"))
-                return false;
-            if (!ces_proto_name_valid (self->hub_id)) {
-                s_copy (self->reason, "hub-id must be printable, without "
-                                      "spaces or '/'");
-                return false;
-            }
-            return true;
-        case CES_PROTO_PEERS:
-            while (zmsg_size (msg)) {
-                char peer[FIELD_MAX + 1];
-                if (!s_take_string (self, msg, peer, "peer"))
+            if (index == 0) {
+                if (!s_copy_field (self, data, size, self->hub_id, "hub-id"))
                     return false;
-                zlist_append (self->peers, peer); //  autofree copies
+                if (!ces_proto_name_valid (self->hub_id)) {
+                    s_copy (self->reason, "hub-id must be printable, without "
+                                          "spaces or '/'");
+                    return false;
+                }
+                return true;
             }
+            return index == 1 ? s_copy_field (self, data, size, self->address,
+                                              "address")
+                              : true;
+        case CES_PROTO_PEERS: {
+            char peer[FIELD_MAX + 1];
+            if (!s_copy_field (self, data, size, peer, "peer"))
+                return false;
+            zlist_append (self->peers, peer); //  autofree copies
             return true;
+        }
         default:
             return true;
     }
 }
 
+static void
+s_set_routing_id (ces_proto_t *self, const void *data, size_t size)
+{
+    //  Routing IDs fit in a ZeroMQ message's own space: no allocation
+    if (self->routing_id)
+        zframe_reset (self->routing_id, data, size);
+    else
+        self->routing_id = zframe_new (data, size);
+}
+
+static int
+s_command_id (const byte *data, size_t size)
+{
+    for (int id = 1; id < COMMAND_COUNT; id++)
+        if (strlen (s_commands[id].name) == size &&
+            memcmp (s_commands[id].name, data, size) == 0)
+            return id;
+    return 0;
+}
+
+//  A message is read frame by frame into the codec's fields, with no
+//  allocation but the event frame's: this is every event's path
 int
 ces_proto_recv (ces_proto_t *self, zsock_t *input)
 {
     assert (self);
     assert (input);
-    zmsg_t *msg = zmsg_recv (input);
-    if (!msg)
+    void *handle = zsock_resolve (input);
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, handle, 0) < 0) {
+        zmq_msg_close (&part);
         return -1;
-    zframe_destroy (&self->routing_id);
+    }
     zframe_destroy (&self->message);
     zlist_purge (self->rooms);
     zlist_purge (self->peers);
     self->reason[0] = 0;
-
+    self->id = 0;
+    bool more = zmq_msg_more (&part);
+    bool ok = true;
     if (zsock_type (input) == ZMQ_ROUTER) {
-        self->routing_id = zmsg_pop (msg);
-        if (!self->routing_id || zmsg_size (msg) == 0)
-            return s_malformed (self, &msg, "message has no command frame");
+        s_set_routing_id (self, zmq_msg_data (&part), zmq_msg_size (&part));
+        if (more && zmq_msg_recv (&part, handle, 0) >= 0)
+            more = zmq_msg_more (&part);
+        else
+            ok = false;
     }
-    char *command = zmsg_popstr (msg);
-    if (!command)
-        return s_malformed (self, &msg, "message has no command frame");
-    int id;
-    for (id = 1; id < COMMAND_COUNT; id++)
-        if (streq (command, s_commands[id].name))
-            break;
-    if (id == COMMAND_COUNT) {
-        snprintf (self->reason, sizeof (self->reason),
-                  "unknown command '%.32s'", command);
-        zstr_free (&command);
-        return s_malformed (self, &msg, NULL);
+    int id = ok ? s_command_id ((const byte *)zmq_msg_data (&part),
+                                zmq_msg_size (&part))
+                : 0;
+    if (!ok)
+        s_copy (self->reason, "message has no command frame");
+    else if (!id) {
+        snprintf (self->reason, sizeof (self->reason), "unknown command '%.*s'",
+                  (int)(zmq_msg_size (&part) < 32 ? zmq_msg_size (&part) : 32),
+                  (const char *)zmq_msg_data (&part));
+        ok = false;
     }
-    zstr_free (&command);
     self->id = (ces_proto_id_t)id;
-
+    bool carries_message = id == CES_PROTO_EVENT || id == CES_PROTO_DELIVER;
+    int index = 0;
+    while (more) {
+        if (ok && carries_message && index == 1) {
+            //  The event stays in its ZeroMQ message: no copy
+            self->message = zframe_recv (input);
+            more = self->message && zsock_rcvmore (input);
+        } else {
+            if (zmq_msg_recv (&part, handle, 0) < 0)
+                break;
+            more = zmq_msg_more (&part);
+            if (ok)
+                ok = s_take_field (self, index,
+                                   (const byte *)zmq_msg_data (&part),
+                                   zmq_msg_size (&part));
+        }
+        index++;
+    }
+    zmq_msg_close (&part);
+    if (!ok)
+        return -2;
     int fields = s_commands[id].fields;
-    size_t have = zmsg_size (msg);
-    bool count_ok =
-        id == CES_PROTO_PEERS ||
-        (fields >= 0 ? have == (size_t)fields : have >= (size_t)-fields);
+    bool count_ok = id == CES_PROTO_PEERS ||
+                    (fields >= 0 ? index == fields : index >= -fields);
     if (!count_ok) {
         snprintf (self->reason, sizeof (self->reason),
-                  "%s has %zu fields, expected %s%d", s_commands[id].name, have,
+                  "%s has %d fields, expected %s%d", s_commands[id].name, index,
                   fields < 0 ? "at least " : "", fields < 0 ? -fields : fields);
-        return s_malformed (self, &msg, NULL);
+        return -2;
     }
-    if (!s_decode_fields (self, msg))
-        return s_malformed (self, &msg, NULL);
-    zmsg_destroy (&msg);
     return 0;
 }
 
@@ -401,8 +456,7 @@ ces_proto_set_routing_id (ces_proto_t *self, zframe_t *routing_id)
     assert (self);
     if (routing_id == self->routing_id)
         return; //  replying to the peer we just heard from
-    zframe_destroy (&self->routing_id);
-    self->routing_id = zframe_dup (routing_id);
+    s_set_routing_id (self, zframe_data (routing_id), zframe_size (routing_id));
 }
 
 #define STRING_FIELD(field)                                                    \

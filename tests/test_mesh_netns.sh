@@ -14,6 +14,7 @@
 #   defaults: build/ces-hub and build/ces-example-messenger next to tests/
 # env: CES_NETNS_CUT_MS   how long each cut lasts at least (default 2500)
 #      CES_NETNS_HEAL_MS  how long the mesh may take to heal (default 15000)
+#      CES_NETNS_VERBOSE  if set, print the logs and status even on success
 HERE=$(cd "$(dirname "$0")" && pwd)
 HUB=${1:-$HERE/../build/ces-hub}
 EXAMPLE=${2:-$HERE/../build/ces-example-messenger}
@@ -45,7 +46,9 @@ dump () {
 on_exit () {
     rc=$?
     trap - EXIT INT TERM
-    [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && dump
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || [ -n "$CES_NETNS_VERBOSE" ]; then
+        dump
+    fi
     # every process this test started, by PID (ip netns exec execs the
     # program, so its PID is the hub's or the messenger's own)
     ces_cleanup

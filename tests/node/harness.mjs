@@ -176,7 +176,7 @@ export async function until(get, check, what, timeout = 5000) {
 
 // The next message must be a Binary event; returns its bytes
 export async function nextEvent(client, what = 'event') {
-  const item = await client.next();
+  const item = await client.next().catch((error) => assert.fail(`${what}: ${error.message}`));
   assert.equal(item.binary, true, `${what}: expected a Binary event, got Text ${item.text}`);
   return item.data;
 }

@@ -76,7 +76,7 @@ static const flag_t s_flags[] = {
      "close an unused link we dialled after msecs (7000)"},
 #endif
     {"max-clients", "max-clients", EDGE | REPEATER, NULL,
-     "WebSockets, more get 503 (1000, at most 6000; ~15 KB each\n"
+     "WebSockets, more get 503 (1000, at most 15000; ~15 KB each\n"
      "                          reserved, ~40 KB more each connected)"},
     {"max-message", "max-message", EDGE | REPEATER | HUB, NULL,
      "largest event in bytes (1048576)"},

@@ -2,16 +2,22 @@
     ces_edge - the WebSocket edge
 
     Threads and ownership:
-    - civetweb worker threads run the callbacks below. Each worker has its
-      own DEALER to this actor's inbox ROUTER (made on first use, closed in
-      exit_thread). A worker owns its ws_conn_t (reassembly buffer) from
-      the connect handler to the close handler, and never writes to the
-      client: it sends what it read to the actor.
+    - civetweb worker threads run the callbacks below. They tell the actor
+      what they read through one shared DEALER (under a lock) to the
+      actor's inbox ROUTER; a worker that needs an answer (HTTP status,
+      POST /event, a client's Close) asks on a DEALER of its own, made for
+      that request. So a client costs one file descriptor, its socket, and
+      an edge holds 10,000 clients under the 20,000-fd limit. A worker
+      owns its ws_conn_t (reassembly buffer) from the connect handler to
+      the close handler, and never writes to the client.
     - The actor owns every client_t and alone writes to clients, with
-      non-blocking send() on a dup() of the client's socket. The dup keeps
-      the socket alive until the actor has heard GONE, so a closed fd number
-      can never be reused under it; shutdown() on it ends civetweb's read
-      loop when the actor closes a client.
+      non-blocking send() on civetweb's socket, through a wire_t the worker
+      and the actor share: the worker marks the wire closed, under its
+      lock, in the close handler, which civetweb runs before it closes the
+      socket; the actor writes (and shutdown()s, to end civetweb's read
+      loop when it closes a client) only under the lock on an open wire.
+      So a closed fd number, reused by another connection, is never
+      written.
     =========================================================================
 */
 #include "ces_classes.h"
@@ -53,19 +59,29 @@ typedef struct {
     atomic_uint_fast64_t refused_bad;  //  400s
     bool repeater;     //  serving /connect/:room/:id and POST /send
     char *hub_control; //  the hub in this process, for /interconnect
+    pthread_mutex_t sender_lock;
+    zsock_t *sender; //  every worker's way to the actor's inbox
 } shared_t;
 
-//  A worker thread's own socket to the actor
+//  A worker thread's parsers, reused for every message
 typedef struct {
-    zsock_t *dealer;
     shared_t *shared;
-    ces_frame_t *frame; //  parsers, reused for every message
+    ces_frame_t *frame;
     ces_event_t *event;
 } worker_t;
+
+//  A client's socket, shared by its worker and the actor (see the top)
+typedef struct {
+    pthread_mutex_t lock;
+    int fd;
+    bool closed;
+    atomic_int refs;
+} wire_t;
 
 //  A worker's view of one WebSocket
 typedef struct {
     uint64_t id;
+    wire_t *wire;
     const char *role;
     byte *message; //  reassembly of a fragmented message
     size_t message_size;
@@ -78,7 +94,7 @@ typedef struct {
     uint64_t id;
     char id_text[24];
     const char *role;
-    int fd;
+    wire_t *wire; //  NULL when civetweb's socket could not be found
     char remote[64];
     byte *out; //  bytes waiting to be sent: [sent, used)
     size_t out_sent, out_used, out_capacity;
@@ -181,15 +197,7 @@ s_worker (const struct mg_connection *conn)
 {
     worker_t *worker = (worker_t *)mg_get_thread_pointer (conn);
     assert (worker);
-    if (!worker->dealer) {
-        worker->dealer = zsock_new (ZMQ_DEALER);
-        assert (worker->dealer);
-        zsock_set_sndtimeo (worker->dealer, 200);
-        zsock_set_rcvtimeo (worker->dealer, 5000);
-        zsock_set_sndhwm (worker->dealer, 10000);
-        int rc = zsock_connect (worker->dealer, "%s",
-                                worker->shared->inbox_endpoint);
-        assert (rc == 0);
+    if (!worker->frame) {
         worker->frame = ces_frame_new (worker->shared->max_message);
         worker->event = ces_event_new ();
     }
@@ -197,15 +205,49 @@ s_worker (const struct mg_connection *conn)
 }
 
 //  Sends to the actor; blocks while the actor is busy (back-pressure on
-//  this one client), gives up only when the edge is stopping
+//  the clients), gives up only when the edge is stopping
 static void
 s_worker_send (worker_t *worker, zmsg_t **msg_p)
 {
-    while (zmsg_send (msg_p, worker->dealer) != 0)
-        if (atomic_load (&worker->shared->stopping)) {
+    shared_t *shared = worker->shared;
+    pthread_mutex_lock (&shared->sender_lock);
+    while (zmsg_send (msg_p, shared->sender) != 0)
+        if (atomic_load (&shared->stopping)) {
             zmsg_destroy (msg_p);
-            return;
+            break;
         }
+    pthread_mutex_unlock (&shared->sender_lock);
+}
+
+//  Sends to the actor and waits for its answer, on a socket made for it
+//  (so no worker keeps a file descriptor). Caller owns the answer; NULL
+//  if the actor did not answer in 5 s.
+static char *
+s_worker_ask (worker_t *worker, zmsg_t **msg_p)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_rcvtimeo (dealer, 5000);
+    zsock_set_linger (dealer, 0);
+    int rc = zsock_connect (dealer, "%s", worker->shared->inbox_endpoint);
+    assert (rc == 0);
+    char *answer = NULL;
+    if (zmsg_send (msg_p, dealer) == 0)
+        answer = zstr_recv (dealer);
+    zmsg_destroy (msg_p);
+    zsock_destroy (&dealer);
+    return answer;
+}
+
+static void
+s_wire_release (wire_t **wire_p)
+{
+    wire_t *wire = *wire_p;
+    if (wire && atomic_fetch_sub (&wire->refs, 1) == 1) {
+        pthread_mutex_destroy (&wire->lock);
+        freen (wire);
+    }
+    *wire_p = NULL;
 }
 
 static zmsg_t *
@@ -248,7 +290,6 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *pointer)
     (void)thread_type;
     worker_t *worker = (worker_t *)pointer;
     if (worker) {
-        zsock_destroy (&worker->dealer);
         ces_frame_destroy (&worker->frame);
         ces_event_destroy (&worker->event);
         freen (worker);
@@ -382,11 +423,18 @@ s_ws_ready (struct mg_connection *conn, void *cbdata)
     ws_conn_t *ws = (ws_conn_t *)mg_get_user_connection_data (conn);
     worker_t *worker = s_worker (conn);
     int fd = s_find_socket (shared, conn);
-    int copy = fd >= 0 ? dup (fd) : -1;
+    if (fd >= 0) {
+        ws->wire = (wire_t *)zmalloc (sizeof (wire_t));
+        assert (ws->wire);
+        pthread_mutex_init (&ws->wire->lock, NULL);
+        ws->wire->fd = fd;
+        atomic_store (&ws->wire->refs, 2); //  ours and the actor's
+    }
     const struct mg_request_info *request = mg_get_request_info (conn);
     zmsg_t *msg = s_worker_msg ("OPEN", ws->id);
     zmsg_addstr (msg, ws->role);
-    zmsg_addstrf (msg, "%d", copy);
+    //  The actor takes its reference to the wire with this pointer
+    zmsg_addmem (msg, &ws->wire, sizeof (ws->wire));
     zmsg_addstrf (msg, "%s:%d", request->remote_addr, request->remote_port);
     zmsg_addstr (msg, request->local_uri);
     s_worker_send (worker, &msg);
@@ -490,8 +538,7 @@ s_ws_data (struct mg_connection *conn, int bits, char *data, size_t size,
         //  write its answering Close frame
         zmsg_t *msg = s_worker_msg ("CLOSE", ws->id);
         zmsg_addmem (msg, data, size >= 2 ? 2 : 0);
-        s_worker_send (worker, &msg);
-        char *done = zstr_recv (worker->dealer);
+        char *done = s_worker_ask (worker, &msg);
         zstr_free (&done);
         return 0;
     }
@@ -542,6 +589,13 @@ s_ws_close (const struct mg_connection *conn, void *cbdata)
     ws_conn_t *ws = (ws_conn_t *)mg_get_user_connection_data (conn);
     if (!ws)
         return;
+    //  civetweb closes the socket after we return: no write from now on
+    if (ws->wire) {
+        pthread_mutex_lock (&ws->wire->lock);
+        ws->wire->closed = true;
+        pthread_mutex_unlock (&ws->wire->lock);
+        s_wire_release (&ws->wire);
+    }
     zmsg_t *msg = s_worker_msg ("GONE", ws->id);
     s_worker_send (s_worker (conn), &msg);
     atomic_fetch_sub (&shared->clients, 1);
@@ -552,13 +606,11 @@ s_ws_close (const struct mg_connection *conn, void *cbdata)
 
 //  Asks the actor for STATUS / METRICS / HEALTH and waits for the answer
 static char *
-s_worker_ask (struct mg_connection *conn, const char *question)
+s_worker_question (struct mg_connection *conn, const char *question)
 {
-    worker_t *worker = s_worker (conn);
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, question);
-    s_worker_send (worker, &msg);
-    return zstr_recv (worker->dealer);
+    return s_worker_ask (s_worker (conn), &msg);
 }
 
 //  The original hub's /interconnect: answered by the hub in this process
@@ -577,9 +629,9 @@ s_http_status (struct mg_connection *conn, void *cbdata)
     const char *uri = mg_get_request_info (conn)->local_uri;
     bool metrics = streq (uri, "/metrics");
     bool health = streq (uri, "/health");
-    char *answer = s_worker_ask (conn, metrics  ? "METRICS"
-                                       : health ? "HEALTH"
-                                                : "STATUS");
+    char *answer = s_worker_question (conn, metrics  ? "METRICS"
+                                            : health ? "HEALTH"
+                                                     : "STATUS");
     if (!answer)
         ces_http_reply (conn, 503, "text/plain", "edge is busy or stopping\n");
     else if (health)
@@ -642,9 +694,7 @@ s_http_event (struct mg_connection *conn, void *cbdata)
         zmsg_t *msg = zmsg_new ();
         zmsg_addstr (msg, "POST");
         zmsg_append (msg, &frame);
-        worker_t *worker = s_worker (conn);
-        s_worker_send (worker, &msg);
-        char *verdict = zstr_recv (worker->dealer);
+        char *verdict = s_worker_ask (s_worker (conn), &msg);
         if (verdict && streq (verdict, "ok"))
             ces_http_reply (conn, 200, "text/plain", "Processing event");
         else
@@ -709,11 +759,17 @@ s_client_poll (self_t *self, client_t *client, bool on)
     client->in_poll = on;
 }
 
+//  shutdown() ends civetweb's read loop, on a socket civetweb has not
+//  closed yet
 static void
 s_client_shutdown (self_t *self, client_t *client)
 {
-    if (!client->shut && client->fd >= 0)
-        shutdown (client->fd, SHUT_RDWR); //  civetweb's read loop ends
+    if (!client->shut && client->wire) {
+        pthread_mutex_lock (&client->wire->lock);
+        if (!client->wire->closed)
+            shutdown (client->wire->fd, SHUT_RDWR);
+        pthread_mutex_unlock (&client->wire->lock);
+    }
     client->shut = true;
     client->out_sent = client->out_used = 0;
     s_client_poll (self, client, false);
@@ -724,9 +780,14 @@ static void
 s_client_flush (self_t *self, client_t *client)
 {
     while (client->out_sent < client->out_used && !client->shut) {
-        ssize_t sent = send (client->fd, client->out + client->out_sent,
-                             client->out_used - client->out_sent,
-                             MSG_DONTWAIT | MSG_NOSIGNAL);
+        pthread_mutex_lock (&client->wire->lock);
+        ssize_t sent = -1;
+        errno = EPIPE; //  a closed wire is a peer gone
+        if (!client->wire->closed)
+            sent = send (client->wire->fd, client->out + client->out_sent,
+                         client->out_used - client->out_sent,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        pthread_mutex_unlock (&client->wire->lock);
         if (sent > 0)
             client->out_sent += (size_t)sent;
         else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1144,8 +1205,7 @@ static void
 s_client_free (void **item_p)
 {
     client_t *client = (client_t *)*item_p;
-    if (client->fd >= 0)
-        close (client->fd);
+    s_wire_release (&client->wire);
     zhashx_destroy (&client->rooms);
     zstr_free (&client->peer_key);
     freen (client->out);
@@ -1157,10 +1217,11 @@ static void
 s_client_open (self_t *self, const char *id, zmsg_t *request)
 {
     char *role = zmsg_popstr (request);
-    char *fd = zmsg_popstr (request);
+    zframe_t *wire = zmsg_pop (request);
     char *remote = zmsg_popstr (request);
     char *uri = zmsg_popstr (request);
-    assert (role && fd && remote && uri);
+    assert (role && wire && zframe_size (wire) == sizeof (wire_t *) && remote &&
+            uri);
     client_t *client = (client_t *)zmalloc (sizeof (client_t));
     assert (client);
     snprintf (client->id_text, sizeof (client->id_text), "%s", id);
@@ -1168,7 +1229,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
                    : streq (role, CES_ROLE_REPEATER) ? CES_ROLE_REPEATER
                    : streq (role, CES_ROLE_HUB)      ? CES_ROLE_HUB
                                                      : CES_ROLE_OUTSIDE;
-    client->fd = atoi (fd);
+    memcpy (&client->wire, zframe_data (wire), sizeof (wire_t *));
     snprintf (client->remote, sizeof (client->remote), "%s", remote);
     client->rooms = zhashx_new ();
     int64_t now = zclock_mono ();
@@ -1188,7 +1249,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
             client->peer_key[size - 1] = 0;
         zhashx_update (self->peers, client->peer_key, client);
     }
-    if (client->fd < 0) {
+    if (!client->wire) {
         ces_error (self->log_level,
                    "edge: cannot find the socket of client %s; closing it", id);
         client->shut = true;
@@ -1196,7 +1257,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
     ces_debug (self->log_level, "edge: client %s connected as %s from %s", id,
                client->role, client->remote);
     zstr_free (&role);
-    zstr_free (&fd);
+    zframe_destroy (&wire);
     zstr_free (&remote);
     zstr_free (&uri);
 }
@@ -1591,9 +1652,9 @@ s_set_option (self_t *self, const char *name, const char *value)
     else if (streq (name, "hub-control") && *value)
         zstr_free (&self->shared.hub_control),
             self->shared.hub_control = strdup (value);
-    //  Each client costs three file descriptors (its socket, our dup, a
-    //  worker's ZeroMQ mailbox) under the machine's limit of 20,000
-    else if (streq (name, "max-clients") && is_number && number <= 6000)
+    //  Each client costs one file descriptor, its socket, and a thread;
+    //  the machine allows 20,000 descriptors and 32,768 threads
+    else if (streq (name, "max-clients") && is_number && number <= 15000)
         self->shared.max_clients = (int)number;
     else if (streq (name, "max-message") && is_number)
         self->shared.max_message = (size_t)number;
@@ -1643,8 +1704,8 @@ s_start (self_t *self)
         zstr_sendx (self->pipe, "-1", "edge is already started", NULL);
         return;
     }
-    //  One ZeroMQ socket per busy worker thread, plus ours
-    size_t needed = (size_t)self->shared.max_clients + HTTP_WORKERS + 64;
+    //  One ZeroMQ socket per worker asking at once, plus ours
+    size_t needed = (size_t)HTTP_WORKERS * 2 + 64;
     if (zsys_socket_limit () < needed) {
         char *reason = zsys_sprintf (
             "max-clients %d needs %zu ZeroMQ sockets; this process allows %zu "
@@ -1663,8 +1724,14 @@ s_start (self_t *self)
     self->inbox = zsock_new (ZMQ_ROUTER);
     assert (self->inbox);
     zsock_set_rcvhwm (self->inbox, 100000);
+    self->shared.sender = zsock_new (ZMQ_DEALER);
+    assert (self->shared.sender);
+    zsock_set_sndtimeo (self->shared.sender, 200);
+    zsock_set_sndhwm (self->shared.sender, 100000);
     self->stop_poller = zpoller_new (self->inbox, NULL);
     int rc = zsock_bind (self->inbox, "%s", self->shared.inbox_endpoint);
+    assert (rc == 0);
+    rc = zsock_connect (self->shared.sender, "%s", self->shared.inbox_endpoint);
     assert (rc == 0);
     char *name = zsys_sprintf (
         "%s %s", self->shared.repeater ? "repeater" : "edge", self->listen);
@@ -1841,6 +1908,7 @@ s_self_new (zsock_t *pipe, bool repeater)
     self->hub_router = strdup (CES_HUB_ROUTER);
     self->hub_pub = strdup (CES_HUB_PUB);
     self->shared.max_clients = 1000;
+    pthread_mutex_init (&self->shared.sender_lock, NULL);
     self->shared.max_message = CES_PAYLOAD_MAX;
     self->shared.validate = true;
     self->client_queue = 1024 * 1024;
@@ -1951,6 +2019,8 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->central);
         ces_link_destroy (&self->link);
         zpoller_destroy (&self->stop_poller);
+        zsock_destroy (&self->shared.sender);
+        pthread_mutex_destroy (&self->shared.sender_lock);
         zsock_destroy (&self->inbox);
         zstr_free (&self->shared.inbox_endpoint);
         zstr_free (&self->listen);
@@ -2005,7 +2075,7 @@ s_poll_once (self_t *self)
     client_t *client = (client_t *)zlistx_first (self->blocked);
     while (client) {
         blocked[index - fixed] = client;
-        items[index].fd = client->fd;
+        items[index].fd = client->wire->fd;
         items[index].events = ZMQ_POLLOUT;
         index++;
         client = (client_t *)zlistx_next (self->blocked);

@@ -51,6 +51,10 @@ void ces_http_reply (struct mg_connection *conn, int code, const char *type,
 //  (NULL: this process has no hub), for ces_http and the edge
 void ces_http_control (struct mg_connection *conn, const char *endpoint);
 
+//  Wakes civetweb's listener on listen (host:port) / port, so that a
+//  stopping server notices at once
+void ces_http_wake (const char *listen, int port);
+
 //  Self-test helpers: a raw HTTP request to 127.0.0.1:port (caller frees
 //  the reply), and a listening socket on a free port of 127.0.0.1
 char *ces_http_test_request (int port, const char *request);

@@ -1947,24 +1947,7 @@ s_civetweb_stopper (void *civet)
 static void
 s_wake_listener (self_t *self)
 {
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr (self->listen, ':');
-    if (colon && colon > self->listen && (size_t)(colon - self->listen) < 64) {
-        memcpy (host, self->listen, colon - self->listen);
-        host[colon - self->listen] = 0;
-    }
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_port = htons ((uint16_t)self->port);
-    if (inet_pton (AF_INET, host, &address.sin_addr) != 1 ||
-        address.sin_addr.s_addr == htonl (INADDR_ANY))
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (fd >= 0) {
-        if (connect (fd, (struct sockaddr *)&address, sizeof (address)))
-            errno = 0; //  in progress or refused: either way it woke up
-        close (fd);
-    }
+    ces_http_wake (self->listen, self->port);
 }
 
 //  Closes every client with 1001 and stops civetweb on a helper thread,

@@ -1042,11 +1042,15 @@ s_advertised (self_t *self)
 static void
 s_start_mesh (self_t *self)
 {
-    self->self_endpoint = zsys_sprintf ("inproc://ces-hub-%p", (void *)self);
+    //  Unique names: a hub that just ended may still hold its own
+    zuuid_t *uuid = zuuid_new ();
+    self->self_endpoint =
+        zsys_sprintf ("inproc://ces-hub-%s", zuuid_str (uuid));
     int rc = zsock_bind (self->router, "%s", self->self_endpoint);
     assert (rc == 0);
     self->control_endpoint =
-        zsys_sprintf ("inproc://ces-hub-control-%p", (void *)self);
+        zsys_sprintf ("inproc://ces-hub-control-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
     self->control = zsock_new (ZMQ_ROUTER);
     assert (self->control);
     rc = zsock_bind (self->control, "%s", self->control_endpoint);
@@ -1256,10 +1260,11 @@ s_self_destroy (self_t **self_p)
     assert (self_p);
     if (*self_p) {
         self_t *self = *self_p;
+        //  The mesh takes its sockets out of the poller first
+        ces_mesh_destroy (&self->mesh);
         zpoller_destroy (&self->poller);
         ces_http_destroy (&self->http);
         zstr_free (&self->http_listen);
-        ces_mesh_destroy (&self->mesh);
         zsock_destroy (&self->control);
         zstr_free (&self->control_endpoint);
         zstr_free (&self->self_endpoint);

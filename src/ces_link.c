@@ -20,6 +20,7 @@ struct _ces_link_t {
     char *link_id;
     char *name;
     char *router_endpoint;
+    char *pub_endpoint; //  NULL for a peer that wants no room events
     char *hub_id;
     int log_level;
     ces_proto_t *proto;
@@ -74,6 +75,7 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     self->link_id = strdup (link_id);
     self->name = strdup (name);
     self->router_endpoint = strdup (router_endpoint);
+    self->pub_endpoint = pub_endpoint ? strdup (pub_endpoint) : NULL;
     self->hub_id = strdup ("");
     self->log_level = CES_LOG_INFO;
     self->proto = ces_proto_new ();
@@ -139,6 +141,7 @@ ces_link_destroy (ces_link_t **self_p)
         zstr_free (&self->link_id);
         zstr_free (&self->name);
         zstr_free (&self->router_endpoint);
+        zstr_free (&self->pub_endpoint);
         zstr_free (&self->hub_id);
         freen (self);
         *self_p = NULL;
@@ -381,9 +384,20 @@ s_send_hello (ces_link_t *self)
 }
 
 static ces_link_event_t
-s_lost_hub (ces_link_t *self, const char *why)
+s_lost_hub (ces_link_t *self, const char *why, bool silent)
 {
     bool was_connected = self->connected;
+    if (silent) {
+        //  The TCP connection may be dead without either end knowing (a
+        //  cut cable): HELLOs would queue on it until the kernel gives up.
+        //  New connections, now; subscriptions are sent again on the SUB.
+        zsock_disconnect (self->dealer, "%s", self->router_endpoint);
+        zsock_connect (self->dealer, "%s", self->router_endpoint);
+        if (self->pub_endpoint) {
+            zsock_disconnect (self->sub, "%s", self->pub_endpoint);
+            zsock_connect (self->sub, "%s", self->pub_endpoint);
+        }
+    }
     if (was_connected)
         ces_info (self->log_level, "link %s: %s; reconnecting", self->link_id,
                   why);
@@ -473,7 +487,8 @@ ces_link_recv_dealer (ces_link_t *self)
         case CES_PROTO_ERROR: {
             const char *code = ces_proto_code (self->proto);
             if (streq (code, CES_PROTO_ERR_UNKNOWN_LINK))
-                return s_lost_hub (self, "hub does not know us (restarted?)");
+                return s_lost_hub (self, "hub does not know us (restarted?)",
+                                   false);
             snprintf (self->reason, sizeof (self->reason), "%s (%s)",
                       ces_proto_error_reason (self->proto), code);
             ces_warn (self->log_level, "link %s: hub refused: %s",
@@ -566,7 +581,7 @@ ces_link_tick (ces_link_t *self)
     int64_t now = zclock_mono ();
     if (self->connected) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
-            return s_lost_hub (self, "hub silent for 3 heartbeats");
+            return s_lost_hub (self, "hub silent for 3 heartbeats", true);
         if (now >= self->next_heartbeat) {
             ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
             s_send (self);

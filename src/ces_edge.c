@@ -1321,8 +1321,10 @@ s_handle_inbox (self_t *self)
         freen (answer);
     } else if (streq (command, "POST")) {
         zframe_t *message = zmsg_pop (request);
+        //  A repeater's POST /send is an outside system's event, on the
+        //  connection that is attached whether or not we have targets
         bool sent = s_forward_event (
-            self, NULL, self->shared.repeater ? REPEATER_CONN : HTTP_CONN,
+            self, NULL, self->shared.repeater ? INBOUND_CONN : HTTP_CONN,
             message);
         self->counters.posted += sent;
         zframe_destroy (&message);
@@ -2024,7 +2026,7 @@ s_on_target_report (self_t *self)
     if (!inbound)
         return;
     self->counters.from_links++;
-    s_forward_event (self, NULL, REPEATER_CONN, inbound);
+    s_forward_event (self, NULL, INBOUND_CONN, inbound);
     zframe_destroy (&inbound);
 }
 

@@ -903,7 +903,9 @@ ces_mesh_unlink (ces_mesh_t *self, const char *address, char **reply)
     if (peer->inbound_id)
         s_send_on (self, peer, CHANNEL_INBOUND);
     ces_info (self->log_level, "mesh: unlinked from %s (%s)", peer->address,
-              *peer->hub_id ? peer->hub_id : "never connected");
+              peer->original  ? "original hub"
+              : *peer->hub_id ? peer->hub_id
+                              : "never connected");
     *reply = s_peer_json (self, peer, "unlinked");
     s_remove_peer (self, peer);
     return 0;

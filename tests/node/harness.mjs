@@ -56,7 +56,7 @@ export function start(program, args, ready = / ready$/m, timeout = 10000, env = 
 
 // Stops a program with SIGTERM and resolves with its exit code
 export function stop(child) {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);  // gone already (or crashed)
   return new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.kill('SIGTERM');

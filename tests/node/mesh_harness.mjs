@@ -3,7 +3,7 @@
 // "mesh" status. Built on harness.mjs, which ends every process by PID when
 // the test process exits.
 import assert from 'node:assert/strict';
-import { start, stop, freePort, status, until, getJson } from './harness.mjs';
+import { start, freePort, status, until, getJson } from './harness.mjs';
 
 export const HEARTBEAT = 200;  // so a vanished hub is noticed in ~600 ms
 
@@ -33,6 +33,23 @@ export async function startHub({ ports, id, extra = [] } = {}) {
   };
 }
 
+// Starts `ces-hub` (the hub alone) on `ports` { router, pub, http } (fresh
+// ones if not given); env: extra environment variables. Its HTTP port
+// answers /status (the hub's JSON itself), /metrics and /interconnect.
+export async function startHubOnly({ ports, id, extra = [], env = {} } = {}) {
+  ports = ports || { router: await freePort(), pub: await freePort(), http: await freePort() };
+  const args = ['--router', `tcp://127.0.0.1:${ports.router}`, '--pub', `tcp://127.0.0.1:${ports.pub}`,
+    '--http', `127.0.0.1:${ports.http}`, '--heartbeat', String(HEARTBEAT), ...(id ? ['--hub-id', id] : []), ...extra];
+  const child = await start('ces-hub', args, / ready$/m, 10000, env);
+  return {
+    child, ports, id, extra, standalone: true,
+    router: `tcp://127.0.0.1:${ports.router}`,
+    pub: `tcp://127.0.0.1:${ports.pub}`,
+    address: `127.0.0.1:${ports.router}`,
+    http: `http://127.0.0.1:${ports.http}`,
+  };
+}
+
 // Starts a stopped (or killed) hub again on its ports; updates hub.child
 export async function restartHub(hub, { id = hub.id } = {}) {
   const again = await startHub({ ports: hub.ports, id, extra: hub.extra });
@@ -49,23 +66,28 @@ export function killHub(hub) {
   });
 }
 
-export const stopHubs = (hubs) => Promise.all(hubs.filter(Boolean).map((hub) => stop(hub.child)));
+// Stops a child with SIGTERM; if it is still there after `grace` ms, SIGKILLs
+// it. Resolves with what ended it: 0 (or another exit code), or a signal name
+function stopWithin(child, grace = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? child.signalCode);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { child.hung = true; child.kill('SIGKILL'); }, grace);
+    child.once('exit', (code, signal) => { clearTimeout(timer); resolve(code ?? signal); });
+    child.kill('SIGTERM');
+  });
+}
 
-// Starts `ces-hub` (the hub alone) on `ports` { router, pub, http } (fresh
-// ones if not given); env: extra environment variables. Its HTTP port
-// answers /status (the hub's JSON itself), /metrics and /interconnect.
-export async function startHubOnly({ ports, id, extra = [], env = {} } = {}) {
-  ports = ports || { router: await freePort(), pub: await freePort(), http: await freePort() };
-  const args = ['--router', `tcp://127.0.0.1:${ports.router}`, '--pub', `tcp://127.0.0.1:${ports.pub}`,
-    '--http', `127.0.0.1:${ports.http}`, '--heartbeat', String(HEARTBEAT), ...(id ? ['--hub-id', id] : []), ...extra];
-  const child = await start('ces-hub', args, / ready$/m, 10000, env);
-  return {
-    child, ports, id, extra, standalone: true,
-    router: `tcp://127.0.0.1:${ports.router}`,
-    pub: `tcp://127.0.0.1:${ports.pub}`,
-    address: `127.0.0.1:${ports.router}`,
-    http: `http://127.0.0.1:${ports.http}`,
-  };
+// Stops hubs (SIGTERM, all at once); fails if one had crashed, did not exit
+// within 5 s, or exited with a code other than 0. (A hub SIGKILLed by
+// killHub() has been replaced by restartHub(), so it is not checked.)
+export async function stopHubs(hubs) {
+  const list = hubs.filter(Boolean);
+  const ends = await Promise.all(list.map((hub) => stopWithin(hub.child)));
+  const bad = list.map((hub, i) => [hub, ends[i]]).filter(([hub, end]) => end !== 0 || hub.child.hung);
+  if (bad.length) {
+    assert.fail(bad.map(([hub, end]) => `${hub.router} ${hub.child.hung ? 'did not exit within 5 s of SIGTERM' : `ended with ${end}`}:\n${hub.child.output}`)
+      .join('\n'));
+  }
 }
 
 // The hub part of a `ces` /status (all of a `ces-hub`'s), and its "mesh"

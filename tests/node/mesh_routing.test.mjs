@@ -31,7 +31,7 @@ async function counters(hubs) {
   }));
 }
 
-describe('hub mesh: three ces hubs linked by /interconnect requests', () => {
+describe('hub mesh: three ces hubs linked by /interconnect requests', { timeout: 60000 }, () => {
   let h1, h2, h3, hubs;
   const clients = [];
   const track = (client) => { clients.push(client); return client; };

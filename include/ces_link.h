@@ -23,7 +23,7 @@ typedef enum {
     CES_LINK_LOST,        //  the hub went silent or forgot us; retrying
     CES_LINK_REGISTERED,  //  rooms are live: see ces_link_conn, _token
     CES_LINK_DELIVER,     //  directed event: see ces_link_conn, _message
-    CES_LINK_PUBLISHED,   //  room event: see ces_link_message, _origin
+    CES_LINK_PUBLISHED,   //  room event: see ces_link_data, _size, _origin
     CES_LINK_REFUSED,     //  the hub refused something: see _reason
     CES_LINK_MESH         //  a peer hub's mesh command: see ces_link_proto
 } ces_link_event_t;
@@ -80,6 +80,10 @@ ces_link_event_t ces_link_tick (ces_link_t *self);
 //  either socket.
 const char *ces_link_conn (ces_link_t *self);
 const char *ces_link_token (ces_link_t *self);
+//  The event of a DELIVER or PUBLISHED: its bytes (ROOMID\nPAYLOAD).
+const byte *ces_link_data (ces_link_t *self);
+size_t ces_link_size (ces_link_t *self);
+//  The event of a DELIVER as a frame (NULL for PUBLISHED).
 zframe_t *ces_link_message (ces_link_t *self);
 const char *ces_link_origin (ces_link_t *self);
 const char *ces_link_room (ces_link_t *self);

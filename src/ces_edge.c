@@ -843,10 +843,10 @@ s_client_write (self_t *self, client_t *client, int opcode, const void *data,
 }
 
 static void
-s_client_send_event (self_t *self, client_t *client, zframe_t *message)
+s_client_send_event (self_t *self, client_t *client, const byte *data,
+                     size_t size)
 {
-    if (s_client_write (self, client, WS_OP_BINARY, zframe_data (message),
-                        zframe_size (message), false)) {
+    if (s_client_write (self, client, WS_OP_BINARY, data, size, false)) {
         client->events_out++;
         self->counters.delivered++;
     }
@@ -1109,7 +1109,8 @@ s_on_connected (self_t *self)
 static void
 s_fan_out (self_t *self)
 {
-    zframe_t *message = ces_link_message (self->link);
+    const byte *data = ces_link_data (self->link);
+    size_t size = ces_link_size (self->link);
     const char *room = ces_link_room (self->link);
     const char *sender = NULL;
     if (!ces_link_is_origin (self->link, ces_link_origin (self->link), &sender))
@@ -1118,7 +1119,7 @@ s_fan_out (self_t *self)
     client_t *client = list ? (client_t *)zlistx_first (list) : NULL;
     while (client) {
         if (!sender || !streq (sender, client->id_text))
-            s_client_send_event (self, client, message);
+            s_client_send_event (self, client, data, size);
         client = (client_t *)zlistx_next (list);
     }
     client = (client_t *)zlistx_first (self->star);
@@ -1126,7 +1127,7 @@ s_fan_out (self_t *self)
         //  A client registered for the room and * gets it once
         if ((!sender || !streq (sender, client->id_text)) &&
             !zhashx_lookup (client->rooms, room))
-            s_client_send_event (self, client, message);
+            s_client_send_event (self, client, data, size);
         client = (client_t *)zlistx_next (self->star);
     }
 }
@@ -1144,7 +1145,8 @@ s_send_to_peer (void *arg, const char *peer, const char *room,
     if (!client || client->closing || client->shut)
         return false;
     client->last_event = zclock_mono (); //  the link is in use
-    s_client_send_event (self, client, message);
+    s_client_send_event (self, client, zframe_data (message),
+                         zframe_size (message));
     return true;
 }
 
@@ -1183,8 +1185,8 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             client_t *client = (client_t *)zhashx_lookup (
                 self->clients, ces_link_conn (self->link));
             if (client)
-                s_client_send_event (self, client,
-                                     ces_link_message (self->link));
+                s_client_send_event (self, client, ces_link_data (self->link),
+                                     ces_link_size (self->link));
             break;
         }
         case CES_LINK_REGISTERED:

@@ -4,6 +4,16 @@
 */
 #include "ces_classes.h"
 
+//  The first three are also the sources of the routing table; an outside
+//  system behind a repeater is a repeater source that never receives
+typedef enum {
+    ROLE_MESSENGER,
+    ROLE_REPEATER,
+    ROLE_HUB,
+    SOURCES,
+    ROLE_OUTSIDE = SOURCES,
+    ROLES
+} role_index_t;
 //  A link is one DEALER peer of the ROUTER: an edge, a repeater program,
 //  an embedded messenger. It hosts connections.
 typedef struct {
@@ -21,8 +31,9 @@ typedef struct {
     link_t *link;
     char *id;
     const char *role; //  one of the CES_ROLE_ constants
-    char *origin;     //  "link/conn", what subscribers compare to skip it
-    zhashx_t *rooms;  //  rooms it registered ("*" included), as a set
+    role_index_t role_index;
+    char *origin;    //  "link/conn", what subscribers compare to skip it
+    zhashx_t *rooms; //  rooms it registered ("*" included), as a set
 } conn_t;
 
 //  A room at least one connection registered
@@ -53,16 +64,6 @@ typedef enum {
 static const char *const s_drop_names[DROP_REASONS] = {
     "no_route", "peer_gone", "queue_full", "malformed", "unknown_peer"};
 
-//  The first three are also the sources of the routing table; an outside
-//  system behind a repeater is a repeater source that never receives
-typedef enum {
-    ROLE_MESSENGER,
-    ROLE_REPEATER,
-    ROLE_HUB,
-    SOURCES,
-    ROLE_OUTSIDE = SOURCES,
-    ROLES
-} role_index_t;
 static const char *const s_role_names[ROLES] = {
     CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB, CES_ROLE_OUTSIDE};
 
@@ -252,7 +253,8 @@ s_conn_attach (self_t *self, link_t *link, const char *conn_id,
     assert (conn);
     conn->link = link;
     conn->id = strdup (conn_id);
-    conn->role = s_role_names[s_role_index (role)];
+    conn->role_index = s_role_index (role);
+    conn->role = s_role_names[conn->role_index];
     conn->origin = zsys_sprintf ("%s/%s", link->id, conn_id);
     conn->rooms = zhashx_new ();
     assert (conn->rooms);
@@ -297,6 +299,17 @@ s_link_remove (self_t *self, link_t *link, const char *why, bool comes_back)
     zhashx_delete (self->links, link->id);
 }
 
+static void
+s_hex (const byte *data, size_t size, char *out)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < size; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * size] = 0;
+}
+
 static char *
 s_routing_id_text (zframe_t *routing_id)
 {
@@ -304,8 +317,12 @@ s_routing_id_text (zframe_t *routing_id)
     size_t size = zframe_size (routing_id);
     byte *data = zframe_data (routing_id);
     for (size_t i = 0; i < size; i++)
-        if (data[i] <= ' ' || data[i] >= 0x7f || data[i] == '/')
-            return zframe_strhex (routing_id);
+        if (data[i] <= ' ' || data[i] >= 0x7f || data[i] == '/') {
+            char *text = (char *)malloc (2 * size + 1);
+            assert (text);
+            s_hex (data, size, text);
+            return text;
+        }
     return zframe_strdup (routing_id);
 }
 
@@ -338,6 +355,12 @@ s_link_lookup (self_t *self, zframe_t *routing_id)
     if (printable) {
         memcpy (key, data, size);
         key[size] = 0;
+        return (link_t *)zhashx_lookup (self->links, key);
+    }
+    //  ZeroMQ's own routing IDs (5 bytes) are shown in hex, as in
+    //  s_routing_id_text, on the stack
+    if (size * 2 < sizeof (key)) {
+        s_hex (data, size, key);
         return (link_t *)zhashx_lookup (self->links, key);
     }
     char *id = s_routing_id_text (routing_id);
@@ -478,7 +501,10 @@ s_deliver (self_t *self, conn_t *conn, zframe_t *message)
     return false;
 }
 
-//  Publishes to messengers; false if no messenger wants the room
+//  Publishes to messengers; false if no messenger wants the room. One
+//  frame: the message, then the origin, its length (2 octets) and the
+//  room's sequence number (8 octets), so that a subscriber gets the room
+//  topic first and each event costs one ZeroMQ message end to end
 static bool
 s_publish (self_t *self, const char *room_id, zframe_t *message,
            const char *origin)
@@ -487,13 +513,23 @@ s_publish (self_t *self, const char *room_id, zframe_t *message,
     if (!room && self->star_subscribers == 0)
         return false;
     uint64_t seq = room ? ++room->seq : 0;
-    byte seq_bytes[8];
+    size_t size = zframe_size (message);
+    size_t origin_size = strlen (origin);
+    if (origin_size > 0xFFFF)
+        origin_size = 0xFFFF;
+    zmq_msg_t out;
+    int rc = zmq_msg_init_size (&out, size + origin_size + 10);
+    assert (rc == 0);
+    byte *data = (byte *)zmq_msg_data (&out);
+    memcpy (data, zframe_data (message), size);
+    memcpy (data + size, origin, origin_size);
+    byte *footer = data + size + origin_size;
+    footer[0] = (byte)(origin_size >> 8);
+    footer[1] = (byte)origin_size;
     for (int i = 0; i < 8; i++)
-        seq_bytes[i] = (byte)(seq >> (56 - 8 * i));
-    void *pub = zsock_resolve (self->pub);
-    zframe_send (&message, self->pub, ZFRAME_MORE | ZFRAME_REUSE);
-    zmq_send (pub, origin, strlen (origin), ZMQ_SNDMORE);
-    zmq_send (pub, seq_bytes, sizeof (seq_bytes), 0);
+        footer[2 + i] = (byte)(seq >> (56 - 8 * i));
+    if (zmq_msg_send (&out, zsock_resolve (self->pub), 0) < 0)
+        zmq_msg_close (&out);
     self->counters.published++;
     return true;
 }
@@ -598,8 +634,7 @@ s_handle_event (self_t *self, link_t *link)
     }
     //  Ours now: the codec's slot is reused for replies and deliveries
     zframe_t *message = ces_proto_take_message (self->proto);
-    s_route (self, message, s_role_index (sender->role), sender->origin,
-             sender);
+    s_route (self, message, sender->role_index, sender->origin, sender);
     zframe_destroy (&message);
 }
 
@@ -1439,12 +1474,16 @@ ces_hub_test (bool verbose)
     ces_proto_set_id (proto, CES_PROTO_EVENT);
     ces_proto_set_message (proto, &message);
     ces_proto_send (proto, dealer);
-    zmsg_t *published = zmsg_recv (sub);
-    assert (published && zmsg_size (published) == 3);
-    assert (
-        zframe_streq (zmsg_first (published), "ITB-1101\n{\"key\":\"power\"}"));
-    assert (zframe_streq (zmsg_next (published), "selftest/2"));
-    zmsg_destroy (&published);
+    //  One frame: message, origin, origin length, sequence number
+    zframe_t *published = zframe_recv (sub);
+    const char *expected = "ITB-1101\n{\"key\":\"power\"}selftest/2";
+    size_t expected_size = strlen (expected);
+    assert (published && zframe_size (published) == expected_size + 10);
+    byte *data = zframe_data (published);
+    assert (memcmp (data, expected, expected_size) == 0);
+    assert (data[expected_size] == 0 && data[expected_size + 1] == 10);
+    assert (data[expected_size + 9] == 1); //  the room's first event
+    zframe_destroy (&published);
 
     //  Malformed input gets an error and the hub keeps serving
     message = ces_frame_build ("ITB-1101", "not json", 8);

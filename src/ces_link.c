@@ -39,8 +39,10 @@ struct _ces_link_t {
     uint64_t lost;
 
     //  Details of the last event
-    zmsg_t *published;
-    zframe_t *message; //  of the last DELIVER or PUBLISHED, borrowed
+    zmq_msg_t published; //  the last PUBLISHED, as it came
+    zframe_t *message;   //  of the last DELIVER, borrowed
+    const byte *data;    //  of the last DELIVER or PUBLISHED
+    size_t size;
     char conn[256];
     char token[256];
     char origin[256];
@@ -85,6 +87,7 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     self->tokens = zhashx_new ();
     self->room_seq = zhashx_new ();
     assert (self->conns && self->tokens && self->room_seq);
+    zmq_msg_init (&self->published);
     zhashx_set_destructor (self->conns, s_conn_free);
     zhashx_set_destructor (self->tokens, s_free);
     zhashx_set_destructor (self->room_seq, s_free);
@@ -136,7 +139,7 @@ ces_link_destroy (ces_link_t **self_p)
         zhashx_destroy (&self->conns);
         zhashx_destroy (&self->tokens);
         zhashx_destroy (&self->room_seq);
-        zmsg_destroy (&self->published);
+        zmq_msg_close (&self->published);
         ces_proto_destroy (&self->proto);
         zstr_free (&self->link_id);
         zstr_free (&self->name);
@@ -456,6 +459,8 @@ ces_link_recv_dealer (ces_link_t *self)
 {
     assert (self);
     self->message = NULL;
+    self->data = NULL;
+    self->size = 0;
     int rc = ces_proto_recv (self->proto, self->dealer);
     if (rc == -1)
         return CES_LINK_NOTHING;
@@ -483,6 +488,8 @@ ces_link_recv_dealer (ces_link_t *self)
             snprintf (self->conn, sizeof (self->conn), "%s",
                       ces_proto_conn (self->proto));
             self->message = ces_proto_message (self->proto);
+            self->data = zframe_data (self->message);
+            self->size = zframe_size (self->message);
             return CES_LINK_DELIVER;
         case CES_PROTO_ERROR: {
             const char *code = ces_proto_code (self->proto);
@@ -513,14 +520,8 @@ ces_link_proto (ces_link_t *self)
 }
 
 static void
-s_track_sequence (ces_link_t *self, zframe_t *seq_frame)
+s_track_sequence (ces_link_t *self, uint64_t seq)
 {
-    if (!seq_frame || zframe_size (seq_frame) != 8)
-        return;
-    byte *data = zframe_data (seq_frame);
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = (seq << 8) | data[i];
     if (seq == 0)
         return;
     uint64_t *last = (uint64_t *)zhashx_lookup (self->room_seq, self->room);
@@ -539,25 +540,46 @@ ces_link_recv_sub (ces_link_t *self)
 {
     assert (self);
     self->message = NULL;
-    zmsg_destroy (&self->published);
-    self->published = zmsg_recv (self->sub);
-    if (!self->published)
+    self->data = NULL;
+    self->size = 0;
+    zmq_msg_close (&self->published);
+    zmq_msg_init (&self->published);
+    void *sub = zsock_resolve (self->sub);
+    if (zmq_msg_recv (&self->published, sub, ZMQ_DONTWAIT) < 0)
         return CES_LINK_NOTHING;
-    zframe_t *message = zmsg_first (self->published);
-    zframe_t *origin = zmsg_next (self->published);
-    zframe_t *seq = zmsg_next (self->published);
-    const char *data = (const char *)zframe_data (message);
-    const char *newline =
-        (const char *)memchr (data, '\n', zframe_size (message));
-    if (!origin || !newline || newline - data > CES_ROOM_MAX ||
-        zframe_size (origin) >= sizeof (self->origin))
+    if (zmq_msg_more (&self->published)) {
+        //  Not what a hub publishes: drop the rest of it
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        while (zmq_msg_recv (&rest, sub, ZMQ_DONTWAIT) >= 0 &&
+               zmq_msg_more (&rest))
+            ;
+        zmq_msg_close (&rest);
+        return CES_LINK_NOTHING;
+    }
+    //  message, origin, origin length (2 octets), sequence (8 octets)
+    const byte *data = (const byte *)zmq_msg_data (&self->published);
+    size_t size = zmq_msg_size (&self->published);
+    if (size < 10)
+        return CES_LINK_NOTHING;
+    const byte *footer = data + size - 10;
+    size_t origin_size = ((size_t)footer[0] << 8) | footer[1];
+    if (origin_size + 10 > size || origin_size >= sizeof (self->origin))
+        return CES_LINK_NOTHING;
+    size_t message_size = size - 10 - origin_size;
+    const byte *newline = (const byte *)memchr (data, '\n', message_size);
+    if (!newline || newline - data > CES_ROOM_MAX)
         return CES_LINK_NOTHING;
     memcpy (self->room, data, newline - data);
     self->room[newline - data] = 0;
-    memcpy (self->origin, zframe_data (origin), zframe_size (origin));
-    self->origin[zframe_size (origin)] = 0;
+    memcpy (self->origin, data + message_size, origin_size);
+    self->origin[origin_size] = 0;
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = (seq << 8) | footer[2 + i];
     s_track_sequence (self, seq);
-    self->message = message;
+    self->data = data;
+    self->size = message_size;
     return CES_LINK_PUBLISHED;
 }
 
@@ -607,6 +629,20 @@ ces_link_token (ces_link_t *self)
 {
     assert (self);
     return self->token;
+}
+
+const byte *
+ces_link_data (ces_link_t *self)
+{
+    assert (self);
+    return self->data;
+}
+
+size_t
+ces_link_size (ces_link_t *self)
+{
+    assert (self);
+    return self->size;
 }
 
 zframe_t *
@@ -744,7 +780,9 @@ ces_link_test (bool verbose)
     const char *conn = NULL;
     assert (ces_link_is_origin (link, ces_link_origin (link), &conn));
     assert (streq (conn, "2"));
-    assert (zframe_streq (ces_link_message (link), "ITB-1101\n{}"));
+    assert (ces_link_size (link) == 11 &&
+            memcmp (ces_link_data (link), "ITB-1101\n{}", 11) == 0);
+    assert (ces_link_message (link) == NULL); //  not a DELIVER
     assert (ces_link_lost (link) == 0);
 
     ces_link_unregister (link, "1", NULL);

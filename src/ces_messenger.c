@@ -64,10 +64,9 @@ s_connect_reply (self_t *self)
 }
 
 static void
-s_to_host (self_t *self, zframe_t *message)
+s_to_host (self_t *self, const byte *data, size_t size)
 {
-    if (zmq_send (zsock_resolve (self->msgpipe), zframe_data (message),
-                  zframe_size (message), ZMQ_DONTWAIT) < 0)
+    if (zmq_send (zsock_resolve (self->msgpipe), data, size, ZMQ_DONTWAIT) < 0)
         self->dropped++; //  the host is not reading
     else
         self->received++;
@@ -101,14 +100,16 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             s_register_reply (self, "0", "");
             break;
         case CES_LINK_DELIVER:
-            s_to_host (self, ces_link_message (self->link));
+            s_to_host (self, ces_link_data (self->link),
+                       ces_link_size (self->link));
             break;
         case CES_LINK_PUBLISHED:
             //  Our own events come back from the hub; skip them
             if (!ces_link_is_origin (self->link, ces_link_origin (self->link),
                                      &conn) ||
                 !streq (conn, CONN_ID))
-                s_to_host (self, ces_link_message (self->link));
+                s_to_host (self, ces_link_data (self->link),
+                           ces_link_size (self->link));
             break;
         case CES_LINK_REFUSED:
             self->dropped++;

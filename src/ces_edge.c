@@ -37,6 +37,7 @@
 #define WS_OP_PONG         0xA
 #define HTTP_WORKERS       8 //  civetweb threads kept for plain HTTP
 #define CLOSE_GRACE        3000 //  msecs a closing client has to take its close frame
+#define FLUSH_AT           16384 //  bytes queued for a client that go out at once
 #define SUBS_CONN          "subs" //  the link connection holding the rooms union
 #define HTTP_CONN          "http" //  the link connection of POST /event
 #define REPEATER_CONN      "0"    //  a repeater's place in the hub's rotation
@@ -99,6 +100,7 @@ typedef struct {
     byte *out; //  bytes waiting to be sent: [sent, used)
     size_t out_sent, out_used, out_capacity;
     bool in_poll;
+    bool dirty; //  in self->dirty: has bytes to send at the batch's end
     int64_t stuck_since; //  first drop since the buffer last emptied
     int64_t last_heard;
     int64_t last_event; //  outside systems idle longer are closed
@@ -153,6 +155,7 @@ typedef struct {
     char *last_token;      //  the newest register sent to the hub
     char *confirmed_token; //  the newest register the hub confirmed
     zlistx_t *blocked;     //  client_t with output waiting for POLLOUT
+    zlistx_t *dirty;       //  client_t written to since the last flush
     int64_t next_tick;
     counters_t counters;
     //  Repeater mode
@@ -837,9 +840,30 @@ s_client_write (self_t *self, client_t *client, int opcode, const void *data,
     if (size)
         memcpy (client->out + client->out_used, data, size);
     client->out_used += size;
-    if (!client->in_poll)
+    //  Sent at the end of the batch, one send() for all its frames, or
+    //  now when that is already a socket buffer's worth
+    if (client->in_poll)
+        return true;
+    if (client->out_used - client->out_sent >= FLUSH_AT)
         s_client_flush (self, client);
+    else if (!client->dirty) {
+        client->dirty = true;
+        zlistx_add_end (self->dirty, client);
+    }
     return true;
+}
+
+static void
+s_flush_dirty (self_t *self)
+{
+    client_t *client = (client_t *)zlistx_first (self->dirty);
+    while (client) {
+        client->dirty = false;
+        if (!client->in_poll)
+            s_client_flush (self, client);
+        client = (client_t *)zlistx_next (self->dirty);
+    }
+    zlistx_purge (self->dirty);
 }
 
 static void
@@ -1271,6 +1295,11 @@ s_client_gone (self_t *self, client_t *client)
                client->role);
     s_client_unregister_all (self, client);
     s_client_poll (self, client, false);
+    if (client->dirty) {
+        void *handle = zlistx_find (self->dirty, client);
+        if (handle)
+            zlistx_delete (self->dirty, handle);
+    }
     ces_link_detach (self->link, client->id_text);
     if (client->peer_key &&
         zhashx_lookup (self->peers, client->peer_key) == client)
@@ -1384,6 +1413,7 @@ s_handle_inbox (self_t *self)
         }
         if (streq (command, "CLOSE")) {
             //  Its worker waits for this before civetweb closes the socket
+            s_flush_dirty (self);
             zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
             zstr_send (self->inbox, "closed");
         }
@@ -1935,6 +1965,7 @@ s_self_new (zsock_t *pipe, bool repeater)
     self->hub_waiters = zlistx_new ();
     zlistx_set_destructor (self->hub_waiters, s_list_destroy);
     self->blocked = zlistx_new ();
+    self->dirty = zlistx_new ();
     self->peers = zhashx_new ();
     return self;
 }
@@ -1967,6 +1998,7 @@ s_stop (self_t *self)
         s_client_close (self, client, 1001, "edge is shutting down");
         client = (client_t *)zhashx_next (self->clients);
     }
+    s_flush_dirty (self);
     atomic_store (&self->shared.stopping, true);
     pthread_t stopper;
     int rc = pthread_create (&stopper, NULL, s_civetweb_stopper, self->civet);
@@ -1997,6 +2029,7 @@ s_self_destroy (self_t **self_p)
         zhashx_destroy (&self->room_index);
         zlistx_destroy (&self->star);
         zlistx_destroy (&self->blocked);
+        zlistx_destroy (&self->dirty);
         zhashx_destroy (&self->peers);
         zhashx_destroy (&self->clients);
         zhashx_destroy (&self->subs);
@@ -2095,6 +2128,7 @@ s_poll_once (self_t *self)
                  (zsock_events (ces_link_sub (self->link)) & ZMQ_POLLIN);
                  n++)
                 s_on_link_event (self, ces_link_recv_sub (self->link));
+            s_flush_dirty (self);
             for (int n = 0;
                  n < 1000 && self->targets && (items[4].revents & ZMQ_POLLIN) &&
                  (zsock_events (ces_targets_reports (self->targets)) &
@@ -2114,6 +2148,7 @@ s_poll_once (self_t *self)
         if (zclock_mono () >= self->next_tick)
             s_tick (self);
     }
+    s_flush_dirty (self);
 }
 
 void

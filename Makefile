@@ -40,9 +40,11 @@ fuzz: deps-run
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
 	done
 
-# The benchmark (not part of make test): the hub core beside a bare forwarder
+# The benchmark (not part of make test, ~5 minutes): ces beside mosquitto, nats-server and a bare
+# civetweb server over WebSocket, and the hub core alone; appended to docs/PERFORMANCE.md.
+# BENCH_QUICK=1 make bench: a ~1 minute smoke run (not appended).
 bench: build
-	./build/ces_bench_hub
+	bench/run.sh --append docs/PERFORMANCE.md
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -75,7 +75,15 @@ static const flag_t s_flags[] = {
     {"link-idle", "link-idle", REPEATER, NULL,
      "close an unused link we dialled after msecs (7000)"},
 #endif
+#ifdef CES_WITH_HUB
+    //  The repeater serves a few outside systems: its own, smaller limit,
+    //  so that it does not reserve a thread per edge client too
+    {"repeater-max-clients", "max-clients", REPEATER, NULL,
+     "repeater WebSockets, more get 503 (1000)"},
+    {"max-clients", "max-clients", EDGE, NULL,
+#else
     {"max-clients", "max-clients", EDGE | REPEATER, NULL,
+#endif
      "WebSockets, more get 503 (1000, at most 15000; ~15 KB each\n"
      "                          reserved, ~40 KB more each connected)"},
     {"max-message", "max-message", EDGE | REPEATER | HUB, NULL,

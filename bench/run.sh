@@ -476,8 +476,12 @@ MD=$WORK/results.md
         }
         if (have99) target("p99 ≤ 1 ms at 10k deliveries/s", p99 <= 1000, sprintf("%.0f µs", p99))
         if (haverss) target("RSS per idle client ≤ 64 KiB (added per connection)", rss <= 64, sprintf("%.1f KiB", rss))
-        print ""
     }' "$TSV"
+    if [ -n "$HUB_OUT" ]; then
+        echo "$HUB_OUT" | awk '/^ces hub, validation on/ {
+            printf "- hub core ≥ 500k routed events/s over tcp, validation on: %d/s — %s\n", $5, ($5 >= 500000 ? "**met**" : "**not met**") }'
+    fi
+    echo
 } >"$MD"
 
 cat "$MD"

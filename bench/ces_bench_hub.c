@@ -122,6 +122,10 @@ s_run_hub (const char *name, bool validate, uint64_t count, zframe_t *message)
     zsock_wait (hub);
     zstr_sendx (hub, "SET", "validate", validate ? "true" : "false", NULL);
     zsock_wait (hub);
+    //  The subscriber's link does not heartbeat while it counts: the hub
+    //  must not expire it in the middle of a long run
+    zstr_sendx (hub, "SET", "heartbeat", "600000", NULL);
+    zsock_wait (hub);
     zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
     char *status, *router, *pub;
     zstr_recvx (hub, &status, &router, &pub, NULL);

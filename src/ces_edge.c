@@ -222,6 +222,28 @@ s_worker_send (worker_t *worker, zmsg_t **msg_p)
     pthread_mutex_unlock (&shared->sender_lock);
 }
 
+//  An event, forwarded as it came: the actor's EVENT command without a
+//  zmsg, since it is every event's path. Once ZeroMQ takes a message's
+//  first frame it takes the rest.
+static void
+s_worker_send_event (worker_t *worker, uint64_t id, const void *data,
+                     size_t size)
+{
+    shared_t *shared = worker->shared;
+    char id_text[24];
+    int id_size = snprintf (id_text, sizeof (id_text), "%" PRIu64, id);
+    void *sender = zsock_resolve (shared->sender);
+    pthread_mutex_lock (&shared->sender_lock);
+    while (zmq_send (sender, "EVENT", 5, ZMQ_SNDMORE) < 0)
+        if (atomic_load (&shared->stopping)) {
+            pthread_mutex_unlock (&shared->sender_lock);
+            return;
+        }
+    zmq_send (sender, id_text, (size_t)id_size, ZMQ_SNDMORE);
+    zmq_send (sender, data, size, 0);
+    pthread_mutex_unlock (&shared->sender_lock);
+}
+
 //  Sends to the actor and waits for its answer, on a socket made for it
 //  (so no worker keeps a file descriptor). Caller owns the answer; NULL
 //  if the actor did not answer in 5 s.
@@ -500,9 +522,7 @@ s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
         s_worker_notice (worker, ws, problem);
         return;
     }
-    zmsg_t *msg = s_worker_msg ("EVENT", ws->id);
-    zmsg_addmem (msg, data, size); //  forwarded as it came
-    s_worker_send (worker, &msg);
+    s_worker_send_event (worker, ws->id, data, size);
 }
 
 //  A whole message (reassembled if it was fragmented)
@@ -1327,18 +1347,9 @@ static char *s_status_json (self_t *self);
 static char *s_metrics_text (self_t *self);
 
 static void
-s_handle_inbox (self_t *self)
+s_handle_inbox_command (self_t *self, zframe_t **routing_p, char *command,
+                        zmsg_t *request)
 {
-    zmsg_t *request = zmsg_recv (self->inbox);
-    if (!request)
-        return;
-    zframe_t *routing_id = zmsg_pop (request);
-    char *command = zmsg_popstr (request);
-    if (!command) {
-        zframe_destroy (&routing_id);
-        zmsg_destroy (&request);
-        return;
-    }
     if (streq (command, "STATUS") || streq (command, "METRICS") ||
         streq (command, "HEALTH")) {
         char *answer = streq (command, "STATUS") ? s_status_json (self)
@@ -1347,7 +1358,7 @@ s_handle_inbox (self_t *self)
                            : strdup (ces_link_connected (self->link)
                                          ? "ok"
                                          : "hub unreachable\n");
-        zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
+        zframe_send (routing_p, self->inbox, ZFRAME_MORE);
         zstr_send (self->inbox, answer);
         freen (answer);
     } else if (streq (command, "POST")) {
@@ -1359,7 +1370,7 @@ s_handle_inbox (self_t *self)
             message);
         self->counters.posted += sent;
         zframe_destroy (&message);
-        zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
+        zframe_send (routing_p, self->inbox, ZFRAME_MORE);
         zstr_send (self->inbox, sent ? "ok" : "hub unreachable");
     } else if (streq (command, "BADPOST"))
         self->counters.malformed++;
@@ -1414,11 +1425,78 @@ s_handle_inbox (self_t *self)
         if (streq (command, "CLOSE")) {
             //  Its worker waits for this before civetweb closes the socket
             s_flush_dirty (self);
-            zframe_send (&routing_id, self->inbox, ZFRAME_MORE);
+            zframe_send (routing_p, self->inbox, ZFRAME_MORE);
             zstr_send (self->inbox, "closed");
         }
         zstr_free (&id);
     }
+}
+
+//  A client's event, the message on every event's path: read frame by
+//  frame, with no allocation but the event's own frame
+static void
+s_handle_inbox_event (self_t *self, zmq_msg_t *part)
+{
+    void *inbox = zsock_resolve (self->inbox);
+    char id[32] = "";
+    zframe_t *message = NULL;
+    if (zmq_msg_recv (part, inbox, 0) >= 0) {
+        size_t size = zmq_msg_size (part);
+        if (size < sizeof (id)) {
+            memcpy (id, zmq_msg_data (part), size);
+            id[size] = 0;
+        }
+        if (zmq_msg_more (part))
+            message = zframe_recv (self->inbox);
+    }
+    while (zsock_rcvmore (self->inbox) && zmq_msg_recv (part, inbox, 0) >= 0)
+        ; //  nothing more is expected
+    client_t *client = (client_t *)zhashx_lookup (self->clients, id);
+    if (client && message) {
+        client->last_heard = zclock_mono ();
+        client->events_in++;
+        client->last_event = client->last_heard;
+        self->counters.events_in++;
+        s_forward_event (self, client, client->id_text, message);
+    }
+    zframe_destroy (&message);
+}
+
+static void
+s_handle_inbox (self_t *self)
+{
+    void *inbox = zsock_resolve (self->inbox);
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, inbox, 0) < 0) {
+        zmq_msg_close (&part);
+        return;
+    }
+    //  The routing ID, kept for an answer (ZeroMQ makes 5-byte ones)
+    byte routing[256];
+    size_t routing_size = zmq_msg_size (&part);
+    if (routing_size > sizeof (routing))
+        routing_size = sizeof (routing);
+    memcpy (routing, zmq_msg_data (&part), routing_size);
+    bool command_ok =
+        zmq_msg_more (&part) && zmq_msg_recv (&part, inbox, 0) >= 0;
+    if (command_ok && zmq_msg_size (&part) == 5 &&
+        memcmp (zmq_msg_data (&part), "EVENT", 5) == 0 &&
+        zmq_msg_more (&part)) {
+        s_handle_inbox_event (self, &part);
+        zmq_msg_close (&part);
+        return;
+    }
+    zframe_t *routing_id = zframe_new (routing, routing_size);
+    char *command = command_ok ? strndup ((const char *)zmq_msg_data (&part),
+                                          zmq_msg_size (&part))
+                               : NULL;
+    zmsg_t *request = command_ok && zmq_msg_more (&part)
+                          ? zmsg_recv (self->inbox)
+                          : zmsg_new ();
+    zmq_msg_close (&part);
+    if (command && request)
+        s_handle_inbox_command (self, &routing_id, command, request);
     zstr_free (&command);
     zframe_destroy (&routing_id);
     zmsg_destroy (&request);

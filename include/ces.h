@@ -47,6 +47,7 @@ typedef struct _ces_targets_t ces_targets_t;
 #include "ces_proto.h"
 #include "ces_link.h"
 #include "ces_http.h"
+#include "ces_auth.h"
 #include "ces_wsclient.h"
 #include "ces_hubpeer.h"
 #include "ces_mesh.h"

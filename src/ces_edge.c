@@ -58,6 +58,9 @@ typedef struct {
     atomic_bool stopping;
     atomic_uint_fast64_t refused_full; //  503s
     atomic_uint_fast64_t refused_bad;  //  400s
+    atomic_uint_fast64_t refused_auth; //  401s and 403s
+    atomic_uint_fast64_t denied;       //  registers and sends outside a grant
+    ces_auth_t *auth;                  //  who may connect, to which rooms
     bool repeater;     //  serving /connect/:room/:id and POST /send
     char *hub_control; //  the hub in this process, for /interconnect
     pthread_mutex_t sender_lock;
@@ -83,6 +86,7 @@ typedef struct {
 typedef struct {
     uint64_t id;
     wire_t *wire;
+    ces_grant_t *grant; //  what its token allows
     const char *role;
     byte *message; //  reassembly of a fragmented message
     size_t message_size;
@@ -105,6 +109,7 @@ typedef struct {
     int64_t last_heard;
     int64_t last_event; //  outside systems idle longer are closed
     int64_t next_ping;
+    int64_t expiry; //  its token's, seconds since 1970; 0 = never
     bool closing;
     bool shut;
     int64_t close_deadline;
@@ -123,9 +128,10 @@ typedef struct {
     uint64_t closed_stuck;
     uint64_t closed_silent;
     uint64_t closed_idle;
-    uint64_t to_targets; //  events the hub gave this repeater
-    uint64_t no_target;  //  ... that no target wanted
-    uint64_t from_links; //  events peers sent on links we dialled
+    uint64_t closed_expired; //  tokens that expired on open connections
+    uint64_t to_targets;     //  events the hub gave this repeater
+    uint64_t no_target;      //  ... that no target wanted
+    uint64_t from_links;     //  events peers sent on links we dialled
 } counters_t;
 
 typedef struct {
@@ -284,6 +290,26 @@ s_worker_msg (const char *command, uint64_t id)
     return msg;
 }
 
+//  A register or send outside the client's grant: its own error, counted
+//  as a denial, not as bad input
+static void
+s_worker_deny (worker_t *worker, ws_conn_t *ws, const char *what,
+               const char *room)
+{
+    atomic_fetch_add (&worker->shared->denied, 1);
+    char *reason = zsys_sprintf ("your token does not allow you to %s room %s",
+                                 what, room);
+    cJSON *notice = cJSON_CreateObject ();
+    cJSON_AddStringToObject (notice, "error", reason);
+    char *text = cJSON_PrintUnformatted (notice);
+    cJSON_Delete (notice);
+    zmsg_t *msg = s_worker_msg ("DENIED", ws->id);
+    zmsg_addstr (msg, text);
+    freen (text);
+    zstr_free (&reason);
+    s_worker_send (worker, &msg);
+}
+
 static void
 s_worker_notice (worker_t *worker, ws_conn_t *ws, const char *reason)
 {
@@ -361,6 +387,30 @@ s_role_of_uri (shared_t *shared, const char *uri)
     return NULL;
 }
 
+//  The grant of a request's token (?token= or Authorization: Bearer), or
+//  NULL after answering 401 or 403 with the reason
+static ces_grant_t *
+s_authorize (shared_t *shared, struct mg_connection *conn)
+{
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    char *token = ces_auth_token_from_query (request->query_string);
+    const char *header = mg_get_header (conn, "Authorization");
+    if (!token && header && strncasecmp (header, "Bearer ", 7) == 0)
+        token = strdup (header + 7);
+    int status = 401;
+    char reason[256];
+    ces_grant_t *grant = ces_auth_check (
+        shared->auth, token, request->remote_addr,
+        mg_get_header (conn, "Origin"), &status, reason, sizeof (reason) - 1);
+    freen (token);
+    if (!grant) {
+        atomic_fetch_add (&shared->refused_auth, 1);
+        strcat (reason, "\n");
+        ces_http_reply (conn, status, "text/plain", reason);
+    }
+    return grant;
+}
+
 static int
 s_ws_connect (const struct mg_connection *conn, void *cbdata)
 {
@@ -378,9 +428,13 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
                   "/connect/repeater or /connect/hub\n");
         return 1;
     }
+    ces_grant_t *grant = s_authorize (shared, writable);
+    if (!grant)
+        return 1;
     if (atomic_fetch_add (&shared->clients, 1) >= shared->max_clients) {
         atomic_fetch_sub (&shared->clients, 1);
         atomic_fetch_add (&shared->refused_full, 1);
+        ces_grant_destroy (&grant);
         ces_http_reply (writable, 503, "text/plain",
                         "this edge is full (max-clients reached); try another "
                         "edge or later\n");
@@ -388,6 +442,7 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
     }
     ws_conn_t *ws = (ws_conn_t *)zmalloc (sizeof (ws_conn_t));
     assert (ws);
+    ws->grant = grant;
     ws->id = atomic_fetch_add (&shared->next_id, 1) + 1;
     ws->role = role;
     mg_set_user_connection_data (conn, ws);
@@ -460,6 +515,7 @@ s_ws_ready (struct mg_connection *conn, void *cbdata)
     zmsg_addstr (msg, ws->role);
     //  The actor takes its reference to the wire with this pointer
     zmsg_addmem (msg, &ws->wire, sizeof (ws->wire));
+    zmsg_addstrf (msg, "%" PRId64, ces_grant_expiry (ws->grant));
     zmsg_addstrf (msg, "%s:%d", request->remote_addr, request->remote_port);
     zmsg_addstr (msg, request->local_uri);
     s_worker_send (worker, &msg);
@@ -485,9 +541,10 @@ s_ws_registration (worker_t *worker, ws_conn_t *ws, const char *text,
         cJSON_IsTrue (create) ? "REGISTER" : "UNREGISTER", ws->id);
     cJSON *room;
     cJSON *list = cJSON_IsArray (rooms) ? rooms : NULL;
+    const char *denied = NULL;
     cJSON_ArrayForEach (room, list)
     {
-        if (problem)
+        if (problem || denied)
             break;
         const char *name = cJSON_GetStringValue (room);
         if (!name ||
@@ -495,8 +552,18 @@ s_ws_registration (worker_t *worker, ws_conn_t *ws, const char *text,
              ces_frame_check_room (name, strlen (name)) != CES_FRAME_OK))
             problem = "a room ID is not a string of 1-128 bytes without "
                       "spaces or control characters";
+        else if (cJSON_IsTrue (create) &&
+                 !ces_grant_may_register (ws->grant, name))
+            denied = name;
         else
             zmsg_addstr (msg, name);
+    }
+    if (denied && !problem) {
+        //  The whole registration is refused, so none of it half-applies
+        zmsg_destroy (&msg);
+        s_worker_deny (worker, ws, "register", denied);
+        cJSON_Delete (root);
+        return;
     }
     if (!problem && cJSON_IsTrue (create) && zmsg_size (msg) == 2)
         problem = "registration with \"create\":true names no rooms";
@@ -520,6 +587,10 @@ s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
         problem = ces_event_error (worker->event);
     if (problem) {
         s_worker_notice (worker, ws, problem);
+        return;
+    }
+    if (!ces_grant_may_send (ws->grant, ces_frame_room (worker->frame))) {
+        s_worker_deny (worker, ws, "send to", ces_frame_room (worker->frame));
         return;
     }
     s_worker_send_event (worker, ws->id, data, size);
@@ -622,6 +693,7 @@ s_ws_close (const struct mg_connection *conn, void *cbdata)
     zmsg_t *msg = s_worker_msg ("GONE", ws->id);
     s_worker_send (s_worker (conn), &msg);
     atomic_fetch_sub (&shared->clients, 1);
+    ces_grant_destroy (&ws->grant);
     freen (ws->message);
     freen (ws);
     mg_set_user_connection_data (conn, NULL);
@@ -683,6 +755,9 @@ s_http_event (struct mg_connection *conn, void *cbdata)
                         "event is larger than this edge's max-message limit\n");
         return 1;
     }
+    ces_grant_t *grant = s_authorize (shared, conn);
+    if (!grant)
+        return 1;
     size_t limit = shared->max_message + 1;
     char *body = (char *)malloc (limit);
     assert (body);
@@ -704,7 +779,15 @@ s_http_event (struct mg_connection *conn, void *cbdata)
                                    strlen (ces_event_affected_room (event))))
         problem = "affected-room.roomID is not a valid room ID (1-128 bytes, "
                   "no spaces or control characters)";
-    if (problem) {
+    if (!problem &&
+        !ces_grant_may_send (grant, ces_event_affected_room (event))) {
+        atomic_fetch_add (&shared->denied, 1);
+        reason = zsys_sprintf ("your token does not allow you to send to room "
+                               "%s\n",
+                               ces_event_affected_room (event));
+        ces_http_reply (conn, 403, "text/plain", reason);
+        zstr_free (&reason);
+    } else if (problem) {
         reason = zsys_sprintf ("%s\n", problem);
         ces_http_reply (conn, 400, "text/plain", reason);
         zstr_free (&reason);
@@ -725,6 +808,7 @@ s_http_event (struct mg_connection *conn, void *cbdata)
                             "hub unreachable; the event was not accepted\n");
         zstr_free (&verdict);
     }
+    ces_grant_destroy (&grant);
     ces_event_destroy (&event);
     freen (body);
     return 1;
@@ -1264,6 +1348,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
 {
     char *role = zmsg_popstr (request);
     zframe_t *wire = zmsg_pop (request);
+    char *expiry = zmsg_popstr (request);
     char *remote = zmsg_popstr (request);
     char *uri = zmsg_popstr (request);
     assert (role && wire && zframe_size (wire) == sizeof (wire_t *) && remote &&
@@ -1276,6 +1361,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
                    : streq (role, CES_ROLE_HUB)      ? CES_ROLE_HUB
                                                      : CES_ROLE_OUTSIDE;
     memcpy (&client->wire, zframe_data (wire), sizeof (wire_t *));
+    client->expiry = expiry ? strtoll (expiry, NULL, 10) : 0;
     snprintf (client->remote, sizeof (client->remote), "%s", remote);
     client->rooms = zhashx_new ();
     int64_t now = zclock_mono ();
@@ -1304,6 +1390,7 @@ s_client_open (self_t *self, const char *id, zmsg_t *request)
                client->role, client->remote);
     zstr_free (&role);
     zframe_destroy (&wire);
+    zstr_free (&expiry);
     zstr_free (&remote);
     zstr_free (&uri);
 }
@@ -1399,6 +1486,11 @@ s_handle_inbox_command (self_t *self, zframe_t **routing_p, char *command,
                     s_client_unregister (self, client, room);
                     zstr_free (&room);
                 }
+            } else if (streq (command, "DENIED")) {
+                char *text = zmsg_popstr (request);
+                client->errors++; //  counted in shared.denied by the worker
+                s_client_text (self, client, text);
+                zstr_free (&text);
             } else if (streq (command, "ERROR")) {
                 char *text = zmsg_popstr (request);
                 client->errors++;
@@ -1509,14 +1601,19 @@ static void
 s_tick (self_t *self)
 {
     int64_t now = zclock_mono ();
+    int64_t wall = (int64_t)time (NULL);
     zlistx_t *ids = zhashx_keys (self->clients);
     const char *id = (const char *)zlistx_first (ids);
     while (id) {
         client_t *client = (client_t *)zhashx_lookup (self->clients, id);
         if (client->closing && !client->shut && now >= client->close_deadline)
             s_client_shutdown (self, client); //  it never took the close
-        else if (client->stuck_since &&
-                 now - client->stuck_since > self->stuck_timeout) {
+        else if (client->expiry && wall >= client->expiry && !client->closing) {
+            self->counters.closed_expired++;
+            s_client_close (self, client, 1008,
+                            "token expired; reconnect with a new one");
+        } else if (client->stuck_since &&
+                   now - client->stuck_since > self->stuck_timeout) {
             self->counters.closed_stuck++;
             char reason[100];
             snprintf (reason, sizeof (reason),
@@ -1647,6 +1744,14 @@ s_status_json (self_t *self)
                              (double)atomic_load (&self->shared.refused_full));
     cJSON_AddNumberToObject (totals, "refused_bad_request",
                              (double)atomic_load (&self->shared.refused_bad));
+    cJSON_AddNumberToObject (totals, "refused_auth",
+                             (double)atomic_load (&self->shared.refused_auth));
+    cJSON_AddNumberToObject (totals, "denied",
+                             (double)atomic_load (&self->shared.denied));
+    cJSON_AddNumberToObject (totals, "closed_expired",
+                             (double)self->counters.closed_expired);
+    cJSON_AddBoolToObject (totals, "auth_required",
+                           ces_auth_required (self->shared.auth));
     char *hub = s_hub_answer (self, "STATUS");
     if (hub)
         cJSON_AddItemToObject (root, "hub", cJSON_Parse (hub));
@@ -1709,6 +1814,18 @@ s_metrics_text (self_t *self)
              (uint64_t)atomic_load (&self->shared.refused_full),
              (uint64_t)atomic_load (&self->shared.refused_bad),
              zhashx_size (self->subs), ces_link_connected (self->link) ? 1 : 0);
+    fprintf (out,
+             "ces_edge_refused_total{reason=\"auth\"} %" PRIu64 "\n"
+             "# HELP ces_edge_denied_total Registers and sends outside a "
+             "client's token grant.\n# TYPE ces_edge_denied_total counter\n"
+             "ces_edge_denied_total %" PRIu64 "\n"
+             "# HELP ces_edge_closed_expired_total Connections closed when "
+             "their token expired.\n"
+             "# TYPE ces_edge_closed_expired_total counter\n"
+             "ces_edge_closed_expired_total %" PRIu64 "\n",
+             (uint64_t)atomic_load (&self->shared.refused_auth),
+             (uint64_t)atomic_load (&self->shared.denied),
+             self->counters.closed_expired);
     if (self->targets) {
         fprintf (out,
                  "# HELP ces_repeater_events_total Events through this "
@@ -1747,9 +1864,19 @@ s_join_rotation (self_t *self)
     self->in_rotation = wanted;
 }
 
+//  SET answers with a signal only: say why here
+static int
+s_auth_refusal (self_t *self, int rc, const char *reason)
+{
+    if (rc)
+        ces_error (self->log_level, "edge: %s", reason);
+    return rc;
+}
+
 static int
 s_set_option (self_t *self, const char *name, const char *value)
 {
+    char reason[256] = "";
     if (!name || !value || self->civet)
         return -1;
     char *end;
@@ -1761,6 +1888,20 @@ s_set_option (self_t *self, const char *name, const char *value)
         zstr_free (&self->hub_router), self->hub_router = strdup (value);
     else if (streq (name, "hub-pub"))
         zstr_free (&self->hub_pub), self->hub_pub = strdup (value);
+    else if (streq (name, "auth-secret") && *value)
+        ces_auth_set_secret (self->shared.auth, value);
+    else if (streq (name, "auth-key-file") && *value)
+        return s_auth_refusal (self,
+                               ces_auth_set_key_file (self->shared.auth, value,
+                                                      reason, sizeof (reason)),
+                               reason);
+    else if (streq (name, "auth-open"))
+        return s_auth_refusal (self,
+                               ces_auth_set_open (self->shared.auth, value,
+                                                  reason, sizeof (reason)),
+                               reason);
+    else if (streq (name, "origins"))
+        ces_auth_set_origins (self->shared.auth, value);
     else if (streq (name, "hub-control") && *value)
         zstr_free (&self->shared.hub_control),
             self->shared.hub_control = strdup (value);
@@ -2020,6 +2161,7 @@ s_self_new (zsock_t *pipe, bool repeater)
     self->hub_router = strdup (CES_HUB_ROUTER);
     self->hub_pub = strdup (CES_HUB_PUB);
     self->shared.max_clients = 1000;
+    self->shared.auth = ces_auth_new ();
     pthread_mutex_init (&self->shared.sender_lock, NULL);
     self->shared.max_message = CES_PAYLOAD_MAX;
     self->shared.validate = true;
@@ -2125,6 +2267,7 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->hub_router);
         zstr_free (&self->hub_pub);
         zstr_free (&self->shared.hub_control);
+        ces_auth_destroy (&self->shared.auth);
         freen (self);
         *self_p = NULL;
     }

@@ -1,0 +1,510 @@
+/*  =========================================================================
+    ces_auth - who may connect to an edge or repeater, and to which rooms
+    =========================================================================
+*/
+#include "ces_classes.h"
+#include <jwt.h>
+
+#define KEY_MAX (64 * 1024)
+
+typedef struct {
+    uint32_t address;
+    uint32_t mask;
+} network_t;
+
+struct _ces_auth_t {
+    byte *key; //  secret, or PEM public key
+    size_t key_size;
+    bool asymmetric;
+    network_t *open;
+    size_t open_count;
+    zlist_t *origins; //  allowed Origin values; empty = any
+};
+
+struct _ces_grant_t {
+    bool everything; //  an open network's client
+    zlist_t *register_rooms;
+    zlist_t *send_rooms;
+    int64_t expiry;
+};
+
+ces_auth_t *
+ces_auth_new (void)
+{
+    ces_auth_t *self = (ces_auth_t *)zmalloc (sizeof (ces_auth_t));
+    assert (self);
+    self->origins = zlist_new ();
+    assert (self->origins);
+    zlist_autofree (self->origins);
+    return self;
+}
+
+void
+ces_auth_destroy (ces_auth_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_auth_t *self = *self_p;
+        freen (self->key);
+        freen (self->open);
+        zlist_destroy (&self->origins);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+void
+ces_auth_set_secret (ces_auth_t *self, const char *secret)
+{
+    assert (self && secret);
+    freen (self->key);
+    self->key_size = strlen (secret);
+    self->key = (byte *)strdup (secret);
+    self->asymmetric = false;
+}
+
+int
+ces_auth_set_key_file (ces_auth_t *self, const char *path, char *reason,
+                       size_t reason_size)
+{
+    assert (self && path && reason);
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (reason, reason_size, "cannot read %s: %s", path,
+                  strerror (errno));
+        return -1;
+    }
+    byte *key = (byte *)zmalloc (KEY_MAX + 1);
+    size_t size = fread (key, 1, KEY_MAX, file);
+    fclose (file);
+    if (size == 0 || !strstr ((char *)key, "-----BEGIN PUBLIC KEY-----")) {
+        snprintf (reason, reason_size,
+                  "%s is not a PEM public key (-----BEGIN PUBLIC KEY-----)",
+                  path);
+        freen (key);
+        return -1;
+    }
+    freen (self->key);
+    self->key = key;
+    self->key_size = size;
+    self->asymmetric = true;
+    return 0;
+}
+
+int
+ces_auth_set_open (ces_auth_t *self, const char *networks, char *reason,
+                   size_t reason_size)
+{
+    assert (self && networks && reason);
+    char *list = strdup (networks);
+    char *saveptr = NULL;
+    size_t count = 0;
+    network_t *parsed = NULL;
+    int rc = 0;
+    for (char *item = strtok_r (list, ",", &saveptr); item && rc == 0;
+         item = strtok_r (NULL, ",", &saveptr)) {
+        char *slash = strchr (item, '/');
+        int bits = 32;
+        if (slash) {
+            *slash = 0;
+            char *end;
+            bits = (int)strtol (slash + 1, &end, 10);
+            if (*end || end == slash + 1 || bits < 0 || bits > 32)
+                bits = -1;
+        }
+        struct in_addr address;
+        if (bits < 0 || inet_pton (AF_INET, item, &address) != 1) {
+            snprintf (reason, reason_size,
+                      "'%s' is not an IPv4 network (a.b.c.d/bits)", item);
+            rc = -1;
+            break;
+        }
+        parsed = (network_t *)realloc (parsed, (count + 1) * sizeof (*parsed));
+        assert (parsed);
+        parsed[count].mask = bits ? htonl (0xFFFFFFFFu << (32 - bits)) : 0;
+        parsed[count].address = address.s_addr & parsed[count].mask;
+        count++;
+    }
+    freen (list);
+    if (rc == 0) {
+        freen (self->open);
+        self->open = parsed;
+        self->open_count = count;
+    } else
+        freen (parsed);
+    return rc;
+}
+
+void
+ces_auth_set_origins (ces_auth_t *self, const char *origins)
+{
+    assert (self && origins);
+    zlist_purge (self->origins);
+    char *list = strdup (origins);
+    char *saveptr = NULL;
+    for (char *item = strtok_r (list, ",", &saveptr); item;
+         item = strtok_r (NULL, ",", &saveptr))
+        zlist_append (self->origins, item);
+    freen (list);
+}
+
+bool
+ces_auth_required (ces_auth_t *self)
+{
+    assert (self);
+    return self->key != NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Checking a request
+
+static bool
+s_is_open (ces_auth_t *self, const char *remote_addr)
+{
+    struct in_addr address;
+    if (!remote_addr || inet_pton (AF_INET, remote_addr, &address) != 1)
+        return false;
+    for (size_t i = 0; i < self->open_count; i++)
+        if ((address.s_addr & self->open[i].mask) == self->open[i].address)
+            return true;
+    return false;
+}
+
+static ces_grant_t *
+s_grant_new (void)
+{
+    ces_grant_t *grant = (ces_grant_t *)zmalloc (sizeof (ces_grant_t));
+    assert (grant);
+    grant->register_rooms = zlist_new ();
+    grant->send_rooms = zlist_new ();
+    zlist_autofree (grant->register_rooms);
+    zlist_autofree (grant->send_rooms);
+    return grant;
+}
+
+//  Adds the rooms of one claim (a JSON array of strings) to a list; false
+//  if the claim is there but not such an array
+static bool
+s_take_rooms (jwt_t *jwt, const char *claim, zlist_t *rooms)
+{
+    char *json = jwt_get_grants_json (jwt, claim);
+    if (!json)
+        return true;
+    cJSON *array = cJSON_Parse (json);
+    free (json);
+    bool valid = cJSON_IsArray (array);
+    cJSON *list = valid ? array : NULL;
+    cJSON *item;
+    cJSON_ArrayForEach (item, list)
+    {
+        if (!cJSON_IsString (item) || !*item->valuestring) {
+            valid = false;
+            break;
+        }
+        zlist_append (rooms, item->valuestring);
+    }
+    cJSON_Delete (array);
+    return valid;
+}
+
+//  Decodes base64url (no padding) into out; returns the size, or -1
+static int
+s_base64url_decode (const char *text, size_t size, char *out, size_t room)
+{
+    uint32_t bits = 0;
+    int count = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < size; i++) {
+        char c = text[i];
+        int value = c >= 'A' && c <= 'Z'   ? c - 'A'
+                    : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                    : c >= '0' && c <= '9' ? c - '0' + 52
+                    : c == '-'             ? 62
+                    : c == '_'             ? 63
+                                           : -1;
+        if (value < 0)
+            return -1;
+        bits = (bits << 6) | (uint32_t)value;
+        count += 6;
+        if (count >= 8) {
+            count -= 8;
+            if (used == room)
+                return -1;
+            out[used++] = (char)((bits >> count) & 0xFF);
+        }
+    }
+    return (int)used;
+}
+
+//  The "alg" of a token's header (its first part), read here: libjwt
+//  reports none for a token it has not verified
+static jwt_alg_t
+s_header_alg (const char *token)
+{
+    const char *dot = strchr (token, '.');
+    char header[1024];
+    int size = dot ? s_base64url_decode (token, (size_t)(dot - token), header,
+                                         sizeof (header))
+                   : -1;
+    if (size <= 0)
+        return JWT_ALG_INVAL;
+    cJSON *json = cJSON_ParseWithLength (header, (size_t)size);
+    const char *name = cJSON_GetStringValue (cJSON_GetObjectItem (json, "alg"));
+    jwt_alg_t alg = name ? jwt_str_alg (name) : JWT_ALG_INVAL;
+    cJSON_Delete (json);
+    return alg;
+}
+
+static bool
+s_algorithm_allowed (ces_auth_t *self, jwt_alg_t alg)
+{
+    if (!self->asymmetric)
+        return alg == JWT_ALG_HS256;
+    return alg == JWT_ALG_RS256 || alg == JWT_ALG_ES256;
+}
+
+ces_grant_t *
+ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
+                const char *origin, int *status, char *reason,
+                size_t reason_size)
+{
+    assert (self && status && reason);
+    if (origin && zlist_size (self->origins)) {
+        bool allowed = false;
+        for (const char *item = (const char *)zlist_first (self->origins);
+             item && !allowed; item = (const char *)zlist_next (self->origins))
+            allowed = streq (item, origin);
+        if (!allowed) {
+            *status = 403;
+            snprintf (reason, reason_size,
+                      "Origin %.100s is not allowed to connect here", origin);
+            return NULL;
+        }
+    }
+    if (!self->key || s_is_open (self, remote_addr)) {
+        ces_grant_t *grant = s_grant_new ();
+        grant->everything = true;
+        return grant;
+    }
+    *status = 401;
+    if (!token || !*token) {
+        snprintf (reason, reason_size,
+                  "a token is required: ?token=JWT or Authorization: Bearer "
+                  "JWT");
+        return NULL;
+    }
+    //  libjwt trusts the token's own "alg": verify only what we expect, so
+    //  that a public key is never taken for an HMAC secret
+    jwt_alg_t alg = s_header_alg (token);
+    if (alg == JWT_ALG_INVAL) {
+        snprintf (reason, reason_size, "the token is not a JWT");
+        return NULL;
+    }
+    if (!s_algorithm_allowed (self, alg)) {
+        snprintf (reason, reason_size, "tokens here are signed with %s",
+                  self->asymmetric ? "RS256 or ES256" : "HS256");
+        return NULL;
+    }
+    jwt_t *jwt = NULL;
+    if (jwt_decode (&jwt, token, self->key, (int)self->key_size) || !jwt) {
+        snprintf (reason, reason_size, "the token's signature is not valid");
+        return NULL;
+    }
+    ces_grant_t *grant = s_grant_new ();
+    errno = 0;
+    long expiry = jwt_get_grant_int (jwt, "exp");
+    grant->expiry = errno == 0 ? (int64_t)expiry : 0;
+    bool valid = s_take_rooms (jwt, "rooms", grant->register_rooms) &&
+                 s_take_rooms (jwt, "rooms", grant->send_rooms) &&
+                 s_take_rooms (jwt, "register", grant->register_rooms) &&
+                 s_take_rooms (jwt, "send", grant->send_rooms);
+    jwt_free (jwt);
+    if (!valid) {
+        snprintf (reason, reason_size,
+                  "\"rooms\", \"register\" and \"send\" must be arrays of "
+                  "room IDs, prefixes (\"ITB-*\") or \"*\"");
+        ces_grant_destroy (&grant);
+    } else if (grant->expiry && grant->expiry <= (int64_t)time (NULL)) {
+        snprintf (reason, reason_size, "the token has expired");
+        ces_grant_destroy (&grant);
+    }
+    return grant;
+}
+
+char *
+ces_auth_token_from_query (const char *query)
+{
+    if (!query)
+        return NULL;
+    const char *at = query;
+    while (at && *at) {
+        if (strncmp (at, "token=", 6) == 0) {
+            const char *end = strchr (at, '&');
+            size_t size = end ? (size_t)(end - at - 6) : strlen (at + 6);
+            return strndup (at + 6, size);
+        }
+        at = strchr (at, '&');
+        if (at)
+            at++;
+    }
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Grants
+
+static bool
+s_matches (zlist_t *rooms, const char *room)
+{
+    for (const char *item = (const char *)zlist_first (rooms); item;
+         item = (const char *)zlist_next (rooms)) {
+        size_t size = strlen (item);
+        if (streq (item, "*") || streq (item, room) ||
+            (item[size - 1] == '*' && strncmp (item, room, size - 1) == 0))
+            return true;
+    }
+    return false;
+}
+
+bool
+ces_grant_may_register (ces_grant_t *self, const char *room)
+{
+    assert (self && room);
+    //  "*" itself is every room: only a grant of every room allows it
+    if (streq (room, "*"))
+        return self->everything ||
+               zlist_exists (self->register_rooms, (void *)"*") ||
+               s_matches (self->register_rooms, "*");
+    return self->everything || s_matches (self->register_rooms, room);
+}
+
+bool
+ces_grant_may_send (ces_grant_t *self, const char *room)
+{
+    assert (self && room);
+    return self->everything || s_matches (self->send_rooms, room);
+}
+
+int64_t
+ces_grant_expiry (ces_grant_t *self)
+{
+    assert (self);
+    return self->expiry;
+}
+
+void
+ces_grant_destroy (ces_grant_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_grant_t *self = *self_p;
+        zlist_destroy (&self->register_rooms);
+        zlist_destroy (&self->send_rooms);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: HS256 tokens made with libjwt
+
+static char *
+s_test_token (const char *secret, jwt_alg_t alg, const char *claims)
+{
+    jwt_t *jwt = NULL;
+    int rc = jwt_new (&jwt);
+    assert (rc == 0);
+    rc = jwt_add_grants_json (jwt, claims);
+    assert (rc == 0);
+    rc = jwt_set_alg (jwt, alg, (const unsigned char *)secret,
+                      secret ? (int)strlen (secret) : 0);
+    assert (rc == 0);
+    char *token = jwt_encode_str (jwt);
+    jwt_free (jwt);
+    return token;
+}
+
+void
+ces_auth_test (bool verbose)
+{
+    printf (" * ces_auth: ");
+    //  @selftest
+    ces_auth_t *auth = ces_auth_new ();
+    int status = 0;
+    char reason[256];
+    //  Off: everyone may do everything
+    ces_grant_t *grant =
+        ces_auth_check (auth, NULL, "192.0.2.1", NULL, &status, reason, 256);
+    assert (grant && ces_grant_may_register (grant, "*"));
+    ces_grant_destroy (&grant);
+
+    ces_auth_set_secret (auth, "sesame");
+    assert (ces_auth_required (auth));
+    assert (
+        !ces_auth_check (auth, NULL, "192.0.2.1", NULL, &status, reason, 256));
+    assert (status == 401 && strstr (reason, "token is required"));
+
+    char *token = s_test_token (
+        "sesame", JWT_ALG_HS256,
+        "{\"register\":[\"ITB-*\",\"JFSB-1\"],\"send\":[\"ITB-1101\"]}");
+    grant =
+        ces_auth_check (auth, token, "192.0.2.1", NULL, &status, reason, 256);
+    if (!grant)
+        zsys_error ("auth test: %s", reason);
+    assert (grant);
+    assert (ces_grant_may_register (grant, "ITB-1101"));
+    assert (ces_grant_may_register (grant, "JFSB-1"));
+    assert (!ces_grant_may_register (grant, "JFSB-12"));
+    assert (!ces_grant_may_register (grant, "*"));
+    assert (ces_grant_may_send (grant, "ITB-1101"));
+    assert (!ces_grant_may_send (grant, "ITB-1102"));
+    assert (ces_grant_expiry (grant) == 0);
+    ces_grant_destroy (&grant);
+    freen (token);
+
+    //  A wrong secret, an unsigned token, an expired one
+    token = s_test_token ("open", JWT_ALG_HS256, "{\"rooms\":[\"*\"]}");
+    assert (
+        !ces_auth_check (auth, token, "192.0.2.1", NULL, &status, reason, 256));
+    assert (strstr (reason, "signature"));
+    freen (token);
+    token = s_test_token (NULL, JWT_ALG_NONE, "{\"rooms\":[\"*\"]}");
+    assert (
+        !ces_auth_check (auth, token, "192.0.2.1", NULL, &status, reason, 256));
+    assert (strstr (reason, "HS256"));
+    freen (token);
+    token = s_test_token ("sesame", JWT_ALG_HS256,
+                          "{\"rooms\":[\"*\"],\"exp\":1000}");
+    assert (
+        !ces_auth_check (auth, token, "192.0.2.1", NULL, &status, reason, 256));
+    assert (strstr (reason, "expired"));
+    freen (token);
+    token = s_test_token ("sesame", JWT_ALG_HS256, "{\"rooms\":\"ITB\"}");
+    assert (
+        !ces_auth_check (auth, token, "192.0.2.1", NULL, &status, reason, 256));
+    assert (strstr (reason, "arrays"));
+    freen (token);
+
+    //  Open networks need no token; origins are checked first
+    assert (ces_auth_set_open (auth, "10.0.0.0/8,127.0.0.1", reason, 256) == 0);
+    assert (ces_auth_set_open (auth, "10.0.0.0/33", reason, 256) == -1);
+    grant = ces_auth_check (auth, NULL, "10.1.2.3", NULL, &status, reason, 256);
+    assert (grant && ces_grant_may_send (grant, "ANY"));
+    ces_grant_destroy (&grant);
+    ces_auth_set_origins (auth, "https://panel.example");
+    assert (!ces_auth_check (auth, NULL, "10.1.2.3", "https://evil.example",
+                             &status, reason, 256));
+    assert (status == 403);
+
+    char *found = ces_auth_token_from_query ("a=1&token=abc.def&b=2");
+    assert (found && streq (found, "abc.def"));
+    freen (found);
+    assert (!ces_auth_token_from_query ("a=1"));
+    assert (ces_auth_set_key_file (auth, "/nonexistent", reason, 256) == -1);
+    ces_auth_destroy (&auth);
+    ces_auth_destroy (&auth);
+    //  @end
+    if (verbose)
+        printf ("(verbose) ");
+    printf ("OK\n");
+}

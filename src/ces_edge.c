@@ -60,9 +60,14 @@ typedef struct {
     atomic_uint_fast64_t refused_bad;  //  400s
     atomic_uint_fast64_t refused_auth; //  401s and 403s
     atomic_uint_fast64_t denied;       //  registers and sends outside a grant
-    ces_auth_t *auth;                  //  who may connect, to which rooms
-    bool repeater;     //  serving /connect/:room/:id and POST /send
-    char *hub_control; //  the hub in this process, for /interconnect
+    atomic_uint_fast64_t rate_limited; //  events over a client's rate
+    int max_rate;                      //  events/s per client; 0 = any
+    int max_per_address;               //  clients per address; 0 = any
+    pthread_mutex_t addresses_lock;
+    zhashx_t *addresses; //  remote address -> clients (as a pointer value)
+    ces_auth_t *auth;    //  who may connect, to which rooms
+    bool repeater;       //  serving /connect/:room/:id and POST /send
+    char *hub_control;   //  the hub in this process, for /interconnect
     pthread_mutex_t sender_lock;
     zsock_t *sender; //  every worker's way to the actor's inbox
 } shared_t;
@@ -87,6 +92,9 @@ typedef struct {
     uint64_t id;
     wire_t *wire;
     ces_grant_t *grant; //  what its token allows
+    char address[48];   //  counted in shared->addresses
+    double tokens;      //  rate limit: a token bucket of max-rate
+    int64_t refilled;
     const char *role;
     byte *message; //  reassembly of a fragmented message
     size_t message_size;
@@ -129,6 +137,7 @@ typedef struct {
     uint64_t closed_silent;
     uint64_t closed_idle;
     uint64_t closed_expired; //  tokens that expired on open connections
+    uint64_t over_limit;     //  registrations over max-rooms-per-client
     uint64_t to_targets;     //  events the hub gave this repeater
     uint64_t no_target;      //  ... that no target wanted
     uint64_t from_links;     //  events peers sent on links we dialled
@@ -149,6 +158,7 @@ typedef struct {
     char *hub_pub;
     int port;
     size_t client_queue;
+    int max_rooms; //  per client; 0 = any
     int stuck_timeout;
     int ping_interval;
     int pong_timeout;
@@ -411,6 +421,35 @@ s_authorize (shared_t *shared, struct mg_connection *conn)
     return grant;
 }
 
+//  Counts a client from address; false if it has max-clients-per-address
+static bool
+s_address_enter (shared_t *shared, const char *address)
+{
+    if (!shared->max_per_address)
+        return true;
+    pthread_mutex_lock (&shared->addresses_lock);
+    intptr_t count = (intptr_t)zhashx_lookup (shared->addresses, address);
+    bool room = count < shared->max_per_address;
+    if (room)
+        zhashx_update (shared->addresses, address, (void *)(count + 1));
+    pthread_mutex_unlock (&shared->addresses_lock);
+    return room;
+}
+
+static void
+s_address_leave (shared_t *shared, const char *address)
+{
+    if (!shared->max_per_address)
+        return;
+    pthread_mutex_lock (&shared->addresses_lock);
+    intptr_t count = (intptr_t)zhashx_lookup (shared->addresses, address);
+    if (count > 1)
+        zhashx_update (shared->addresses, address, (void *)(count - 1));
+    else
+        zhashx_delete (shared->addresses, address);
+    pthread_mutex_unlock (&shared->addresses_lock);
+}
+
 static int
 s_ws_connect (const struct mg_connection *conn, void *cbdata)
 {
@@ -440,9 +479,22 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
                         "edge or later\n");
         return 1;
     }
+    const char *address = mg_get_request_info (conn)->remote_addr;
+    if (!s_address_enter (shared, address)) {
+        atomic_fetch_sub (&shared->clients, 1);
+        atomic_fetch_add (&shared->refused_full, 1);
+        ces_grant_destroy (&grant);
+        ces_http_reply (writable, 503, "text/plain",
+                        "too many connections from your address "
+                        "(max-clients-per-address)\n");
+        return 1;
+    }
     ws_conn_t *ws = (ws_conn_t *)zmalloc (sizeof (ws_conn_t));
     assert (ws);
     ws->grant = grant;
+    snprintf (ws->address, sizeof (ws->address), "%s", address);
+    ws->tokens = shared->max_rate;
+    ws->refilled = zclock_mono ();
     ws->id = atomic_fetch_add (&shared->next_id, 1) + 1;
     ws->role = role;
     mg_set_user_connection_data (conn, ws);
@@ -576,6 +628,23 @@ s_ws_registration (worker_t *worker, ws_conn_t *ws, const char *text,
     s_worker_send (worker, &msg);
 }
 
+//  A token bucket per client: max-rate tokens a second, as many at most
+static bool
+s_within_rate (shared_t *shared, ws_conn_t *ws)
+{
+    if (!shared->max_rate)
+        return true;
+    int64_t now = zclock_mono ();
+    ws->tokens += (double)(now - ws->refilled) * shared->max_rate / 1000.0;
+    if (ws->tokens > shared->max_rate)
+        ws->tokens = shared->max_rate;
+    ws->refilled = now;
+    if (ws->tokens < 1)
+        return false;
+    ws->tokens -= 1;
+    return true;
+}
+
 static void
 s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
 {
@@ -591,6 +660,13 @@ s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
     }
     if (!ces_grant_may_send (ws->grant, ces_frame_room (worker->frame))) {
         s_worker_deny (worker, ws, "send to", ces_frame_room (worker->frame));
+        return;
+    }
+    if (!s_within_rate (worker->shared, ws)) {
+        atomic_fetch_add (&worker->shared->rate_limited, 1);
+        s_worker_notice (worker, ws,
+                         "over this edge's max-rate of events per second; "
+                         "event dropped");
         return;
     }
     s_worker_send_event (worker, ws->id, data, size);
@@ -693,6 +769,7 @@ s_ws_close (const struct mg_connection *conn, void *cbdata)
     zmsg_t *msg = s_worker_msg ("GONE", ws->id);
     s_worker_send (s_worker (conn), &msg);
     atomic_fetch_sub (&shared->clients, 1);
+    s_address_leave (shared, ws->address);
     ces_grant_destroy (&ws->grant);
     freen (ws->message);
     freen (ws);
@@ -1139,6 +1216,29 @@ s_notify (self_t *self, zlist_t *waiter)
 static void
 s_client_register (self_t *self, client_t *client, zmsg_t *request)
 {
+    size_t asked = zmsg_size (request);
+    if (self->max_rooms &&
+        zhashx_size (client->rooms) + asked > (size_t)self->max_rooms) {
+        //  Rooms it holds already may be asked again: count the new ones
+        size_t fresh = 0;
+        for (zframe_t *frame = zmsg_first (request); frame;
+             frame = zmsg_next (request)) {
+            char *room = zframe_strdup (frame);
+            fresh += zhashx_lookup (client->rooms, room) == NULL;
+            zstr_free (&room);
+        }
+        if (zhashx_size (client->rooms) + fresh > (size_t)self->max_rooms) {
+            client->errors++;
+            self->counters.over_limit++;
+            char *text = zsys_sprintf (
+                "{\"error\":\"registration refused: a client may hold at "
+                "most %d rooms here (max-rooms-per-client)\"}",
+                self->max_rooms);
+            s_client_text (self, client, text);
+            zstr_free (&text);
+            return;
+        }
+    }
     zlist_t *requested = zlist_new ();
     zlist_autofree (requested);
     zlist_t *fresh = zlist_new ();
@@ -1750,6 +1850,10 @@ s_status_json (self_t *self)
                              (double)atomic_load (&self->shared.denied));
     cJSON_AddNumberToObject (totals, "closed_expired",
                              (double)self->counters.closed_expired);
+    cJSON_AddNumberToObject (totals, "rate_limited",
+                             (double)atomic_load (&self->shared.rate_limited));
+    cJSON_AddNumberToObject (totals, "over_room_limit",
+                             (double)self->counters.over_limit);
     cJSON_AddBoolToObject (totals, "auth_required",
                            ces_auth_required (self->shared.auth));
     char *hub = s_hub_answer (self, "STATUS");
@@ -1822,10 +1926,17 @@ s_metrics_text (self_t *self)
              "# HELP ces_edge_closed_expired_total Connections closed when "
              "their token expired.\n"
              "# TYPE ces_edge_closed_expired_total counter\n"
-             "ces_edge_closed_expired_total %" PRIu64 "\n",
+             "ces_edge_closed_expired_total %" PRIu64 "\n"
+             "# HELP ces_edge_limited_total Events and registrations over a "
+             "per-client limit.\n# TYPE ces_edge_limited_total counter\n"
+             "ces_edge_limited_total{limit=\"max_rate\"} %" PRIu64 "\n"
+             "ces_edge_limited_total{limit=\"max_rooms_per_client\"} %" PRIu64
+             "\n",
              (uint64_t)atomic_load (&self->shared.refused_auth),
              (uint64_t)atomic_load (&self->shared.denied),
-             self->counters.closed_expired);
+             self->counters.closed_expired,
+             (uint64_t)atomic_load (&self->shared.rate_limited),
+             self->counters.over_limit);
     if (self->targets) {
         fprintf (out,
                  "# HELP ces_repeater_events_total Events through this "
@@ -1911,6 +2022,14 @@ s_set_option (self_t *self, const char *name, const char *value)
         self->shared.max_clients = (int)number;
     else if (streq (name, "max-message") && is_number)
         self->shared.max_message = (size_t)number;
+    else if (streq (name, "max-rooms-per-client") && *value && !*end &&
+             number >= 0)
+        self->max_rooms = (int)number;
+    else if (streq (name, "max-rate") && *value && !*end && number >= 0)
+        self->shared.max_rate = (int)number;
+    else if (streq (name, "max-clients-per-address") && *value && !*end &&
+             number >= 0)
+        self->shared.max_per_address = (int)number;
     else if (streq (name, "client-queue") && is_number)
         self->client_queue = (size_t)number;
     else if (streq (name, "stuck-timeout") && is_number)
@@ -2162,6 +2281,10 @@ s_self_new (zsock_t *pipe, bool repeater)
     self->hub_pub = strdup (CES_HUB_PUB);
     self->shared.max_clients = 1000;
     self->shared.auth = ces_auth_new ();
+    self->shared.addresses = zhashx_new ();
+    assert (self->shared.addresses);
+    pthread_mutex_init (&self->shared.addresses_lock, NULL);
+    self->max_rooms = 10000;
     pthread_mutex_init (&self->shared.sender_lock, NULL);
     self->shared.max_message = CES_PAYLOAD_MAX;
     self->shared.validate = true;
@@ -2268,6 +2391,8 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->hub_pub);
         zstr_free (&self->shared.hub_control);
         ces_auth_destroy (&self->shared.auth);
+        zhashx_destroy (&self->shared.addresses);
+        pthread_mutex_destroy (&self->shared.addresses_lock);
         freen (self);
         *self_p = NULL;
     }

@@ -4,6 +4,8 @@
 */
 #include "ces_classes.h"
 #include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #define KEY_MAX (64 * 1024)
 
@@ -63,6 +65,31 @@ ces_auth_set_secret (ces_auth_t *self, const char *secret)
     self->asymmetric = false;
 }
 
+//  Why a PEM text is not a key RS256 or ES256 can verify with, or NULL
+static const char *
+s_key_problem (const byte *pem, size_t size)
+{
+    BIO *bio = BIO_new_mem_buf (pem, (int)size);
+    EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY (bio, NULL, NULL, NULL) : NULL;
+    BIO_free (bio);
+    if (!key)
+        return "not a PEM public key (-----BEGIN PUBLIC KEY-----)";
+    const char *problem = NULL;
+    char group[64] = "";
+    if (EVP_PKEY_base_id (key) == EVP_PKEY_EC) {
+        if (!EVP_PKEY_get_utf8_string_param (key, "group", group,
+                                             sizeof (group), NULL) ||
+            strcmp (group, "prime256v1") != 0)
+            problem = "an EC key for ES256 must be on the P-256 curve";
+    } else if (EVP_PKEY_base_id (key) == EVP_PKEY_RSA) {
+        if (EVP_PKEY_get_bits (key) < 2048)
+            problem = "an RSA key for RS256 must have at least 2048 bits";
+    } else
+        problem = "the key is neither RSA (RS256) nor EC P-256 (ES256)";
+    EVP_PKEY_free (key);
+    return problem;
+}
+
 int
 ces_auth_set_key_file (ces_auth_t *self, const char *path, char *reason,
                        size_t reason_size)
@@ -77,10 +104,9 @@ ces_auth_set_key_file (ces_auth_t *self, const char *path, char *reason,
     byte *key = (byte *)zmalloc (KEY_MAX + 1);
     size_t size = fread (key, 1, KEY_MAX, file);
     fclose (file);
-    if (size == 0 || !strstr ((char *)key, "-----BEGIN PUBLIC KEY-----")) {
-        snprintf (reason, reason_size,
-                  "%s is not a PEM public key (-----BEGIN PUBLIC KEY-----)",
-                  path);
+    const char *problem = s_key_problem (key, size);
+    if (problem) {
+        snprintf (reason, reason_size, "%s: %s", path, problem);
         freen (key);
         return -1;
     }
@@ -103,6 +129,7 @@ ces_auth_set_open (ces_auth_t *self, const char *networks, char *reason,
     int rc = 0;
     for (char *item = strtok_r (list, ",", &saveptr); item && rc == 0;
          item = strtok_r (NULL, ",", &saveptr)) {
+        char *original = strdup (item);
         char *slash = strchr (item, '/');
         int bits = 32;
         if (slash) {
@@ -115,10 +142,12 @@ ces_auth_set_open (ces_auth_t *self, const char *networks, char *reason,
         struct in_addr address;
         if (bits < 0 || inet_pton (AF_INET, item, &address) != 1) {
             snprintf (reason, reason_size,
-                      "'%s' is not an IPv4 network (a.b.c.d/bits)", item);
+                      "'%s' is not an IPv4 network (a.b.c.d/bits)", original);
+            freen (original);
             rc = -1;
             break;
         }
+        freen (original);
         parsed = (network_t *)realloc (parsed, (count + 1) * sizeof (*parsed));
         assert (parsed);
         parsed[count].mask = bits ? htonl (0xFFFFFFFFu << (32 - bits)) : 0;
@@ -311,20 +340,29 @@ ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
         return NULL;
     }
     ces_grant_t *grant = s_grant_new ();
-    errno = 0;
-    long expiry = jwt_get_grant_int (jwt, "exp");
-    grant->expiry = errno == 0 ? (int64_t)expiry : 0;
-    bool valid = s_take_rooms (jwt, "rooms", grant->register_rooms) &&
+    //  exp is a NumericDate: any JSON number, fractions too
+    char *exp_json = jwt_get_grants_json (jwt, "exp");
+    cJSON *exp = exp_json ? cJSON_Parse (exp_json) : NULL;
+    free (exp_json);
+    bool exp_valid = !exp_json || cJSON_IsNumber (exp);
+    grant->expiry = cJSON_IsNumber (exp) ? (int64_t)exp->valuedouble : 0;
+    if (cJSON_IsNumber (exp) && grant->expiry == 0)
+        grant->expiry = -1; //  1970: expired, not "never"
+    cJSON_Delete (exp);
+    bool valid = exp_valid &&
+                 s_take_rooms (jwt, "rooms", grant->register_rooms) &&
                  s_take_rooms (jwt, "rooms", grant->send_rooms) &&
                  s_take_rooms (jwt, "register", grant->register_rooms) &&
                  s_take_rooms (jwt, "send", grant->send_rooms);
     jwt_free (jwt);
     if (!valid) {
         snprintf (reason, reason_size,
-                  "\"rooms\", \"register\" and \"send\" must be arrays of "
-                  "room IDs, prefixes (\"ITB-*\") or \"*\"");
+                  "\"exp\" must be a number, and \"rooms\", \"register\" "
+                  "and \"send\" arrays of room IDs, prefixes (\"ITB-*\") "
+                  "or \"*\"");
         ces_grant_destroy (&grant);
     } else if (grant->expiry && grant->expiry <= (int64_t)time (NULL)) {
+        //  (an exp of -1 stands for 0: long expired)
         snprintf (reason, reason_size, "the token has expired");
         ces_grant_destroy (&grant);
     }

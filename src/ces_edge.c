@@ -1906,6 +1906,7 @@ s_metrics_text (self_t *self)
              "# TYPE ces_edge_refused_total counter\n"
              "ces_edge_refused_total{reason=\"full\"} %" PRIu64 "\n"
              "ces_edge_refused_total{reason=\"bad_request\"} %" PRIu64 "\n"
+             "ces_edge_refused_total{reason=\"auth\"} %" PRIu64 "\n"
              "# HELP ces_edge_rooms Rooms the edge subscribes to at the hub.\n"
              "# TYPE ces_edge_rooms gauge\nces_edge_rooms %zu\n"
              "# HELP ces_edge_hub_connected 1 when the hub link is up.\n"
@@ -1917,9 +1918,9 @@ s_metrics_text (self_t *self)
              self->counters.closed_silent,
              (uint64_t)atomic_load (&self->shared.refused_full),
              (uint64_t)atomic_load (&self->shared.refused_bad),
+             (uint64_t)atomic_load (&self->shared.refused_auth),
              zhashx_size (self->subs), ces_link_connected (self->link) ? 1 : 0);
     fprintf (out,
-             "ces_edge_refused_total{reason=\"auth\"} %" PRIu64 "\n"
              "# HELP ces_edge_denied_total Registers and sends outside a "
              "client's token grant.\n# TYPE ces_edge_denied_total counter\n"
              "ces_edge_denied_total %" PRIu64 "\n"
@@ -1932,7 +1933,6 @@ s_metrics_text (self_t *self)
              "ces_edge_limited_total{limit=\"max_rate\"} %" PRIu64 "\n"
              "ces_edge_limited_total{limit=\"max_rooms_per_client\"} %" PRIu64
              "\n",
-             (uint64_t)atomic_load (&self->shared.refused_auth),
              (uint64_t)atomic_load (&self->shared.denied),
              self->counters.closed_expired,
              (uint64_t)atomic_load (&self->shared.rate_limited),

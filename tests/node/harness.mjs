@@ -305,3 +305,40 @@ export async function targetsFile(routes = {}) {
   write(routes);
   return { file, write, remove: () => fs.rmSync(file, { force: true }) };
 }
+
+// --------------------------------------------------------------------------
+// Auth: JWTs signed here with node:crypto, and refused upgrades
+
+// A JWT with these claims. alg: 'HS256' (key: the secret, a string or
+// Buffer), 'RS256' or 'ES256' (key: a private KeyObject), or 'none' (no
+// signature). header: fields merged into the JOSE header. ecDer: sign ES256
+// in DER, not the raw r||s JWS requires (a malformed signature).
+export async function jwt(claims, { alg = 'HS256', key, header = {}, ecDer = false } = {}) {
+  const crypto = await import('node:crypto');
+  const b64 = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  const data = `${b64({ alg, typ: 'JWT', ...header })}.${b64(claims)}`;
+  let signature;
+  if (alg === 'none') signature = Buffer.alloc(0);
+  else if (alg === 'HS256') signature = crypto.createHmac('sha256', key).update(data).digest();
+  else if (alg === 'RS256') signature = crypto.sign('sha256', Buffer.from(data), key);
+  else if (alg === 'ES256') signature = crypto.sign('sha256', Buffer.from(data), { key, dsaEncoding: ecDer ? 'der' : 'ieee-p1363' });
+  else throw new Error(`jwt: no signer for ${alg}`);
+  return `${data}.${signature.toString('base64url')}`;
+}
+
+// Attempts a WebSocket upgrade that should be refused; resolves with
+// { status, text } of the HTTP answer (status 101 if it was accepted: the
+// socket is then ended at once)
+export function refusal(url, options = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.on('error', reject);  // no answer at all (ignored once resolved)
+    ws.once('open', () => { ws.terminate(); resolve({ status: 101, text: '(upgrade accepted)' }); });
+    ws.once('unexpected-response', (req, res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => { req.destroy(); resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }); });
+      res.on('error', reject);
+    });
+  });
+}

@@ -5,7 +5,9 @@
 #include "ces_classes.h"
 #include <jwt.h>
 #include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/crypto.h>
 
 #define KEY_MAX (64 * 1024)
 
@@ -72,8 +74,11 @@ s_key_problem (const byte *pem, size_t size)
     BIO *bio = BIO_new_mem_buf (pem, (int)size);
     EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY (bio, NULL, NULL, NULL) : NULL;
     BIO_free (bio);
-    if (!key)
+    if (!key) {
+        ERR_clear_error ();
+        OPENSSL_thread_stop ();
         return "not a PEM public key (-----BEGIN PUBLIC KEY-----)";
+    }
     const char *problem = NULL;
     char group[64] = "";
     if (EVP_PKEY_base_id (key) == EVP_PKEY_EC) {
@@ -87,6 +92,10 @@ s_key_problem (const byte *pem, size_t size)
     } else
         problem = "the key is neither RSA (RS256) nor EC P-256 (ES256)";
     EVP_PKEY_free (key);
+    //  This thread's OpenSSL state (errors of a failed parse): freed now,
+    //  not at a thread exit that OpenSSL does not see
+    ERR_clear_error ();
+    OPENSSL_thread_stop ();
     return problem;
 }
 

@@ -354,9 +354,14 @@ ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
     cJSON *exp = exp_json ? cJSON_Parse (exp_json) : NULL;
     free (exp_json);
     bool exp_valid = !exp_json || cJSON_IsNumber (exp);
-    grant->expiry = cJSON_IsNumber (exp) ? (int64_t)exp->valuedouble : 0;
-    if (cJSON_IsNumber (exp) && grant->expiry == 0)
-        grant->expiry = -1; //  1970: expired, not "never"
+    if (cJSON_IsNumber (exp)) {
+        //  Clamped before the cast (found by fuzzing): at most the year
+        //  9999, and 1970 or before is "expired", not "never"
+        double value = exp->valuedouble;
+        grant->expiry = value >= 253402300799.0 ? 253402300799
+                        : value < 1.0           ? -1
+                                                : (int64_t)value;
+    }
     cJSON_Delete (exp);
     bool valid = exp_valid &&
                  s_take_rooms (jwt, "rooms", grant->register_rooms) &&

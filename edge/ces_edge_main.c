@@ -386,10 +386,7 @@ main (int argc, char *argv[])
         return 2;
     }
 #endif
-    //  Each busy civetweb worker has a ZeroMQ socket: raise the limit first
-    const char *clients = (const char *)zhashx_lookup (values, "max-clients");
-    int max_clients = clients && atoi (clients) > 0 ? atoi (clients) : 1000;
-    zsys_set_max_sockets ((size_t)(2 * max_clients) + 256);
+    //  Workers share one ZeroMQ socket: czmq's default socket limit will do
     zsys_init ();
     zsys_set_logident (PROGRAM);
     struct sigaction action;

@@ -3,7 +3,7 @@
 // while one that answers stays open.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, stop, open, status } from './harness.mjs';
+import { startCes, stop, open, status, TIMING } from './harness.mjs';
 
 const PING_INTERVAL = 200;
 const PONG_TIMEOUT = 600;
@@ -15,7 +15,7 @@ describe('edge keep-alive', () => {
   });
   after(async () => { if (ces) await stop(ces.child); });
 
-  it(`sends a Ping at least every ~${PING_INTERVAL} ms (3 within 2 s)`, async (t) => {
+  it(`sends a Ping at least every ~${PING_INTERVAL} ms (3 within 2 s)`, TIMING, async (t) => {
     const client = await open(ces, 'messenger');
     const opened = performance.now();
     const pings = [];

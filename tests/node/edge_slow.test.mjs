@@ -4,7 +4,7 @@
 // event with no added delay.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCes, stop, open, status, mine } from './harness.mjs';
+import { startCes, stop, open, status, mine, TIMING } from './harness.mjs';
 
 const CLIENT_QUEUE = 65536;
 const STUCK_TIMEOUT = 1000;
@@ -15,7 +15,7 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-describe('edge slow client', () => {
+describe('edge slow client', TIMING, () => {
   before(async () => {
     ces = await startCes(['--client-queue', String(CLIENT_QUEUE), '--stuck-timeout', String(STUCK_TIMEOUT)]);
   });

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startCes, stop, open, status, unique, until, eventBuilders, freePort, httpTarget, wsTarget, targetsFile,
+  startCes, stop, open, status, unique, until, eventBuilders, freePort, httpTarget, wsTarget, targetsFile, TIMING,
 } from './harness.mjs';
 
 const { event, frame } = eventBuilders('repeater-bad-target-test', ['core-state']);
@@ -75,7 +75,7 @@ describe('repeater: a target that is down and one that stalls', () => {
       assert.equal(goodWs.connections.items.length, 1, 'the WebSocket target kept one link');
     });
 
-  it('a stalled target\'s full queue drops its events only, counted in /status and /metrics', async () => {
+  it('a stalled target\'s full queue drops its events only, counted in /status and /metrics', TIMING, async () => {
     // Paced by the good targets' arrivals: their queues never fill, the stalled one's does
     for (let round = 0; round < 11; round++) {
       await burst(200);

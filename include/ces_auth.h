@@ -63,6 +63,8 @@ char *ces_auth_token_from_query (const char *query);
 //  What a grant allows.
 bool ces_grant_may_register (ces_grant_t *self, const char *room);
 bool ces_grant_may_send (ces_grant_t *self, const char *room);
+//  May it change the mesh (/interconnect)? A token's "admin": true.
+bool ces_grant_is_admin (ces_grant_t *self);
 //  Seconds since 1970 when it expires; 0 = never.
 int64_t ces_grant_expiry (ces_grant_t *self);
 void ces_grant_destroy (ces_grant_t **self_p);

@@ -27,6 +27,7 @@ struct _ces_auth_t {
 
 struct _ces_grant_t {
     bool everything; //  an open network's client
+    bool admin;      //  "admin": true, may link hubs
     zlist_t *register_rooms;
     zlist_t *send_rooms;
     int64_t expiry;
@@ -363,6 +364,9 @@ ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
                                                 : (int64_t)value;
     }
     cJSON_Delete (exp);
+    char *admin_json = jwt_get_grants_json (jwt, "admin");
+    grant->admin = admin_json && streq (admin_json, "true");
+    free (admin_json);
     bool valid = exp_valid &&
                  s_take_rooms (jwt, "rooms", grant->register_rooms) &&
                  s_take_rooms (jwt, "rooms", grant->send_rooms) &&
@@ -435,6 +439,13 @@ ces_grant_may_send (ces_grant_t *self, const char *room)
 {
     assert (self && room);
     return self->everything || s_matches (self->send_rooms, room);
+}
+
+bool
+ces_grant_is_admin (ces_grant_t *self)
+{
+    assert (self);
+    return self->everything || self->admin;
 }
 
 int64_t
@@ -511,6 +522,7 @@ ces_auth_test (bool verbose)
     assert (ces_grant_may_send (grant, "ITB-1101"));
     assert (!ces_grant_may_send (grant, "ITB-1102"));
     assert (ces_grant_expiry (grant) == 0);
+    assert (!ces_grant_is_admin (grant));
     ces_grant_destroy (&grant);
     freen (token);
 

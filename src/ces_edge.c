@@ -790,7 +790,14 @@ static int
 s_http_interconnect (struct mg_connection *conn, void *cbdata)
 {
     shared_t *shared = (shared_t *)cbdata;
-    ces_http_control (conn, shared->hub_control);
+    //  Changing the mesh needs an "admin" token when tokens are required
+    ces_grant_t *grant = s_authorize (shared, conn);
+    if (grant && !ces_grant_is_admin (grant))
+        ces_http_reply (conn, 403, "text/plain",
+                        "linking hubs needs a token with \"admin\": true\n");
+    else if (grant)
+        ces_http_control (conn, shared->hub_control);
+    ces_grant_destroy (&grant);
     return 1;
 }
 
@@ -801,6 +808,7 @@ s_http_status (struct mg_connection *conn, void *cbdata)
     const char *uri = mg_get_request_info (conn)->local_uri;
     bool metrics = streq (uri, "/metrics");
     bool health = streq (uri, "/health");
+
     char *answer = s_worker_question (conn, metrics  ? "METRICS"
                                             : health ? "HEALTH"
                                                      : "STATUS");
@@ -2180,9 +2188,12 @@ s_start (self_t *self)
     if (!self->shared.repeater)
         mg_set_request_handler (self->civet, "/interconnect",
                                 s_http_interconnect, &self->shared);
-    mg_set_request_handler (self->civet, "/status", s_http_status, NULL);
-    mg_set_request_handler (self->civet, "/metrics", s_http_status, NULL);
-    mg_set_request_handler (self->civet, "/health", s_http_status, NULL);
+    mg_set_request_handler (self->civet, "/status", s_http_status,
+                            &self->shared);
+    mg_set_request_handler (self->civet, "/metrics", s_http_status,
+                            &self->shared);
+    mg_set_request_handler (self->civet, "/health", s_http_status,
+                            &self->shared);
     mg_set_request_handler (self->civet, "/", s_http_page, &self->shared);
 
     struct mg_server_port ports[4];

@@ -82,6 +82,15 @@ describe('TLS front (nginx, examples/nginx/ces-tls.conf)', { skip: !have('nginx'
     await assert.rejects(new Client(`wss://127.0.0.1:${edgePort}/connect/messenger`, { rejectUnauthorized: false }).open(), (e) => e.status === 401);
     // the TLS port does not speak plain WebSocket
     await assert.rejects(new Client(`ws://127.0.0.1:${edgePort}/connect/messenger?token=${token}`).open());
+    // operators' pages are not served to the outside
+    const code = (route) => new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port: edgePort, path: route, rejectUnauthorized: false }, (res) => { res.resume(); resolve(res.statusCode); })
+        .on('error', reject);
+    });
+    assert.equal(await code('/status'), 403);
+    assert.equal(await code('/metrics'), 403);
+    assert.equal(await code('/interconnect'), 403);
+    assert.equal(await code('/health'), 200);
     await a.close();
     await b.close();
   });

@@ -261,25 +261,12 @@ s_link_peers (zactor_t *hub, zhashx_t *values, zlist_t *peers)
         return false;
     }
     const char *env = (const char *)zhashx_lookup (values, "peer");
-    char *list = strdup (env ? env : "");
-    char *saveptr = NULL;
-    for (char *peer = strtok_r (list, ",", &saveptr); peer;
-         peer = strtok_r (NULL, ",", &saveptr))
-        zlist_append (peers, peer);
-    freen (list);
-    for (const char *peer = (const char *)zlist_first (peers); peer;
-         peer = (const char *)zlist_next (peers)) {
-        zstr_sendx (hub, "LINK", peer, NULL);
-        char *rc = NULL, *reply = NULL;
-        zstr_recvx (hub, &rc, &reply, NULL);
-        bool refused = !rc || streq (rc, "-1");
-        if (refused)
-            fprintf (stderr, PROGRAM ": --peer %s: %s\n", peer,
-                     reply ? reply : "?");
-        zstr_free (&rc);
-        zstr_free (&reply);
-        if (refused)
-            return false;
+    ces_mesh_split_peers (env ? env : "", peers);
+    char *refused = NULL;
+    if (ces_hub_link (hub, peers, &refused)) {
+        fprintf (stderr, PROGRAM ": --peer %s\n", refused);
+        zstr_free (&refused);
+        return false;
     }
     return true;
 }

@@ -61,28 +61,6 @@ s_set (zactor_t *hub, const char *name, const char *value)
     return false;
 }
 
-//  Links the hub to its configured peers; false (after saying why) if an
-//  address is unusable
-static bool
-s_link_peers (zactor_t *hub, zlist_t *peers)
-{
-    for (const char *peer = (const char *)zlist_first (peers); peer;
-         peer = (const char *)zlist_next (peers)) {
-        zstr_sendx (hub, "LINK", peer, NULL);
-        char *rc = NULL, *reply = NULL;
-        zstr_recvx (hub, &rc, &reply, NULL);
-        bool refused = !rc || streq (rc, "-1");
-        if (refused)
-            fprintf (stderr, "ces-hub: --peer %s: %s\n", peer,
-                     reply ? reply : "?");
-        zstr_free (&rc);
-        zstr_free (&reply);
-        if (refused)
-            return false;
-    }
-    return true;
-}
-
 int
 main (int argc, char *argv[])
 {
@@ -95,12 +73,7 @@ main (int argc, char *argv[])
     bool validate = true;
     zlist_t *peers = zlist_new ();
     zlist_autofree (peers);
-    char *env_peers = strdup (s_env_or ("CES_HUB_PEERS", ""));
-    char *saveptr = NULL;
-    for (char *peer = strtok_r (env_peers, ",", &saveptr); peer;
-         peer = strtok_r (NULL, ",", &saveptr))
-        zlist_append (peers, peer);
-    zstr_free (&env_peers);
+    ces_mesh_split_peers (s_env_or ("CES_HUB_PEERS", ""), peers);
 
     static const struct option options[] = {
         {"router", required_argument, NULL, 'r'},
@@ -197,9 +170,11 @@ main (int argc, char *argv[])
     char *bound_http = NULL;
     zstr_recvx (hub, &status, &bound_router, &bound_pub, &bound_http, NULL);
     int exit_code = 0;
-    if (status && streq (status, "0") && !s_link_peers (hub, peers))
+    char *refused = NULL;
+    if (status && streq (status, "0") && ces_hub_link (hub, peers, &refused)) {
+        fprintf (stderr, "ces-hub: --peer %s\n", refused);
         exit_code = 2;
-    else if (status && streq (status, "0")) {
+    } else if (status && streq (status, "0")) {
         printf ("ces-hub ready\n"
                 "  peers (edges, messengers, repeaters) connect a DEALER to "
                 "%s\n"
@@ -224,6 +199,7 @@ main (int argc, char *argv[])
     zstr_free (&bound_router);
     zstr_free (&bound_pub);
     zstr_free (&bound_http);
+    zstr_free (&refused);
     zactor_destroy (&hub);
     zlist_destroy (&peers);
     return exit_code;

@@ -52,4 +52,9 @@
 //  The actor function; args is unused and may be NULL.
 void ces_hub_actor (zsock_t *pipe, void *args);
 
+//  Sends LINK for every address to a bound hub actor, in order. Returns 0,
+//  or -1 at the first address it refuses, with "address: reason" in
+//  *reason (caller frees).
+int ces_hub_link (zactor_t *hub, zlist_t *addresses, char **reason);
+
 #endif

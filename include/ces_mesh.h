@@ -95,6 +95,10 @@ void ces_mesh_want (ces_mesh_t *self, const char *room, bool wanted);
 int ces_mesh_read_peers (const char *path, zlist_t *addresses, char *error,
                          size_t error_size);
 
+//  Append the addresses of a comma-separated list (CES_HUB_PEERS) to
+//  addresses (autofree).
+void ces_mesh_split_peers (const char *list, zlist_t *addresses);
+
 //  Add the "mesh" section to a status object; write Prometheus metrics.
 void ces_mesh_status (ces_mesh_t *self, cJSON *status);
 void ces_mesh_metrics (ces_mesh_t *self, FILE *out);

@@ -1230,8 +1230,8 @@ s_handle_pipe (self_t *self)
 static void
 s_handle_mesh_dial (self_t *self, void *which)
 {
-    for (int count = 0; count < 1000 && ces_mesh_owns (self->mesh, which);
-         count++) {
+    //  Only the pipe, router, pub, control and the mesh's sockets are polled
+    for (int count = 0; count < 1000; count++) {
         const char *origin = NULL;
         zframe_t *message = ces_mesh_recv (self->mesh, which, &origin);
         if (message)
@@ -1390,6 +1390,24 @@ ces_hub_actor (zsock_t *pipe, void *args)
             s_housekeeping (self);
     }
     s_self_destroy (&self);
+}
+
+int
+ces_hub_link (zactor_t *hub, zlist_t *addresses, char **reason)
+{
+    assert (hub && addresses && reason);
+    *reason = NULL;
+    for (const char *address = (const char *)zlist_first (addresses);
+         address && !*reason; address = (const char *)zlist_next (addresses)) {
+        zstr_sendx (hub, "LINK", address, NULL);
+        char *rc = NULL, *reply = NULL;
+        zstr_recvx (hub, &rc, &reply, NULL);
+        if (!rc || streq (rc, "-1"))
+            *reason = zsys_sprintf ("%s: %s", address, reply ? reply : "?");
+        zstr_free (&rc);
+        zstr_free (&reply);
+    }
+    return *reason ? -1 : 0;
 }
 
 //  --------------------------------------------------------------------------

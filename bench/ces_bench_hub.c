@@ -133,7 +133,7 @@ s_run_hub (const char *name, bool validate, uint64_t count, zframe_t *message)
 
     //  The subscriber registers through a messenger-role link, so that the
     //  subscription is live before the first event
-    ces_link_t *link = ces_link_new (router, pub, "bench-sub", "bench");
+    ces_link_t *link = ces_link_new (router, pub, "bench-sub", "bench", NULL);
     ces_link_set_log_level (link, CES_LOG_ERROR);
     ces_link_attach (link, "0", CES_ROLE_MESSENGER);
     zlist_t *rooms = zlist_new ();

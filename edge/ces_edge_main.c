@@ -46,6 +46,11 @@ static const flag_t s_flags[] = {
     {"peers-file", NULL, HUB, NULL, "a static mesh: one peer per line"},
     {"advertise", "advertise", HUB, NULL,
      "ROUTER address peer hubs dial back (the tcp:// one)"},
+    {"curve-cert", "curve-cert", HUB, "CES_CURVE_CERT",
+     "CURVE on the hub's tcp:// links: its certificate\n"
+     "                          (ces-keygen; hubs of a mesh share one)"},
+    {"curve-clients", "curve-clients", HUB, "CES_CURVE_CLIENTS",
+     "directory of the public certificates let in, or \"*\""},
     {"listen", "listen", EDGE, NULL,
      "edge HTTP/WebSocket port (127.0.0.1:7100)"},
     {"repeater-listen", "listen", REPEATER, NULL,
@@ -62,6 +67,10 @@ static const flag_t s_flags[] = {
      "the hub's ROUTER (tcp://127.0.0.1:7200)"},
     {"hub-pub", "hub-pub", EDGE, NULL, "the hub's PUB (tcp://127.0.0.1:7201)"},
 #endif
+    {"curve-cert", "curve-cert", EDGE | REPEATER, "CES_CURVE_CERT",
+     "CURVE to the hub: this process's certificate (ces-keygen)"},
+    {"hub-key", "hub-key", EDGE | REPEATER, "CES_HUB_KEY",
+     "CURVE to the hub: its public key (Z85) or certificate"},
 #endif
 #ifdef CES_REPEATER
     {"targets", "targets-file", REPEATER, NULL,

@@ -21,11 +21,14 @@ s_usage (FILE *out)
         out,
         "usage: ces-example-messenger [--router EP] [--pub EP] --room ROOM\n"
         "                             [--send JSON] [--count N]\n"
+        "                             [--curve-cert FILE --hub-key KEY]\n"
         "  --room ROOM   room to listen to (or to send to, with --send)\n"
         "  --send JSON   send one event and exit\n"
         "  --count N     exit after N events have arrived\n"
         "  --router EP   hub ROUTER (default %s)\n"
-        "  --pub EP      hub PUB (default %s)\n",
+        "  --pub EP      hub PUB (default %s)\n"
+        "  --curve-cert FILE  CURVE to the hub: this service's certificate\n"
+        "  --hub-key KEY      and the hub's public key (Z85 or its .key)\n",
         CES_HUB_ROUTER, CES_HUB_PUB);
 }
 
@@ -71,6 +74,7 @@ main (int argc, char *argv[])
 {
     const char *router = CES_HUB_ROUTER, *pub = CES_HUB_PUB;
     const char *room = NULL, *json = NULL;
+    const char *curve_cert = NULL, *hub_key = NULL;
     long count = 0;
     static const struct option options[] = {
         {"router", required_argument, NULL, 'r'},
@@ -78,6 +82,8 @@ main (int argc, char *argv[])
         {"room", required_argument, NULL, 'o'},
         {"send", required_argument, NULL, 's'},
         {"count", required_argument, NULL, 'c'},
+        {"curve-cert", required_argument, NULL, 'C'},
+        {"hub-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int option;
@@ -98,6 +104,12 @@ main (int argc, char *argv[])
             case 'c':
                 count = atol (optarg);
                 break;
+            case 'C':
+                curve_cert = optarg;
+                break;
+            case 'k':
+                hub_key = optarg;
+                break;
             case 'h':
                 s_usage (stdout);
                 return 0;
@@ -112,7 +124,20 @@ main (int argc, char *argv[])
     }
     zsys_init ();
     zsys_set_logident ("ces-example");
-    ces_messenger_t *messenger = ces_messenger_new (router, pub);
+    //  Over CURVE when keys are given: the keys go into the sockets
+    ces_curve_t *keys = NULL;
+    if (curve_cert || hub_key) {
+        char reason[256] = "give both --curve-cert and --hub-key";
+        if (curve_cert && hub_key)
+            keys = ces_curve_new (curve_cert, hub_key, reason, sizeof reason);
+        if (!keys) {
+            fprintf (stderr, "ces-example-messenger: %s\n", reason);
+            return 2;
+        }
+    }
+    ces_messenger_t *messenger =
+        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, keys);
+    ces_curve_destroy (&keys);
     if (!messenger) {
         fprintf (stderr, "cannot create messenger for %s / %s\n", router, pub);
         return 1;

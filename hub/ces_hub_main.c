@@ -33,12 +33,19 @@ s_usage (FILE *out)
         "  --peers-file FILE    a static mesh: one peer address per line\n"
         "  --advertise ADDRESS  the ROUTER address peer hubs dial back\n"
         "                       (default: the first tcp:// one bound)\n"
+        "  --curve-cert FILE    encrypt and authenticate every ZeroMQ link\n"
+        "                       with CURVE: this hub's certificate (from\n"
+        "                       ces-keygen; hubs of a mesh share one)\n"
+        "  --curve-clients DIR  public certificates of the edges, messengers\n"
+        "                       and hubs let in; \"*\" lets in any client\n"
+        "                       that has this hub's public key\n"
         "  --log-level LEVEL    error, warn, info or debug (default info;\n"
         "                       environment LOG_LEVEL)\n"
         "  --help               this text\n"
         "\n"
         "Environment: CES_HUB_ROUTER, CES_HUB_PUB, CES_HUB_PEERS (comma-\n"
-        "separated peer addresses), LOG_LEVEL.\n",
+        "separated peer addresses), CES_CURVE_CERT, CES_CURVE_CLIENTS,\n"
+        "LOG_LEVEL.\n",
         CES_HUB_ROUTER, CES_HUB_PUB, CES_HEARTBEAT_MSEC, CES_PAYLOAD_MAX,
         CES_HUB_HTTP);
 }
@@ -70,6 +77,8 @@ main (int argc, char *argv[])
     const char *heartbeat = NULL, *max_payload = NULL, *hub_id = NULL;
     const char *http = CES_HUB_HTTP;
     const char *advertise = NULL;
+    const char *curve_cert = s_env_or ("CES_CURVE_CERT", NULL);
+    const char *curve_clients = s_env_or ("CES_CURVE_CLIENTS", NULL);
     bool validate = true;
     zlist_t *peers = zlist_new ();
     zlist_autofree (peers);
@@ -86,6 +95,8 @@ main (int argc, char *argv[])
         {"peer", required_argument, NULL, 'e'},
         {"peers-file", required_argument, NULL, 'f'},
         {"advertise", required_argument, NULL, 'a'},
+        {"curve-cert", required_argument, NULL, 'c'},
+        {"curve-clients", required_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -132,6 +143,12 @@ main (int argc, char *argv[])
             case 'a':
                 advertise = optarg;
                 break;
+            case 'c':
+                curve_cert = optarg;
+                break;
+            case 'C':
+                curve_clients = optarg;
+                break;
             case 'h':
                 s_usage (stdout);
                 zlist_destroy (&peers);
@@ -158,6 +175,8 @@ main (int argc, char *argv[])
               (!max_payload || s_set (hub, "max-payload", max_payload)) &&
               (!hub_id || s_set (hub, "hub-id", hub_id)) &&
               (!advertise || s_set (hub, "advertise", advertise)) &&
+              (!curve_cert || s_set (hub, "curve-cert", curve_cert)) &&
+              (!curve_clients || s_set (hub, "curve-clients", curve_clients)) &&
               s_set (hub, "http", http) &&
               s_set (hub, "validate", validate ? "true" : "false");
     if (!ok) {

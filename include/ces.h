@@ -40,11 +40,13 @@ typedef struct _ces_messenger_t ces_messenger_t;
 typedef struct _ces_link_t ces_link_t;
 typedef struct _ces_http_t ces_http_t;
 typedef struct _ces_targets_t ces_targets_t;
+typedef struct _ces_curve_t ces_curve_t;
 
 #include <cjson/cJSON.h>
 #include "ces_frame.h"
 #include "ces_event.h"
 #include "ces_proto.h"
+#include "ces_curve.h"
 #include "ces_link.h"
 #include "ces_http.h"
 #include "ces_auth.h"

@@ -31,9 +31,11 @@ typedef enum {
 //  Create a link; it says HELLO at once. link_id must be unique per process
 //  and printable (it becomes the DEALER identity); name is for the hub's
 //  logs. pub_endpoint may be NULL for a peer that wants no room events.
-//  Returns NULL if an endpoint is invalid.
+//  With curve keys (see ces_curve; NULL = plain) both sockets are CURVE
+//  clients of the hub. Returns NULL if an endpoint is invalid.
 ces_link_t *ces_link_new (const char *router_endpoint, const char *pub_endpoint,
-                          const char *link_id, const char *name);
+                          const char *link_id, const char *name,
+                          const ces_curve_t *curve);
 
 //  Destroy the link; says BYE if the hub is there. Idempotent.
 void ces_link_destroy (ces_link_t **self_p);

@@ -43,6 +43,11 @@ void ces_mesh_destroy (ces_mesh_t **self_p);
 void ces_mesh_set_address (ces_mesh_t *self, const char *address);
 void ces_mesh_set_log_level (ces_mesh_t *self, int level);
 
+//  Dial peers over CURVE with the hub's own certificate, expecting them to
+//  hold the same public key (hubs of one mesh share one certificate).
+//  Before the first link; the mesh keeps a copy.
+void ces_mesh_set_curve (ces_mesh_t *self, const ces_curve_t *hub_keys);
+
 //  Link to the hub at address ("host:port", "tcp://host:port", or
 //  "ws://host:port" for an original hub). Returns 0 and a JSON reply when
 //  the link is new, 1 when it exists already (or is being made), -1 and a

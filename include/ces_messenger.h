@@ -57,6 +57,14 @@ ces_messenger_t *ces_messenger_new_role (const char *router_endpoint,
                                          const char *pub_endpoint,
                                          const char *role);
 
+//  The same over CURVE (see ces_curve): curve holds this service's
+//  certificate and the hub's public key; NULL is plain. The keys are copied
+//  into the sockets: the caller may destroy them once this returns.
+ces_messenger_t *ces_messenger_new_secure (const char *router_endpoint,
+                                           const char *pub_endpoint,
+                                           const char *role,
+                                           const ces_curve_t *curve);
+
 //  Destroy the messenger; says BYE to the hub. Idempotent.
 void ces_messenger_destroy (ces_messenger_t **self_p);
 

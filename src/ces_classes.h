@@ -76,5 +76,6 @@ void ces_wsclient_test (bool verbose);
 void ces_hubpeer_test (bool verbose);
 void ces_mesh_test (bool verbose);
 void ces_auth_test (bool verbose);
+void ces_curve_test (bool verbose);
 
 #endif

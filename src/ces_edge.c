@@ -156,6 +156,9 @@ typedef struct {
     char *listen;
     char *hub_router;
     char *hub_pub;
+    char *curve_cert; //  CURVE to the hub: our certificate, the hub's key
+    char *hub_key;
+    ces_curve_t *curve;
     int port;
     size_t client_queue;
     int max_rooms; //  per client; 0 = any
@@ -2007,6 +2010,10 @@ s_set_option (self_t *self, const char *name, const char *value)
         zstr_free (&self->hub_router), self->hub_router = strdup (value);
     else if (streq (name, "hub-pub"))
         zstr_free (&self->hub_pub), self->hub_pub = strdup (value);
+    else if (streq (name, "curve-cert"))
+        zstr_free (&self->curve_cert), self->curve_cert = strdup (value);
+    else if (streq (name, "hub-key"))
+        zstr_free (&self->hub_key), self->hub_key = strdup (value);
     else if (streq (name, "auth-secret") && *value)
         ces_auth_set_secret (self->shared.auth, value);
     else if (streq (name, "auth-key-file") && *value)
@@ -2077,11 +2084,34 @@ s_log_message (const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+//  Both or neither of the certificate and the hub key; NULL or a reason
+static char *
+s_load_curve (self_t *self)
+{
+    bool cert = self->curve_cert && *self->curve_cert;
+    bool key = self->hub_key && *self->hub_key;
+    if (!cert && !key)
+        return NULL;
+    if (!cert || !key)
+        return strdup ("CURVE needs both this edge's certificate "
+                       "(--curve-cert) and the hub's public key (--hub-key)");
+    char reason[256];
+    self->curve =
+        ces_curve_new (self->curve_cert, self->hub_key, reason, sizeof reason);
+    return self->curve ? NULL : strdup (reason);
+}
+
 static void
 s_start (self_t *self)
 {
     if (self->civet) {
         zstr_sendx (self->pipe, "-1", "edge is already started", NULL);
+        return;
+    }
+    char *curve_error = s_load_curve (self);
+    if (curve_error) {
+        zstr_sendx (self->pipe, "-1", curve_error, NULL);
+        zstr_free (&curve_error);
         return;
     }
     //  One ZeroMQ socket per worker asking at once, plus ours
@@ -2117,7 +2147,7 @@ s_start (self_t *self)
         "%s %s", self->shared.repeater ? "repeater" : "edge", self->listen);
     self->link = ces_link_new (self->hub_router,
                                self->shared.repeater ? NULL : self->hub_pub,
-                               link_id, name);
+                               link_id, name, self->curve);
     zstr_free (&name);
     zstr_free (&link_id);
     if (!self->link) {
@@ -2400,6 +2430,9 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->listen);
         zstr_free (&self->hub_router);
         zstr_free (&self->hub_pub);
+        zstr_free (&self->curve_cert);
+        zstr_free (&self->hub_key);
+        ces_curve_destroy (&self->curve);
         zstr_free (&self->shared.hub_control);
         ces_auth_destroy (&self->shared.auth);
         zhashx_destroy (&self->shared.addresses);

@@ -111,6 +111,17 @@ typedef struct {
     int64_t next_housekeeping;
     bool some_link_dead; //  a link was found gone while routing
     counters_t counters;
+
+    //  CURVE, when a certificate is set: zauth checks client keys against
+    //  the clients directory (or lets any in, "*"); monitors count refusals
+    ces_curve_t *curve;
+    char *curve_clients;
+    zactor_t *auth;
+    zsock_t *router_monitor;
+    zsock_t *pub_monitor;
+    uint64_t curve_refused;
+    uint64_t curve_refused_logged;
+    int64_t curve_next_log;
 } self_t;
 
 static role_index_t
@@ -935,6 +946,14 @@ s_status_json (self_t *self)
     for (int reason = 0; reason < DROP_REASONS; reason++)
         cJSON_AddNumberToObject (drops, s_drop_names[reason],
                                  (double)self->counters.drops[reason]);
+    cJSON *curve = cJSON_AddObjectToObject (root, "curve");
+    cJSON_AddBoolToObject (curve, "enabled", self->curve != NULL);
+    if (self->curve) {
+        cJSON_AddStringToObject (curve, "public_key",
+                                 ces_curve_public_key (self->curve));
+        cJSON_AddStringToObject (curve, "clients", self->curve_clients);
+    }
+    cJSON_AddNumberToObject (curve, "refused", (double)self->curve_refused);
     if (self->mesh)
         ces_mesh_status (self->mesh, root);
     char *text = cJSON_PrintUnformatted (root);
@@ -980,6 +999,12 @@ s_metrics_text (self_t *self)
              "# HELP ces_hub_rooms Rooms with at least one subscriber.\n"
              "# TYPE ces_hub_rooms gauge\nces_hub_rooms %zu\n",
              zhashx_size (self->rooms));
+    fprintf (out,
+             "# HELP ces_hub_curve_refused_total CURVE handshakes refused "
+             "(unknown client key, other hub key, or no CURVE).\n"
+             "# TYPE ces_hub_curve_refused_total counter\n"
+             "ces_hub_curve_refused_total %" PRIu64 "\n",
+             self->curve_refused);
     if (self->mesh)
         ces_mesh_metrics (self->mesh, out);
     fclose (out);
@@ -988,6 +1013,21 @@ s_metrics_text (self_t *self)
 
 //  --------------------------------------------------------------------------
 //  Pipe commands
+
+static int
+s_set_curve_cert (self_t *self, const char *path)
+{
+    ces_curve_destroy (&self->curve);
+    if (!*path)
+        return 0; //  "" turns CURVE off
+    char reason[256];
+    self->curve = ces_curve_new (path, NULL, reason, sizeof (reason));
+    if (!self->curve) {
+        ces_error (self->log_level, "hub: %s", reason);
+        return -1;
+    }
+    return 0;
+}
 
 static int
 s_set_option (self_t *self, const char *name, const char *value)
@@ -1016,6 +1056,10 @@ s_set_option (self_t *self, const char *name, const char *value)
         zstr_free (&self->http_listen), self->http_listen = strdup (value);
     else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
         self->log_level = ces_log_level_parse (value);
+    else if (streq (name, "curve-cert") && !self->router)
+        return s_set_curve_cert (self, value);
+    else if (streq (name, "curve-clients") && *value && !self->router)
+        zstr_free (&self->curve_clients), self->curve_clients = strdup (value);
     else
         return -1;
     return 0;
@@ -1072,6 +1116,101 @@ s_advertised (self_t *self)
     return found ? found : strdup ("");
 }
 
+//  Peer hubs dial with the hub certificate: without it in the directory
+//  the mesh is refused, which is easy to miss
+static void
+s_check_own_key_authorised (self_t *self)
+{
+    zcertstore_t *store = zcertstore_new (self->curve_clients);
+    assert (store);
+    if (!zcertstore_lookup (store, ces_curve_public_key (self->curve)))
+        ces_warn (self->log_level,
+                  "hub %s: %s does not hold this hub's public certificate; "
+                  "peer hubs (which share it) will be refused",
+                  self->hub_id, self->curve_clients);
+    zcertstore_destroy (&store);
+}
+
+//  CURVE: zauth answers the handshakes of every socket in this process
+//  that is a CURVE server; only one hub per process may have keys
+static char *
+s_secure (self_t *self)
+{
+    if (!self->curve_clients)
+        return strdup ("a hub certificate needs a clients directory of "
+                       "authorised public certificates, or \"*\" for any "
+                       "client that has the hub's public key");
+    bool any = streq (self->curve_clients, "*");
+    if (!any && !zsys_file_exists (self->curve_clients))
+        return zsys_sprintf ("no clients directory %s", self->curve_clients);
+    if (!any)
+        s_check_own_key_authorised (self);
+    self->auth = zactor_new (zauth, NULL);
+    assert (self->auth);
+    if (self->log_level >= CES_LOG_DEBUG) {
+        zstr_sendx (self->auth, "VERBOSE", NULL);
+        zsock_wait (self->auth);
+    }
+    zstr_sendx (self->auth, "CURVE",
+                any ? CURVE_ALLOW_ANY : self->curve_clients, NULL);
+    zsock_wait (self->auth);
+    ces_curve_secure_server (self->curve, self->router);
+    ces_curve_secure_server (self->curve, self->pub);
+    ces_info (self->log_level, "hub %s: CURVE on, public key %s, clients %s",
+              self->hub_id, ces_curve_public_key (self->curve),
+              any ? "any that has the key" : self->curve_clients);
+    return NULL;
+}
+
+//  A PAIR that receives the socket's failed handshakes
+static zsock_t *
+s_monitor (zsock_t *socket)
+{
+    zuuid_t *uuid = zuuid_new ();
+    char *endpoint =
+        zsys_sprintf ("inproc://ces-hub-monitor-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    int rc = zmq_socket_monitor (zsock_resolve (socket), endpoint,
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    assert (rc == 0);
+    zsock_t *monitor = zsock_new_pair (endpoint);
+    assert (monitor);
+    zstr_free (&endpoint);
+    return monitor;
+}
+
+static void
+s_handle_monitor (self_t *self, zsock_t *monitor)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return;
+    zframe_t *event = zmsg_first (msg);
+    char *endpoint = zframe_strdup (zmsg_next (msg));
+    uint16_t kind = 0;
+    if (event && zframe_size (event) >= 2)
+        memcpy (&kind, zframe_data (event), 2);
+    zmsg_destroy (&msg);
+    self->curve_refused++;
+    //  A refused client keeps retrying: one line a second at most
+    int64_t now = zclock_mono ();
+    if (now >= self->curve_next_log) {
+        ces_warn (self->log_level,
+                  "hub %s: refused %" PRIu64 " CURVE handshake(s) on %s (%s)",
+                  self->hub_id,
+                  self->curve_refused - self->curve_refused_logged,
+                  endpoint ? endpoint : "?",
+                  kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                      ? "a client key not in the clients directory"
+                      : "a client without CURVE or with another hub key");
+        self->curve_refused_logged = self->curve_refused;
+        self->curve_next_log = now + 1000;
+    }
+    zstr_free (&endpoint);
+}
+
 //  The mesh, the in-process ROUTER endpoint original-hub peers use, and
 //  the control socket HTTP threads ask for /interconnect changes on
 static void
@@ -1117,6 +1256,14 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     zsock_set_xpub_verbose (self->pub, 1);
     zsock_set_sndtimeo (self->pub, 0);
     zsock_set_linger (self->router, 100);
+    char *reason = self->curve ? s_secure (self) : NULL;
+    if (reason) {
+        zsock_destroy (&self->router);
+        zsock_destroy (&self->pub);
+        zstr_sendx (self->pipe, "-1", reason, "", "", NULL);
+        zstr_free (&reason);
+        return;
+    }
     char *failed = NULL;
     self->router_endpoint = s_bind_all (self->router, router_endpoint, &failed);
     if (self->router_endpoint)
@@ -1133,6 +1280,13 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
         return;
     }
     s_start_mesh (self);
+    if (self->curve) {
+        self->router_monitor = s_monitor (self->router);
+        self->pub_monitor = s_monitor (self->pub);
+        zpoller_add (self->poller, self->router_monitor);
+        zpoller_add (self->poller, self->pub_monitor);
+        ces_mesh_set_curve (self->mesh, self->curve);
+    }
     if (self->http_listen) {
         char error[256] = "";
         self->http = ces_http_new (self->http_listen, error, sizeof (error));
@@ -1304,8 +1458,13 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->control_endpoint);
         zstr_free (&self->self_endpoint);
         zstr_free (&self->advertise);
+        zsock_destroy (&self->router_monitor);
+        zsock_destroy (&self->pub_monitor);
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
+        zactor_destroy (&self->auth);
+        ces_curve_destroy (&self->curve);
+        zstr_free (&self->curve_clients);
         zhashx_destroy (&self->syncs);
         zlistx_destroy (&self->repeaters);
         zlistx_destroy (&self->hub_peers);
@@ -1382,6 +1541,9 @@ ces_hub_actor (zsock_t *pipe, void *args)
             s_handle_subscription (self);
         else if (which && which == self->control)
             s_handle_control (self);
+        else if (which &&
+                 (which == self->router_monitor || which == self->pub_monitor))
+            s_handle_monitor (self, which);
         else if (which)
             s_handle_mesh_dial (self, which);
         if (self->mesh && ces_mesh_timeout (self->mesh) == 0)

@@ -239,7 +239,7 @@ s_hubpeer_actor (zsock_t *pipe, void *args)
     self->backoff = BACKOFF_MIN;
     char *name = zsys_sprintf ("original hub %s", self->config->url);
     self->link = ces_link_new (self->config->hub_endpoint, NULL,
-                               self->config->link_id, name);
+                               self->config->link_id, name, NULL);
     zstr_free (&name);
     assert (self->link);
     ces_link_set_log_level (self->link, self->config->log_level);

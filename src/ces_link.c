@@ -69,7 +69,7 @@ s_free (void **item_p)
 
 ces_link_t *
 ces_link_new (const char *router_endpoint, const char *pub_endpoint,
-              const char *link_id, const char *name)
+              const char *link_id, const char *name, const ces_curve_t *curve)
 {
     assert (router_endpoint && link_id && name);
     ces_link_t *self = (ces_link_t *)zmalloc (sizeof (ces_link_t));
@@ -106,6 +106,10 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     zsock_set_reconnect_ivl (self->sub, BACKOFF_MIN);
     zsock_set_reconnect_ivl_max (self->sub, BACKOFF_MAX);
     zsock_set_rcvhwm (self->sub, CES_HUB_SNDHWM);
+    if (curve) {
+        ces_curve_secure_client (curve, self->dealer);
+        ces_curve_secure_client (curve, self->sub);
+    }
     //  A repeater needs no published events: it may have no PUB endpoint
     if (zsock_connect (self->dealer, "%s", router_endpoint) ||
         (pub_endpoint && zsock_connect (self->sub, "%s", pub_endpoint))) {
@@ -750,7 +754,7 @@ ces_link_test (bool verbose)
     zstr_recvx (hub, &status, &router, &pub, NULL);
     assert (streq (status, "0"));
 
-    ces_link_t *link = ces_link_new (router, pub, "link-a", "selftest");
+    ces_link_t *link = ces_link_new (router, pub, "link-a", "selftest", NULL);
     assert (link);
     ces_link_set_log_level (link, verbose ? CES_LOG_DEBUG : CES_LOG_WARN);
     //  Connections attached before the hub answers go out on WELCOME

@@ -42,6 +42,7 @@ struct _ces_mesh_t {
     zpoller_t *poller;
     ces_proto_t *proto;
     int log_level;
+    ces_curve_t *curve;    //  dial peers over CURVE, if set
     zlistx_t *peers;       //  peer_t, owned
     zhashx_t *wants;       //  rooms this hub's messengers want (set)
     char *peers_signature; //  the linked set last told to peers
@@ -274,7 +275,7 @@ s_dial (ces_mesh_t *self, peer_t *peer)
         return;
     char *link_id = zsys_sprintf ("mesh.%s", self->hub_id);
     char *name = zsys_sprintf ("hub %s", self->hub_id);
-    peer->dial = ces_link_new (peer->address, NULL, link_id, name);
+    peer->dial = ces_link_new (peer->address, NULL, link_id, name, self->curve);
     zstr_free (&link_id);
     zstr_free (&name);
     if (!peer->dial) {
@@ -1127,6 +1128,7 @@ ces_mesh_destroy (ces_mesh_t **self_p)
         zstr_free (&self->address);
         zstr_free (&self->self_endpoint);
         zstr_free (&self->peers_signature);
+        ces_curve_destroy (&self->curve);
         zstr_free (&self->missing);
         freen (self);
         *self_p = NULL;
@@ -1139,6 +1141,14 @@ ces_mesh_set_address (ces_mesh_t *self, const char *address)
     assert (self && address);
     zstr_free (&self->address);
     self->address = strdup (address);
+}
+
+void
+ces_mesh_set_curve (ces_mesh_t *self, const ces_curve_t *hub_keys)
+{
+    assert (self && hub_keys && zlistx_size (self->peers) == 0);
+    ces_curve_destroy (&self->curve);
+    self->curve = ces_curve_dup (hub_keys, ces_curve_public_key (hub_keys));
 }
 
 void

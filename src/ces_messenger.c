@@ -15,6 +15,7 @@ typedef struct {
     const char *role;
     const char *link_id;
     const char *msgpipe_endpoint;
+    const ces_curve_t *curve;
 } actor_args_t;
 
 typedef struct {
@@ -315,7 +316,7 @@ s_self_new (zsock_t *pipe, actor_args_t *args)
     assert (self->msgpipe);
     zsock_set_sndhwm (self->msgpipe, MSGPIPE_HWM);
     self->link = ces_link_new (args->router_endpoint, args->pub_endpoint,
-                               args->link_id, args->role);
+                               args->link_id, args->role, args->curve);
     if (!self->link ||
         zsock_connect (self->msgpipe, "%s", args->msgpipe_endpoint)) {
         s_self_destroy (&self);
@@ -369,6 +370,13 @@ ces_messenger_t *
 ces_messenger_new_role (const char *router_endpoint, const char *pub_endpoint,
                         const char *role)
 {
+    return ces_messenger_new_secure (router_endpoint, pub_endpoint, role, NULL);
+}
+
+ces_messenger_t *
+ces_messenger_new_secure (const char *router_endpoint, const char *pub_endpoint,
+                          const char *role, const ces_curve_t *curve)
+{
     assert (router_endpoint && pub_endpoint);
     if (!ces_proto_role_valid (role))
         return NULL;
@@ -387,8 +395,8 @@ ces_messenger_new_role (const char *router_endpoint, const char *pub_endpoint,
     self->frame = ces_frame_new (SIZE_MAX / 2);
     self->event = ces_event_new ();
 
-    actor_args_t args = {router_endpoint, pub_endpoint, role, link_id,
-                         msgpipe_endpoint};
+    actor_args_t args = {router_endpoint, pub_endpoint,     role,
+                         link_id,         msgpipe_endpoint, curve};
     self->actor = zactor_new (s_messenger_actor, &args);
     zstr_free (&link_id);
     zstr_free (&msgpipe_endpoint);

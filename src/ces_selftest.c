@@ -19,7 +19,7 @@ static const test_item_t s_tests[] = {
     {"target", ces_target_test},       {"targets", ces_targets_test},
     {"repeater", ces_repeater_test},   {"wsclient", ces_wsclient_test},
     {"hubpeer", ces_hubpeer_test},     {"mesh", ces_mesh_test},
-    {"auth", ces_auth_test},
+    {"auth", ces_auth_test},           {"curve", ces_curve_test},
 };
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
 

@@ -1,0 +1,55 @@
+/*  =========================================================================
+    ces_curve - CURVE keys for the hub's ZeroMQ sockets
+
+    With keys configured, every ZeroMQ link to a hub (edges, repeaters,
+    embedded messengers, peer hubs) is encrypted and authenticated:
+
+    - a hub has a certificate (public + secret key, written by ces-keygen)
+      and a directory of the public certificates it lets in, or "*" for any
+      client that knows the hub's public key;
+    - a client has its own certificate and the hub's public key.
+
+    Hubs of one mesh share one hub certificate: a hub dials a peer as a
+    client with that certificate and expects the peer to hold the same
+    public key, so the authorised directory holds the hub's own public
+    certificate too.
+
+    Certificates are czmq zcert files: NAME (public) and NAME_secret (both
+    keys). Read-only once loaded.
+    =========================================================================
+*/
+#ifndef CES_CURVE_H_INCLUDED
+#define CES_CURVE_H_INCLUDED
+
+//  Load this process's certificate from cert_path ("NAME" or
+//  "NAME_secret"; the secret file must exist) and, for a client, the
+//  server's public key: 40 Z85 characters or a certificate file. server may
+//  be NULL for a hub. Returns NULL and a reason on error.
+ces_curve_t *ces_curve_new (const char *cert_path, const char *server,
+                            char *reason, size_t reason_size);
+
+//  Destroy the keys. Idempotent.
+void ces_curve_destroy (ces_curve_t **self_p);
+
+//  A copy, for another thread; with server_key (Z85) set as the server's
+//  key, or NULL to keep it (a hub dials its peers with its own public key).
+ces_curve_t *ces_curve_dup (const ces_curve_t *self, const char *server_key);
+
+//  Make a socket a CURVE client of the server key (before it connects).
+void ces_curve_secure_client (const ces_curve_t *self, zsock_t *socket);
+
+//  Make a socket a CURVE server (before it binds).
+void ces_curve_secure_server (const ces_curve_t *self, zsock_t *socket);
+
+//  This certificate's public key, Z85.
+const char *ces_curve_public_key (const ces_curve_t *self);
+
+//  The server's public key, Z85 ("" if none).
+const char *ces_curve_server_key (const ces_curve_t *self);
+
+//  Write a new certificate pair to path and path_secret, with a name in
+//  its metadata. Returns 0, or -1 and a reason.
+int ces_curve_generate (const char *path, const char *name, char *reason,
+                        size_t reason_size);
+
+#endif

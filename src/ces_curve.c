@@ -1,0 +1,355 @@
+/*  =========================================================================
+    ces_curve - CURVE keys for the hub's ZeroMQ sockets
+    =========================================================================
+*/
+#include "ces_classes.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+
+struct _ces_curve_t {
+    zcert_t *cert;
+    char server_key[41]; //  Z85, "" for a hub
+};
+
+static void
+s_reason (char *reason, size_t reason_size, const char *format,
+          const char *value)
+{
+    if (reason && reason_size)
+        snprintf (reason, reason_size, format, value);
+}
+
+static bool
+s_is_z85_key (const char *text)
+{
+    byte key[32];
+    return text && strlen (text) == 40 && zmq_z85_decode (key, text);
+}
+
+static bool
+s_has_secret (zcert_t *cert)
+{
+    const byte *secret = zcert_secret_key (cert);
+    for (int i = 0; i < 32; i++)
+        if (secret[i])
+            return true;
+    return false;
+}
+
+//  "NAME_secret" and "NAME" both name the pair NAME
+static zcert_t *
+s_load_pair (const char *cert_path)
+{
+    char *path = strdup (cert_path);
+    size_t length = strlen (path);
+    if (length > 7 && streq (path + length - 7, "_secret"))
+        path[length - 7] = 0;
+    zcert_t *cert = zcert_load (path);
+    freen (path);
+    return cert;
+}
+
+ces_curve_t *
+ces_curve_new (const char *cert_path, const char *server, char *reason,
+               size_t reason_size)
+{
+    assert (cert_path);
+    if (!zsys_has_curve ()) {
+        s_reason (reason, reason_size, "%slibzmq was built without CURVE",
+                  "");
+        return NULL;
+    }
+    zcert_t *cert = s_load_pair (cert_path);
+    if (!cert) {
+        s_reason (reason, reason_size,
+                  "cannot read the certificate %s (make one with ces-keygen)",
+                  cert_path);
+        return NULL;
+    }
+    if (!s_has_secret (cert)) {
+        zcert_destroy (&cert);
+        s_reason (reason, reason_size,
+                  "%s has no secret key: give the certificate whose "
+                  "NAME_secret file is here",
+                  cert_path);
+        return NULL;
+    }
+    ces_curve_t *self = (ces_curve_t *)zmalloc (sizeof (ces_curve_t));
+    assert (self);
+    self->cert = cert;
+    if (server && *server) {
+        if (s_is_z85_key (server) && !zsys_file_exists (server))
+            strcpy (self->server_key, server);
+        else {
+            zcert_t *server_cert = zcert_load (server);
+            if (!server_cert) {
+                s_reason (reason, reason_size,
+                          "the hub key %s is neither 40 Z85 characters nor a "
+                          "readable certificate",
+                          server);
+                ces_curve_destroy (&self);
+                return NULL;
+            }
+            strcpy (self->server_key, zcert_public_txt (server_cert));
+            zcert_destroy (&server_cert);
+        }
+    }
+    return self;
+}
+
+void
+ces_curve_destroy (ces_curve_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_curve_t *self = *self_p;
+        zcert_destroy (&self->cert);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+ces_curve_t *
+ces_curve_dup (const ces_curve_t *self, const char *server_key)
+{
+    assert (self);
+    assert (!server_key || s_is_z85_key (server_key));
+    ces_curve_t *copy = (ces_curve_t *)zmalloc (sizeof (ces_curve_t));
+    assert (copy);
+    copy->cert = zcert_dup (self->cert);
+    strcpy (copy->server_key, server_key ? server_key : self->server_key);
+    return copy;
+}
+
+void
+ces_curve_secure_client (const ces_curve_t *self, zsock_t *socket)
+{
+    assert (self && socket && *self->server_key);
+    zcert_apply (self->cert, socket);
+    zsock_set_curve_serverkey (socket, self->server_key);
+}
+
+void
+ces_curve_secure_server (const ces_curve_t *self, zsock_t *socket)
+{
+    assert (self && socket);
+    zcert_apply (self->cert, socket);
+    zsock_set_curve_server (socket, 1);
+}
+
+const char *
+ces_curve_public_key (const ces_curve_t *self)
+{
+    assert (self);
+    return zcert_public_txt (self->cert);
+}
+
+const char *
+ces_curve_server_key (const ces_curve_t *self)
+{
+    assert (self);
+    return self->server_key;
+}
+
+int
+ces_curve_generate (const char *path, const char *name, char *reason,
+                    size_t reason_size)
+{
+    assert (path && name);
+    if (!zsys_has_curve ()) {
+        s_reason (reason, reason_size, "%slibzmq was built without CURVE",
+                  "");
+        return -1;
+    }
+    zcert_t *cert = zcert_new ();
+    assert (cert);
+    zcert_set_meta (cert, "name", "%s", name);
+    zcert_set_meta (cert, "created-by", "ces-keygen");
+    //  The secret file is made private before a key is written into it
+    char *secret_path = zsys_sprintf ("%s_secret", path);
+    int fd = open (secret_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = fd < 0 ? -1 : fchmod (fd, 0600);
+    if (fd >= 0)
+        close (fd);
+    if (rc == 0)
+        rc = zcert_save (cert, path);
+    zstr_free (&secret_path);
+    zcert_destroy (&cert);
+    if (rc) {
+        s_reason (reason, reason_size, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test: keys, then a CURVE hub with authorised, unknown, wrong-key and
+//  plain messengers over tcp
+
+static bool
+s_messenger_connects (const char *router, const char *pub,
+                      const ces_curve_t *keys, int timeout)
+{
+    ces_messenger_t *messenger =
+        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, keys);
+    assert (messenger);
+    bool connected = ces_messenger_wait_connected (messenger, timeout) == 0;
+    ces_messenger_destroy (&messenger);
+    return connected;
+}
+
+void
+ces_curve_test (bool verbose)
+{
+    printf (" * ces_curve: ");
+    char dir[] = "/tmp/ces-curve-test-XXXXXX";
+    assert (mkdtemp (dir));
+    char *clients = zsys_sprintf ("%s/clients", dir);
+    assert (zsys_dir_create ("%s", clients) == 0);
+    char *hub_path = zsys_sprintf ("%s/hub.key", dir);
+    char *edge_path = zsys_sprintf ("%s/clients/edge.key", dir);
+    char *stranger_path = zsys_sprintf ("%s/stranger.key", dir);
+    char reason[256];
+    assert (ces_curve_generate (hub_path, "hub", reason, sizeof reason) == 0);
+    assert (ces_curve_generate (edge_path, "edge", reason, sizeof reason) ==
+            0);
+    assert (ces_curve_generate (stranger_path, "stranger", reason,
+                                sizeof reason) == 0);
+    //  The clients directory must hold public certificates only
+    char *edge_secret = zsys_sprintf ("%s_secret", edge_path);
+    char *edge_moved = zsys_sprintf ("%s/edge.key_secret", dir);
+    assert (rename (edge_secret, edge_moved) == 0);
+
+    //  Loading: both names of a pair, errors with reasons
+    ces_curve_t *hub_keys = ces_curve_new (hub_path, NULL, reason, 256);
+    assert (hub_keys && streq (ces_curve_server_key (hub_keys), ""));
+    ces_curve_t *by_secret = ces_curve_new (edge_moved, hub_path, reason, 256);
+    assert (by_secret);
+    assert (streq (ces_curve_server_key (by_secret),
+                   ces_curve_public_key (hub_keys)));
+    ces_curve_t *by_z85 = ces_curve_new (
+        edge_moved, ces_curve_public_key (hub_keys), reason, sizeof reason);
+    assert (by_z85 && streq (ces_curve_server_key (by_z85),
+                             ces_curve_public_key (hub_keys)));
+    ces_curve_destroy (&by_z85);
+    assert (!ces_curve_new ("/nonexistent/x.key", NULL, reason, 256));
+    assert (strstr (reason, "cannot read"));
+    assert (!ces_curve_new (edge_path, NULL, reason, sizeof reason));
+    assert (strstr (reason, "no secret key"));
+    assert (!ces_curve_new (hub_path, "not-a-key", reason, sizeof reason));
+    assert (strstr (reason, "neither"));
+    ces_curve_t *copy = ces_curve_dup (by_secret, NULL);
+    assert (streq (ces_curve_public_key (copy),
+                   ces_curve_public_key (by_secret)));
+    assert (streq (ces_curve_server_key (copy),
+                   ces_curve_public_key (hub_keys)));
+    ces_curve_destroy (&copy);
+    copy = ces_curve_dup (hub_keys, ces_curve_public_key (hub_keys));
+    assert (streq (ces_curve_server_key (copy),
+                   ces_curve_public_key (hub_keys)));
+    ces_curve_destroy (&copy);
+    ces_curve_destroy (&copy);
+    assert (!copy);
+
+    //  A hub that lets in the certificates of the clients directory
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "error", NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "heartbeat", "100", NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "curve-cert", hub_path, NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "curve-clients", clients, NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
+    char *rc, *router, *pub, *hub_id, *control;
+    zstr_recvx (hub, &rc, &router, &pub, &hub_id, &control, NULL);
+    assert (streq (rc, "0"));
+
+    //  Authorised: connects and gets events
+    assert (s_messenger_connects (router, pub, by_secret, 5000));
+    ces_messenger_t *sender =
+        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, by_secret);
+    ces_messenger_t *receiver =
+        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, by_secret);
+    assert (ces_messenger_wait_connected (sender, 5000) == 0);
+    assert (ces_messenger_register (receiver, "CURVE-1", NULL) == 0);
+    assert (ces_messenger_send (sender, "CURVE-1", "{\"key\":\"k\"}") == 0);
+    assert (ces_messenger_recv (receiver, 5000) == 0);
+    assert (streq (ces_messenger_payload (receiver), "{\"key\":\"k\"}"));
+    ces_messenger_destroy (&sender);
+    ces_messenger_destroy (&receiver);
+
+    //  Refused: an unknown certificate, the wrong hub key, no CURVE at all
+    ces_curve_t *stranger = ces_curve_new (stranger_path, hub_path, reason,
+                                           sizeof reason);
+    assert (stranger);
+    assert (!s_messenger_connects (router, pub, stranger, 500));
+    ces_curve_t *wrong_hub = ces_curve_new (
+        edge_moved, ces_curve_public_key (stranger), reason, sizeof reason);
+    assert (!s_messenger_connects (router, pub, wrong_hub, 500));
+    assert (!s_messenger_connects (router, pub, NULL, 500));
+    //  The hub counted the refused handshakes
+    zstr_sendx (hub, "STATUS", NULL);
+    char *status = zstr_recv (hub);
+    cJSON *json = cJSON_Parse (status);
+    cJSON *curve = cJSON_GetObjectItem (json, "curve");
+    assert (cJSON_IsTrue (cJSON_GetObjectItem (curve, "enabled")));
+    assert (streq (cJSON_GetStringValue (
+                       cJSON_GetObjectItem (curve, "public_key")),
+                   ces_curve_public_key (hub_keys)));
+    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (curve, "refused")) >=
+            1);
+    cJSON_Delete (json);
+    zstr_free (&status);
+    zactor_destroy (&hub);
+
+    //  A hub with "*" takes any client that knows its key, not plain ones
+    hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "error", NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "curve-cert", hub_path, NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "curve-clients", "*", NULL);
+    zsock_wait (hub);
+    zstr_free (&rc);
+    zstr_free (&router);
+    zstr_free (&pub);
+    zstr_free (&hub_id);
+    zstr_free (&control);
+    zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
+    zstr_recvx (hub, &rc, &router, &pub, &hub_id, &control, NULL);
+    assert (streq (rc, "0"));
+    assert (s_messenger_connects (router, pub, stranger, 5000));
+    assert (!s_messenger_connects (router, pub, NULL, 500));
+    zactor_destroy (&hub);
+
+    //  A hub without its certificate does not start
+    hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "log-level", "error", NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "curve-cert", "/nonexistent/hub.key", NULL);
+    assert (zsock_wait (hub) != 0);
+    zactor_destroy (&hub);
+
+    ces_curve_destroy (&stranger);
+    ces_curve_destroy (&wrong_hub);
+    ces_curve_destroy (&by_secret);
+    ces_curve_destroy (&hub_keys);
+    zstr_free (&rc);
+    zstr_free (&router);
+    zstr_free (&pub);
+    zstr_free (&hub_id);
+    zstr_free (&control);
+    zsys_dir_delete ("%s/clients", dir);
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
+    assert (system (command) == 0);
+    zstr_free (&command);
+    zstr_free (&clients);
+    zstr_free (&hub_path);
+    zstr_free (&edge_path);
+    zstr_free (&stranger_path);
+    zstr_free (&edge_secret);
+    zstr_free (&edge_moved);
+    printf ("OK\n");
+}

@@ -55,8 +55,7 @@ ces_curve_new (const char *cert_path, const char *server, char *reason,
 {
     assert (cert_path);
     if (!zsys_has_curve ()) {
-        s_reason (reason, reason_size, "%slibzmq was built without CURVE",
-                  "");
+        s_reason (reason, reason_size, "%slibzmq was built without CURVE", "");
         return NULL;
     }
     zcert_t *cert = s_load_pair (cert_path);
@@ -157,8 +156,7 @@ ces_curve_generate (const char *path, const char *name, char *reason,
 {
     assert (path && name);
     if (!zsys_has_curve ()) {
-        s_reason (reason, reason_size, "%slibzmq was built without CURVE",
-                  "");
+        s_reason (reason, reason_size, "%slibzmq was built without CURVE", "");
         return -1;
     }
     zcert_t *cert = zcert_new ();
@@ -211,8 +209,7 @@ ces_curve_test (bool verbose)
     char *stranger_path = zsys_sprintf ("%s/stranger.key", dir);
     char reason[256];
     assert (ces_curve_generate (hub_path, "hub", reason, sizeof reason) == 0);
-    assert (ces_curve_generate (edge_path, "edge", reason, sizeof reason) ==
-            0);
+    assert (ces_curve_generate (edge_path, "edge", reason, sizeof reason) == 0);
     assert (ces_curve_generate (stranger_path, "stranger", reason,
                                 sizeof reason) == 0);
     //  The clients directory must hold public certificates only
@@ -239,14 +236,14 @@ ces_curve_test (bool verbose)
     assert (!ces_curve_new (hub_path, "not-a-key", reason, sizeof reason));
     assert (strstr (reason, "neither"));
     ces_curve_t *copy = ces_curve_dup (by_secret, NULL);
-    assert (streq (ces_curve_public_key (copy),
-                   ces_curve_public_key (by_secret)));
-    assert (streq (ces_curve_server_key (copy),
-                   ces_curve_public_key (hub_keys)));
+    assert (
+        streq (ces_curve_public_key (copy), ces_curve_public_key (by_secret)));
+    assert (
+        streq (ces_curve_server_key (copy), ces_curve_public_key (hub_keys)));
     ces_curve_destroy (&copy);
     copy = ces_curve_dup (hub_keys, ces_curve_public_key (hub_keys));
-    assert (streq (ces_curve_server_key (copy),
-                   ces_curve_public_key (hub_keys)));
+    assert (
+        streq (ces_curve_server_key (copy), ces_curve_public_key (hub_keys)));
     ces_curve_destroy (&copy);
     ces_curve_destroy (&copy);
     assert (!copy);
@@ -281,8 +278,8 @@ ces_curve_test (bool verbose)
     ces_messenger_destroy (&receiver);
 
     //  Refused: an unknown certificate, the wrong hub key, no CURVE at all
-    ces_curve_t *stranger = ces_curve_new (stranger_path, hub_path, reason,
-                                           sizeof reason);
+    ces_curve_t *stranger =
+        ces_curve_new (stranger_path, hub_path, reason, sizeof reason);
     assert (stranger);
     assert (!s_messenger_connects (router, pub, stranger, 500));
     ces_curve_t *wrong_hub = ces_curve_new (
@@ -295,11 +292,10 @@ ces_curve_test (bool verbose)
     cJSON *json = cJSON_Parse (status);
     cJSON *curve = cJSON_GetObjectItem (json, "curve");
     assert (cJSON_IsTrue (cJSON_GetObjectItem (curve, "enabled")));
-    assert (streq (cJSON_GetStringValue (
-                       cJSON_GetObjectItem (curve, "public_key")),
-                   ces_curve_public_key (hub_keys)));
-    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (curve, "refused")) >=
-            1);
+    assert (
+        streq (cJSON_GetStringValue (cJSON_GetObjectItem (curve, "public_key")),
+               ces_curve_public_key (hub_keys)));
+    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (curve, "refused")) >= 1);
     cJSON_Delete (json);
     zstr_free (&status);
     zactor_destroy (&hub);

@@ -63,8 +63,7 @@ main (int argc, char *argv[])
     char *secret_path = zsys_sprintf ("%s_secret", path);
     int exit_code = 0;
     char reason[256];
-    if (!force &&
-        (zsys_file_exists (path) || zsys_file_exists (secret_path))) {
+    if (!force && (zsys_file_exists (path) || zsys_file_exists (secret_path))) {
         fprintf (stderr,
                  "ces-keygen: %s exists; --force replaces it (and every "
                  "process using it must get the new one)\n",

@@ -44,8 +44,8 @@ FUZZ_SECONDS ?= 60
 fuzz: deps-run
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCES_SANITIZER=address \
 	    -DCES_FUZZER=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_proto fuzz_auth fuzz_body
-	for t in frame proto auth body; do \
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_proto fuzz_auth fuzz_body fuzz_registration
+	for t in frame proto auth body registration; do \
 	    mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
 	done

@@ -47,6 +47,7 @@ typedef struct _ces_curve_t ces_curve_t;
 #include "ces_event.h"
 #include "ces_proto.h"
 #include "ces_curve.h"
+#include "ces_registration.h"
 #include "ces_link.h"
 #include "ces_http.h"
 #include "ces_auth.h"

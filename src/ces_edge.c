@@ -77,6 +77,7 @@ typedef struct {
     shared_t *shared;
     ces_frame_t *frame;
     ces_event_t *event;
+    ces_registration_t *registration;
 } worker_t;
 
 //  A client's socket, shared by its worker and the actor (see the top)
@@ -222,6 +223,7 @@ s_worker (const struct mg_connection *conn)
     if (!worker->frame) {
         worker->frame = ces_frame_new (worker->shared->max_message);
         worker->event = ces_event_new ();
+        worker->registration = ces_registration_new ();
     }
     return worker;
 }
@@ -356,6 +358,7 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *pointer)
     if (worker) {
         ces_frame_destroy (&worker->frame);
         ces_event_destroy (&worker->event);
+        ces_registration_destroy (&worker->registration);
         freen (worker);
     }
 }
@@ -581,52 +584,23 @@ static void
 s_ws_registration (worker_t *worker, ws_conn_t *ws, const char *text,
                    size_t size)
 {
-    cJSON *root = cJSON_ParseWithLength (text, size);
-    cJSON *rooms = cJSON_GetObjectItemCaseSensitive (root, "rooms");
-    cJSON *create = cJSON_GetObjectItemCaseSensitive (root, "create");
-    const char *problem = NULL;
-    if (!cJSON_IsObject (root))
-        problem = "registration is not a JSON object; send "
-                  "{\"rooms\":[\"ROOM\"],\"create\":true}";
-    else if (rooms && !cJSON_IsArray (rooms) && !cJSON_IsNull (rooms))
-        problem = "\"rooms\" must be an array of room IDs";
-    else if (create && !cJSON_IsBool (create))
-        problem = "\"create\" must be true or false";
-    zmsg_t *msg = s_worker_msg (
-        cJSON_IsTrue (create) ? "REGISTER" : "UNREGISTER", ws->id);
-    cJSON *room;
-    cJSON *list = cJSON_IsArray (rooms) ? rooms : NULL;
-    const char *denied = NULL;
-    cJSON_ArrayForEach (room, list)
-    {
-        if (problem || denied)
-            break;
-        const char *name = cJSON_GetStringValue (room);
-        if (!name ||
-            (!streq (name, "*") &&
-             ces_frame_check_room (name, strlen (name)) != CES_FRAME_OK))
-            problem = "a room ID is not a string of 1-128 bytes without "
-                      "spaces or control characters";
-        else if (cJSON_IsTrue (create) &&
-                 !ces_grant_may_register (ws->grant, name))
-            denied = name;
-        else
-            zmsg_addstr (msg, name);
-    }
-    if (denied && !problem) {
-        //  The whole registration is refused, so none of it half-applies
-        zmsg_destroy (&msg);
-        s_worker_deny (worker, ws, "register", denied);
-        cJSON_Delete (root);
+    ces_registration_t *registration = worker->registration;
+    if (ces_registration_parse (registration, text, size)) {
+        s_worker_notice (worker, ws, ces_registration_error (registration));
         return;
     }
-    if (!problem && cJSON_IsTrue (create) && zmsg_size (msg) == 2)
-        problem = "registration with \"create\":true names no rooms";
-    cJSON_Delete (root);
-    if (problem) {
-        zmsg_destroy (&msg);
-        s_worker_notice (worker, ws, problem);
-        return;
+    bool create = ces_registration_create (registration);
+    zlist_t *rooms = ces_registration_rooms (registration);
+    zmsg_t *msg = s_worker_msg (create ? "REGISTER" : "UNREGISTER", ws->id);
+    for (const char *room = (const char *)zlist_first (rooms); room;
+         room = (const char *)zlist_next (rooms)) {
+        if (create && !ces_grant_may_register (ws->grant, room)) {
+            //  The whole registration is refused, so none of it half-applies
+            zmsg_destroy (&msg);
+            s_worker_deny (worker, ws, "register", room);
+            return;
+        }
+        zmsg_addstr (msg, room);
     }
     s_worker_send (worker, &msg);
 }

@@ -1,0 +1,156 @@
+/*  =========================================================================
+    ces_registration - a messenger's registration Text message (SPEC §4)
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+struct _ces_registration_t {
+    bool create;
+    zlist_t *rooms; //  strings, owned
+    const char *error;
+};
+
+ces_registration_t *
+ces_registration_new (void)
+{
+    ces_registration_t *self =
+        (ces_registration_t *)zmalloc (sizeof (ces_registration_t));
+    assert (self);
+    self->rooms = zlist_new ();
+    assert (self->rooms);
+    zlist_autofree (self->rooms);
+    return self;
+}
+
+void
+ces_registration_destroy (ces_registration_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_registration_t *self = *self_p;
+        zlist_destroy (&self->rooms);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+static const char *
+s_check (cJSON *root, cJSON *rooms, cJSON *create)
+{
+    if (!cJSON_IsObject (root))
+        return "registration is not a JSON object; send "
+               "{\"rooms\":[\"ROOM\"],\"create\":true}";
+    if (rooms && !cJSON_IsArray (rooms) && !cJSON_IsNull (rooms))
+        return "\"rooms\" must be an array of room IDs";
+    if (create && !cJSON_IsBool (create))
+        return "\"create\" must be true or false";
+    cJSON *list = cJSON_IsArray (rooms) ? rooms : NULL;
+    cJSON *room;
+    cJSON_ArrayForEach (room, list)
+    {
+        const char *name = cJSON_GetStringValue (room);
+        if (!name ||
+            (!streq (name, "*") &&
+             ces_frame_check_room (name, strlen (name)) != CES_FRAME_OK))
+            return "a room ID is not a string of 1-128 bytes without "
+                   "spaces or control characters";
+    }
+    if (cJSON_IsTrue (create) && cJSON_GetArraySize (rooms) == 0)
+        return "registration with \"create\":true names no rooms";
+    return NULL;
+}
+
+int
+ces_registration_parse (ces_registration_t *self, const char *text, size_t size)
+{
+    assert (self && (text || !size));
+    zlist_purge (self->rooms);
+    self->create = false;
+    cJSON *root = cJSON_ParseWithLength (text, size);
+    cJSON *rooms = cJSON_GetObjectItemCaseSensitive (root, "rooms");
+    cJSON *create = cJSON_GetObjectItemCaseSensitive (root, "create");
+    self->error = s_check (root, rooms, create);
+    if (!self->error) {
+        self->create = cJSON_IsTrue (create);
+        cJSON *list = cJSON_IsArray (rooms) ? rooms : NULL;
+        cJSON *room;
+        cJSON_ArrayForEach (room, list)
+            zlist_append (self->rooms, cJSON_GetStringValue (room));
+    }
+    cJSON_Delete (root);
+    return self->error ? -1 : 0;
+}
+
+bool
+ces_registration_create (ces_registration_t *self)
+{
+    assert (self);
+    return self->create;
+}
+
+zlist_t *
+ces_registration_rooms (ces_registration_t *self)
+{
+    assert (self);
+    return self->rooms;
+}
+
+const char *
+ces_registration_error (ces_registration_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test
+
+static int
+s_parse (ces_registration_t *self, const char *text)
+{
+    return ces_registration_parse (self, text, strlen (text));
+}
+
+void
+ces_registration_test (bool verbose)
+{
+    (void)verbose;
+    printf (" * ces_registration: ");
+    ces_registration_t *self = ces_registration_new ();
+    assert (s_parse (self,
+                     "{\"rooms\":[\"ITB-1101\",\"*\"],\"create\":true}") == 0);
+    assert (ces_registration_create (self));
+    assert (zlist_size (ces_registration_rooms (self)) == 2);
+    assert (streq ((char *)zlist_first (ces_registration_rooms (self)),
+                   "ITB-1101"));
+    //  create missing or false: unregister; no rooms: all of them
+    assert (s_parse (self, "{\"rooms\":[\"A\"]}") == 0);
+    assert (!ces_registration_create (self));
+    assert (s_parse (self, "{\"create\":false}") == 0);
+    assert (zlist_size (ces_registration_rooms (self)) == 0);
+    assert (s_parse (self, "{\"rooms\":null,\"create\":false}") == 0);
+    assert (s_parse (self, "{\"rooms\":[],\"create\":false}") == 0);
+    //  Refusals, each with its reason
+    assert (s_parse (self, "[\"A\"]") == -1);
+    assert (strstr (ces_registration_error (self), "not a JSON object"));
+    assert (ces_registration_parse (self, NULL, 0) == -1);
+    assert (s_parse (self, "{\"rooms\":\"A\",\"create\":true}") == -1);
+    assert (strstr (ces_registration_error (self), "must be an array"));
+    assert (s_parse (self, "{\"rooms\":[\"A\"],\"create\":1}") == -1);
+    assert (strstr (ces_registration_error (self), "true or false"));
+    assert (s_parse (self, "{\"rooms\":[\"A B\"],\"create\":true}") == -1);
+    assert (strstr (ces_registration_error (self), "room ID"));
+    assert (s_parse (self, "{\"rooms\":[\"\"],\"create\":true}") == -1);
+    assert (s_parse (self, "{\"rooms\":[7],\"create\":true}") == -1);
+    assert (s_parse (self, "{\"rooms\":[],\"create\":true}") == -1);
+    assert (strstr (ces_registration_error (self), "names no rooms"));
+    assert (zlist_size (ces_registration_rooms (self)) == 0);
+    char long_room[CES_ROOM_MAX + 40];
+    snprintf (long_room, sizeof long_room,
+              "{\"rooms\":[\"%0*d\"],\"create\":true}", CES_ROOM_MAX + 1, 0);
+    assert (s_parse (self, long_room) == -1);
+    ces_registration_destroy (&self);
+    ces_registration_destroy (&self);
+    assert (!self);
+    printf ("OK\n");
+}

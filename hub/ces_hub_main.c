@@ -22,6 +22,8 @@ s_usage (FILE *out)
         "  --heartbeat MSECS    heartbeat interval; a peer silent for 3 is\n"
         "                       dropped (default %d)\n"
         "  --max-payload BYTES  largest event accepted (default %d)\n"
+        "  --max-depth LEVELS   deepest JSON nesting of an event (default %d,\n"
+        "                       at most %d)\n"
         "  --no-validate        route payloads without checking they are JSON\n"
         "  --hub-id ID          name of this hub, unique in the mesh "
         "(default:\n"
@@ -47,7 +49,7 @@ s_usage (FILE *out)
         "separated peer addresses), CES_CURVE_CERT, CES_CURVE_CLIENTS,\n"
         "LOG_LEVEL.\n",
         CES_HUB_ROUTER, CES_HUB_PUB, CES_HEARTBEAT_MSEC, CES_PAYLOAD_MAX,
-        CES_HUB_HTTP);
+        CES_DEPTH_MAX, CES_DEPTH_LIMIT, CES_HUB_HTTP);
 }
 
 static const char *
@@ -75,6 +77,7 @@ main (int argc, char *argv[])
     const char *pub = s_env_or ("CES_HUB_PUB", CES_HUB_PUB);
     const char *log_level = s_env_or ("LOG_LEVEL", "info");
     const char *heartbeat = NULL, *max_payload = NULL, *hub_id = NULL;
+    const char *max_depth = NULL;
     const char *http = CES_HUB_HTTP;
     const char *advertise = NULL;
     const char *curve_cert = s_env_or ("CES_CURVE_CERT", NULL);
@@ -89,6 +92,7 @@ main (int argc, char *argv[])
         {"pub", required_argument, NULL, 'p'},
         {"heartbeat", required_argument, NULL, 'b'},
         {"max-payload", required_argument, NULL, 'm'},
+        {"max-depth", required_argument, NULL, 'd'},
         {"no-validate", no_argument, NULL, 'n'},
         {"hub-id", required_argument, NULL, 'i'},
         {"http", required_argument, NULL, 't'},
@@ -114,6 +118,9 @@ main (int argc, char *argv[])
                 break;
             case 'm':
                 max_payload = optarg;
+                break;
+            case 'd':
+                max_depth = optarg;
                 break;
             case 'n':
                 validate = false;
@@ -173,6 +180,7 @@ main (int argc, char *argv[])
     bool ok = s_set (hub, "log-level", log_level) &&
               (!heartbeat || s_set (hub, "heartbeat", heartbeat)) &&
               (!max_payload || s_set (hub, "max-payload", max_payload)) &&
+              (!max_depth || s_set (hub, "max-depth", max_depth)) &&
               (!hub_id || s_set (hub, "hub-id", hub_id)) &&
               (!advertise || s_set (hub, "advertise", advertise)) &&
               (!curve_cert || s_set (hub, "curve-cert", curve_cert)) &&

@@ -19,6 +19,8 @@
 //  Defaults shared by every component
 #define CES_ROOM_MAX       128
 #define CES_PAYLOAD_MAX    (1024 * 1024)
+#define CES_DEPTH_MAX      64   //  JSON nesting of an event, by default
+#define CES_DEPTH_LIMIT    1000 //  ... and at most (cJSON's own limit)
 #define CES_HUB_ROUTER     "tcp://127.0.0.1:7200"
 #define CES_HUB_PUB        "tcp://127.0.0.1:7201"
 #define CES_HUB_HTTP       "127.0.0.1:7202"

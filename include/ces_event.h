@@ -13,13 +13,18 @@ ces_event_t *ces_event_new (void);
 //  Destroy the checker; idempotent, nulls the caller's pointer.
 void ces_event_destroy (ces_event_t **self_p);
 
+//  How deep objects and arrays may nest (CES_DEPTH_MAX by default, at most
+//  CES_DEPTH_LIMIT); deeper events are refused with their own reason.
+void ces_event_set_max_depth (ces_event_t *self, int max_depth);
+
 //  Parse a payload. Returns 0 if it is a JSON object, -2 if it is malformed
 //  (see ces_event_error for why).
 int ces_event_parse (ces_event_t *self, const char *json, size_t size);
 
 //  Check that a payload is one JSON object, strictly (RFC 8259, nesting up
-//  to 64 levels), without building a tree: much cheaper than parse. Returns
-//  0, or -2 (see ces_event_error). Leaves the last parse's tree alone.
+//  to the max depth), without building a tree: much cheaper than parse.
+//  Returns 0, or -2 (see ces_event_error). Leaves the last parse's tree
+//  alone.
 int ces_event_check (ces_event_t *self, const char *json, size_t size);
 
 //  After a good parse: affected-room.roomID, or NULL if it is absent or not

@@ -61,8 +61,13 @@ typedef struct {
     atomic_uint_fast64_t refused_auth; //  401s and 403s
     atomic_uint_fast64_t denied;       //  registers and sends outside a grant
     atomic_uint_fast64_t rate_limited; //  events over a client's rate
+    atomic_uint_fast64_t http_errors;  //  requests civetweb refused itself
     int max_rate;                      //  events/s per client; 0 = any
-    int max_per_address;               //  clients per address; 0 = any
+    int max_depth;                     //  JSON nesting of an event
+    size_t max_room_length;
+    char room_too_long[96]; //  the error for a longer room ID
+    int log_level;          //  the actor's, for the workers
+    int max_per_address;    //  clients per address; 0 = any
     pthread_mutex_t addresses_lock;
     zhashx_t *addresses; //  remote address -> clients (as a pointer value)
     ces_auth_t *auth;    //  who may connect, to which rooms
@@ -164,6 +169,7 @@ typedef struct {
     size_t client_queue;
     int max_rooms; //  per client; 0 = any
     int stuck_timeout;
+    int handshake_timeout; //  msecs to send a whole request (slow-loris)
     int ping_interval;
     int pong_timeout;
     zhashx_t *clients;    //  id text -> client_t (owns)
@@ -224,6 +230,7 @@ s_worker (const struct mg_connection *conn)
         worker->frame = ces_frame_new (worker->shared->max_message);
         worker->event = ces_event_new ();
         worker->registration = ces_registration_new ();
+        ces_event_set_max_depth (worker->event, worker->shared->max_depth);
     }
     return worker;
 }
@@ -363,16 +370,25 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *pointer)
     }
 }
 
+//  A room ID over this edge's max-room-length: the error, else NULL
+static const char *
+s_room_too_long (shared_t *shared, const char *room)
+{
+    return strlen (room) > shared->max_room_length ? shared->room_too_long
+                                                   : NULL;
+}
+
 //  A repeater's /connect/:room/:id: a valid room and a non-empty id
 static bool
-s_is_outside_uri (const char *uri)
+s_is_outside_uri (shared_t *shared, const char *uri)
 {
     const char *prefix = "/connect/";
     if (strncmp (uri, prefix, strlen (prefix)))
         return false;
     const char *room = uri + strlen (prefix);
     const char *slash = strchr (room, '/');
-    if (!slash || ces_frame_check_room (room, (size_t)(slash - room)))
+    if (!slash || ces_frame_check_room (room, (size_t)(slash - room)) ||
+        (size_t)(slash - room) > shared->max_room_length)
         return false;
     const char *id = slash + 1;
     size_t size = strlen (id);
@@ -385,7 +401,7 @@ static const char *
 s_role_of_uri (shared_t *shared, const char *uri)
 {
     if (shared->repeater)
-        return s_is_outside_uri (uri) ? CES_ROLE_OUTSIDE : NULL;
+        return s_is_outside_uri (shared, uri) ? CES_ROLE_OUTSIDE : NULL;
     static const struct {
         const char *path;
         const char *role;
@@ -594,6 +610,11 @@ s_ws_registration (worker_t *worker, ws_conn_t *ws, const char *text,
     zmsg_t *msg = s_worker_msg (create ? "REGISTER" : "UNREGISTER", ws->id);
     for (const char *room = (const char *)zlist_first (rooms); room;
          room = (const char *)zlist_next (rooms)) {
+        if (s_room_too_long (worker->shared, room)) {
+            zmsg_destroy (&msg);
+            s_worker_notice (worker, ws, worker->shared->room_too_long);
+            return;
+        }
         if (create && !ces_grant_may_register (ws->grant, room)) {
             //  The whole registration is refused, so none of it half-applies
             zmsg_destroy (&msg);
@@ -627,6 +648,9 @@ s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
 {
     ces_frame_error_t rc = ces_frame_parse (worker->frame, data, size);
     const char *problem = rc == CES_FRAME_OK ? NULL : ces_frame_strerror (rc);
+    if (!problem)
+        problem =
+            s_room_too_long (worker->shared, ces_frame_room (worker->frame));
     if (!problem && worker->shared->validate &&
         ces_event_check (worker->event, ces_frame_payload (worker->frame),
                          ces_frame_payload_size (worker->frame)))
@@ -831,6 +855,7 @@ s_http_event (struct mg_connection *conn, void *cbdata)
     const char *problem = NULL;
     char *reason = NULL;
     ces_event_t *event = ces_event_new ();
+    ces_event_set_max_depth (event, shared->max_depth);
     if (size > shared->max_message)
         problem = "event is larger than this edge's max-message limit";
     else if (ces_event_parse (event, body, size))
@@ -841,6 +866,8 @@ s_http_event (struct mg_connection *conn, void *cbdata)
                                    strlen (ces_event_affected_room (event))))
         problem = "affected-room.roomID is not a valid room ID (1-128 bytes, "
                   "no spaces or control characters)";
+    else
+        problem = s_room_too_long (shared, ces_event_affected_room (event));
     if (!problem &&
         !ces_grant_may_send (grant, ces_event_affected_room (event))) {
         atomic_fetch_add (&shared->denied, 1);
@@ -1831,6 +1858,8 @@ s_status_json (self_t *self)
                              (double)atomic_load (&self->shared.refused_bad));
     cJSON_AddNumberToObject (totals, "refused_auth",
                              (double)atomic_load (&self->shared.refused_auth));
+    cJSON_AddNumberToObject (totals, "refused_by_http",
+                             (double)atomic_load (&self->shared.http_errors));
     cJSON_AddNumberToObject (totals, "denied",
                              (double)atomic_load (&self->shared.denied));
     cJSON_AddNumberToObject (totals, "closed_expired",
@@ -1909,6 +1938,10 @@ s_metrics_text (self_t *self)
              "# HELP ces_edge_denied_total Registers and sends outside a "
              "client's token grant.\n# TYPE ces_edge_denied_total counter\n"
              "ces_edge_denied_total %" PRIu64 "\n"
+             "# HELP ces_edge_http_refused_total Requests refused before a "
+             "handler saw them: too slow (handshake-timeout), too large, "
+             "not HTTP.\n# TYPE ces_edge_http_refused_total counter\n"
+             "ces_edge_http_refused_total %" PRIu64 "\n"
              "# HELP ces_edge_closed_expired_total Connections closed when "
              "their token expired.\n"
              "# TYPE ces_edge_closed_expired_total counter\n"
@@ -1919,6 +1952,7 @@ s_metrics_text (self_t *self)
              "ces_edge_limited_total{limit=\"max_rooms_per_client\"} %" PRIu64
              "\n",
              (uint64_t)atomic_load (&self->shared.denied),
+             (uint64_t)atomic_load (&self->shared.http_errors),
              self->counters.closed_expired,
              (uint64_t)atomic_load (&self->shared.rate_limited),
              self->counters.over_limit);
@@ -2016,6 +2050,14 @@ s_set_option (self_t *self, const char *name, const char *value)
         self->max_rooms = (int)number;
     else if (streq (name, "max-rate") && *value && !*end && number >= 0)
         self->shared.max_rate = (int)number;
+    else if (streq (name, "max-depth") && is_number &&
+             number <= CES_DEPTH_LIMIT)
+        self->shared.max_depth = (int)number;
+    else if (streq (name, "max-room-length") && is_number &&
+             number <= CES_ROOM_MAX)
+        self->shared.max_room_length = (size_t)number;
+    else if (streq (name, "handshake-timeout") && is_number)
+        self->handshake_timeout = (int)number;
     else if (streq (name, "max-clients-per-address") && *value && !*end &&
              number >= 0)
         self->shared.max_per_address = (int)number;
@@ -2073,6 +2115,20 @@ s_load_curve (self_t *self)
     self->curve =
         ces_curve_new (self->curve_cert, self->hub_key, reason, sizeof reason);
     return self->curve ? NULL : strdup (reason);
+}
+
+//  civetweb refuses a request itself (too slow, too large, not HTTP):
+//  count it, then let civetweb answer
+static int
+s_http_error (struct mg_connection *conn, int status, const char *message)
+{
+    shared_t *shared = (shared_t *)mg_get_user_data (mg_get_context (conn));
+    atomic_fetch_add (&shared->http_errors, 1);
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    ces_debug (shared->log_level, "edge: refused a request from %s with %d: %s",
+               request ? request->remote_addr : "?", status,
+               message ? message : "");
+    return 1;
 }
 
 static void
@@ -2148,6 +2204,13 @@ s_start (self_t *self)
     char threads[16];
     snprintf (threads, sizeof (threads), "%d",
               self->shared.max_clients + HTTP_WORKERS);
+    char handshake_timeout[16];
+    snprintf (handshake_timeout, sizeof (handshake_timeout), "%d",
+              self->handshake_timeout);
+    self->shared.log_level = self->log_level;
+    snprintf (self->shared.room_too_long, sizeof (self->shared.room_too_long),
+              "room ID longer than %zu bytes (this edge's max-room-length)",
+              self->shared.max_room_length);
     const char *options[] = {"listening_ports",
                              self->listen,
                              "num_threads",
@@ -2159,7 +2222,7 @@ s_start (self_t *self)
                              "websocket_timeout_ms",
                              "2000",
                              "request_timeout_ms",
-                             "10000",
+                             handshake_timeout,
                              "max_request_size",
                              "16384",
                              NULL};
@@ -2168,6 +2231,7 @@ s_start (self_t *self)
     callbacks.init_thread = s_init_thread;
     callbacks.exit_thread = s_exit_thread;
     callbacks.log_message = s_log_message;
+    callbacks.http_error = s_http_error;
     struct mg_init_data init = {&callbacks, &self->shared, options};
     struct mg_error_data error;
     char error_text[256] = "";
@@ -2302,6 +2366,9 @@ s_self_new (zsock_t *pipe, bool repeater)
     self->max_rooms = 10000;
     pthread_mutex_init (&self->shared.sender_lock, NULL);
     self->shared.max_message = CES_PAYLOAD_MAX;
+    self->shared.max_depth = CES_DEPTH_MAX;
+    self->shared.max_room_length = CES_ROOM_MAX;
+    self->handshake_timeout = 10000;
     self->shared.validate = true;
     self->client_queue = 1024 * 1024;
     self->stuck_timeout = 10000;

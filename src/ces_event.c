@@ -7,6 +7,8 @@
 struct _ces_event_t {
     cJSON *root;
     const char *error;
+    int max_depth;
+    char depth_error[64];
 };
 
 ces_event_t *
@@ -14,6 +16,7 @@ ces_event_new (void)
 {
     ces_event_t *self = (ces_event_t *)zmalloc (sizeof (ces_event_t));
     assert (self);
+    ces_event_set_max_depth (self, CES_DEPTH_MAX);
     return self;
 }
 
@@ -29,6 +32,15 @@ ces_event_destroy (ces_event_t **self_p)
     }
 }
 
+void
+ces_event_set_max_depth (ces_event_t *self, int max_depth)
+{
+    assert (self && max_depth >= 1 && max_depth <= CES_DEPTH_LIMIT);
+    self->max_depth = max_depth;
+    snprintf (self->depth_error, sizeof (self->depth_error),
+              "event nests deeper than %d levels", max_depth);
+}
+
 int
 ces_event_parse (ces_event_t *self, const char *json, size_t size)
 {
@@ -36,10 +48,9 @@ ces_event_parse (ces_event_t *self, const char *json, size_t size)
     cJSON_Delete (self->root);
     self->root = NULL;
     self->error = NULL;
-    if (size == 0) {
-        self->error = "event is empty; send one JSON object";
+    //  The scan first: it gives the reasons, and bounds the nesting
+    if (ces_event_check (self, json, size))
         return -2;
-    }
     self->root = cJSON_ParseWithLength (json, size);
     if (!self->root) {
         self->error = "event is not valid JSON";
@@ -58,11 +69,11 @@ ces_event_parse (ces_event_t *self, const char *json, size_t size)
 //  A strict JSON (RFC 8259) syntax scan that builds nothing: the hub checks
 //  every event, and a cJSON tree would cost more than routing it
 
-#define MAX_DEPTH 64
-
 typedef struct {
     const unsigned char *at;
     const unsigned char *end;
+    int max_depth;
+    bool too_deep;
 } scan_t;
 
 static void
@@ -147,8 +158,10 @@ static bool s_scan_value (scan_t *scan, int depth);
 static bool
 s_scan_container (scan_t *scan, int depth, bool object)
 {
-    if (depth > MAX_DEPTH)
+    if (depth >= scan->max_depth) {
+        scan->too_deep = true;
         return false;
+    }
     scan->at++;
     s_skip_space (scan);
     unsigned char close = object ? '}' : ']';
@@ -210,7 +223,7 @@ ces_event_check (ces_event_t *self, const char *json, size_t size)
     assert (self);
     self->error = NULL;
     scan_t scan = {(const unsigned char *)json,
-                   (const unsigned char *)json + size};
+                   (const unsigned char *)json + size, self->max_depth, false};
     s_skip_space (&scan);
     if (scan.at >= scan.end) {
         self->error = "event is empty; send one JSON object";
@@ -218,7 +231,8 @@ ces_event_check (ces_event_t *self, const char *json, size_t size)
     }
     bool object = *scan.at == '{';
     if (!s_scan_value (&scan, 0)) {
-        self->error = "event is not valid JSON";
+        self->error =
+            scan.too_deep ? self->depth_error : "event is not valid JSON";
         return -2;
     }
     s_skip_space (&scan);
@@ -297,11 +311,24 @@ ces_event_test (bool verbose)
     assert (strstr (ces_event_error (event), "not valid JSON"));
     assert (ces_event_check (event, "[1]", 3) == -2);
     assert (strstr (ces_event_error (event), "not an object"));
+    //  Nesting: 64 levels by default, configurable, refused with a reason
     char deep[200];
-    memset (deep, '[', 100);
-    memset (deep + 100, ']', 100);
-    deep[0] = '{';
-    assert (ces_event_check (event, deep, 200) == -2); //  too deep
+    for (int levels = 64; levels <= 65; levels++) {
+        int at = snprintf (deep, sizeof deep, "{\"a\":");
+        memset (deep + at, '[', levels - 1);
+        memset (deep + at + levels - 1, ']', levels - 1);
+        strcpy (deep + at + 2 * (levels - 1), "}");
+        int rc = ces_event_check (event, deep, strlen (deep));
+        assert (rc == (levels == 64 ? 0 : -2));
+        assert (ces_event_parse (event, deep, strlen (deep)) == rc);
+    }
+    assert (
+        streq (ces_event_error (event), "event nests deeper than 64 levels"));
+    ces_event_set_max_depth (event, 3);
+    assert (ces_event_check (event, "{\"a\":[[1]]}", 11) == 0);
+    assert (ces_event_check (event, "{\"a\":[[[1]]]}", 13) == -2);
+    assert (
+        streq (ces_event_error (event), "event nests deeper than 3 levels"));
 
     ces_event_destroy (&event);
     ces_event_destroy (&event);

@@ -1046,6 +1046,9 @@ s_set_option (self_t *self, const char *name, const char *value)
     else if (streq (name, "max-payload") && is_number && number > 0)
         ces_frame_destroy (&self->frame),
             self->frame = ces_frame_new ((size_t)number);
+    else if (streq (name, "max-depth") && is_number && number > 0 &&
+             number <= CES_DEPTH_LIMIT)
+        ces_event_set_max_depth (self->event, (int)number);
     else if (streq (name, "sndhwm") && is_number && number > 0)
         self->sndhwm = (int)number;
     else if (streq (name, "hub-id") && ces_proto_name_valid (value))

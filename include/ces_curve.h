@@ -41,6 +41,21 @@ void ces_curve_secure_client (const ces_curve_t *self, zsock_t *socket);
 //  Make a socket a CURVE server (before it binds).
 void ces_curve_secure_server (const ces_curve_t *self, zsock_t *socket);
 
+//  A PAIR socket that receives the socket's failed handshakes (a ZeroMQ
+//  monitor); poll it, or drain it with ces_curve_refusal. Call before the
+//  socket binds or connects.
+zsock_t *ces_curve_monitor (zsock_t *socket);
+
+//  Read one failed handshake from a monitor, without waiting. Returns
+//  CES_CURVE_NONE when there was none, else why, and the endpoint (fresh
+//  string, the caller frees it) if endpoint is not NULL.
+typedef enum {
+    CES_CURVE_NONE = 0,
+    CES_CURVE_NOT_ALLOWED, //  the server does not let the client's key in
+    CES_CURVE_MISMATCH     //  no CURVE on one side, or another server key
+} ces_curve_refusal_t;
+ces_curve_refusal_t ces_curve_refusal (zsock_t *monitor, char **endpoint);
+
 //  This certificate's public key, Z85.
 const char *ces_curve_public_key (const ces_curve_t *self);
 

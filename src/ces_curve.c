@@ -136,6 +136,47 @@ ces_curve_secure_server (const ces_curve_t *self, zsock_t *socket)
     zsock_set_curve_server (socket, 1);
 }
 
+zsock_t *
+ces_curve_monitor (zsock_t *socket)
+{
+    assert (socket);
+    zuuid_t *uuid = zuuid_new ();
+    char *endpoint =
+        zsys_sprintf ("inproc://ces-curve-monitor-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    int rc = zmq_socket_monitor (zsock_resolve (socket), endpoint,
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    assert (rc == 0);
+    zsock_t *monitor = zsock_new_pair (endpoint);
+    assert (monitor);
+    zstr_free (&endpoint);
+    return monitor;
+}
+
+ces_curve_refusal_t
+ces_curve_refusal (zsock_t *monitor, char **endpoint)
+{
+    assert (monitor);
+    if (!(zsock_events (monitor) & ZMQ_POLLIN))
+        return CES_CURVE_NONE;
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return CES_CURVE_NONE;
+    zframe_t *event = zmsg_first (msg);
+    uint16_t kind = 0;
+    if (event && zframe_size (event) >= 2)
+        memcpy (&kind, zframe_data (event), 2);
+    if (endpoint) {
+        zframe_t *address = zmsg_next (msg);
+        *endpoint = address ? zframe_strdup (address) : strdup ("?");
+    }
+    zmsg_destroy (&msg);
+    return kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? CES_CURVE_NOT_ALLOWED
+                                                   : CES_CURVE_MISMATCH;
+}
+
 const char *
 ces_curve_public_key (const ces_curve_t *self)
 {

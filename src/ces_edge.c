@@ -1783,6 +1783,9 @@ s_status_json (self_t *self)
         ces_link_connected (self->link) ? ces_link_hub_id (self->link) : "");
     cJSON_AddBoolToObject (edge, "hub_connected",
                            ces_link_connected (self->link));
+    cJSON_AddBoolToObject (edge, "hub_curve", self->curve != NULL);
+    cJSON_AddNumberToObject (edge, "hub_refused_handshakes",
+                             (double)ces_link_refused (self->link));
     size_t by_role[4] = {0, 0, 0, 0};
     cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
     client_t *client = (client_t *)zhashx_first (self->clients);

@@ -1165,37 +1165,13 @@ s_secure (self_t *self)
     return NULL;
 }
 
-//  A PAIR that receives the socket's failed handshakes
-static zsock_t *
-s_monitor (zsock_t *socket)
-{
-    zuuid_t *uuid = zuuid_new ();
-    char *endpoint =
-        zsys_sprintf ("inproc://ces-hub-monitor-%s", zuuid_str (uuid));
-    zuuid_destroy (&uuid);
-    int rc = zmq_socket_monitor (zsock_resolve (socket), endpoint,
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-    assert (rc == 0);
-    zsock_t *monitor = zsock_new_pair (endpoint);
-    assert (monitor);
-    zstr_free (&endpoint);
-    return monitor;
-}
-
 static void
 s_handle_monitor (self_t *self, zsock_t *monitor)
 {
-    zmsg_t *msg = zmsg_recv (monitor);
-    if (!msg)
+    char *endpoint = NULL;
+    ces_curve_refusal_t kind = ces_curve_refusal (monitor, &endpoint);
+    if (kind == CES_CURVE_NONE)
         return;
-    zframe_t *event = zmsg_first (msg);
-    char *endpoint = zframe_strdup (zmsg_next (msg));
-    uint16_t kind = 0;
-    if (event && zframe_size (event) >= 2)
-        memcpy (&kind, zframe_data (event), 2);
-    zmsg_destroy (&msg);
     self->curve_refused++;
     //  A refused client keeps retrying: one line a second at most
     int64_t now = zclock_mono ();
@@ -1203,9 +1179,8 @@ s_handle_monitor (self_t *self, zsock_t *monitor)
         ces_warn (self->log_level,
                   "hub %s: refused %" PRIu64 " CURVE handshake(s) on %s (%s)",
                   self->hub_id,
-                  self->curve_refused - self->curve_refused_logged,
-                  endpoint ? endpoint : "?",
-                  kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                  self->curve_refused - self->curve_refused_logged, endpoint,
+                  kind == CES_CURVE_NOT_ALLOWED
                       ? "a client key not in the clients directory"
                       : "a client without CURVE or with another hub key");
         self->curve_refused_logged = self->curve_refused;
@@ -1284,8 +1259,8 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     }
     s_start_mesh (self);
     if (self->curve) {
-        self->router_monitor = s_monitor (self->router);
-        self->pub_monitor = s_monitor (self->pub);
+        self->router_monitor = ces_curve_monitor (self->router);
+        self->pub_monitor = ces_curve_monitor (self->pub);
         zpoller_add (self->poller, self->router_monitor);
         zpoller_add (self->poller, self->pub_monitor);
         ces_mesh_set_curve (self->mesh, self->curve);

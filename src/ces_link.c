@@ -37,6 +37,10 @@ struct _ces_link_t {
     zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
     uint64_t token_count;
     uint64_t lost;
+    zsock_t *monitor;        //  CURVE handshakes the hub refused, if CURVE
+    uint64_t refused;        //  ... how many
+    uint64_t refused_logged; //  ... of them in the log already
+    int64_t refused_next_log;
 
     //  Details of the last event
     zmq_msg_t published; //  the last PUBLISHED, as it came
@@ -109,6 +113,7 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     if (curve) {
         ces_curve_secure_client (curve, self->dealer);
         ces_curve_secure_client (curve, self->sub);
+        self->monitor = ces_curve_monitor (self->dealer);
     }
     //  A repeater needs no published events: it may have no PUB endpoint
     if (zsock_connect (self->dealer, "%s", router_endpoint) ||
@@ -138,6 +143,7 @@ ces_link_destroy (ces_link_t **self_p)
             ces_proto_set_id (self->proto, CES_PROTO_BYE);
             s_send (self);
         }
+        zsock_destroy (&self->monitor);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);
         zhashx_destroy (&self->conns);
@@ -600,11 +606,34 @@ ces_link_timeout (ces_link_t *self)
     return next > now ? (int)(next - now) : 0;
 }
 
+//  A refused handshake looks like a silent hub from here: say what it is,
+//  once a few seconds at most (the socket keeps retrying)
+static void
+s_check_refusals (ces_link_t *self, int64_t now)
+{
+    ces_curve_refusal_t kind, last = CES_CURVE_NONE;
+    while ((kind = ces_curve_refusal (self->monitor, NULL)) != CES_CURVE_NONE)
+        self->refused++, last = kind;
+    if (last == CES_CURVE_NONE || now < self->refused_next_log)
+        return;
+    ces_warn (self->log_level,
+              "link %s: %s refused %" PRIu64 " CURVE handshake(s): %s",
+              self->link_id, self->router_endpoint,
+              self->refused - self->refused_logged,
+              last == CES_CURVE_NOT_ALLOWED
+                  ? "our certificate is not in the hub's clients directory"
+                  : "the hub has another key, or no CURVE (check --hub-key)");
+    self->refused_logged = self->refused;
+    self->refused_next_log = now + 5000;
+}
+
 ces_link_event_t
 ces_link_tick (ces_link_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
+    if (self->monitor)
+        s_check_refusals (self, now);
     if (self->connected) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
             return s_lost_hub (self, "hub silent for 3 heartbeats", true);
@@ -616,6 +645,14 @@ ces_link_tick (ces_link_t *self)
     } else if (now >= self->next_hello)
         s_send_hello (self);
     return CES_LINK_NOTHING;
+}
+
+//  CURVE handshakes the hub refused (0 without CURVE)
+uint64_t
+ces_link_refused (ces_link_t *self)
+{
+    assert (self);
+    return self->refused;
 }
 
 //  --------------------------------------------------------------------------

@@ -138,6 +138,13 @@ describe('CURVE on hub links', () => {
     const st = await until(() => hubStatus(hub), (s) => s.curve.refused >= 3, 'three refusals counted', 10000);
     assert.equal(st.connections.messenger, 0, 'nobody got in');
     for (const edge of [stranger, wrongKey, plain]) assert.equal((await status(edge)).edge.hub_connected, false);
+    // The refused edges say so themselves: counted, and a log line naming the cause
+    await until(() => status(stranger), (s) => s.edge.hub_refused_handshakes >= 1, 'the unknown edge counting refusals', 10000);
+    await until(() => status(wrongKey), (s) => s.edge.hub_refused_handshakes >= 1, 'the wrong-key edge counting refusals', 10000);
+    assert.match(stranger.child.output, /refused \d+ CURVE handshake\(s\): our certificate is not in the hub's clients directory/);
+    assert.match(wrongKey.child.output, /refused \d+ CURVE handshake\(s\): the hub has another key, or no CURVE/);
+    assert.equal((await status(stranger)).edge.hub_curve, true);
+    assert.equal((await status(plain)).edge.hub_curve, false);
     assert.ok(metric(await metrics(hub), 'ces_hub_curve_refused_total') >= 3);
     assert.match(hub.child.output, /refused \d+ CURVE handshake\(s\) on tcp:\/\/127\.0\.0\.1:\d+ \(a client key not in the clients directory\)/);
     // Its clients are told the hub cannot be reached, and nothing is routed

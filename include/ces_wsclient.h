@@ -50,4 +50,12 @@ int ces_net_send_all (int fd, const void *data, size_t size, atomic_bool *stop,
                       int timeout);
 int ces_net_read_status (int fd, atomic_bool *stop, int timeout);
 
+//  Split the host[:port] of a URL (the first size bytes of authority) into
+//  host and port; port keeps its value (the caller's default) when the URL
+//  gives none. Returns false with a reason naming url otherwise.
+bool ces_wsclient_split_authority (const char *authority, size_t size,
+                                   char *host, size_t host_size, int *port,
+                                   const char *url, char *reason,
+                                   size_t reason_size);
+
 #endif

@@ -72,25 +72,10 @@ s_parse_url (const char *url, config_t *config, char *error, size_t error_size)
                   "%s: give no path; the peer dials /connect/hub", url);
         return false;
     }
-    const char *colon = (const char *)memchr (rest, ':', authority);
-    size_t host_length = colon ? (size_t)(colon - rest) : authority;
-    if (host_length == 0 || host_length >= sizeof (config->host)) {
-        snprintf (error, error_size, "%s: no host", url);
-        return false;
-    }
-    memcpy (config->host, rest, host_length);
-    config->host[host_length] = 0;
     config->port = ORIGINAL_HUB_PORT;
-    if (colon) {
-        char *end;
-        long number = strtol (colon + 1, &end, 10);
-        if (end != rest + authority || number <= 0 || number > 65535) {
-            snprintf (error, error_size, "%s: bad port", url);
-            return false;
-        }
-        config->port = (int)number;
-    }
-    return true;
+    return ces_wsclient_split_authority (rest, authority, config->host,
+                                         sizeof (config->host), &config->port,
+                                         url, error, error_size);
 }
 
 //  --------------------------------------------------------------------------

@@ -76,23 +76,9 @@ s_parse_url (const char *url, kind_t *kind, char *host, size_t host_size,
     }
     const char *slash = strchr (rest, '/');
     size_t authority = slash ? (size_t)(slash - rest) : strlen (rest);
-    const char *colon = (const char *)memchr (rest, ':', authority);
-    size_t host_length = colon ? (size_t)(colon - rest) : authority;
-    if (host_length == 0 || host_length >= host_size) {
-        snprintf (reason, reason_size, "%s: no host", url);
+    if (!ces_wsclient_split_authority (rest, authority, host, host_size, port,
+                                       url, reason, reason_size))
         return false;
-    }
-    memcpy (host, rest, host_length);
-    host[host_length] = 0;
-    if (colon) {
-        char *end;
-        long number = strtol (colon + 1, &end, 10);
-        if (end != rest + authority || number <= 0 || number > 65535) {
-            snprintf (reason, reason_size, "%s: bad port", url);
-            return false;
-        }
-        *port = (int)number;
-    }
     snprintf (path, path_size, "%s", slash ? slash : "");
     if (*kind == KIND_HTTP && !*path)
         snprintf (path, path_size, "/");

@@ -362,6 +362,31 @@ s_test_server (zsock_t *pipe, void *args)
     close (peer);
 }
 
+bool
+ces_wsclient_split_authority (const char *authority, size_t size, char *host,
+                              size_t host_size, int *port, const char *url,
+                              char *reason, size_t reason_size)
+{
+    const char *colon = (const char *)memchr (authority, ':', size);
+    size_t host_length = colon ? (size_t)(colon - authority) : size;
+    if (host_length == 0 || host_length >= host_size) {
+        snprintf (reason, reason_size, "%s: no host", url);
+        return false;
+    }
+    memcpy (host, authority, host_length);
+    host[host_length] = 0;
+    if (colon) {
+        char *end;
+        long number = strtol (colon + 1, &end, 10);
+        if (end != authority + size || number <= 0 || number > 65535) {
+            snprintf (reason, reason_size, "%s: bad port", url);
+            return false;
+        }
+        *port = (int)number;
+    }
+    return true;
+}
+
 void
 ces_wsclient_test (bool verbose)
 {

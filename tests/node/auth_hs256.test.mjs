@@ -336,7 +336,7 @@ describe('auth: CES_AUTH_SECRET on a ces-edge', () => {
     ces = await startCes();
     const port = await freePort();
     const child = await start('ces-edge', ['--listen', `127.0.0.1:${port}`, '--hub-router', ces.router, '--hub-pub', ces.pub],
-      / ready$/m, 10000, { CES_AUTH_SECRET: envSecret });
+      / ready$/m, undefined, { CES_AUTH_SECRET: envSecret });
     edge = { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
   });
   after(async () => {

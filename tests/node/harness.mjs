@@ -37,7 +37,11 @@ export function freePort() {
 
 // Starts a program; resolves once a line of its output matches `ready`.
 // env: variables added to this process's environment for it
-export function start(program, args, ready = / ready$/m, timeout = 10000, env = undefined) {
+// Under ThreadSanitizer a program that starts a thousand civetweb threads
+// takes many seconds to be ready
+const READY_TIMEOUT = process.env.CES_SANITIZER === 'thread' ? 40000 : 15000;
+
+export function start(program, args, ready = / ready$/m, timeout = READY_TIMEOUT, env = undefined) {
   const child = spawn(path.join(BUILD, program), args,
     { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   children.add(child);

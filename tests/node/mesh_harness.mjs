@@ -40,7 +40,7 @@ export async function startHubOnly({ ports, id, extra = [], env = {} } = {}) {
   ports = ports || { router: await freePort(), pub: await freePort(), http: await freePort() };
   const args = ['--router', `tcp://127.0.0.1:${ports.router}`, '--pub', `tcp://127.0.0.1:${ports.pub}`,
     '--http', `127.0.0.1:${ports.http}`, '--heartbeat', String(HEARTBEAT), ...(id ? ['--hub-id', id] : []), ...extra];
-  const child = await start('ces-hub', args, / ready$/m, 10000, env);
+  const child = await start('ces-hub', args, / ready$/m, undefined, env);
   return {
     child, ports, id, extra, standalone: true,
     router: `tcp://127.0.0.1:${ports.router}`,

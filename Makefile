@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure --timeout 600
 
-.PHONY: all deps deps-run build build-asan build-tsan run test test-asan bench fuzz format format-check clean
+.PHONY: all deps deps-run build build-asan build-tsan run test test-asan bench soak fuzz format format-check clean
 
 all: build
 
@@ -55,6 +55,13 @@ fuzz: deps-run
 # BENCH_QUICK=1 make bench: a ~1 minute smoke run (not appended).
 bench: build
 	bench/run.sh --append docs/PERFORMANCE.md
+
+# The soak run (not part of make test; SOAK_SECONDS, default 3600, plus ~1 minute): ces-hub,
+# ces-edge and ces-repeater as separate processes at half their measured capacity, with clients
+# joining and leaving; fails on unexplained loss or RSS growth; appended to docs/SOAK.md.
+# SOAK_SECONDS=180 make soak: a short run. See bench/README.md.
+soak: build
+	bench/soak.sh --append docs/SOAK.md
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

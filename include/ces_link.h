@@ -66,8 +66,9 @@ bool ces_link_has_room (ces_link_t *self, const char *conn, const char *room);
 //  How many rooms the connection holds.
 size_t ces_link_room_count (ces_link_t *self, const char *conn);
 
-//  Send an event from a connection without blocking. Returns 0, or -1 if
-//  the hub is not there or the queue is full (the caller counts the drop).
+//  Send an event from a connection without blocking. Returns 0, -1 if the
+//  hub is not there, or -2 if the queue to it is full (a slow or stalled
+//  hub); the caller counts the drop.
 int ces_link_send (ces_link_t *self, const char *conn, zframe_t *message);
 
 //  Handle what is readable on the DEALER / the SUB.

@@ -14,9 +14,9 @@
     back over that link instead of one we dial.
 
     Each distinct URL is one ces_target actor with its own thread and a
-    bounded queue (its pipe, 1000 events); reconfiguring keeps the actors of
-    URLs that stay, so their links are not dropped. Owned by one actor; not
-    thread-safe.
+    bounded queue (its pipe: 1000 events at each end); reconfiguring keeps the
+   actors of URLs that stay, so their links are not dropped. Owned by one actor;
+   not thread-safe.
     =========================================================================
 */
 #ifndef CES_TARGETS_H_INCLUDED
@@ -40,8 +40,8 @@ typedef bool (ces_targets_inbound_fn) (void *arg, const char *peer,
 
 //  Queue one event (ROOMID\nJSON) for every target of its room and of "*",
 //  each URL once; targets naming a peer try inbound (may be NULL) first.
-//  Returns how many targets took it; a full queue is a drop, counted for
-//  that target.
+//  Returns how many targets it was for (0: no target wants the room); a
+//  target whose queue is full drops it and counts the drop itself.
 size_t ces_targets_dispatch (ces_targets_t *self, const char *room,
                              zframe_t *message, ces_targets_inbound_fn *inbound,
                              void *arg);

@@ -138,6 +138,9 @@ typedef struct {
     uint64_t delivered;
     uint64_t dropped_queue_full;
     uint64_t dropped_hub_unreachable;
+    uint64_t dropped_hub_busy; //  the queue to a connected hub was full
+    uint64_t hub_busy_logged;
+    int64_t hub_busy_next_log;
     uint64_t malformed;
     uint64_t closed_stuck;
     uint64_t closed_silent;
@@ -892,6 +895,10 @@ s_http_event (struct mg_connection *conn, void *cbdata)
         char *verdict = s_worker_ask (s_worker (conn), &msg);
         if (verdict && streq (verdict, "ok"))
             ces_http_reply (conn, 200, "text/plain", "Processing event");
+        else if (verdict && streq (verdict, "hub busy"))
+            ces_http_reply (conn, 503, "text/plain",
+                            "hub busy (its queue is full); the event was not "
+                            "accepted\n");
         else
             ces_http_reply (conn, 503, "text/plain",
                             "hub unreachable; the event was not accepted\n");
@@ -1526,18 +1533,41 @@ s_client_gone (self_t *self, client_t *client)
     zhashx_delete (self->clients, client->id_text);
 }
 
+//  The hub is linked but does not keep up: count, and say so at most once
+//  a second
+static void
+s_hub_busy (self_t *self)
+{
+    self->counters.dropped_hub_busy++;
+    int64_t now = zclock_mono ();
+    if (now < self->counters.hub_busy_next_log)
+        return;
+    ces_warn (self->log_level,
+              "edge: the hub does not keep up; dropped %" PRIu64
+              " event(s) at a full queue to it",
+              self->counters.dropped_hub_busy - self->counters.hub_busy_logged);
+    self->counters.hub_busy_logged = self->counters.dropped_hub_busy;
+    self->counters.hub_busy_next_log = now + 1000;
+}
+
 static bool
 s_forward_event (self_t *self, client_t *client, const char *conn,
                  zframe_t *message)
 {
-    if (ces_link_send (self->link, conn, message) == 0)
+    int rc = ces_link_send (self->link, conn, message);
+    if (rc == 0)
         return true;
-    self->counters.dropped_hub_unreachable++;
+    if (rc == -2)
+        s_hub_busy (self);
+    else
+        self->counters.dropped_hub_unreachable++;
     if (client) {
         client->dropped++;
         s_client_text (self, client,
-                       "{\"error\":\"hub unreachable; the event was "
-                       "dropped\"}");
+                       rc == -2 ? "{\"error\":\"hub busy (its queue is full); "
+                                  "the event was dropped\"}"
+                                : "{\"error\":\"hub unreachable; the event "
+                                  "was dropped\"}");
     }
     return false;
 }
@@ -1570,7 +1600,10 @@ s_handle_inbox_command (self_t *self, zframe_t **routing_p, char *command,
         self->counters.posted += sent;
         zframe_destroy (&message);
         zframe_send (routing_p, self->inbox, ZFRAME_MORE);
-        zstr_send (self->inbox, sent ? "ok" : "hub unreachable");
+        zstr_send (self->inbox, sent ? "ok"
+                                : ces_link_connected (self->link)
+                                    ? "hub busy"
+                                    : "hub unreachable");
     } else if (streq (command, "BADPOST"))
         self->counters.malformed++;
     else {
@@ -1849,6 +1882,8 @@ s_status_json (self_t *self)
                              (double)self->counters.dropped_queue_full);
     cJSON_AddNumberToObject (drops, "hub_unreachable",
                              (double)self->counters.dropped_hub_unreachable);
+    cJSON_AddNumberToObject (drops, "hub_busy",
+                             (double)self->counters.dropped_hub_busy);
     cJSON_AddNumberToObject (drops, "malformed",
                              (double)self->counters.malformed);
     cJSON_AddNumberToObject (totals, "closed_stuck",
@@ -1913,6 +1948,7 @@ s_metrics_text (self_t *self)
              "# TYPE ces_edge_drops_total counter\n"
              "ces_edge_drops_total{reason=\"queue_full\"} %" PRIu64 "\n"
              "ces_edge_drops_total{reason=\"hub_unreachable\"} %" PRIu64 "\n"
+             "ces_edge_drops_total{reason=\"hub_busy\"} %" PRIu64 "\n"
              "ces_edge_drops_total{reason=\"malformed\"} %" PRIu64 "\n"
              "ces_edge_drops_total{reason=\"lost_upstream\"} %" PRIu64 "\n"
              "# HELP ces_edge_closed_total Clients closed by the edge.\n"
@@ -1930,7 +1966,8 @@ s_metrics_text (self_t *self)
              "# TYPE ces_edge_hub_connected gauge\nces_edge_hub_connected %d\n",
              self->counters.events_in, self->counters.posted,
              self->counters.delivered, self->counters.dropped_queue_full,
-             self->counters.dropped_hub_unreachable, self->counters.malformed,
+             self->counters.dropped_hub_unreachable,
+             self->counters.dropped_hub_busy, self->counters.malformed,
              ces_link_lost (self->link), self->counters.closed_stuck,
              self->counters.closed_silent,
              (uint64_t)atomic_load (&self->shared.refused_full),

@@ -370,7 +370,7 @@ ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
     int rc = ces_proto_send (self->proto, self->dealer);
     lent = ces_proto_take_message (self->proto);
     assert (lent == message);
-    return rc;
+    return rc ? -2 : 0;
 }
 
 //  --------------------------------------------------------------------------

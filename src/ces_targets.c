@@ -251,16 +251,16 @@ s_dispatch_route (ces_targets_t *self, zlist_t *urls, const char *room,
                   zframe_t *message, zhashx_t *done,
                   ces_targets_inbound_fn *inbound, void *arg)
 {
-    size_t taken = 0;
+    size_t wanted = 0;
     const char *url = urls ? (const char *)zlist_first (urls) : NULL;
     while (url) {
         target_t *target = (target_t *)zhashx_lookup (self->targets, url);
         if (target && !zhashx_lookup (done, url)) {
             zhashx_insert (done, url, (void *)"");
+            wanted++;
             if (target->peer && inbound &&
                 inbound (arg, target->peer, room, message)) {
                 target->via_inbound++;
-                taken++;
                 url = (const char *)zlist_next (urls);
                 continue;
             }
@@ -269,16 +269,14 @@ s_dispatch_route (ces_targets_t *self, zlist_t *urls, const char *room,
             zmsg_addstr (msg, room);
             zframe_t *copy = zframe_dup (message);
             zmsg_append (msg, &copy);
-            if (zmsg_send (&msg, target->actor) == 0)
-                taken++;
-            else {
+            if (zmsg_send (&msg, target->actor)) {
                 target->dropped++; //  its queue is full
                 zmsg_destroy (&msg);
             }
         }
         url = (const char *)zlist_next (urls);
     }
-    return taken;
+    return wanted;
 }
 
 size_t
@@ -287,14 +285,14 @@ ces_targets_dispatch (ces_targets_t *self, const char *room, zframe_t *message,
 {
     assert (self && room && message);
     zhashx_t *done = zhashx_new ();
-    size_t taken =
+    size_t wanted =
         s_dispatch_route (self, (zlist_t *)zhashx_lookup (self->routes, room),
                           room, message, done, inbound, arg);
-    taken +=
+    wanted +=
         s_dispatch_route (self, (zlist_t *)zhashx_lookup (self->routes, "*"),
                           room, message, done, inbound, arg);
     zhashx_destroy (&done);
-    return taken;
+    return wanted;
 }
 
 zsock_t *

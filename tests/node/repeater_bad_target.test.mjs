@@ -90,6 +90,8 @@ describe('repeater: a target that is down and one that stalls', () => {
       assert.equal(target(st, url).dropped_queue_full, 0, `${url} dropped nothing`);
     assert.ok(target(st, down).failed + target(st, down).dropped_queue_full > 1, 'the down target keeps failing');
     assert.equal(st.repeater.events_to_targets, sent);
+    // A drop at a full queue is the target's, not an event nobody wanted
+    assert.equal(st.repeater.events_for_no_target, 0);
     const metrics = await (await fetch(`${ces.repeater.http}/metrics`)).text();
     const metric = (url, outcome) => Number(metrics.match(new RegExp(
       `^ces_repeater_target_events_total\\{target="${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}",outcome="${outcome}"\\} (\\d+)$`, 'm'))?.[1]);

@@ -349,17 +349,18 @@ s_poll_once (self_t *self)
     items[0].events = ZMQ_POLLIN;
     size_t index = 1;
     int64_t now = zclock_mono ();
-    int64_t next = self->next_stats;
+    int64_t idle_due = INT64_MAX; //  the first link to become unused
     link_t *link = (link_t *)zhashx_first (self->links);
     while (link) {
         links[index] = link;
         items[index].fd = ces_wsclient_fd (link->ws);
         items[index].events = ZMQ_POLLIN;
         index++;
-        if (link->last_used + self->link_idle < next)
-            next = link->last_used + self->link_idle;
+        if (link->last_used + self->link_idle < idle_due)
+            idle_due = link->last_used + self->link_idle;
         link = (link_t *)zhashx_next (self->links);
     }
+    int64_t next = idle_due < self->next_stats ? idle_due : self->next_stats;
     long timeout = next > now ? (long)(next - now) : 0;
     if (zmq_poll (items, (int)count, timeout) > 0) {
         for (size_t i = 1; i < count; i++)
@@ -367,12 +368,20 @@ s_poll_once (self_t *self)
                 zhashx_delete (self->links, links[i]->room);
                 self->next_stats = zclock_mono () + 100;
             }
-        if (items[0].revents & ZMQ_POLLIN)
+        //  A batch of queued events per poll: polling every link again for
+        //  each event cost more than sending it
+        for (int batch = 0; batch < 1000 && !self->terminated &&
+                            (items[0].revents & ZMQ_POLLIN);
+             batch++) {
             s_handle_pipe (self);
+            if (!(zsock_events (self->pipe) & ZMQ_POLLIN))
+                break;
+        }
     }
     freen (links);
     freen (items);
-    s_close_idle_links (self);
+    if (zclock_mono () >= idle_due)
+        s_close_idle_links (self);
     if (zclock_mono () >= self->next_stats)
         s_report_stats (self);
 }

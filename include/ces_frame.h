@@ -51,6 +51,10 @@ const char *ces_frame_error_name (ces_frame_error_t code);
 //  Check a room ID on its own; returns CES_FRAME_OK or a room error.
 ces_frame_error_t ces_frame_check_room (const char *room, size_t size);
 
+//  Is data well-formed UTF-8 (RFC 3629)? Room IDs must be, and so must a
+//  WebSocket Text message.
+bool ces_frame_utf8_valid (const void *data, size_t size);
+
 //  Build ROOMID LF PAYLOAD into a new frame, adding nothing else.
 //  Caller owns return value and must destroy it when done.
 zframe_t *ces_frame_build (const char *room, const void *payload, size_t size);

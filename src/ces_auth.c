@@ -3,6 +3,10 @@
     =========================================================================
 */
 #include "ces_classes.h"
+
+//  A token is a few hundred bytes; its JSON nests two or three levels
+#define TOKEN_MAX       8192
+#define TOKEN_DEPTH_MAX 16
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/err.h>
@@ -294,6 +298,35 @@ s_header_alg (const char *token)
     return alg;
 }
 
+//  Before any JSON parser recurses into a token on a worker's small stack:
+//  a bounded size, and header and claims that are JSON objects nesting no
+//  deeper than any real token does
+static bool
+s_token_shape_ok (const char *token)
+{
+    size_t size = strlen (token);
+    if (size > TOKEN_MAX)
+        return false;
+    const char *header_end = strchr (token, '.');
+    const char *claims_end = header_end ? strchr (header_end + 1, '.') : NULL;
+    if (!claims_end)
+        return false;
+    char *json = (char *)zmalloc (size);
+    ces_event_t *scan = ces_event_new ();
+    ces_event_set_max_depth (scan, TOKEN_DEPTH_MAX);
+    int header =
+        s_base64url_decode (token, (size_t)(header_end - token), json, size);
+    bool ok = header > 0 && ces_event_check (scan, json, (size_t)header) == 0;
+    int claims = ok ? s_base64url_decode (header_end + 1,
+                                          (size_t)(claims_end - header_end - 1),
+                                          json, size)
+                    : -1;
+    ok = ok && claims > 0 && ces_event_check (scan, json, (size_t)claims) == 0;
+    ces_event_destroy (&scan);
+    freen (json);
+    return ok;
+}
+
 static bool
 s_algorithm_allowed (ces_auth_t *self, jwt_alg_t alg)
 {
@@ -330,6 +363,13 @@ ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
         snprintf (reason, reason_size,
                   "a token is required: ?token=JWT or Authorization: Bearer "
                   "JWT");
+        return NULL;
+    }
+    if (!s_token_shape_ok (token)) {
+        snprintf (reason, reason_size,
+                  "the token is not a JWT of at most %d bytes whose header "
+                  "and claims are JSON objects nesting at most %d levels",
+                  TOKEN_MAX, TOKEN_DEPTH_MAX);
         return NULL;
     }
     //  libjwt trusts the token's own "alg": verify only what we expect, so

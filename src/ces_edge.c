@@ -62,8 +62,9 @@ typedef struct {
     atomic_uint_fast64_t denied;       //  registers and sends outside a grant
     atomic_uint_fast64_t rate_limited; //  events over a client's rate
     atomic_uint_fast64_t http_errors;  //  requests civetweb refused itself
-    int max_rate;                      //  events/s per client; 0 = any
-    int max_depth;                     //  JSON nesting of an event
+    atomic_uint_fast64_t protocol_errors; //  WebSocket frames RFC 6455 forbids
+    int max_rate;                         //  events/s per client; 0 = any
+    int max_depth;                        //  JSON nesting of an event
     size_t max_room_length;
     char room_too_long[96]; //  the error for a longer room ID
     int log_level;          //  the actor's, for the workers
@@ -105,6 +106,7 @@ typedef struct {
     byte *message; //  reassembly of a fragmented message
     size_t message_size;
     int message_opcode;
+    bool fragmented; //  a message has started and not finished
     bool discarding; //  the message grew past max-message
 } ws_conn_t;
 
@@ -144,6 +146,7 @@ typedef struct {
     uint64_t malformed;
     uint64_t closed_stuck;
     uint64_t closed_silent;
+    uint64_t closed_abruptly; //  gone with no Close frame either way
     uint64_t closed_idle;
     uint64_t closed_expired; //  tokens that expired on open connections
     uint64_t over_limit;     //  registrations over max-rooms-per-client
@@ -677,10 +680,67 @@ s_ws_event (worker_t *worker, ws_conn_t *ws, const byte *data, size_t size)
 }
 
 //  A whole message (reassembled if it was fragmented)
-static void
+//  A frame RFC 6455 forbids: counted, then the connection is closed with
+//  code and reason (civetweb ends it when the handler returns 0)
+static int
+s_ws_violation (worker_t *worker, ws_conn_t *ws, int code, const char *reason)
+{
+    atomic_fetch_add (&worker->shared->protocol_errors, 1);
+    zmsg_t *msg = s_worker_msg ("CLOSE", ws->id);
+    byte bytes[2] = {(byte)(code >> 8), (byte)(code & 0xFF)};
+    zmsg_addmem (msg, bytes, 2);
+    zmsg_addstr (msg, reason);
+    char *done = s_worker_ask (worker, &msg);
+    zstr_free (&done);
+    return 0;
+}
+
+static bool
+s_close_code_valid (int code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+           (code >= 3000 && code <= 4999);
+}
+
+//  RFC 6455 §5 and §7.4: what a client may not send. The close code and
+//  reason for it, or 0.
+static int
+s_frame_violation (ws_conn_t *ws, int bits, const byte *data, size_t size,
+                   const char **reason)
+{
+    int opcode = bits & 0x0F;
+    bool fin = (bits & 0x80) != 0;
+    bool control = opcode >= WS_OP_CLOSE;
+    *reason = (bits & 0x70) ? "RSV bits set with no extension negotiated"
+              : (opcode > WS_OP_BINARY && opcode < WS_OP_CLOSE) || opcode > 0xA
+                  ? "reserved opcode"
+              : control && !fin       ? "fragmented control frame"
+              : control && size > 125 ? "control frame longer than 125 bytes"
+              : opcode == WS_OP_CONTINUATION && !ws->fragmented
+                  ? "continuation frame with no message started"
+              : !control && opcode != WS_OP_CONTINUATION && ws->fragmented
+                  ? "new message inside a fragmented one"
+              : opcode == WS_OP_CLOSE && size == 1 ? "Close payload of 1 byte"
+              : opcode == WS_OP_CLOSE && size >= 2 &&
+                      !s_close_code_valid ((data[0] << 8) | data[1])
+                  ? "invalid close code"
+                  : NULL;
+    if (*reason)
+        return 1002;
+    if (opcode == WS_OP_CLOSE && size > 2 &&
+        !ces_frame_utf8_valid (data + 2, size - 2)) {
+        *reason = "Close reason is not UTF-8";
+        return 1007;
+    }
+    return 0;
+}
+
+static int
 s_ws_message (worker_t *worker, ws_conn_t *ws, int opcode, const byte *data,
               size_t size)
 {
+    if (opcode == WS_OP_TEXT && !ces_frame_utf8_valid (data, size))
+        return s_ws_violation (worker, ws, 1007, "Text message is not UTF-8");
     if (opcode == WS_OP_BINARY)
         s_ws_event (worker, ws, data, size);
     else if (opcode == WS_OP_TEXT && streq (ws->role, CES_ROLE_MESSENGER))
@@ -689,6 +749,7 @@ s_ws_message (worker_t *worker, ws_conn_t *ws, int opcode, const byte *data,
         s_worker_notice (worker, ws,
                          "text frames are not accepted on this connection; "
                          "send events as Binary frames ROOMID\\nJSON");
+    return 1;
 }
 
 static int
@@ -700,10 +761,14 @@ s_ws_data (struct mg_connection *conn, int bits, char *data, size_t size,
     worker_t *worker = s_worker (conn);
     int opcode = bits & 0x0F;
     bool fin = (bits & 0x80) != 0;
+    const char *reason;
+    int code = s_frame_violation (ws, bits, (byte *)data, size, &reason);
+    if (code)
+        return s_ws_violation (worker, ws, code, reason);
     if (opcode == WS_OP_PING || opcode == WS_OP_PONG) {
         zmsg_t *msg =
             s_worker_msg (opcode == WS_OP_PING ? "PING" : "PONG", ws->id);
-        zmsg_addmem (msg, data, size > 125 ? 125 : size);
+        zmsg_addmem (msg, data, size);
         s_worker_send (worker, &msg);
         return 1;
     }
@@ -717,20 +782,21 @@ s_ws_data (struct mg_connection *conn, int bits, char *data, size_t size,
         return 0;
     }
     if (opcode != WS_OP_CONTINUATION) {
-        //  A new message; a half-reassembled one before it is abandoned
         ws->message_size = 0;
         ws->message_opcode = opcode;
         ws->discarding = false;
         if (fin) {
-            if (size > worker->shared->max_message)
+            if (size > worker->shared->max_message) {
                 s_worker_notice (worker, ws,
                                  "message is larger than this edge's "
                                  "max-message limit");
-            else
-                s_ws_message (worker, ws, opcode, (byte *)data, size);
-            return 1;
+                return 1;
+            }
+            return s_ws_message (worker, ws, opcode, (byte *)data, size);
         }
-    }
+        ws->fragmented = true;
+    } else if (fin)
+        ws->fragmented = false;
     if (ws->discarding)
         return 1;
     if (ws->message_size + size > worker->shared->max_message) {
@@ -749,9 +815,10 @@ s_ws_data (struct mg_connection *conn, int bits, char *data, size_t size,
     memcpy (ws->message + ws->message_size, data, size);
     ws->message_size += size;
     if (fin && opcode == WS_OP_CONTINUATION) {
-        s_ws_message (worker, ws, ws->message_opcode, ws->message,
-                      ws->message_size);
+        size_t complete = ws->message_size;
         ws->message_size = 0;
+        return s_ws_message (worker, ws, ws->message_opcode, ws->message,
+                             complete);
     }
     return 1;
 }
@@ -842,6 +909,9 @@ s_http_event (struct mg_connection *conn, void *cbdata)
     if (request->content_length > (long long)shared->max_message) {
         ces_http_reply (conn, 413, "text/plain",
                         "event is larger than this edge's max-message limit\n");
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "BADPOST");
+        s_worker_send (s_worker (conn), &msg);
         return 1;
     }
     ces_grant_t *grant = s_authorize (shared, conn);
@@ -1016,7 +1086,9 @@ s_client_write (self_t *self, client_t *client, int opcode, const void *data,
     if (client->shut || (client->closing && opcode != WS_OP_CLOSE))
         return false;
     size_t pending = client->out_used - client->out_sent;
-    if (!force && pending + size + 10 > self->client_queue) {
+    //  An empty queue takes any one event, so that an event as large as
+    //  max-message reaches a client even with a smaller client-queue
+    if (!force && pending && pending + size + 10 > self->client_queue) {
         client->dropped++;
         self->counters.dropped_queue_full++;
         if (!client->stuck_since)
@@ -1519,6 +1591,9 @@ s_client_gone (self_t *self, client_t *client)
 {
     ces_debug (self->log_level, "edge: client %s (%s) gone", client->id_text,
                client->role);
+    //  Neither side closed: a cut connection, or a frame cut short
+    if (!client->closing)
+        self->counters.closed_abruptly++;
     s_client_unregister_all (self, client);
     s_client_poll (self, client, false);
     if (client->dirty) {
@@ -1649,12 +1724,19 @@ s_handle_inbox_command (self_t *self, zframe_t **routing_p, char *command,
                 zframe_destroy (&payload);
             } else if (streq (command, "CLOSE")) {
                 //  Answer the client's close with its own code
+                //  The client's own code, or ours with a reason when the
+                //  worker found a protocol error
                 zframe_t *code = zmsg_pop (request);
+                char *reason = zmsg_popstr (request);
                 int value =
                     zframe_size (code) == 2
                         ? (zframe_data (code)[0] << 8) | zframe_data (code)[1]
                         : 1000;
-                s_client_close (self, client, value, "");
+                s_client_close (self, client, value, reason ? reason : "");
+                if (reason)
+                    ces_info (self->log_level, "edge: closed %s with %d: %s",
+                              client->remote, value, reason);
+                zstr_free (&reason);
                 zframe_destroy (&code);
             } else if (streq (command, "GONE"))
                 s_client_gone (self, client);
@@ -1890,6 +1972,8 @@ s_status_json (self_t *self)
                              (double)self->counters.closed_stuck);
     cJSON_AddNumberToObject (totals, "closed_silent",
                              (double)self->counters.closed_silent);
+    cJSON_AddNumberToObject (totals, "closed_abruptly",
+                             (double)self->counters.closed_abruptly);
     cJSON_AddNumberToObject (totals, "refused_full",
                              (double)atomic_load (&self->shared.refused_full));
     cJSON_AddNumberToObject (totals, "refused_bad_request",
@@ -1898,6 +1982,9 @@ s_status_json (self_t *self)
                              (double)atomic_load (&self->shared.refused_auth));
     cJSON_AddNumberToObject (totals, "refused_by_http",
                              (double)atomic_load (&self->shared.http_errors));
+    cJSON_AddNumberToObject (
+        totals, "protocol_errors",
+        (double)atomic_load (&self->shared.protocol_errors));
     cJSON_AddNumberToObject (totals, "denied",
                              (double)atomic_load (&self->shared.denied));
     cJSON_AddNumberToObject (totals, "closed_expired",
@@ -1951,10 +2038,12 @@ s_metrics_text (self_t *self)
              "ces_edge_drops_total{reason=\"hub_busy\"} %" PRIu64 "\n"
              "ces_edge_drops_total{reason=\"malformed\"} %" PRIu64 "\n"
              "ces_edge_drops_total{reason=\"lost_upstream\"} %" PRIu64 "\n"
-             "# HELP ces_edge_closed_total Clients closed by the edge.\n"
+             "# HELP ces_edge_closed_total Clients closed by the edge, or "
+             "gone with no Close frame (abrupt).\n"
              "# TYPE ces_edge_closed_total counter\n"
              "ces_edge_closed_total{reason=\"stuck\"} %" PRIu64 "\n"
              "ces_edge_closed_total{reason=\"silent\"} %" PRIu64 "\n"
+             "ces_edge_closed_total{reason=\"abrupt\"} %" PRIu64 "\n"
              "# HELP ces_edge_refused_total Connections refused.\n"
              "# TYPE ces_edge_refused_total counter\n"
              "ces_edge_refused_total{reason=\"full\"} %" PRIu64 "\n"
@@ -1969,7 +2058,7 @@ s_metrics_text (self_t *self)
              self->counters.dropped_hub_unreachable,
              self->counters.dropped_hub_busy, self->counters.malformed,
              ces_link_lost (self->link), self->counters.closed_stuck,
-             self->counters.closed_silent,
+             self->counters.closed_silent, self->counters.closed_abruptly,
              (uint64_t)atomic_load (&self->shared.refused_full),
              (uint64_t)atomic_load (&self->shared.refused_bad),
              (uint64_t)atomic_load (&self->shared.refused_auth),
@@ -1978,6 +2067,10 @@ s_metrics_text (self_t *self)
              "# HELP ces_edge_denied_total Registers and sends outside a "
              "client's token grant.\n# TYPE ces_edge_denied_total counter\n"
              "ces_edge_denied_total %" PRIu64 "\n"
+             "# HELP ces_edge_protocol_errors_total WebSocket frames RFC 6455 "
+             "forbids; each closed its connection (1002 or 1007).\n"
+             "# TYPE ces_edge_protocol_errors_total counter\n"
+             "ces_edge_protocol_errors_total %" PRIu64 "\n"
              "# HELP ces_edge_http_refused_total Requests refused before a "
              "handler saw them: too slow (handshake-timeout), too large, "
              "not HTTP.\n# TYPE ces_edge_http_refused_total counter\n"
@@ -1992,6 +2085,7 @@ s_metrics_text (self_t *self)
              "ces_edge_limited_total{limit=\"max_rooms_per_client\"} %" PRIu64
              "\n",
              (uint64_t)atomic_load (&self->shared.denied),
+             (uint64_t)atomic_load (&self->shared.protocol_errors),
              (uint64_t)atomic_load (&self->shared.http_errors),
              self->counters.closed_expired,
              (uint64_t)atomic_load (&self->shared.rate_limited),

@@ -23,7 +23,8 @@ static const struct {
     {"empty-room",
      "frame starts with a newline; the room ID before it is missing"},
     {"room-too-long", "room ID is longer than 128 bytes"},
-    {"bad-room", "room ID contains a space or a control character"},
+    {"bad-room",
+     "room ID contains a space, a control character or invalid UTF-8"},
     {"no-payload", "frame has a room ID but no event after the newline"},
     {"too-large", "event is larger than this server's message size limit"},
 };
@@ -47,6 +48,43 @@ ces_frame_destroy (ces_frame_t **self_p)
     }
 }
 
+bool
+ces_frame_utf8_valid (const void *data, size_t size)
+{
+    const unsigned char *at = (const unsigned char *)data;
+    const unsigned char *end = at + size;
+    while (at < end) {
+        unsigned char c = *at;
+        if (c < 0x80) {
+            at++;
+            continue;
+        }
+        //  RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF
+        size_t length = c >= 0xC2 && c <= 0xDF   ? 2
+                        : c >= 0xE0 && c <= 0xEF ? 3
+                        : c >= 0xF0 && c <= 0xF4 ? 4
+                                                 : 0;
+        if (!length || (size_t)(end - at) < length)
+            return false;
+        unsigned char low = 0x80, high = 0xBF;
+        if (c == 0xE0)
+            low = 0xA0;
+        else if (c == 0xED)
+            high = 0x9F;
+        else if (c == 0xF0)
+            low = 0x90;
+        else if (c == 0xF4)
+            high = 0x8F;
+        if (at[1] < low || at[1] > high)
+            return false;
+        for (size_t i = 2; i < length; i++)
+            if (at[i] < 0x80 || at[i] > 0xBF)
+                return false;
+        at += length;
+    }
+    return true;
+}
+
 ces_frame_error_t
 ces_frame_check_room (const char *room, size_t size)
 {
@@ -59,7 +97,9 @@ ces_frame_check_room (const char *room, size_t size)
         if (c <= ' ' || c == 0x7f)
             return CES_FRAME_ROOM_BAD_CHAR;
     }
-    return CES_FRAME_OK;
+    //  Room IDs are echoed in Text frames, which must be UTF-8
+    return ces_frame_utf8_valid (room, size) ? CES_FRAME_OK
+                                             : CES_FRAME_ROOM_BAD_CHAR;
 }
 
 ces_frame_error_t
@@ -181,6 +221,14 @@ ces_frame_test (bool verbose)
     assert (s_parse (frame, "\n{}") == CES_FRAME_ROOM_EMPTY);
     assert (s_parse (frame, "IT B\n{}") == CES_FRAME_ROOM_BAD_CHAR);
     assert (s_parse (frame, "IT\tB\n{}") == CES_FRAME_ROOM_BAD_CHAR);
+    assert (s_parse (frame, "IT\xff\xc0\n{}") == CES_FRAME_ROOM_BAD_CHAR);
+    assert (s_parse (frame, "RAUM-\xc3\xa4\n{}") == CES_FRAME_OK);
+    //  UTF-8: overlong, surrogate, past U+10FFFF, truncated; and good ones
+    assert (!ces_frame_utf8_valid ("\xc0\xaf", 2));
+    assert (!ces_frame_utf8_valid ("\xed\xa0\x80", 3));
+    assert (!ces_frame_utf8_valid ("\xf4\x90\x80\x80", 4));
+    assert (!ces_frame_utf8_valid ("\xe2\x82", 2));
+    assert (ces_frame_utf8_valid ("\xe2\x82\xac \xf0\x9f\x98\x80", 8));
     assert (s_parse (frame, "R\n\n\n") == CES_FRAME_NO_PAYLOAD);
     assert (s_parse (frame, "R\n{\"aaaaaaaaaaaaaaaa\":1}") ==
             CES_FRAME_TOO_LARGE);

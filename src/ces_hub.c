@@ -1232,6 +1232,8 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     zsock_set_rcvhwm (self->router, self->sndhwm);
     zsock_set_sndhwm (self->pub, self->sndhwm);
     zsock_set_xpub_verbose (self->pub, 1);
+    //  Subscriptions are tiny and must never be dropped (see ces_link)
+    zsock_set_rcvhwm (self->pub, 0);
     zsock_set_sndtimeo (self->pub, 0);
     zsock_set_linger (self->router, 100);
     char *reason = self->curve ? s_secure (self) : NULL;

@@ -110,6 +110,9 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     zsock_set_reconnect_ivl (self->sub, BACKOFF_MIN);
     zsock_set_reconnect_ivl_max (self->sub, BACKOFF_MAX);
     zsock_set_rcvhwm (self->sub, CES_HUB_SNDHWM);
+    //  A SUB drops subscriptions past its send high-water mark (1000) with
+    //  no error: a registration of thousands of rooms must all get through
+    zsock_set_sndhwm (self->sub, 0);
     if (curve) {
         ces_curve_secure_client (curve, self->dealer);
         ces_curve_secure_client (curve, self->sub);

@@ -4,9 +4,14 @@
 */
 #include "ces_classes.h"
 
+//  {"rooms":[...]} nests two levels; cJSON recurses once per level on a
+//  civetweb worker's small stack, so nothing deeper reaches it
+#define DEPTH_MAX 4
+
 struct _ces_registration_t {
     bool create;
-    zlist_t *rooms; //  strings, owned
+    zlist_t *rooms;    //  strings, owned
+    ces_event_t *scan; //  strict JSON scan before the parse
     const char *error;
 };
 
@@ -19,6 +24,8 @@ ces_registration_new (void)
     self->rooms = zlist_new ();
     assert (self->rooms);
     zlist_autofree (self->rooms);
+    self->scan = ces_event_new ();
+    ces_event_set_max_depth (self->scan, DEPTH_MAX);
     return self;
 }
 
@@ -29,6 +36,7 @@ ces_registration_destroy (ces_registration_t **self_p)
     if (*self_p) {
         ces_registration_t *self = *self_p;
         zlist_destroy (&self->rooms);
+        ces_event_destroy (&self->scan);
         freen (self);
         *self_p = NULL;
     }
@@ -66,6 +74,13 @@ ces_registration_parse (ces_registration_t *self, const char *text, size_t size)
     assert (self && (text || !size));
     zlist_purge (self->rooms);
     self->create = false;
+    //  Strict, bounded, and no NUL escapes: cJSON would end a room ID there
+    if (ces_event_check (self->scan, text, size) ||
+        (size >= 6 && memmem (text, size, "\\u0000", 6))) {
+        self->error = "registration is not a JSON object of room IDs; send "
+                      "{\"rooms\":[\"ROOM\"],\"create\":true}";
+        return -1;
+    }
     cJSON *root = cJSON_ParseWithLength (text, size);
     cJSON *rooms = cJSON_GetObjectItemCaseSensitive (root, "rooms");
     cJSON *create = cJSON_GetObjectItemCaseSensitive (root, "create");
@@ -144,6 +159,15 @@ ces_registration_test (bool verbose)
     assert (s_parse (self, "{\"rooms\":[7],\"create\":true}") == -1);
     assert (s_parse (self, "{\"rooms\":[],\"create\":true}") == -1);
     assert (strstr (ces_registration_error (self), "names no rooms"));
+    //  Nothing after the object, no NUL in a room, nothing deep
+    assert (s_parse (self, "{\"rooms\":[\"A\"],\"create\":true} more") == -1);
+    assert (s_parse (self, "{\"rooms\":[\"a\\u0000b\"],\"create\":true}") ==
+            -1);
+    char deep[2100];
+    memset (deep, '[', 2000);
+    deep[2000] = 0;
+    assert (s_parse (self, deep) == -1);
+    assert (strstr (ces_registration_error (self), "not a JSON object"));
     assert (zlist_size (ces_registration_rooms (self)) == 0);
     char long_room[CES_ROOM_MAX + 40];
     snprintf (long_room, sizeof long_room,

@@ -475,14 +475,17 @@ describe('hostile input', () => {
   // ------------------------------------------------------------------------
   // Frames cut short
 
-  attack('a truncated frame, then the client closes: counted', bug('a frame cut short by the client is not counted anywhere'), async () => {
-    const before = wsErrors(await status(edge));
+  // The edge never sees a frame cut short (civetweb waits for the rest),
+  // only a client gone without a Close frame: counted as an abrupt close
+  attack('a truncated frame, then the client closes: counted', {}, async () => {
+    const abrupt = counter('closed_abruptly');
+    const before = abrupt(await status(edge));
     const raw = await Raw.open(edge);
     await until(() => status(edge), (st) => entry(st, raw), 'the raw client is listed');
     raw.send(frame({ op: 2, len: 1000, payload: hostEvent() }).subarray(0, 4 + 4 + 20));  // 20 of 1000 bytes
     raw.sock.end();
     await until(() => status(edge), (st) => !entry(st, raw), 'the edge let the client go', 5000);
-    await counted(edge, wsErrors, before, 1, 'the truncated frame');
+    await counted(edge, abrupt, before, 1, 'the truncated frame (closed_abruptly)');
     raw.destroy();
     await hostClean('truncated frame');
   });
@@ -516,26 +519,26 @@ describe('hostile input', () => {
   // RFC 6455 violations: the edge must fail the connection (Close 1002,
   // 1007 for bad UTF-8) or at least answer with an error; never act on them
 
-  attack('reserved data opcodes 0x3-0x7', bug('frames with reserved opcodes are silently ignored (no error, not counted)'), async (t) => {
+  attack('reserved data opcodes 0x3-0x7', {}, async (t) => {
     await violations(t, [3, 4, 5, 6, 7].map((op) => ({ what: `opcode 0x${op}`, frames: [frame({ op, payload: hostEvent() })], codes: [1002] })));
   });
 
-  attack('reserved control opcodes 0xB-0xF', bug('frames with reserved opcodes are silently ignored (no error, not counted)'), async (t) => {
+  attack('reserved control opcodes 0xB-0xF', {}, async (t) => {
     await violations(t, [0xB, 0xC, 0xD, 0xE, 0xF].map((op) => ({ what: `opcode 0x${op.toString(16)}`, frames: [frame({ op, payload: 'x' })], codes: [1002] })));
   });
 
-  attack('RSV1, RSV2 and RSV3 bits set (no extension was negotiated)', bug('frames with RSV bits are accepted and their events routed'), async (t) => {
+  attack('RSV1, RSV2 and RSV3 bits set (no extension was negotiated)', {}, async (t) => {
     await violations(t, [4, 2, 1].map((rsv) => ({ what: `RSV bits ${rsv.toString(2).padStart(3, '0')}`, frames: [frame({ op: 2, rsv, payload: hostEvent() })], codes: [1002] })));
   });
 
-  attack('an unmasked client frame', bug('unmasked client frames are accepted and their events routed'), async (t) => {
+  attack('an unmasked client frame', bug('civetweb accepts unmasked client frames and does not tell the handler'), async (t) => {
     await violations(t, [
       { what: 'unmasked Binary event', frames: [frame({ op: 2, mask: false, payload: hostEvent() })], codes: [1002] },
       { what: 'unmasked Text registration', frames: [frame({ op: 1, mask: false, payload: JSON.stringify({ rooms: [unique('UNMASKED')], create: true }) })], codes: [1002] },
     ]);
   });
 
-  attack('control frames over 125 bytes (Ping, Pong, Close)', bug('a 126-200 byte Ping is answered with a Pong cut to 125 bytes, a 300-byte Pong is ignored, a 200-byte Close is answered 1000'), async (t) => {
+  attack('control frames over 125 bytes (Ping, Pong, Close)', {}, async (t) => {
     await violations(t, [
       { what: 'Ping of 126 bytes', frames: [frame({ op: 9, payload: Buffer.alloc(126, 0x70) })], codes: [1002] },
       { what: 'Ping of 200 bytes', frames: [frame({ op: 9, payload: Buffer.alloc(200, 0x70) })], codes: [1002] },
@@ -544,7 +547,7 @@ describe('hostile input', () => {
     ]);
   });
 
-  attack('fragmented control frames', bug('a Ping with FIN clear is answered like a whole Ping, a Pong with FIN clear is ignored, a Close with FIN clear is answered 1000'), async (t) => {
+  attack('fragmented control frames', {}, async (t) => {
     await violations(t, [
       { what: 'Ping with FIN clear, then a continuation', frames: [frame({ op: 9, fin: false, payload: 'ab' }), frame({ op: 0, payload: 'cd' })], codes: [1002] },
       { what: 'Pong with FIN clear', frames: [frame({ op: 10, fin: false, payload: 'ab' })], codes: [1002] },
@@ -552,7 +555,7 @@ describe('hostile input', () => {
     ]);
   });
 
-  attack('a continuation frame with no message started', bug('continuations without a start are silently ignored (no error, not counted)'), async (t) => {
+  attack('a continuation frame with no message started', {}, async (t) => {
     const split = hostEvent();
     await violations(t, [
       { what: 'one final continuation', frames: [frame({ op: 0, payload: hostEvent() })], codes: [1002] },
@@ -560,7 +563,7 @@ describe('hostile input', () => {
     ]);
   });
 
-  attack('a new data frame inside a fragmented message', bug('a data frame inside a fragmented message silently abandons it and is taken as a new message'), async (t) => {
+  attack('a new data frame inside a fragmented message', {}, async (t) => {
     const room = unique('INTERLEAVED');
     await violations(t, [
       { what: 'Binary start, then a Text frame', frames: [frame({ op: 2, fin: false, payload: hostEvent().subarray(0, 10) }), frame({ op: 1, payload: JSON.stringify({ rooms: [room], create: true }) })], codes: [1002] },
@@ -569,7 +572,7 @@ describe('hostile input', () => {
     assert.equal((await status(edge)).edge.rooms[room], undefined, 'the interleaved registration was not applied');
   });
 
-  attack('Close frames with an invalid status code or payload', bug('the edge echoes close code 0 and answers 1000 to a 1-byte Close payload'), async (t) => {
+  attack('Close frames with an invalid status code or payload', {}, async (t) => {
     const code = (n) => Buffer.from([n >> 8, n & 255]);
     await violations(t, [
       { what: 'Close code 0', frames: [frame({ op: 8, payload: code(0) })], codes: [1002] },
@@ -579,7 +582,7 @@ describe('hostile input', () => {
     ]);
   });
 
-  attack('invalid UTF-8 in a Text frame', bug('Text frames are not checked for UTF-8; a registration with invalid UTF-8 outside the room IDs is applied'), async (t) => {
+  attack('invalid UTF-8 in a Text frame', {}, async (t) => {
     const rooms = [];
     const withBytes = (bytes) => {
       const room = unique('UTF8');
@@ -596,7 +599,7 @@ describe('hostile input', () => {
     for (const room of rooms) assert.equal(st.edge.rooms[room], undefined, `${room} was not registered`);
   });
 
-  attack('invalid UTF-8 in a room ID of a registration', bug('a room ID with invalid UTF-8 is registered and echoed in a Text notice, which kills a conforming client (ws closes 1006/1007)'), async (t) => {
+  attack('invalid UTF-8 in a room ID of a registration', {}, async (t) => {
     const room = Buffer.concat([Buffer.from(unique('BADUTF8')), Buffer.from([0xff, 0xc0])]);
     await violations(t, [
       { what: 'room ID with 0xff 0xc0', frames: [frame({ op: 1, payload: Buffer.concat([Buffer.from('{"rooms":["'), room, Buffer.from('"],"create":true}')]) })], codes: [1007] },
@@ -605,7 +608,7 @@ describe('hostile input', () => {
     assert.equal(Object.keys(st.edge.rooms).filter((r) => r.startsWith('BADUTF8')).length, 0, 'no such room registered');
   });
 
-  attack('garbage bytes on the socket after the upgrade', bug('garbage after the upgrade is parsed as frames: reserved opcodes ignored, huge lengths dropped with no Close frame'), async (t) => {
+  attack('garbage bytes on the socket after the upgrade', {}, async (t) => {
     await violations(t, [1, 2, 3].map((seed) => ({ what: `4 KiB of garbage (seed ${seed})`, frames: [garbage(4096, seed)], codes: [1002, 1009] })),
       { keepsWorking: false });
   });
@@ -661,7 +664,7 @@ describe('hostile input', () => {
   });
 
   attack(`a registration of --max-rooms-per-client (${MAX_ROOMS}) 120-byte room IDs (~125 KB) is confirmed`,
-    bug('a registration of 1,000 or more new rooms at once never gets its {"registered"} notice (the edge\'s SUB subscriptions go past ZeroMQ\'s 1000-message high-water mark and the sync subscription is lost)'), async () => {
+    {}, async () => {
       const holder = await connect(edge);
       const prefix = unique('LONG');
       const rooms = Array.from({ length: MAX_ROOMS }, (_, i) => `${prefix}-${i}-`.padEnd(120, 'r'));
@@ -673,7 +676,7 @@ describe('hostile input', () => {
     });
 
   attack('an event of exactly --max-message bytes reaches an idle subscriber (and does not get it closed as stuck)',
-    bug('an event within --max-message but over --client-queue minus 10 bytes is dropped for every subscriber (queue_full), and the idle subscriber is then closed 1008 "not reading"'), async () => {
+    {}, async () => {
       const room = unique('EXACT');
       const sender = await connect(edge);
       const receiver = await connect(edge);
@@ -724,7 +727,7 @@ describe('hostile input', () => {
   });
 
   attack('a room ID with a NUL character in a registration is refused, not cut short',
-    bug('{"rooms":["a\\u0000b"]} registers room "a" (cJSON string cut at the NUL) instead of being refused'), async () => {
+    {}, async () => {
       const client = await connect(edge, 'messenger');
       const prefix = unique('NUL');
       const before = wsErrors(await status(edge));
@@ -748,7 +751,7 @@ describe('hostile input', () => {
     await hostClean('bad room IDs in events');
   });
 
-  attack('a registration with garbage after the JSON is refused', bug('trailing bytes after the registration JSON are ignored and it is applied'), async () => {
+  attack('a registration with garbage after the JSON is refused', {}, async () => {
     const client = await connect(edge, 'messenger');
     const room = unique('TRAIL');
     const before = wsErrors(await status(edge));
@@ -776,7 +779,7 @@ describe('hostile input', () => {
   });
 
   attack(`${MAX_ROOMS + 100} one-room registrations back to back: ${MAX_ROOMS} registered (each confirmed, each gets its events), 100 refused and counted; released on close`,
-    bug('intermittent: of 1,000 one-room registrations sent back to back, some never get their notice and their rooms get no events (seen 506 and 711 of 1,000 under load): the edge\'s SUB subscriptions past ZeroMQ\'s high-water mark are lost'), async () => {
+    {}, async () => {
       const client = await connect(edge);
       const sender = await connect(edge);
       const before = await status(edge);
@@ -895,7 +898,7 @@ describe('hostile input', () => {
     await hostClean('oversized POSTs');
   });
 
-  attack('POST /event over --max-message with a Content-Length (413) is counted', bug('the 413 answer to a POST over --max-message is not counted (the chunked 400 is)'), async () => {
+  attack('POST /event over --max-message with a Content-Length (413) is counted', {}, async () => {
     const before = wsErrors(await status(edge));
     const response = await fetch(`${edge.http}/event`, { method: 'POST', body: JSON.stringify({ 'affected-room': { roomID: HOST }, data: 'x'.repeat(MAX_MESSAGE) }) });
     assert.equal(response.status, 413);
@@ -972,7 +975,7 @@ describe('hostile input', () => {
   }
 
   it('deeply nested JSON in a Text registration (1,000 and 10,000 "["): an error, counted',
-    bug('ces-edge dies with SIGSEGV: cJSON_ParseWithLength recurses ~800+ levels on a 100 KiB civetweb worker stack'), async () => {
+    {}, async () => {
       const setup = await spareEdge([]);
       const client = await connect(setup.spare, 'messenger');
       const before = wsErrors(await status(setup.spare));
@@ -1007,7 +1010,7 @@ describe('hostile input', () => {
   });
 
   it('deeply nested JSON in a token (--auth-secret): 401, counted (refused_auth)',
-    bug('ces-edge dies with SIGSEGV (cJSON recursion on the worker stack) on a token whose header nests 900 levels, or whose claims nest 10,000, before any signature check refuses it: an unauthenticated crash'), async () => {
+    {}, async () => {
       const secret = 'hostile-secret';
       const token = await jwt({ sub: 'good', rooms: ['*'], exp: Math.floor(Date.now() / 1000) + 3600 }, { key: secret });
       const setup = await spareEdge(['--auth-secret', secret], { headers: { Authorization: `Bearer ${token}` } });
@@ -1031,7 +1034,7 @@ describe('hostile input', () => {
     });
 
   it('a registration of 3,000 rooms at once (within --max-rooms-per-client) is confirmed and every room gets its events',
-    bug('no {"registered"} notice, and only 1,000 of the 3,000 rooms get events: the edge\'s SUB subscriptions past ZeroMQ\'s high-water mark of 1000 are lost'), async () => {
+    {}, async () => {
       const setup = await spareEdge(['--max-rooms-per-client', '5000']);
       const holder = await connect(setup.spare);
       const sender = await connect(setup.spare);
@@ -1075,7 +1078,7 @@ describe('hostile input', () => {
   });
 
   it('200 TCP connections that never send a request: /health and new clients are still served',
-    bug('idle connections hold every civetweb worker for request_timeout_ms (10 s): /health and new WebSockets wait'), async () => {
+    bug('civetweb gives each connection a worker thread from accept: idle connections hold every worker for --handshake-timeout; put the nginx front in front (README)'), async () => {
       const setup = await spareEdge(['--max-clients', '50']);
       const idle = [];
       try {

@@ -98,7 +98,7 @@ static const flag_t s_flags[] = {
     {"max-message", "max-message", EDGE | REPEATER | HUB, NULL,
      "largest event in bytes (1048576)"},
     {"max-depth", "max-depth", EDGE | REPEATER | HUB, NULL,
-     "deepest JSON nesting of an event (64, at most 1000)"},
+     "deepest JSON nesting of an event (64, at most 256)"},
     {"max-room-length", "max-room-length", EDGE | REPEATER, NULL,
      "longest room ID in bytes (128, at most 128)"},
     {"handshake-timeout", "handshake-timeout", EDGE | REPEATER, NULL,

@@ -17,10 +17,12 @@
 #define CES_VERSION_PATCH 0
 
 //  Defaults shared by every component
-#define CES_ROOM_MAX       128
-#define CES_PAYLOAD_MAX    (1024 * 1024)
-#define CES_DEPTH_MAX      64   //  JSON nesting of an event, by default
-#define CES_DEPTH_LIMIT    1000 //  ... and at most (cJSON's own limit)
+#define CES_ROOM_MAX    128
+#define CES_PAYLOAD_MAX (1024 * 1024)
+#define CES_DEPTH_MAX   64 //  JSON nesting of an event, by default
+#define CES_DEPTH_LIMIT                                                        \
+    256 //  ... and at most: cJSON recurses once per level on a 100 KiB civetweb
+        //  worker stack
 #define CES_HUB_ROUTER     "tcp://127.0.0.1:7200"
 #define CES_HUB_PUB        "tcp://127.0.0.1:7201"
 #define CES_HUB_HTTP       "127.0.0.1:7202"

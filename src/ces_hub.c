@@ -58,11 +58,13 @@ typedef enum {
     DROP_QUEUE_FULL,
     DROP_MALFORMED,
     DROP_UNKNOWN_PEER,
+    DROP_UNCONNECTED, //  registered, but the subscriber's SUB is not here
     DROP_REASONS
 } drop_reason_t;
 
 static const char *const s_drop_names[DROP_REASONS] = {
-    "no_route", "peer_gone", "queue_full", "malformed", "unknown_peer"};
+    "no_route",  "peer_gone",    "queue_full",
+    "malformed", "unknown_peer", "unconnected"};
 
 static const char *const s_role_names[ROLES] = {
     CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB, CES_ROLE_OUTSIDE};
@@ -70,6 +72,7 @@ static const char *const s_role_names[ROLES] = {
 typedef struct {
     uint64_t events_in[SOURCES];
     uint64_t published;
+    uint64_t no_subscriber; //  events for a room no local messenger held
     uint64_t delivered_repeater;
     uint64_t delivered_hub;
     uint64_t drops[DROP_REASONS];
@@ -107,7 +110,8 @@ typedef struct {
     zlistx_t *repeaters; //  conn_t, not owned, in attach order
     zlistx_t *hub_peers; //  conn_t, not owned
     uint64_t next_repeater;
-    zhashx_t *syncs; //  token -> sync_t
+    zhashx_t *syncs;  //  token -> sync_t
+    zhashx_t *topics; //  room ("\n" for "*") -> SUB subscriptions at the XPUB
     int64_t next_housekeeping;
     bool some_link_dead; //  a link was found gone while routing
     counters_t counters;
@@ -463,6 +467,25 @@ s_sync_complete (self_t *self, const char *token)
     zhashx_delete (self->syncs, token);
 }
 
+//  Room topics are "ROOM\n", every room's is ""
+static void
+s_count_topic (self_t *self, const char *topic, size_t size, bool on)
+{
+    if (size > CES_ROOM_MAX + 1 || (size && topic[size - 1] != '\n'))
+        return; //  not one of ours
+    char key[CES_ROOM_MAX + 2] = "\n";
+    if (size) {
+        memcpy (key, topic, size - 1);
+        key[size - 1] = 0;
+    }
+    uintptr_t count = (uintptr_t)zhashx_lookup (self->topics, key);
+    count = on ? count + 1 : count ? count - 1 : 0;
+    if (count)
+        zhashx_update (self->topics, key, (void *)count);
+    else
+        zhashx_delete (self->topics, key);
+}
+
 static void
 s_handle_subscription (self_t *self)
 {
@@ -478,7 +501,8 @@ s_handle_subscription (self_t *self)
         s_sync_require (self, token)->subscribed = true;
         s_sync_complete (self, token);
         freen (token);
-    }
+    } else if (size >= 1 && (data[0] == 0 || data[0] == 1))
+        s_count_topic (self, data + 1, size - 1, data[0] == 1);
     zframe_destroy (&frame);
 }
 
@@ -512,17 +536,26 @@ s_deliver (self_t *self, conn_t *conn, zframe_t *message)
     return false;
 }
 
-//  Publishes to messengers; false if no messenger wants the room. One
-//  frame: the message, then the origin, its length (2 octets) and the
-//  room's sequence number (8 octets), so that a subscriber gets the room
-//  topic first and each event costs one ZeroMQ message end to end
-static bool
+typedef enum { PUBLISHED, NO_SUBSCRIBER, UNCONNECTED } publish_t;
+
+//  Publishes to messengers. One frame: the message, then the origin, its
+//  length (2 octets) and the room's sequence number (8 octets), so that a
+//  subscriber gets the room topic first and each event costs one ZeroMQ
+//  message end to end
+static publish_t
 s_publish (self_t *self, const char *room_id, zframe_t *message,
            const char *origin)
 {
     room_t *room = (room_t *)zhashx_lookup (self->rooms, room_id);
     if (!room && self->star_subscribers == 0)
-        return false;
+        return NO_SUBSCRIBER;
+    //  Registered over the DEALER, but no SUB has subscribed yet (a peer
+    //  whose SUB reconnects after its DEALER): the PUB would drop it unseen
+    if (!zhashx_lookup (self->topics, room_id) &&
+        !zhashx_lookup (self->topics, "\n")) {
+        s_count_drop (self, DROP_UNCONNECTED);
+        return UNCONNECTED;
+    }
     uint64_t seq = room ? ++room->seq : 0;
     size_t size = zframe_size (message);
     size_t origin_size = strlen (origin);
@@ -542,7 +575,7 @@ s_publish (self_t *self, const char *room_id, zframe_t *message,
     if (zmq_msg_send (&out, zsock_resolve (self->pub), 0) < 0)
         zmq_msg_close (&out);
     self->counters.published++;
-    return true;
+    return PUBLISHED;
 }
 
 static bool
@@ -607,7 +640,10 @@ s_route (self_t *self, zframe_t *message, role_index_t role, const char *origin,
         role = ROLE_REPEATER;
     self->counters.events_in[role]++;
     const char *room = ces_frame_room (self->frame);
-    bool delivered = s_publish (self, room, message, origin);
+    publish_t published = s_publish (self, room, message, origin);
+    bool delivered = published == PUBLISHED;
+    if (published == NO_SUBSCRIBER)
+        self->counters.no_subscriber++;
     if (role == ROLE_MESSENGER || role == ROLE_REPEATER) {
         delivered |= s_send_to_hub_peers (self, message, sender);
         size_t queue_full = 0, peer_gone = 0;
@@ -938,6 +974,8 @@ s_status_json (self_t *self)
     cJSON *deliveries = cJSON_AddObjectToObject (root, "deliveries");
     cJSON_AddNumberToObject (deliveries, "published",
                              (double)self->counters.published);
+    cJSON_AddNumberToObject (root, "no_subscriber",
+                             (double)self->counters.no_subscriber);
     cJSON_AddNumberToObject (deliveries, "repeater",
                              (double)self->counters.delivered_repeater);
     cJSON_AddNumberToObject (deliveries, "hub",
@@ -999,6 +1037,12 @@ s_metrics_text (self_t *self)
              "# HELP ces_hub_rooms Rooms with at least one subscriber.\n"
              "# TYPE ces_hub_rooms gauge\nces_hub_rooms %zu\n",
              zhashx_size (self->rooms));
+    fprintf (out,
+             "# HELP ces_hub_no_subscriber_total Events for a room no local "
+             "messenger held (a repeater or peer hub may still get them).\n"
+             "# TYPE ces_hub_no_subscriber_total counter\n"
+             "ces_hub_no_subscriber_total %" PRIu64 "\n",
+             self->counters.no_subscriber);
     fprintf (out,
              "# HELP ces_hub_curve_refused_total CURVE handshakes refused "
              "(unknown client key, other hub key, or no CURVE).\n"
@@ -1232,6 +1276,9 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     zsock_set_rcvhwm (self->router, self->sndhwm);
     zsock_set_sndhwm (self->pub, self->sndhwm);
     zsock_set_xpub_verbose (self->pub, 1);
+    //  Every subscribe and unsubscribe, also for a SUB that goes away: the
+    //  hub counts which rooms have a SUB connected (self->topics)
+    zsock_set_xpub_verboser (self->pub, 1);
     //  Subscriptions are tiny and must never be dropped (see ces_link)
     zsock_set_rcvhwm (self->pub, 0);
     zsock_set_sndtimeo (self->pub, 0);
@@ -1446,6 +1493,7 @@ s_self_destroy (self_t **self_p)
         ces_curve_destroy (&self->curve);
         zstr_free (&self->curve_clients);
         zhashx_destroy (&self->syncs);
+        zhashx_destroy (&self->topics);
         zlistx_destroy (&self->repeaters);
         zlistx_destroy (&self->hub_peers);
         zhashx_destroy (&self->links);
@@ -1480,6 +1528,8 @@ s_self_new (zsock_t *pipe)
     self->links = zhashx_new ();
     self->rooms = zhashx_new ();
     self->syncs = zhashx_new ();
+    self->topics = zhashx_new ();
+    assert (self->topics);
     self->repeaters = zlistx_new ();
     self->hub_peers = zlistx_new ();
     self->poller = zpoller_new (pipe, NULL);

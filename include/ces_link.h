@@ -107,7 +107,8 @@ bool ces_link_is_origin (ces_link_t *self, const char *origin,
 //  Events the hub published that never reached us (per-room sequence gaps).
 uint64_t ces_link_lost (ces_link_t *self);
 
-//  CURVE handshakes the hub refused (0 without CURVE); counted on tick.
+//  Handshakes the hub refused (CURVE), or that failed (not a ZeroMQ
+//  peer); counted on tick.
 uint64_t ces_link_refused (ces_link_t *self);
 
 //  One of the ces_log_level_t values.

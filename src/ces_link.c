@@ -37,10 +37,16 @@ struct _ces_link_t {
     zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
     uint64_t token_count;
     uint64_t lost;
-    zsock_t *monitor;        //  CURVE handshakes the hub refused, if CURVE
-    uint64_t refused;        //  ... how many
+    //  The DEALER's connection, from its ZeroMQ monitor: whether a hub is
+    //  there at all (a failed send is then "busy", not "unreachable"), and
+    //  handshakes the hub refused
+    zsock_t *monitor;
+    bool curve;
+    bool wire_up;            //  a handshake succeeded, no disconnect since
+    uint64_t refused;        //  handshakes that failed
     uint64_t refused_logged; //  ... of them in the log already
     int64_t refused_next_log;
+    int refused_kind; //  the last: a ZMQ_EVENT_HANDSHAKE_FAILED_*
 
     //  Details of the last event
     zmq_msg_t published; //  the last PUBLISHED, as it came
@@ -69,6 +75,50 @@ s_free (void **item_p)
 {
     freen (*item_p);
     *item_p = NULL;
+}
+
+static zsock_t *
+s_monitor_new (zsock_t *dealer)
+{
+    zuuid_t *uuid = zuuid_new ();
+    char *endpoint =
+        zsys_sprintf ("inproc://ces-link-monitor-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    int rc = zmq_socket_monitor (zsock_resolve (dealer), endpoint,
+                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                     ZMQ_EVENT_DISCONNECTED |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    assert (rc == 0);
+    zsock_t *monitor = zsock_new_pair (endpoint);
+    assert (monitor);
+    zstr_free (&endpoint);
+    return monitor;
+}
+
+//  Reads what the monitor has without waiting
+static void
+s_monitor_drain (ces_link_t *self)
+{
+    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        if (!msg)
+            return;
+        zframe_t *event = zmsg_first (msg);
+        uint16_t kind = 0;
+        if (event && zframe_size (event) >= 2)
+            memcpy (&kind, zframe_data (event), 2);
+        zmsg_destroy (&msg);
+        if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->wire_up = true;
+        else if (kind == ZMQ_EVENT_DISCONNECTED)
+            self->wire_up = false;
+        else {
+            self->refused++;
+            self->refused_kind = kind;
+        }
+    }
 }
 
 ces_link_t *
@@ -116,8 +166,9 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     if (curve) {
         ces_curve_secure_client (curve, self->dealer);
         ces_curve_secure_client (curve, self->sub);
-        self->monitor = ces_curve_monitor (self->dealer);
+        self->curve = true;
     }
+    self->monitor = s_monitor_new (self->dealer);
     //  A repeater needs no published events: it may have no PUB endpoint
     if (zsock_connect (self->dealer, "%s", router_endpoint) ||
         (pub_endpoint && zsock_connect (self->sub, "%s", pub_endpoint))) {
@@ -373,7 +424,12 @@ ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
     int rc = ces_proto_send (self->proto, self->dealer);
     lent = ces_proto_take_message (self->proto);
     assert (lent == message);
-    return rc ? -2 : 0;
+    if (rc == 0)
+        return 0;
+    //  No room at a hub that is there, or no hub at all (gone before its
+    //  silence was noticed)
+    s_monitor_drain (self);
+    return self->wire_up ? -2 : -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -614,16 +670,15 @@ ces_link_timeout (ces_link_t *self)
 static void
 s_check_refusals (ces_link_t *self, int64_t now)
 {
-    ces_curve_refusal_t kind, last = CES_CURVE_NONE;
-    while ((kind = ces_curve_refusal (self->monitor, NULL)) != CES_CURVE_NONE)
-        self->refused++, last = kind;
-    if (last == CES_CURVE_NONE || now < self->refused_next_log)
+    s_monitor_drain (self);
+    if (self->refused == self->refused_logged || now < self->refused_next_log)
         return;
     ces_warn (self->log_level,
-              "link %s: %s refused %" PRIu64 " CURVE handshake(s): %s",
+              "link %s: %s refused %" PRIu64 " %shandshake(s): %s",
               self->link_id, self->router_endpoint,
-              self->refused - self->refused_logged,
-              last == CES_CURVE_NOT_ALLOWED
+              self->refused - self->refused_logged, self->curve ? "CURVE " : "",
+              !self->curve ? "is it a ces hub?"
+              : self->refused_kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                   ? "our certificate is not in the hub's clients directory"
                   : "the hub has another key, or no CURVE (check --hub-key)");
     self->refused_logged = self->refused;
@@ -635,8 +690,7 @@ ces_link_tick (ces_link_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    if (self->monitor)
-        s_check_refusals (self, now);
+    s_check_refusals (self, now);
     if (self->connected) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
             return s_lost_hub (self, "hub silent for 3 heartbeats", true);
@@ -650,7 +704,7 @@ ces_link_tick (ces_link_t *self)
     return CES_LINK_NOTHING;
 }
 
-//  CURVE handshakes the hub refused (0 without CURVE)
+//  Handshakes that failed (a CURVE refusal, or not a ZeroMQ peer)
 uint64_t
 ces_link_refused (ces_link_t *self)
 {

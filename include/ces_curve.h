@@ -46,6 +46,9 @@ void ces_curve_secure_server (const ces_curve_t *self, zsock_t *socket);
 //  socket binds or connects.
 zsock_t *ces_curve_monitor (zsock_t *socket);
 
+//  Stop monitoring socket and destroy its monitor; before either goes.
+void ces_curve_monitor_stop (zsock_t *socket, zsock_t **monitor_p);
+
 //  Read one failed handshake from a monitor, without waiting. Returns
 //  CES_CURVE_NONE when there was none, else why, and the endpoint (fresh
 //  string, the caller frees it) if endpoint is not NULL.

@@ -149,10 +149,26 @@ ces_curve_monitor (zsock_t *socket)
                                      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
     assert (rc == 0);
-    zsock_t *monitor = zsock_new_pair (endpoint);
+    //  libzmq sends monitor events from its I/O thread with a blocking
+    //  send: this end is never full, and the owner stops the monitoring
+    //  (ces_curve_monitor_stop) before it destroys this end
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
     assert (monitor);
+    zsock_set_rcvhwm (monitor, 0);
+    rc = zsock_connect (monitor, "%s", endpoint);
+    assert (rc == 0);
     zstr_free (&endpoint);
     return monitor;
+}
+
+void
+ces_curve_monitor_stop (zsock_t *socket, zsock_t **monitor_p)
+{
+    assert (monitor_p);
+    if (*monitor_p) {
+        zmq_socket_monitor (zsock_resolve (socket), NULL, 0);
+        zsock_destroy (monitor_p);
+    }
 }
 
 ces_curve_refusal_t

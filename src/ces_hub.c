@@ -1485,8 +1485,8 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->control_endpoint);
         zstr_free (&self->self_endpoint);
         zstr_free (&self->advertise);
-        zsock_destroy (&self->router_monitor);
-        zsock_destroy (&self->pub_monitor);
+        ces_curve_monitor_stop (self->router, &self->router_monitor);
+        ces_curve_monitor_stop (self->pub, &self->pub_monitor);
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
         zactor_destroy (&self->auth);

@@ -77,6 +77,20 @@ s_free (void **item_p)
     *item_p = NULL;
 }
 
+//  libzmq sends monitor events from its I/O thread with a blocking send:
+//  the receiving end must never be full (no high-water mark) and must
+//  outlive the monitoring (ces_curve_monitor_stop before it goes)
+static zsock_t *
+s_monitor_pair (const char *endpoint)
+{
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    assert (monitor);
+    zsock_set_rcvhwm (monitor, 0);
+    int rc = zsock_connect (monitor, "%s", endpoint);
+    assert (rc == 0);
+    return monitor;
+}
+
 static zsock_t *
 s_monitor_new (zsock_t *dealer)
 {
@@ -91,8 +105,7 @@ s_monitor_new (zsock_t *dealer)
                                      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
     assert (rc == 0);
-    zsock_t *monitor = zsock_new_pair (endpoint);
-    assert (monitor);
+    zsock_t *monitor = s_monitor_pair (endpoint);
     zstr_free (&endpoint);
     return monitor;
 }
@@ -197,6 +210,7 @@ ces_link_destroy (ces_link_t **self_p)
             ces_proto_set_id (self->proto, CES_PROTO_BYE);
             s_send (self);
         }
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
         zsock_destroy (&self->monitor);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);

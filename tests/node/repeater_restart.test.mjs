@@ -43,13 +43,21 @@ describe('ces-repeater across a hub restart', () => {
     hub = await start('ces-hub', hubArgs);
     children[0] = hub;
     await until(hubStatus, (st) => st.repeaters === 1, 'the repeater back in the rotation', 10000);
-    await until(() => status(edge), (st) => st.edge.hub_connected, 'the edge linked again', 10000);
-    await until(() => status(repeater), (st) => st.edge.hub_connected, 'the repeater linked again', 10000);
+    // Linked to the new hub, not still believing in the old one (a hub that
+    // stops says nothing; its peers learn of it at their next send or
+    // heartbeat)
+    const newHub = (await hubStatus()).hub_id;
+    await until(() => status(edge), (st) => st.edge.hub_connected && st.edge.hub === newHub, 'the edge linked again', 10000);
+    await until(() => status(repeater), (st) => st.edge.hub_connected && st.edge.hub === newHub, 'the repeater linked again', 10000);
 
     // Out: the next messenger event is POSTed by the repeater
     sender.ws.send(frame(room, { value: 'after' }));
     for (;;) {
-      const request = await target.requests.next(10000, 'the POST after the restart');
+      const request = await target.requests.next(10000, 'the POST after the restart').catch(async (error) => {
+        const states = await Promise.all([hubStatus(), status(edge), status(repeater)].map((p) => p.catch((e) => e.message)));
+        assert.fail(`${error.message}; the sender got ${JSON.stringify(sender.queue.map((i) => i.text))}\n`
+          + `status: ${JSON.stringify(states)}\nhub: ${hub.output}\nedge: ${edge.child.output}\nrepeater: ${repeater.child.output}`);
+      });
       if (/"after"/.test(request.body)) break;
       assert.match(request.body, /"before"/, `unexpected ${request.body}`);
     }

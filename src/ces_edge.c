@@ -598,7 +598,10 @@ s_ws_ready (struct mg_connection *conn, void *cbdata)
     zmsg_addstrf (msg, "%" PRId64, ces_grant_expiry (ws->grant));
     zmsg_addstrf (msg, "%s:%d", request->remote_addr, request->remote_port);
     zmsg_addstr (msg, request->local_uri);
-    s_worker_send (worker, &msg);
+    //  Asked, not sent: a CLOSE (also asked, on another socket) must never
+    //  overtake the OPEN of its client
+    char *opened = s_worker_ask (worker, &msg);
+    zstr_free (&opened);
 }
 
 //  Applies the rules of SPEC §4 to a registration and forwards it
@@ -1740,6 +1743,10 @@ s_handle_inbox_command (self_t *self, zframe_t **routing_p, char *command,
                 zframe_destroy (&code);
             } else if (streq (command, "GONE"))
                 s_client_gone (self, client);
+        }
+        if (streq (command, "OPEN")) {
+            zframe_send (routing_p, self->inbox, ZFRAME_MORE);
+            zstr_send (self->inbox, "opened");
         }
         if (streq (command, "CLOSE")) {
             //  Its worker waits for this before civetweb closes the socket

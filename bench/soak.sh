@@ -459,6 +459,14 @@ wait_for "$REP_PID" 10 status_has "$REP" '"in_rotation":true' ||
 wait_for "$HUB_PID" 10 status_has "$HUB_HTTP" '"repeaters":1' || die "the hub does not see the repeater"
 wait_threads "$EDGE_PID"
 wait_threads "$REP_PID"
+# Warm-up: civetweb gives each connection one of its ~1000 worker threads,
+# and a thread's stack is only touched when it first serves one (~32 KiB
+# each). Rounds of 500 clients reach new workers for many minutes, so the
+# edge would grow by ~32 MiB with no leak at all: touch them all first, by
+# holding as many connections at once as the edge has client workers
+log "warm-up: 990 connections held at once on the edge (every worker thread serves one)"
+"$BUILD/ces_loadgen" --port "$EDGE_PORT" --idle 990 --hold 2 --quiet >"$OUT/warmup.out" 2>&1 ||
+    log "warm-up: ces_loadgen exited $? (see $OUT/warmup.out)"
 SERVERS="hub:$HUB_PID edge:$EDGE_PID repeater:$REP_PID"
 log "hub $HUB_PID (router $ROUTER_PORT, http $HUB_HTTP_PORT), edge $EDGE_PID ($EDGE_PORT)," \
     "repeater $REP_PID ($REP_PORT), sink $SINK_PID ($SINK_PORT)"

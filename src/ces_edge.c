@@ -21,6 +21,7 @@
     =========================================================================
 */
 #include "ces_classes.h"
+#include <malloc.h>
 #include <civetweb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -189,6 +190,7 @@ typedef struct {
     zlistx_t *blocked;     //  client_t with output waiting for POLLOUT
     zlistx_t *dirty;       //  client_t written to since the last flush
     int64_t next_tick;
+    int64_t next_trim; //  hand freed memory back to the system
     counters_t counters;
     //  Repeater mode
     ces_targets_t *targets;
@@ -1870,6 +1872,13 @@ s_tick (self_t *self)
     }
     zlistx_destroy (&ids);
     self->next_tick = now + 250;
+    //  A thousand civetweb threads spread their buffers over glibc's
+    //  arenas, which keep what is freed: a long-running edge hands it back
+    //  once a minute (a few milliseconds)
+    if (now >= self->next_trim) {
+        malloc_trim (0);
+        self->next_trim = now + 60000;
+    }
 }
 
 //  --------------------------------------------------------------------------

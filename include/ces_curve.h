@@ -41,10 +41,15 @@ void ces_curve_secure_client (const ces_curve_t *self, zsock_t *socket);
 //  Make a socket a CURVE server (before it binds).
 void ces_curve_secure_server (const ces_curve_t *self, zsock_t *socket);
 
-//  A PAIR socket that receives the socket's failed handshakes (a ZeroMQ
+//  The monitor events of failed handshakes
+#define CES_CURVE_REFUSALS                                                     \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |   \
+     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+//  A PAIR socket that receives these events of the socket (a ZeroMQ
 //  monitor); poll it, or drain it with ces_curve_refusal. Call before the
 //  socket binds or connects.
-zsock_t *ces_curve_monitor (zsock_t *socket);
+zsock_t *ces_curve_monitor (zsock_t *socket, int events);
 
 //  Stop monitoring socket and destroy its monitor; before either goes.
 void ces_curve_monitor_stop (zsock_t *socket, zsock_t **monitor_p);

@@ -137,17 +137,14 @@ ces_curve_secure_server (const ces_curve_t *self, zsock_t *socket)
 }
 
 zsock_t *
-ces_curve_monitor (zsock_t *socket)
+ces_curve_monitor (zsock_t *socket, int events)
 {
     assert (socket);
     zuuid_t *uuid = zuuid_new ();
     char *endpoint =
         zsys_sprintf ("inproc://ces-curve-monitor-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
-    int rc = zmq_socket_monitor (zsock_resolve (socket), endpoint,
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    int rc = zmq_socket_monitor (zsock_resolve (socket), endpoint, events);
     assert (rc == 0);
     //  libzmq sends monitor events from its I/O thread with a blocking
     //  send: this end is never full, and the owner stops the monitoring

@@ -1308,8 +1308,9 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     }
     s_start_mesh (self);
     if (self->curve) {
-        self->router_monitor = ces_curve_monitor (self->router);
-        self->pub_monitor = ces_curve_monitor (self->pub);
+        self->router_monitor =
+            ces_curve_monitor (self->router, CES_CURVE_REFUSALS);
+        self->pub_monitor = ces_curve_monitor (self->pub, CES_CURVE_REFUSALS);
         zpoller_add (self->poller, self->router_monitor);
         zpoller_add (self->poller, self->pub_monitor);
         ces_mesh_set_curve (self->mesh, self->curve);

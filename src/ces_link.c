@@ -77,39 +77,6 @@ s_free (void **item_p)
     *item_p = NULL;
 }
 
-//  libzmq sends monitor events from its I/O thread with a blocking send:
-//  the receiving end must never be full (no high-water mark) and must
-//  outlive the monitoring (ces_curve_monitor_stop before it goes)
-static zsock_t *
-s_monitor_pair (const char *endpoint)
-{
-    zsock_t *monitor = zsock_new (ZMQ_PAIR);
-    assert (monitor);
-    zsock_set_rcvhwm (monitor, 0);
-    int rc = zsock_connect (monitor, "%s", endpoint);
-    assert (rc == 0);
-    return monitor;
-}
-
-static zsock_t *
-s_monitor_new (zsock_t *dealer)
-{
-    zuuid_t *uuid = zuuid_new ();
-    char *endpoint =
-        zsys_sprintf ("inproc://ces-link-monitor-%s", zuuid_str (uuid));
-    zuuid_destroy (&uuid);
-    int rc = zmq_socket_monitor (zsock_resolve (dealer), endpoint,
-                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                     ZMQ_EVENT_DISCONNECTED |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-    assert (rc == 0);
-    zsock_t *monitor = s_monitor_pair (endpoint);
-    zstr_free (&endpoint);
-    return monitor;
-}
-
 //  Reads what the monitor has without waiting
 static void
 s_monitor_drain (ces_link_t *self)
@@ -181,7 +148,9 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
         ces_curve_secure_client (curve, self->sub);
         self->curve = true;
     }
-    self->monitor = s_monitor_new (self->dealer);
+    self->monitor = ces_curve_monitor (
+        self->dealer, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                          CES_CURVE_REFUSALS);
     //  A repeater needs no published events: it may have no PUB endpoint
     if (zsock_connect (self->dealer, "%s", router_endpoint) ||
         (pub_endpoint && zsock_connect (self->sub, "%s", pub_endpoint))) {
@@ -210,8 +179,7 @@ ces_link_destroy (ces_link_t **self_p)
             ces_proto_set_id (self->proto, CES_PROTO_BYE);
             s_send (self);
         }
-        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-        zsock_destroy (&self->monitor);
+        ces_curve_monitor_stop (self->dealer, &self->monitor);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);
         zhashx_destroy (&self->conns);

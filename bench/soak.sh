@@ -389,6 +389,8 @@ async function snapshot(edge, hub, rep, sinkAddr) {
             "refused_full"]) put(`${name}.${k}`, c[k]);
         put(`${name}.clients`, st.edge.clients.length);
         put(`${name}.rooms`, Object.keys(st.edge.rooms).length);
+        const heap = st.edge.memory?.heap_in_use;
+        put(`${name}.heap_kib`, heap === undefined ? undefined : Math.round(heap / 1024));
     }
     if (h) {
         for (const k of Object.keys(h.drops)) put(`hub.drops.${k}`, h.drops[k]);
@@ -509,7 +511,7 @@ settled_snapshot() {
 }
 
 SAMPLES=$OUT/samples.tsv
-printf 'seconds\ttag\tround\thub_kib\tedge_kib\trepeater_kib\tedge_queue_full\tedge_lost_upstream\tedge_hub_unreachable\tedge_malformed\thub_drops\trepeater_target_dropped\trepeater_target_failed\thub_rooms\tedge_clients\n' >"$SAMPLES"
+printf 'seconds\ttag\tround\thub_kib\tedge_kib\trepeater_kib\tedge_queue_full\tedge_lost_upstream\tedge_hub_unreachable\tedge_malformed\thub_drops\trepeater_target_dropped\trepeater_target_failed\thub_rooms\tedge_clients\tedge_heap_kib\trepeater_heap_kib\n' >"$SAMPLES"
 ROUND=0
 # sample TAG: RSS of the three servers and their drop counters, one line
 sample() {
@@ -519,11 +521,11 @@ sample() {
     line=$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$(($(date +%s) - SOAK_T0))" "$1" "$ROUND" \
         "$(rss_kib "$HUB_PID")" "$(rss_kib "$EDGE_PID")" "$(rss_kib "$REP_PID")")
     for key in edge.drops.queue_full edge.lost_upstream edge.drops.hub_unreachable edge.drops.malformed \
-        hub.drops rep.target_dropped rep.target_failed hub.rooms edge.clients; do
+        hub.drops rep.target_dropped rep.target_failed hub.rooms edge.clients edge.heap_kib rep_edge.heap_kib; do
         line="$line"$'\t'"$(get "$snap" "$key")"
     done
     echo "$line" >>"$SAMPLES"
-    echo "$line" | awk -F'\t' '{ printf "RSS KiB hub %s, edge %s, repeater %s; edge queue_full %s, lost_upstream %s; hub drops %s; repeater target dropped %s; hub rooms %s, edge clients %s\n", $4, $5, $6, $7, $8, $11, $12, $14, $15 }'
+    echo "$line" | awk -F'\t' '{ printf "RSS KiB hub %s, edge %s (heap in use %s), repeater %s (%s); edge queue_full %s, lost_upstream %s; hub drops %s; repeater target dropped %s; hub rooms %s, edge clients %s\n", $4, $5, $16, $6, $17, $7, $8, $11, $12, $14, $15 }'
 }
 
 # idle_until EPOCH [PID]: waits until EPOCH, or until PID ended, sampling every
@@ -642,7 +644,8 @@ SOAK_ELAPSED=$(($(date +%s) - SOAK_T0))
 # --- 4. the report ------------------------------------------------------------
 fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 1234567 -> 1,234,567
 d() { echo $(($(get "$OUT/snap-end.tsv" "$1") - $(get "$OUT/snap-start.tsv" "$1"))); } # counter delta over the soak
-# RSS after round N, column C of the samples (4 hub, 5 edge, 6 repeater)
+# RSS after round N, column C of the samples (4 hub, 5 edge, 6 repeater;
+# 16 and 17: the heap in use of the edge and the repeater)
 rss_at() { awk -F'\t' -v r="$1" -v c="$2" '$2 == "round-end" && $3 == r { v = $c } END { print v + 0 }' "$SAMPLES"; }
 rss_max() { awk -F'\t' -v c="$1" -v t="$2" 'NR > 1 && $1 >= t && $c > m { m = $c } END { print m + 0 }' "$SAMPLES"; }
 
@@ -737,6 +740,11 @@ REPORT=$OUT/report.md
     echo "| process | RSS KiB after warm-up (round 1) | middle (round $MID) | end (round $ROUNDS_RUN) | max | growth KiB | growth | allowed | flat | CPU s over the soak (cores) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
     printf '%s' "$RSS_ROWS"
+    echo
+    echo "Heap in use (glibc's count of allocated bytes, \`/status\` edge.memory; it grows only if memory is" \
+        "held, where RSS also grows with fragmentation), KiB after round 1 / $MID / $ROUNDS_RUN:" \
+        "edge $(fmt "$(rss_at 1 16)") / $(fmt "$(rss_at "$MID" 16)") / $(fmt "$(rss_at "$ROUNDS_RUN" 16)")," \
+        "repeater $(fmt "$(rss_at 1 17)") / $(fmt "$(rss_at "$MID" 17)") / $(fmt "$(rss_at "$ROUNDS_RUN" 17)")."
     echo
     echo "| traffic | sent | expected | delivered | dropped (counted) | unexplained |"
     echo "|---|---:|---:|---:|---:|---:|"

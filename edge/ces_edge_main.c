@@ -359,9 +359,33 @@ s_reload (zactor_t *repeater)
     zstr_free (&reason);
 }
 
+//  Each of civetweb's thousand workers keeps glibc's per-thread cache of
+//  freed chunks (tcache), which pins arena pages that malloc_trim cannot hand
+//  back: with it an edge's RSS crept for an hour of client churn (heap in use
+//  20.9 -> 27.8 MiB over 15,000 connections, none of them leaked; without
+//  it, flat at 20.9 MiB). glibc reads its tunables only when a program
+//  starts, so the program starts itself once more without the cache. A
+//  GLIBC_TUNABLES that already sets tcache_count is left as it is.
+static void
+s_exec_without_thread_caches (char *argv[])
+{
+    const char *tunables = getenv ("GLIBC_TUNABLES");
+    if (tunables && strstr (tunables, "glibc.malloc.tcache_count"))
+        return;
+    char value[1024];
+    int size = snprintf (value, sizeof value, "%s%sglibc.malloc.tcache_count=0",
+                         tunables ? tunables : "", tunables ? ":" : "");
+    if (size < 0 || (size_t)size >= sizeof value)
+        return;
+    setenv ("GLIBC_TUNABLES", value, 1);
+    execv ("/proc/self/exe", argv);
+    //  No /proc: run with the cache
+}
+
 int
 main (int argc, char *argv[])
 {
+    s_exec_without_thread_caches (argv);
     zhashx_t *values = zhashx_new ();
     zlist_t *peers = zlist_new ();
     zlist_autofree (peers);

@@ -156,6 +156,14 @@ typedef struct {
     uint64_t from_links;     //  events peers sent on links we dialled
 } counters_t;
 
+//  Handing freed memory back to the system (malloc_trim)
+typedef struct {
+    int64_t last;       //  when it last ran, zclock_mono
+    size_t gone_since;  //  clients gone since then
+    uint64_t count;     //  trims so far
+    int64_t last_usecs; //  how long the last one took
+} trim_t;
+
 typedef struct {
     zsock_t *pipe;
     zsock_t *inbox;         //  ROUTER; workers' DEALERs connect here
@@ -190,7 +198,7 @@ typedef struct {
     zlistx_t *blocked;     //  client_t with output waiting for POLLOUT
     zlistx_t *dirty;       //  client_t written to since the last flush
     int64_t next_tick;
-    int64_t next_trim; //  hand freed memory back to the system
+    trim_t trim;
     counters_t counters;
     //  Repeater mode
     ces_targets_t *targets;
@@ -1607,6 +1615,7 @@ s_client_gone (self_t *self, client_t *client)
             zlistx_delete (self->dirty, handle);
     }
     ces_link_detach (self->link, client->id_text);
+    self->trim.gone_since++;
     if (client->peer_key &&
         zhashx_lookup (self->peers, client->peer_key) == client)
         zhashx_delete (self->peers, client->peer_key);
@@ -1833,6 +1842,23 @@ s_handle_inbox (self_t *self)
 //  --------------------------------------------------------------------------
 //  Actor side: keep-alive, stuck clients, closing clients
 
+//  A thousand civetweb threads spread their buffers over glibc's arenas,
+//  which keep what is freed: the edge hands it back soon after clients
+//  leave (what they used is free then), and at least once a minute
+static void
+s_trim_if_due (self_t *self, int64_t now)
+{
+    int64_t since = now - self->trim.last;
+    if (since < 60000 && (self->trim.gone_since == 0 || since < 5000))
+        return;
+    int64_t start = zclock_usecs ();
+    malloc_trim (0);
+    self->trim.last_usecs = zclock_usecs () - start;
+    self->trim.last = now;
+    self->trim.gone_since = 0;
+    self->trim.count++;
+}
+
 static void
 s_tick (self_t *self)
 {
@@ -1872,13 +1898,7 @@ s_tick (self_t *self)
     }
     zlistx_destroy (&ids);
     self->next_tick = now + 250;
-    //  A thousand civetweb threads spread their buffers over glibc's
-    //  arenas, which keep what is freed: a long-running edge hands it back
-    //  once a minute (a few milliseconds)
-    if (now >= self->next_trim) {
-        malloc_trim (0);
-        self->next_trim = now + 60000;
-    }
+    s_trim_if_due (self, now);
 }
 
 //  --------------------------------------------------------------------------
@@ -1900,6 +1920,37 @@ s_hub_answer (self_t *self, const char *question)
         return NULL;
     zstr_send (self->hub, question);
     return zstr_recv (self->hub);
+}
+
+//  What the heap holds, from glibc's own accounting over all arenas: when
+//  RSS grows, "in_use" growing means memory still held (a leak), and "free"
+//  growing means freed memory the allocator keeps (fragmentation)
+typedef struct {
+    size_t in_use;
+    size_t free;
+} heap_t;
+
+static heap_t
+s_heap (void)
+{
+    struct mallinfo2 info = mallinfo2 ();
+    heap_t heap = {info.uordblks + info.hblkhd, info.fordblks};
+    return heap;
+}
+
+static void
+s_memory_status (self_t *self, cJSON *edge)
+{
+    heap_t heap = s_heap ();
+    cJSON *memory = cJSON_AddObjectToObject (edge, "memory");
+    cJSON_AddNumberToObject (memory, "heap_in_use", (double)heap.in_use);
+    cJSON_AddNumberToObject (memory, "heap_free", (double)heap.free);
+    cJSON_AddNumberToObject (memory, "trims", (double)self->trim.count);
+    cJSON_AddNumberToObject (memory, "last_trim_usecs",
+                             (double)self->trim.last_usecs);
+    const char *tunables = getenv ("GLIBC_TUNABLES");
+    cJSON_AddStringToObject (memory, "glibc_tunables",
+                             tunables ? tunables : "");
 }
 
 static char *
@@ -2011,6 +2062,7 @@ s_status_json (self_t *self)
                              (double)self->counters.over_limit);
     cJSON_AddBoolToObject (totals, "auth_required",
                            ces_auth_required (self->shared.auth));
+    s_memory_status (self, edge);
     char *hub = s_hub_answer (self, "STATUS");
     if (hub)
         cJSON_AddItemToObject (root, "hub", cJSON_Parse (hub));
@@ -2117,6 +2169,14 @@ s_metrics_text (self_t *self)
                  self->counters.from_links);
         ces_targets_metrics (self->targets, out);
     }
+    heap_t heap = s_heap ();
+    fprintf (out,
+             "# HELP ces_edge_heap_bytes The heap: bytes in use, and bytes "
+             "freed but kept by the allocator.\n"
+             "# TYPE ces_edge_heap_bytes gauge\n"
+             "ces_edge_heap_bytes{state=\"in_use\"} %zu\n"
+             "ces_edge_heap_bytes{state=\"free\"} %zu\n",
+             heap.in_use, heap.free);
     char *hub = s_hub_answer (self, "METRICS");
     if (hub)
         fputs (hub, out);

@@ -3,8 +3,9 @@
 // error frames, POST /event, /health, /status and /metrics.
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import {
-  startCes, Client, stop, open as openClient, status, mine, unique, until, expectEvent, expectError, eventBuilders,
+  startCes, start, freePort, getJson, Client, stop, open as openClient, status, mine, unique, until, expectEvent, expectError, eventBuilders,
 } from './harness.mjs';
 
 let ces;
@@ -423,5 +424,37 @@ describe('edge protocol', () => {
     assert.match(metrics, /^ces_hub_\w+(\{[^}]*\})? \d+/m);
     await closeAll(...clients);
     await until(() => status(ces), (s) => s.edge.clients_by_role.messenger === 0 && s.edge.clients.length === 0, 'counts back to 0');
+  });
+
+  it('memory: the heap in /status and /metrics, no per-thread malloc caches, freed memory handed back after clients leave', async () => {
+    // The edge started itself again without glibc's tcache: same PID
+    const before = (await status(ces)).edge.memory;
+    assert.equal(before.glibc_tunables, 'glibc.malloc.tcache_count=0');
+    assert.match(fs.readFileSync(`/proc/${ces.child.pid}/environ`, 'utf8'), /GLIBC_TUNABLES=glibc\.malloc\.tcache_count=0/);
+    for (const field of ['heap_in_use', 'heap_free', 'trims', 'last_trim_usecs'])
+      assert.equal(typeof before[field], 'number', `memory.${field}`);
+    // Sanitizers bring their own allocator; glibc's figures are glibc's
+    if (!process.env.CES_SANITIZER) assert.ok(before.heap_in_use > 1 << 20, `heap in use ${before.heap_in_use}`);
+    const clients = [await open('messenger'), await open('messenger')];
+    await closeAll(...clients);
+    // Trimmed within 5 s of the last trim once clients have gone
+    const after = await until(() => status(ces), (s) => s.edge.memory.trims > before.trims, 'a trim after clients left', 8000);
+    assert.ok(after.edge.memory.last_trim_usecs < 1e6, `a trim took ${after.edge.memory.last_trim_usecs} us`);
+    const metrics = await (await fetch(`${ces.http}/metrics`)).text();
+    assert.match(metrics, /^ces_edge_heap_bytes\{state="in_use"\} \d+$/m);
+    assert.match(metrics, /^ces_edge_heap_bytes\{state="free"\} \d+$/m);
+  });
+
+  it('memory: a GLIBC_TUNABLES that sets tcache_count is the user\'s and is kept', async () => {
+    const port = await freePort();
+    const tunables = 'glibc.malloc.arena_max=2:glibc.malloc.tcache_count=3';
+    const edge = await start('ces-edge', ['--listen', `127.0.0.1:${port}`, '--hub-router', ces.router, '--hub-pub', ces.pub],
+      undefined, undefined, { GLIBC_TUNABLES: tunables });
+    try {
+      const st = await getJson(`http://127.0.0.1:${port}/status`);
+      assert.equal(st.edge.memory.glibc_tunables, tunables);
+    } finally {
+      assert.equal(await stop(edge), 0);
+    }
   });
 });

@@ -413,10 +413,27 @@ async function snapshot(edge, hub, rep, sinkAddr) {
     process.stdout.write(out.join("\n") + "\n");
 }
 
+// warm PORT N HOLD_MS: N outside systems on the repeater at once, held for
+// HOLD_MS, then closed; prints how many were open together
+function warm(port, n, holdMs) {
+    let open = 0, most = 0, done = 0;
+    const sockets = [];
+    for (let i = 0; i < n; i++) {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/connect/SOAK-WARM/warm-${i}`, { perMessageDeflate: false });
+        ws.on("open", () => { most = Math.max(most, ++open); });
+        ws.on("error", () => {});
+        ws.on("close", () => { if (++done === n) { console.log(`${most} of ${n} open at once`); process.exit(0); } });
+        sockets.push(ws);
+    }
+    setTimeout(() => sockets.forEach((ws) => ws.close(1000)), holdMs);
+    setTimeout(() => { console.log(`${most} of ${n} open at once (some did not close)`); process.exit(0); }, holdMs + 10000);
+}
+
 if (mode === "sink") sink(Number(args[0]), args[1]);
 else if (mode === "churn") churn(Number(args[0]), Number(args[1]), args[2]);
 else if (mode === "snapshot") snapshot(...args);
-else { console.error("usage: soak-helper.cjs sink|churn|snapshot ..."); process.exit(2); }
+else if (mode === "warm") warm(Number(args[0]), Number(args[1]), Number(args[2]));
+else { console.error("usage: soak-helper.cjs sink|churn|snapshot|warm ..."); process.exit(2); }
 JS
 
 # --- start the servers ------------------------------------------------------
@@ -465,10 +482,12 @@ wait_threads "$REP_PID"
 # and a thread's stack is only touched when it first serves one (~32 KiB
 # each). Rounds of 500 clients reach new workers for many minutes, so the
 # edge would grow by ~32 MiB with no leak at all: touch them all first, by
-# holding as many connections at once as the edge has client workers
+# holding as many connections at once as the edge has client workers; the
+# same on the repeater, with outside systems (its clients over the soak)
 log "warm-up: 990 connections held at once on the edge (every worker thread serves one)"
 "$BUILD/ces_loadgen" --port "$EDGE_PORT" --idle 990 --hold 2 --quiet >"$OUT/warmup.out" 2>&1 ||
     log "warm-up: ces_loadgen exited $? (see $OUT/warmup.out)"
+log "warm-up: the repeater: $(node "$HELPER" warm "$REP_PORT" 990 2000 2>&1 | tail -1)"
 SERVERS="hub:$HUB_PID edge:$EDGE_PID repeater:$REP_PID"
 log "hub $HUB_PID (router $ROUTER_PORT, http $HUB_HTTP_PORT), edge $EDGE_PID ($EDGE_PORT)," \
     "repeater $REP_PID ($REP_PORT), sink $SINK_PID ($SINK_PORT)"

@@ -26,8 +26,7 @@ build-asan: deps-run
 build-tsan: deps-run
 	@cmake -S . -B build-tsan -DCES_SANITIZER=thread -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
-TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt" \
-	CES_SANITIZER=thread
+TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt"
 
 run: build
 	./build/ces

@@ -663,9 +663,9 @@ SOAK_ELAPSED=$(($(date +%s) - SOAK_T0))
 # --- 4. the report ------------------------------------------------------------
 fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 1234567 -> 1,234,567
 d() { echo $(($(get "$OUT/snap-end.tsv" "$1") - $(get "$OUT/snap-start.tsv" "$1"))); } # counter delta over the soak
-# RSS after round N, column C of the samples (4 hub, 5 edge, 6 repeater;
-# 16 and 17: the heap in use of the edge and the repeater)
-rss_at() { awk -F'\t' -v r="$1" -v c="$2" '$2 == "round-end" && $3 == r { v = $c } END { print v + 0 }' "$SAMPLES"; }
+# Column C of the samples after round N (RSS: 4 hub, 5 edge, 6 repeater;
+# heap in use: 16 edge, 17 repeater)
+at_round_end() { awk -F'\t' -v r="$1" -v c="$2" '$2 == "round-end" && $3 == r { v = $c } END { print v + 0 }' "$SAMPLES"; }
 rss_max() { awk -F'\t' -v c="$1" -v t="$2" 'NR > 1 && $1 >= t && $c > m { m = $c } END { print m + 0 }' "$SAMPLES"; }
 
 # loadgen totals over the rounds, and the capacity run's own check
@@ -718,7 +718,7 @@ for entry in "ces-hub:4" "ces-edge:5" "ces-repeater:6"; do
     name=${entry%%:*} col=${entry#*:}
     cpu=$(awk -v a="${C0[col - 4]}" -v b="${C1[col - 4]}" -v t="$TCK" -v s="$CPU_SECONDS" \
         'BEGIN { if (b < a) print "died"; else printf "%.0f (%.2f)", (b - a) / t, (s > 0 ? (b - a) / t / s : 0) }')
-    s=$(rss_at 1 "$col") m=$(rss_at "$MID" "$col") e=$(rss_at "$ROUNDS_RUN" "$col")
+    s=$(at_round_end 1 "$col") m=$(at_round_end "$MID" "$col") e=$(at_round_end "$ROUNDS_RUN" "$col")
     peak=$(rss_max "$col" "${WARM_T:-0}")
     growth=$((e - s))
     allowed=$((s * RSS_PERCENT / 100))
@@ -762,8 +762,8 @@ REPORT=$OUT/report.md
     echo
     echo "Heap in use (glibc's count of allocated bytes, \`/status\` edge.memory; it grows only if memory is" \
         "held, where RSS also grows with fragmentation), KiB after round 1 / $MID / $ROUNDS_RUN:" \
-        "edge $(fmt "$(rss_at 1 16)") / $(fmt "$(rss_at "$MID" 16)") / $(fmt "$(rss_at "$ROUNDS_RUN" 16)")," \
-        "repeater $(fmt "$(rss_at 1 17)") / $(fmt "$(rss_at "$MID" 17)") / $(fmt "$(rss_at "$ROUNDS_RUN" 17)")."
+        "edge $(fmt "$(at_round_end 1 16)") / $(fmt "$(at_round_end "$MID" 16)") / $(fmt "$(at_round_end "$ROUNDS_RUN" 16)")," \
+        "repeater $(fmt "$(at_round_end 1 17)") / $(fmt "$(at_round_end "$MID" 17)") / $(fmt "$(at_round_end "$ROUNDS_RUN" 17)")."
     echo
     echo "| traffic | sent | expected | delivered | dropped (counted) | unexplained |"
     echo "|---|---:|---:|---:|---:|---:|"

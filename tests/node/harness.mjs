@@ -22,8 +22,12 @@ function killAll() {
 process.on('exit', killAll);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { killAll(); process.exit(1); });
 
-// A port nobody is using right now
-export function freePort() {
+// A port nobody is using right now, and never handed out before by this
+// process: the kernel may give a just-closed port again, and a program
+// started on two equal ports fails to bind
+const portsHandedOut = new Set();
+
+function unusedPort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -33,6 +37,29 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+export async function freePort() {
+  for (;;) {
+    const port = await unusedPort();
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
+}
+
+// Runs `attempt` (which starts a program on ports from freePort) again when
+// the program could not bind: between freePort and the program's bind,
+// another process on the machine may take the port
+async function onFreePorts(attempt) {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tries === 3 || !/cannot (bind|listen)/.test(error.message)) throw error;
+    }
+  }
 }
 
 // Starts a program; resolves once a line of its output matches `ready`.
@@ -73,28 +100,34 @@ export function stop(child) {
 
 // Starts `ces` (hub + edge + repeater) on free ports; returns
 // { child, port, router, pub, http, ws, repeater: { port, http, ws } }
-export async function startCes(extra = []) {
-  const [port, routerPort, pubPort, repeaterPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const router = `tcp://127.0.0.1:${routerPort}`;
-  const pub = `tcp://127.0.0.1:${pubPort}`;
-  const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub,
-    '--repeater-listen', `127.0.0.1:${repeaterPort}`, ...extra]);
-  const repeater = { port: repeaterPort, http: `http://127.0.0.1:${repeaterPort}`, ws: `ws://127.0.0.1:${repeaterPort}` };
-  return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, repeater };
+export function startCes(extra = []) {
+  return onFreePorts(async () => {
+    const [port, routerPort, pubPort, repeaterPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const router = `tcp://127.0.0.1:${routerPort}`;
+    const pub = `tcp://127.0.0.1:${pubPort}`;
+    const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub,
+      '--repeater-listen', `127.0.0.1:${repeaterPort}`, ...extra]);
+    const repeater = { port: repeaterPort, http: `http://127.0.0.1:${repeaterPort}`, ws: `ws://127.0.0.1:${repeaterPort}` };
+    return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, repeater };
+  });
 }
 
 // Starts `ces-repeater` linked to a hub's ROUTER; returns { child, port, http, ws }
-export async function startRepeater(router, extra = []) {
-  const port = await freePort();
-  const child = await start('ces-repeater', ['--listen', `127.0.0.1:${port}`, '--hub', router, ...extra]);
-  return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+export function startRepeater(router, extra = []) {
+  return onFreePorts(async () => {
+    const port = await freePort();
+    const child = await start('ces-repeater', ['--listen', `127.0.0.1:${port}`, '--hub', router, ...extra]);
+    return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+  });
 }
 
 // Starts `ces-edge` linked to a hub; returns { child, port, http, ws }
-export async function startEdge(router, pub, extra = []) {
-  const port = await freePort();
-  const child = await start('ces-edge', ['--listen', `127.0.0.1:${port}`, '--hub-router', router, '--hub-pub', pub, ...extra]);
-  return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+export function startEdge(router, pub, extra = []) {
+  return onFreePorts(async () => {
+    const port = await freePort();
+    const child = await start('ces-edge', ['--listen', `127.0.0.1:${port}`, '--hub-router', router, '--hub-pub', pub, ...extra]);
+    return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+  });
 }
 
 // A WebSocket client that queues what it receives, for awaiting in order

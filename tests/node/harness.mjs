@@ -3,6 +3,7 @@
 // started (by PID) when the test process exits.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -22,43 +23,29 @@ function killAll() {
 process.on('exit', killAll);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { killAll(); process.exit(1); });
 
-// A port nobody is using right now, and never handed out before by this
-// process: the kernel may give a just-closed port again, and a program
-// started on two equal ports fails to bind
+// A port nobody is using right now, for a program to listen on. It is taken
+// from below the kernel's ephemeral range (ip_local_port_range), so that the
+// local end of some connection cannot take it before the program binds, and
+// it is never handed out twice by this process
+const EPHEMERAL_LOW = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+const LISTEN_PORTS = { low: 20000, high: Math.max(EPHEMERAL_LOW, 20000 + 1000) - 1 };
 const portsHandedOut = new Set();
 
-function unusedPort() {
-  return new Promise((resolve, reject) => {
+function canListen(port) {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
+    server.on('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
 export async function freePort() {
   for (;;) {
-    const port = await unusedPort();
-    if (!portsHandedOut.has(port)) {
-      portsHandedOut.add(port);
-      return port;
-    }
-  }
-}
-
-// Runs `attempt` (which starts a program on ports from freePort) again when
-// the program could not bind: between freePort and the program's bind,
-// another process on the machine may take the port
-async function onFreePorts(attempt) {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (tries === 3 || !/cannot (bind|listen)/.test(error.message)) throw error;
-    }
+    const port = LISTEN_PORTS.low + Math.floor(Math.random() * (LISTEN_PORTS.high - LISTEN_PORTS.low + 1));
+    if (portsHandedOut.has(port)) continue;
+    portsHandedOut.add(port);
+    if (await canListen(port)) return port;
   }
 }
 
@@ -100,34 +87,30 @@ export function stop(child) {
 
 // Starts `ces` (hub + edge + repeater) on free ports; returns
 // { child, port, router, pub, http, ws, repeater: { port, http, ws } }
-export function startCes(extra = []) {
-  return onFreePorts(async () => {
-    const [port, routerPort, pubPort, repeaterPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const router = `tcp://127.0.0.1:${routerPort}`;
-    const pub = `tcp://127.0.0.1:${pubPort}`;
-    const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub,
-      '--repeater-listen', `127.0.0.1:${repeaterPort}`, ...extra]);
-    const repeater = { port: repeaterPort, http: `http://127.0.0.1:${repeaterPort}`, ws: `ws://127.0.0.1:${repeaterPort}` };
-    return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, repeater };
-  });
+export async function startCes(extra = []) {
+  const [port, routerPort, pubPort, repeaterPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const router = `tcp://127.0.0.1:${routerPort}`;
+  const pub = `tcp://127.0.0.1:${pubPort}`;
+  const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub,
+    '--repeater-listen', `127.0.0.1:${repeaterPort}`, ...extra]);
+  const repeater = { port: repeaterPort, http: `http://127.0.0.1:${repeaterPort}`, ws: `ws://127.0.0.1:${repeaterPort}` };
+  return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, repeater };
 }
 
 // Starts `ces-repeater` linked to a hub's ROUTER; returns { child, port, http, ws }
-export function startRepeater(router, extra = []) {
-  return onFreePorts(async () => {
-    const port = await freePort();
-    const child = await start('ces-repeater', ['--listen', `127.0.0.1:${port}`, '--hub', router, ...extra]);
-    return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
-  });
+export async function startRepeater(router, extra = []) {
+  const port = await freePort();
+  const child = await start('ces-repeater', ['--listen', `127.0.0.1:${port}`, '--hub', router, ...extra]);
+  return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
 }
 
 // Starts `ces-edge` linked to a hub; returns { child, port, http, ws }
-export function startEdge(router, pub, extra = []) {
-  return onFreePorts(async () => {
-    const port = await freePort();
-    const child = await start('ces-edge', ['--listen', `127.0.0.1:${port}`, '--hub-router', router, '--hub-pub', pub, ...extra]);
-    return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
-  });
+// env: as for start
+export async function startEdge(router, pub, extra = [], env = undefined) {
+  const port = await freePort();
+  const child = await start('ces-edge', ['--listen', `127.0.0.1:${port}`, '--hub-router', router, '--hub-pub', pub, ...extra],
+    undefined, undefined, env);
+  return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
 }
 
 // A WebSocket client that queues what it receives, for awaiting in order

@@ -21,7 +21,7 @@
         "hub-pub"         tcp://127.0.0.1:7201
         "hub-control"     (none)           a hub in this process answers
                                            /interconnect (its BIND reply)
-        "max-clients"     1000             WebSockets; more get HTTP 503
+        "max-clients"     10000            WebSockets; more get HTTP 503
         "max-message"     1048576          bytes per event, reassembled
         "client-queue"    1048576          output buffer bytes per client
         "stuck-timeout"   10000            msecs dropping before close 1008
@@ -56,7 +56,10 @@
 #ifndef CES_EDGE_H_INCLUDED
 #define CES_EDGE_H_INCLUDED
 
-#define CES_EDGE_LISTEN "127.0.0.1:7100"
+#define CES_EDGE_LISTEN      "127.0.0.1:7100"
+#define CES_EDGE_MAX_CLIENTS 1000
+//  The actor's argument that makes it a repeater (see ces_repeater.h)
+#define CES_EDGE_REPEATER "repeater"
 
 void ces_edge_actor (zsock_t *pipe, void *args);
 

@@ -37,7 +37,8 @@
 #ifndef CES_REPEATER_H_INCLUDED
 #define CES_REPEATER_H_INCLUDED
 
-#define CES_REPEATER_LISTEN "127.0.0.1:7101"
+#define CES_REPEATER_LISTEN      "127.0.0.1:7101"
+#define CES_REPEATER_MAX_CLIENTS 1000
 
 void ces_repeater_actor (zsock_t *pipe, void *args);
 

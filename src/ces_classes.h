@@ -39,8 +39,16 @@ ces_log_level_parse (const char *name)
 #define ces_debug(limit, ...)                                                  \
     CES_LOG (limit, CES_LOG_DEBUG, zsys_debug, __VA_ARGS__)
 
-//  The edge actor's body; repeater mode serves outside systems (7101)
-void ces_edge_serve (zsock_t *pipe, bool repeater);
+//  The edge's own classes (internal to libces)
+#include "ces_civetweb.h"
+#include "ces_websocket.h"
+#include "ces_wire.h"
+#include "ces_inbox.h"
+#include "ces_waiters.h"
+#include "ces_client.h"
+#include "ces_rooms.h"
+#include "ces_outside.h"
+#include "ces_webserver.h"
 
 //  A whole HTTP response with a body, for every civetweb handler in libces
 struct mg_connection;
@@ -50,10 +58,6 @@ void ces_http_reply (struct mg_connection *conn, int code, const char *type,
 //  Answers /interconnect[/address] by asking the hub's control endpoint
 //  (NULL: this process has no hub), for ces_http and the edge
 void ces_http_control (struct mg_connection *conn, const char *endpoint);
-
-//  Wakes civetweb's listener on listen (host:port) / port, so that a
-//  stopping server notices at once
-void ces_http_wake (const char *listen, int port);
 
 //  Self-test helpers: a raw HTTP request to 127.0.0.1:port (caller frees
 //  the reply), and a listening socket on a free port of 127.0.0.1

@@ -147,52 +147,14 @@ ces_http_new (const char *listen, char *error, size_t error_size)
 }
 
 void
-ces_http_wake (const char *listen, int port)
-{
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr (listen, ':');
-    if (colon && colon > listen && (size_t)(colon - listen) < sizeof (host)) {
-        memcpy (host, listen, colon - listen);
-        host[colon - listen] = 0;
-    }
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_port = htons ((uint16_t)port);
-    if (inet_pton (AF_INET, host, &address.sin_addr) != 1 ||
-        address.sin_addr.s_addr == htonl (INADDR_ANY))
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (fd >= 0) {
-        if (connect (fd, (struct sockaddr *)&address, sizeof (address)))
-            errno = 0; //  in progress or refused: either way it woke up
-        close (fd);
-    }
-}
-
-static void *
-s_stopper (void *civet)
-{
-    mg_stop ((struct mg_context *)civet);
-    return NULL;
-}
-
-void
 ces_http_destroy (ces_http_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
         ces_http_t *self = *self_p;
-        if (self->civet) {
-            //  civetweb looks at its stop flag between 2 s polls of the
-            //  listening socket: a connection wakes it up
-            pthread_t stopper;
-            int rc = pthread_create (&stopper, NULL, s_stopper, self->civet);
-            assert (rc == 0);
-            while (pthread_tryjoin_np (stopper, NULL) == EBUSY) {
-                ces_http_wake (self->listen, self->port);
-                zclock_sleep (10);
-            }
-        }
+        if (self->civet)
+            ces_civetweb_stop (self->civet, self->listen, self->port, NULL,
+                               NULL);
         pthread_mutex_destroy (&self->lock);
         freen (self->status);
         freen (self->metrics);

@@ -1,7 +1,8 @@
 /*  =========================================================================
     ces_repeater - the door to systems outside the event system
 
-    The edge's machinery in repeater mode: see ces_edge.c for the body.
+    The edge actor in repeater mode: ces_edge composes it, ces_outside is
+    what makes it a repeater.
     =========================================================================
 */
 #include "ces_classes.h"
@@ -10,7 +11,7 @@ void
 ces_repeater_actor (zsock_t *pipe, void *args)
 {
     (void)args;
-    ces_edge_serve (pipe, true);
+    ces_edge_actor (pipe, (void *)CES_EDGE_REPEATER);
 }
 
 //  --------------------------------------------------------------------------

@@ -12,23 +12,19 @@ typedef struct {
 } test_item_t;
 
 static const test_item_t s_tests[] = {
-    {"frame", ces_frame_test},
-    {"event", ces_event_test},
-    {"proto", ces_proto_test},
-    {"link", ces_link_test},
-    {"http", ces_http_test},
-    {"hub", ces_hub_test},
-    {"messenger", ces_messenger_test},
-    {"edge", ces_edge_test},
-    {"target", ces_target_test},
-    {"targets", ces_targets_test},
-    {"repeater", ces_repeater_test},
-    {"wsclient", ces_wsclient_test},
-    {"hubpeer", ces_hubpeer_test},
-    {"mesh", ces_mesh_test},
-    {"auth", ces_auth_test},
-    {"curve", ces_curve_test},
-    {"registration", ces_registration_test},
+    {"frame", ces_frame_test},         {"event", ces_event_test},
+    {"proto", ces_proto_test},         {"link", ces_link_test},
+    {"http", ces_http_test},           {"hub", ces_hub_test},
+    {"messenger", ces_messenger_test}, {"civetweb", ces_civetweb_test},
+    {"websocket", ces_websocket_test}, {"wire", ces_wire_test},
+    {"inbox", ces_inbox_test},         {"waiters", ces_waiters_test},
+    {"client", ces_client_test},       {"rooms", ces_rooms_test},
+    {"outside", ces_outside_test},     {"webserver", ces_webserver_test},
+    {"edge", ces_edge_test},           {"target", ces_target_test},
+    {"targets", ces_targets_test},     {"repeater", ces_repeater_test},
+    {"wsclient", ces_wsclient_test},   {"hubpeer", ces_hubpeer_test},
+    {"mesh", ces_mesh_test},           {"auth", ces_auth_test},
+    {"curve", ces_curve_test},         {"registration", ces_registration_test},
 };
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
 

@@ -1,0 +1,368 @@
+/*  =========================================================================
+    ces_rooms - which of an edge's clients want which room
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+struct _ces_rooms_t {
+    ces_link_t *link;
+    char *conn;
+    zhashx_t *clients; //  borrowed: id -> ces_client_t
+    zhashx_t *index;   //  room -> zlistx of ces_client_t
+    zlistx_t *star;    //  clients registered to "*"
+    zhashx_t *union_;  //  room -> number of clients, subscribed at the hub
+    ces_waiters_t *waiters;
+};
+
+static void
+s_list_destroy (void **item_p)
+{
+    zlistx_t *list = (zlistx_t *)*item_p;
+    zlistx_destroy (&list);
+    *item_p = NULL;
+}
+
+static void s_notify (void *waiter, void *arg);
+
+//  A waiter: the client's id, then its rooms
+static void
+s_waiter_destroy (void **item_p)
+{
+    zlist_t *waiter = (zlist_t *)*item_p;
+    zlist_destroy (&waiter);
+    *item_p = NULL;
+}
+
+ces_rooms_t *
+ces_rooms_new (ces_link_t *link, const char *conn, zhashx_t *clients)
+{
+    assert (link && conn && clients);
+    ces_rooms_t *self = (ces_rooms_t *)zmalloc (sizeof (*self));
+    assert (self);
+    self->link = link;
+    self->conn = strdup (conn);
+    self->clients = clients;
+    self->index = zhashx_new ();
+    self->star = zlistx_new ();
+    self->union_ = zhashx_new ();
+    assert (self->index && self->star && self->union_);
+    zhashx_set_destructor (self->index, s_list_destroy);
+    self->waiters = ces_waiters_new (s_notify, self);
+    ces_waiters_set_destructor (self->waiters, s_waiter_destroy);
+    return self;
+}
+
+void
+ces_rooms_destroy (ces_rooms_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_rooms_t *self = *self_p;
+        ces_waiters_destroy (&self->waiters);
+        zhashx_destroy (&self->index);
+        zlistx_destroy (&self->star);
+        zhashx_destroy (&self->union_);
+        zstr_free (&self->conn);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+//  The union gains or loses a client of room; fresh collects the rooms
+//  new to it, which the caller registers at the hub in one go
+static void
+s_union_change (ces_rooms_t *self, const char *room, int delta, zlist_t *fresh)
+{
+    size_t count = (size_t)(uintptr_t)zhashx_lookup (self->union_, room);
+    if (delta > 0 && count++ == 0)
+        zlist_append (fresh, (void *)room);
+    if (delta < 0 && --count == 0) {
+        zlist_t *gone = zlist_new ();
+        zlist_append (gone, (void *)room);
+        ces_link_unregister (self->link, self->conn, gone);
+        zlist_destroy (&gone);
+    }
+    if (count)
+        zhashx_update (self->union_, room, (void *)(uintptr_t)count);
+    else
+        zhashx_delete (self->union_, room);
+}
+
+static void
+s_index_add (ces_rooms_t *self, ces_client_t *client, const char *room)
+{
+    if (streq (room, "*")) {
+        zlistx_add_end (self->star, client);
+        return;
+    }
+    zlistx_t *list = (zlistx_t *)zhashx_lookup (self->index, room);
+    if (!list) {
+        list = zlistx_new ();
+        zhashx_insert (self->index, room, list);
+    }
+    zlistx_add_end (list, client);
+}
+
+static void
+s_index_remove (ces_rooms_t *self, ces_client_t *client, const char *room)
+{
+    zlistx_t *list = streq (room, "*")
+                         ? self->star
+                         : (zlistx_t *)zhashx_lookup (self->index, room);
+    void *handle = list ? zlistx_find (list, client) : NULL;
+    if (handle)
+        zlistx_delete (list, handle);
+    if (list && list != self->star && zlistx_size (list) == 0)
+        zhashx_delete (self->index, room);
+}
+
+//  Rooms the client holds already may be asked again: count the new ones
+static bool
+s_over_limit (ces_client_t *client, zlist_t *rooms, size_t max_rooms)
+{
+    zhashx_t *held = ces_client_rooms (client);
+    if (!max_rooms || zhashx_size (held) + zlist_size (rooms) <= max_rooms)
+        return false;
+    size_t fresh = 0;
+    for (const char *room = (const char *)zlist_first (rooms); room;
+         room = (const char *)zlist_next (rooms))
+        fresh += zhashx_lookup (held, room) == NULL;
+    return zhashx_size (held) + fresh > max_rooms;
+}
+
+//  The client waits for the hub's confirmation of everything it asked
+static zlist_t *
+s_waiter_new (ces_client_t *client, zlist_t *rooms)
+{
+    zlist_t *waiter = zlist_new ();
+    zlist_autofree (waiter);
+    zlist_append (waiter, (void *)ces_client_id (client));
+    for (const char *room = (const char *)zlist_first (rooms); room;
+         room = (const char *)zlist_next (rooms))
+        zlist_append (waiter, (void *)room);
+    return waiter;
+}
+
+int
+ces_rooms_register (ces_rooms_t *self, ces_client_t *client, zlist_t *rooms,
+                    size_t max_rooms)
+{
+    assert (self && client && rooms);
+    if (s_over_limit (client, rooms, max_rooms))
+        return -1;
+    zhashx_t *held = ces_client_rooms (client);
+    zlist_t *fresh = zlist_new ();
+    for (const char *room = (const char *)zlist_first (rooms); room;
+         room = (const char *)zlist_next (rooms)) {
+        if (zhashx_lookup (held, room))
+            continue;
+        zhashx_insert (held, room, (void *)"");
+        s_index_add (self, client, room);
+        s_union_change (self, room, 1, fresh);
+    }
+    const char *token = zlist_size (fresh)
+                            ? ces_link_register (self->link, self->conn, fresh)
+                            : NULL;
+    ces_waiters_sent (self->waiters, token);
+    ces_waiters_add (self->waiters, s_waiter_new (client, rooms),
+                     ces_link_connected (self->link));
+    zlist_destroy (&fresh);
+    return 0;
+}
+
+void
+ces_rooms_unregister (ces_rooms_t *self, ces_client_t *client, const char *room)
+{
+    assert (self && client && room);
+    zhashx_t *held = ces_client_rooms (client);
+    if (!zhashx_lookup (held, room))
+        return;
+    char *name = strdup (room); //  room may be the key being deleted
+    zhashx_delete (held, name);
+    s_index_remove (self, client, name);
+    s_union_change (self, name, -1, NULL);
+    freen (name);
+}
+
+void
+ces_rooms_unregister_all (ces_rooms_t *self, ces_client_t *client)
+{
+    assert (self && client);
+    zlistx_t *rooms = zhashx_keys (ces_client_rooms (client));
+    for (const char *room = (const char *)zlistx_first (rooms); room;
+         room = (const char *)zlistx_next (rooms))
+        ces_rooms_unregister (self, client, room);
+    zlistx_destroy (&rooms);
+}
+
+void
+ces_rooms_each (ces_rooms_t *self, const char *room, ces_rooms_fn *fn,
+                void *arg)
+{
+    assert (self && room && fn);
+    zlistx_t *list = (zlistx_t *)zhashx_lookup (self->index, room);
+    ces_client_t *client = list ? (ces_client_t *)zlistx_first (list) : NULL;
+    while (client) {
+        fn (client, arg);
+        client = (ces_client_t *)zlistx_next (list);
+    }
+    client = (ces_client_t *)zlistx_first (self->star);
+    while (client) {
+        //  A client registered for the room and * gets it once
+        if (!zhashx_lookup (ces_client_rooms (client), room))
+            fn (client, arg);
+        client = (ces_client_t *)zlistx_next (self->star);
+    }
+}
+
+//  Tells {"registered":[...]} if the client is still there
+static void
+s_notify (void *waiter_item, void *arg)
+{
+    ces_rooms_t *self = (ces_rooms_t *)arg;
+    zlist_t *waiter = (zlist_t *)waiter_item;
+    ces_client_t *client = (ces_client_t *)zhashx_lookup (
+        self->clients, (const char *)zlist_first (waiter));
+    if (!client)
+        return;
+    cJSON *notice = cJSON_CreateObject ();
+    cJSON *list = cJSON_AddArrayToObject (notice, "registered");
+    for (const char *room = (const char *)zlist_next (waiter); room;
+         room = (const char *)zlist_next (waiter))
+        cJSON_AddItemToArray (list, cJSON_CreateString (room));
+    char *text = cJSON_PrintUnformatted (notice);
+    cJSON_Delete (notice);
+    ces_client_send_text (client, text);
+    freen (text);
+}
+
+void
+ces_rooms_on_registered (ces_rooms_t *self, const char *token)
+{
+    assert (self);
+    ces_waiters_confirmed (self->waiters, token);
+}
+
+void
+ces_rooms_on_connected (ces_rooms_t *self)
+{
+    assert (self);
+    ces_waiters_connected (self->waiters,
+                           ces_link_room_count (self->link, self->conn) > 0
+                               ? ces_link_token (self->link)
+                               : NULL);
+}
+
+size_t
+ces_rooms_size (ces_rooms_t *self)
+{
+    assert (self);
+    return zhashx_size (self->union_);
+}
+
+void
+ces_rooms_status (ces_rooms_t *self, cJSON *object)
+{
+    assert (self);
+    void *count = zhashx_first (self->union_);
+    while (count) {
+        cJSON_AddNumberToObject (object,
+                                 (const char *)zhashx_cursor (self->union_),
+                                 (double)(uintptr_t)count);
+        count = zhashx_next (self->union_);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: over a real hub link
+
+static void
+s_test_count (ces_client_t *client, void *arg)
+{
+    (void)client;
+    (*(int *)arg)++;
+}
+
+void
+ces_rooms_test (bool verbose)
+{
+    printf (" * ces_rooms: ");
+    //  @selftest
+    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
+    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
+    assert (zsock_wait (hub) == 0);
+    zstr_sendx (hub, "BIND", "inproc://rooms-test-router",
+                "inproc://rooms-test-pub", NULL);
+    char *status, *router, *pub;
+    zstr_recvx (hub, &status, &router, &pub, NULL);
+    assert (streq (status, "0"));
+    ces_link_t *link =
+        ces_link_new (router, pub, "rooms-test", "rooms test", NULL);
+    assert (link);
+    ces_link_attach (link, "subs", CES_ROLE_MESSENGER);
+    zpoller_t *poller = zpoller_new (ces_link_dealer (link), NULL);
+    int64_t deadline = zclock_mono () + 5000;
+    while (!ces_link_connected (link) && zclock_mono () < deadline)
+        if (zpoller_wait (poller, ces_link_timeout (link)))
+            ces_link_recv_dealer (link);
+        else
+            ces_link_tick (link);
+    zpoller_destroy (&poller);
+    assert (ces_link_connected (link));
+
+    zhashx_t *clients = zhashx_new ();
+    ces_rooms_t *rooms = ces_rooms_new (link, "subs", clients);
+    ces_client_limits_t limits = {.queue = 65536,
+                                  .stuck_timeout = 10000,
+                                  .ping_interval = 30000,
+                                  .pong_timeout = 60000,
+                                  .idle_timeout = 30000,
+                                  .log_level = CES_LOG_WARN};
+    ces_client_lists_t lists = {zlistx_new (), zlistx_new ()};
+    ces_client_t *one =
+        ces_client_new ("1", CES_ROLE_MESSENGER, NULL, "a", 0, &limits, &lists);
+    ces_client_t *two =
+        ces_client_new ("2", CES_ROLE_MESSENGER, NULL, "b", 0, &limits, &lists);
+    zhashx_insert (clients, "1", one);
+    zhashx_insert (clients, "2", two);
+    zlist_t *asked = zlist_new ();
+    zlist_append (asked, (void *)"R1");
+    zlist_append (asked, (void *)"R2");
+    assert (ces_rooms_register (rooms, one, asked, 0) == 0);
+    assert (ces_rooms_register (rooms, one, asked, 2) == 0); //  the same
+    zlist_append (asked, (void *)"R3");
+    assert (ces_rooms_register (rooms, one, asked, 2) == -1);
+    zlist_destroy (&asked);
+    asked = zlist_new ();
+    zlist_append (asked, (void *)"R1");
+    zlist_append (asked, (void *)"*");
+    assert (ces_rooms_register (rooms, two, asked, 0) == 0);
+    zlist_destroy (&asked);
+    assert (ces_rooms_size (rooms) == 3); //  R1, R2, *
+    int count = 0;
+    ces_rooms_each (rooms, "R1", s_test_count, &count);
+    assert (count == 2); //  two on R1 and *: once
+    count = 0;
+    ces_rooms_each (rooms, "R9", s_test_count, &count);
+    assert (count == 1); //  two on *
+    ces_rooms_unregister_all (rooms, one);
+    assert (ces_rooms_size (rooms) == 2); //  R1 and * of two
+    ces_rooms_unregister (rooms, two, "*");
+    ces_rooms_unregister (rooms, two, "R1");
+    assert (ces_rooms_size (rooms) == 0);
+
+    ces_rooms_destroy (&rooms);
+    assert (rooms == NULL);
+    ces_client_destroy (&one);
+    ces_client_destroy (&two);
+    zhashx_destroy (&clients);
+    zlistx_destroy (&lists.pending);
+    zlistx_destroy (&lists.blocked);
+    ces_link_destroy (&link);
+    zactor_destroy (&hub);
+    zstr_free (&status);
+    zstr_free (&router);
+    zstr_free (&pub);
+    //  @end
+    printf ("OK\n");
+}

@@ -2217,7 +2217,9 @@ static int
 s_set_option (self_t *self, const char *name, const char *value)
 {
     char reason[256] = "";
-    if (!name || !value || self->civet)
+    if (!name || !value || self->civet ||
+        ces_options_check (CES_OPTIONS_EDGE | CES_OPTIONS_REPEATER, name,
+                           value))
         return -1;
     char *end;
     long number = strtol (value, &end, 10);
@@ -2239,12 +2241,12 @@ s_set_option (self_t *self, const char *name, const char *value)
                                ces_auth_set_key_file (self->shared.auth, value,
                                                       reason, sizeof (reason)),
                                reason);
-    else if (streq (name, "auth-open"))
+    else if (streq (name, "auth-open-networks"))
         return s_auth_refusal (self,
                                ces_auth_set_open (self->shared.auth, value,
                                                   reason, sizeof (reason)),
                                reason);
-    else if (streq (name, "origins"))
+    else if (streq (name, "allowed-origins"))
         ces_auth_set_origins (self->shared.auth, value);
     else if (streq (name, "hub-control") && *value)
         zstr_free (&self->shared.hub_control),
@@ -2287,7 +2289,7 @@ s_set_option (self_t *self, const char *name, const char *value)
         self->shared.repeater = streq (value, "repeater");
     else if (streq (name, "system-id") && *value)
         zstr_free (&self->system_id), self->system_id = strdup (value);
-    else if (streq (name, "targets-file"))
+    else if (streq (name, "targets"))
         zstr_free (&self->targets_file), self->targets_file = strdup (value);
     else if (streq (name, "central"))
         zstr_free (&self->central), self->central = strdup (value);

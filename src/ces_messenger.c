@@ -200,15 +200,13 @@ s_cmd_set (self_t *self, zmsg_t *request)
 {
     char *name = zmsg_popstr (request);
     char *value = zmsg_popstr (request);
-    int rc = -1;
-    if (name && value && streq (name, "register-timeout") && atoi (value) > 0) {
+    //  The option table checks the name and the value's range
+    int rc = ces_options_check (CES_OPTIONS_MESSENGER, name, value);
+    if (rc == 0 && streq (name, "register-timeout"))
         self->register_timeout = atoi (value);
-        rc = 0;
-    } else if (name && value && streq (name, "log-level") &&
-               ces_log_level_parse (value) >= 0) {
+    else if (rc == 0 && streq (name, "log-level")) {
         self->log_level = ces_log_level_parse (value);
         ces_link_set_log_level (self->link, self->log_level);
-        rc = 0;
     }
     zsock_signal (self->pipe, rc ? 1 : 0);
     zstr_free (&name);

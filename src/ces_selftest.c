@@ -29,6 +29,7 @@ static const test_item_t s_tests[] = {
     {"auth", ces_auth_test},
     {"curve", ces_curve_test},
     {"registration", ces_registration_test},
+    {"options", ces_options_test},
 };
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
 

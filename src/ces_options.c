@@ -52,79 +52,80 @@ typedef struct {
 static const option_t s_options[] = {
     //  The hub
     {"router", TEXT, 0, P_CES | P_HUB, "ENDPOINT", CES_HUB_ROUTER,
-     "the hub's ROUTER, for edges, messengers, repeaters and peer "
-     "hubs (tcp://, ipc:// or inproc://; comma-separated; port * "
-     "picks one)",
+     .help = "the hub's ROUTER, for edges, messengers, repeaters and peer "
+             "hubs (tcp://, ipc:// or inproc://; comma-separated; port * "
+             "picks one)",
      .env = "CES_HUB_ROUTER"},
     {"pub", TEXT, 0, P_CES | P_HUB, "ENDPOINT", CES_HUB_PUB,
-     "the hub's PUB, for subscribers", .env = "CES_HUB_PUB"},
+     .help = "the hub's PUB, for subscribers", .env = "CES_HUB_PUB"},
     {"http", TEXT, HUB, P_HUB, "ADDR:PORT", CES_HUB_HTTP,
-     "serve /health, /status, /metrics and /interconnect", .sent = true},
+     .help = "serve /health, /status, /metrics and /interconnect",
+     .sent = true},
     {"heartbeat", NUMBER, HUB, P_CES | P_HUB, "MSECS", "1000",
-     "the hub's heartbeat; a peer silent for 3 is dropped", .min = 10,
+     .help = "the hub's heartbeat; a peer silent for 3 is dropped", .min = 10,
      .max = 3600000},
     {"hub-id", TEXT, HUB, P_CES | P_HUB, "ID", NULL,
-     "name of the hub, unique in a mesh (default: random at every "
-     "start)"},
+     .help = "name of the hub, unique in a mesh (default: random at every "
+             "start)"},
     {"peer", LIST, 0, P_CES | P_HUB, "HOST:PORT", NULL,
-     "link the hub to the hub whose ROUTER this is (repeatable; the "
-     "environment variable comma-separated)",
+     .help = "link the hub to the hub whose ROUTER this is (repeatable; the "
+             "environment variable comma-separated)",
      .env = "CES_HUB_PEERS"},
     {"peers-file", TEXT, 0, P_CES | P_HUB, "FILE", NULL,
-     "a static mesh: one peer address per line, # comments"},
+     .help = "a static mesh: one peer address per line, # comments"},
     {"advertise", TEXT, HUB, P_CES | P_HUB, "ENDPOINT", NULL,
-     "the ROUTER address peer hubs dial back (default: the first "
-     "tcp:// one bound)"},
+     .help = "the ROUTER address peer hubs dial back (default: the first "
+             "tcp:// one bound)"},
     {"curve-cert", TEXT, HUB, P_CES | P_HUB, "FILE", NULL,
-     "CURVE on the hub's tcp:// links: its certificate (ces-keygen; "
-     "hubs of a mesh share one)",
+     .help = "CURVE on the hub's tcp:// links: its certificate (ces-keygen; "
+             "hubs of a mesh share one)",
      .env = "CES_CURVE_CERT"},
     {"curve-clients", TEXT, HUB, P_CES | P_HUB, "DIR", NULL,
-     "the public certificates let in, or \"*\" for any client that "
-     "has the hub's public key",
+     .help = "the public certificates let in, or \"*\" for any client that "
+             "has the hub's public key",
      .env = "CES_CURVE_CLIENTS"},
-    {"sndhwm", NUMBER, HUB, 0, NULL, "100000", "messages queued per peer",
-     .min = 1, .max = INT_MAX},
+    {"sndhwm", NUMBER, HUB, 0, NULL, "100000",
+     .help = "messages queued per peer", .min = 1, .max = INT_MAX},
 
     //  The edge and the repeater: where they listen, their hub
     {"listen", TEXT, EDGE, P_CES | P_EDGE, "ADDR:PORT", CES_EDGE_LISTEN,
-     "the edge's HTTP/WebSocket port"},
+     .help = "the edge's HTTP/WebSocket port"},
     {"listen", TEXT, REPEATER, P_CES, "ADDR:PORT", CES_REPEATER_LISTEN,
-     "the repeater's HTTP/WebSocket port", .prefix = "repeater-"},
+     .help = "the repeater's HTTP/WebSocket port", .prefix = "repeater-"},
     {"listen", TEXT, REPEATER, P_REP, "ADDR:PORT", CES_REPEATER_LISTEN,
-     "the repeater's HTTP/WebSocket port"},
+     .help = "the repeater's HTTP/WebSocket port"},
     {"hub-router", TEXT, EDGE, P_EDGE, "ENDPOINT", CES_HUB_ROUTER,
-     "the hub's ROUTER"},
+     .help = "the hub's ROUTER"},
     {"hub-router", TEXT, REPEATER, P_REP, "ENDPOINT", CES_HUB_ROUTER,
-     "the hub's ROUTER", .env = "HUB_ADDRESS", .alias = "hub"},
+     .help = "the hub's ROUTER", .env = "HUB_ADDRESS", .alias = "hub"},
     {"hub-pub", TEXT, EDGE | REPEATER, P_EDGE, "ENDPOINT", CES_HUB_PUB,
-     "the hub's PUB"},
+     .help = "the hub's PUB"},
     {"hub-control", TEXT, EDGE | REPEATER, 0, NULL, NULL,
-     "the control endpoint of a hub in this process (its BIND "
-     "reply), which answers /interconnect"},
+     .help = "the control endpoint of a hub in this process (its BIND "
+             "reply), which answers /interconnect"},
     {"curve-cert", TEXT, EDGE | REPEATER, P_EDGE | P_REP, "FILE", NULL,
-     "CURVE to the hub: this process's certificate (ces-keygen)",
+     .help = "CURVE to the hub: this process's certificate (ces-keygen)",
      .env = "CES_CURVE_CERT"},
     {"hub-key", TEXT, EDGE | REPEATER, P_EDGE | P_REP, "KEY", NULL,
-     "CURVE to the hub: its public key (Z85) or certificate file",
+     .help = "CURVE to the hub: its public key (Z85) or certificate file",
      .env = "CES_HUB_KEY"},
     {"mode", CHOICE, EDGE | REPEATER, 0, NULL, NULL,
-     "what the edge actor serves", .choices = "messenger,repeater"},
+     .help = "what the edge actor serves", .choices = "messenger,repeater"},
 
     //  The repeater's targets
     {"targets", TEXT, REPEATER, P_CES | P_REP, "FILE", NULL,
-     "JSON file: room -> list of target URLs (reloaded on SIGHUP)"},
+     .help = "JSON file: room -> list of target URLs (reloaded on SIGHUP)"},
     {"central", TEXT, REPEATER, P_CES | P_REP, "URLS", NULL,
-     "comma-separated target URLs that get every event",
+     .help = "comma-separated target URLs that get every event",
      .env = "CENTRAL_REPEATER_ADDRESSES"},
     {"system-id", TEXT, REPEATER, P_CES | P_REP, "ID", NULL,
-     "our name on WebSocket links we dial (default: the host name)",
+     .help = "our name on WebSocket links we dial (default: the host name)",
      .env = "SYSTEM_ID"},
     {"idle-timeout", NUMBER, REPEATER, P_CES | P_REP, "MSECS", "30000",
-     "close an unused inbound socket after this long", .min = 1,
+     .help = "close an unused inbound socket after this long", .min = 1,
      .max = INT_MAX},
     {"link-idle", NUMBER, REPEATER, P_CES | P_REP, "MSECS", "7000",
-     "close an unused link we dialled after this long", .min = 1,
+     .help = "close an unused link we dialled after this long", .min = 1,
      .max = INT_MAX},
 
     //  Limits. Each client costs one file descriptor, its socket, and a
@@ -132,63 +133,70 @@ static const option_t s_options[] = {
     //  In ces the repeater serves a few outside systems: its own, smaller
     //  limit, so that it does not reserve a thread per edge client too
     {"max-clients", NUMBER, REPEATER, P_CES, "N", "1000",
-     "the repeater's WebSockets; more get 503", .min = 1, .max = 15000,
+     .help = "the repeater's WebSockets; more get 503", .min = 1, .max = 15000,
      .prefix = "repeater-"},
     {"max-clients", NUMBER, EDGE, P_CES, "N", "1000",
-     "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
-     "each connected)",
+     .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
+             "each connected)",
      .min = 1, .max = 15000},
     {"max-clients", NUMBER, EDGE | REPEATER, P_EDGE | P_REP, "N", "1000",
-     "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
-     "each connected)",
+     .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
+             "each connected)",
      .min = 1, .max = 15000},
     {"max-message", NUMBER, HUB | EDGE | REPEATER, P_ALL, "BYTES", "1048576",
-     "the largest event", .min = 1, .max = LONG_MAX, .alias = "max-payload"},
+     .help = "the largest event", .min = 1, .max = LONG_MAX,
+     .alias = "max-payload"},
     {"max-depth", NUMBER, HUB | EDGE | REPEATER, P_ALL, "LEVELS", "64",
-     "the deepest JSON nesting of an event", .min = 1, .max = CES_DEPTH_LIMIT},
+     .help = "the deepest JSON nesting of an event", .min = 1,
+     .max = CES_DEPTH_LIMIT},
     {"max-room-length", NUMBER, EDGE | REPEATER, P_EDGES, "BYTES", "128",
-     "the longest room ID", .min = 1, .max = CES_ROOM_MAX},
+     .help = "the longest room ID", .min = 1, .max = CES_ROOM_MAX},
     {"handshake-timeout", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "10000",
-     "how long a client has to send a whole request", .min = 1, .max = INT_MAX},
+     .help = "how long a client has to send a whole request", .min = 1,
+     .max = INT_MAX},
     {"client-queue", NUMBER, EDGE | REPEATER, P_EDGES, "BYTES", "1048576",
-     "the output buffer of each client", .min = 1, .max = LONG_MAX},
+     .help = "the output buffer of each client", .min = 1, .max = LONG_MAX},
     {"stuck-timeout", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "10000",
-     "close (1008) a client that has been dropping this long", .min = 1,
+     .help = "close (1008) a client that has been dropping this long", .min = 1,
      .max = INT_MAX},
     {"ping-interval", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "30000",
-     "the WebSocket Ping interval", .min = 1, .max = INT_MAX},
+     .help = "the WebSocket Ping interval", .min = 1, .max = INT_MAX},
     {"pong-timeout", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "60000",
-     "close (1001) a client silent this long", .min = 1, .max = INT_MAX},
+     .help = "close (1001) a client silent this long", .min = 1,
+     .max = INT_MAX},
     {"max-rooms-per-client", NUMBER, EDGE, P_EDGES, "N", "10000",
-     "rooms one messenger may register (0: any)", .min = 0, .max = INT_MAX},
+     .help = "rooms one messenger may register (0: any)", .min = 0,
+     .max = INT_MAX},
     {"max-rate", NUMBER, EDGE | REPEATER, P_EDGES, "N", "0",
-     "events per second one client may send; over it they are "
-     "dropped (0: any)",
+     .help = "events per second one client may send; over it they are "
+             "dropped (0: any)",
      .min = 0, .max = INT_MAX},
     {"max-clients-per-address", NUMBER, EDGE | REPEATER, P_EDGES, "N", "0",
-     "WebSockets from one IP address (0: any)", .min = 0, .max = INT_MAX},
+     .help = "WebSockets from one IP address (0: any)", .min = 0,
+     .max = INT_MAX},
 
     //  Who may connect
     {"auth-secret", TEXT, EDGE | REPEATER, P_EDGES, "SECRET", NULL,
-     "require HS256 tokens signed with this secret", .env = "CES_AUTH_SECRET"},
+     .help = "require HS256 tokens signed with this secret",
+     .env = "CES_AUTH_SECRET"},
     {"auth-key-file", TEXT, EDGE | REPEATER, P_EDGES, "FILE", NULL,
-     "require RS256/ES256 tokens; the issuer's PEM public key"},
+     .help = "require RS256/ES256 tokens; the issuer's PEM public key"},
     {"auth-open-networks", TEXT, EDGE | REPEATER, P_EDGES, "NETWORKS", NULL,
-     "IPv4 networks that need no token (10.0.0.0/8,...)"},
+     .help = "IPv4 networks that need no token (10.0.0.0/8,...)"},
     {"allowed-origins", TEXT, EDGE | REPEATER, P_EDGES, "ORIGINS", NULL,
-     "browser Origins allowed (https://a,https://b)"},
+     .help = "browser Origins allowed (https://a,https://b)"},
 
     //  Everyone
     {"validate", SWITCH, HUB | EDGE | REPEATER, P_ALL, NULL, "true",
-     "route events without checking they are JSON objects"},
+     .help = "route events without checking they are JSON objects"},
     {"register-timeout", NUMBER, MESSENGER, 0, NULL, "5000",
-     "how long a messenger waits for the hub to confirm a "
-     "registration",
+     .help = "how long a messenger waits for the hub to confirm a "
+             "registration",
      .min = 1, .max = INT_MAX},
     {"log-level", CHOICE, HUB | EDGE | REPEATER | MESSENGER, P_ALL, "LEVEL",
      "info",
-     "log lines of this level and above: error, warn, info or "
-     "debug",
+     .help = "log lines of this level and above: error, warn, info or "
+             "debug",
      .choices = "error,warn,info,debug", .env = "LOG_LEVEL"},
 
 };

@@ -198,10 +198,10 @@ static const option_t s_options[] = {
      .help = "log lines of this level and above: error, warn, info or "
              "debug",
      .choices = "error,warn,info,debug", .env = "LOG_LEVEL"},
-
 };
 #define OPTIONS (sizeof (s_options) / sizeof (s_options[0]))
 
+//  By CES_PROGRAM_* (one bit each)
 static const char *const s_program_names[] = {
     NULL, "ces", "ces-edge", NULL, "ces-repeater", NULL, NULL, NULL, "ces-hub"};
 
@@ -321,7 +321,6 @@ s_valid (const option_t *option, const char *value)
 {
     if (option->type == NUMBER) {
         char *end;
-        errno = 0;
         long number = strtol (value, &end, 10);
         return *value && !*end && number >= option->min &&
                number <= option->max;

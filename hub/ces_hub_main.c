@@ -3,7 +3,7 @@
     waits for SIGINT/SIGTERM.
     =========================================================================
 */
-#include "../edge/ces_program.h"
+#include "ces_program.h"
 
 int
 main (int argc, char *argv[])

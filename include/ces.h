@@ -64,5 +64,6 @@ typedef struct _ces_curve_t ces_curve_t;
 #include "ces_target.h"
 #include "ces_targets.h"
 #include "ces_repeater.h"
+#include "ces_options.h"
 
 #endif

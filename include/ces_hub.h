@@ -16,7 +16,7 @@
 
     SET is synchronous; the reply is a signal, 0 for done, -1 for an unknown
     option or bad value. Options: "heartbeat" (msecs, default 1000),
-    "validate" ("true"/"false", default true), "max-payload" (bytes, default
+    "validate" ("true"/"false", default true), "max-message" (bytes, default
     1 MiB), "sndhwm" (messages per peer, default 100000), "hub-id",
     "http" (address:port to serve /health, /status and /metrics from a
     snapshot refreshed every heartbeat; off unless set), and "log-level"

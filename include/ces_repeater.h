@@ -21,7 +21,7 @@
     options for SET:
         "system-id"      how we name ourselves to WebSocket targets
                          (default: the host name)
-        "targets-file"   JSON file: room -> list of target URLs
+        "targets"        JSON file: room -> list of target URLs
         "central"        comma-separated URLs that get every event
         "link-idle"      7000    msecs before an unused dialled link closes
         "idle-timeout"   30000   msecs before an unused inbound socket closes

@@ -82,5 +82,6 @@ void ces_mesh_test (bool verbose);
 void ces_auth_test (bool verbose);
 void ces_curve_test (bool verbose);
 void ces_registration_test (bool verbose);
+void ces_options_test (bool verbose);
 
 #endif

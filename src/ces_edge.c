@@ -730,42 +730,40 @@ s_set_string (char **field, const char *value)
     *field = strdup (value);
 }
 
-//  Options that take a number; false if name is none of them
+//  Options that take a number (checked by the option table); false if
+//  name is none of them
 static bool
-s_set_number (options_t *options, const char *name, long number, bool positive)
+s_set_number (options_t *options, const char *name, long number)
 {
     ces_webserver_config_t *web = &options->web;
     ces_client_limits_t *limits = &options->limits;
-    //  Each client costs one file descriptor, its socket, and a thread;
-    //  the machine allows 20,000 descriptors and 32,768 threads
-    if (streq (name, "max-clients") && positive && number <= 15000)
+    if (streq (name, "max-clients"))
         web->max_clients = (int)number;
-    else if (streq (name, "max-message") && positive)
+    else if (streq (name, "max-message"))
         web->max_message = (size_t)number;
-    else if (streq (name, "max-rooms-per-client") && number >= 0)
+    else if (streq (name, "max-rooms-per-client"))
         options->max_rooms = (int)number;
-    else if (streq (name, "max-rate") && number >= 0)
+    else if (streq (name, "max-rate"))
         web->max_rate = (int)number;
-    else if (streq (name, "max-depth") && positive && number <= CES_DEPTH_LIMIT)
+    else if (streq (name, "max-depth"))
         web->max_depth = (int)number;
-    else if (streq (name, "max-room-length") && positive &&
-             number <= CES_ROOM_MAX)
+    else if (streq (name, "max-room-length"))
         web->max_room_length = (size_t)number;
-    else if (streq (name, "handshake-timeout") && positive)
+    else if (streq (name, "handshake-timeout"))
         web->handshake_timeout = (int)number;
-    else if (streq (name, "max-clients-per-address") && number >= 0)
+    else if (streq (name, "max-clients-per-address"))
         web->max_per_address = (int)number;
-    else if (streq (name, "client-queue") && positive)
+    else if (streq (name, "client-queue"))
         limits->queue = (size_t)number;
-    else if (streq (name, "stuck-timeout") && positive)
+    else if (streq (name, "stuck-timeout"))
         limits->stuck_timeout = (int)number;
-    else if (streq (name, "ping-interval") && positive)
+    else if (streq (name, "ping-interval"))
         limits->ping_interval = (int)number;
-    else if (streq (name, "pong-timeout") && positive)
+    else if (streq (name, "pong-timeout"))
         limits->pong_timeout = (int)number;
-    else if (streq (name, "link-idle") && positive)
+    else if (streq (name, "link-idle"))
         options->link_idle = (int)number;
-    else if (streq (name, "idle-timeout") && positive)
+    else if (streq (name, "idle-timeout"))
         limits->idle_timeout = (int)number;
     else
         return false;
@@ -777,12 +775,14 @@ s_set_option (self_t *self, const char *name, const char *value)
 {
     char reason[256] = "";
     options_t *options = &self->options;
-    if (!name || !value || self->webserver)
+    //  The table checks every value: what passes is in range
+    if (!name || !value || self->webserver ||
+        ces_options_check (CES_OPTIONS_EDGE | CES_OPTIONS_REPEATER, name,
+                           value))
         return -1;
     char *end;
     long number = strtol (value, &end, 10);
-    if (*value && !*end && number >= 0 &&
-        s_set_number (options, name, number, number > 0))
+    if (*value && !*end && s_set_number (options, name, number))
         return 0;
     if (streq (name, "listen"))
         s_set_string (&options->listen, value);
@@ -801,12 +801,12 @@ s_set_option (self_t *self, const char *name, const char *value)
             self,
             ces_auth_set_key_file (self->auth, value, reason, sizeof (reason)),
             reason);
-    else if (streq (name, "auth-open"))
+    else if (streq (name, "auth-open-networks"))
         return s_auth_refusal (
             self,
             ces_auth_set_open (self->auth, value, reason, sizeof (reason)),
             reason);
-    else if (streq (name, "origins"))
+    else if (streq (name, "allowed-origins"))
         ces_auth_set_origins (self->auth, value);
     else if (streq (name, "hub-control") && *value)
         s_set_string (&options->hub_control, value);
@@ -815,7 +815,7 @@ s_set_option (self_t *self, const char *name, const char *value)
         options->web.validate = streq (value, "true");
     else if (streq (name, "system-id") && *value)
         s_set_string (&options->system_id, value);
-    else if (streq (name, "targets-file"))
+    else if (streq (name, "targets"))
         s_set_string (&options->targets_file, value);
     else if (streq (name, "central"))
         s_set_string (&options->central, value);

@@ -1076,7 +1076,7 @@ s_set_curve_cert (self_t *self, const char *path)
 static int
 s_set_option (self_t *self, const char *name, const char *value)
 {
-    if (!name || !value)
+    if (!name || !value || ces_options_check (CES_OPTIONS_HUB, name, value))
         return -1;
     char *end;
     long number = strtol (value, &end, 10);
@@ -1087,7 +1087,7 @@ s_set_option (self_t *self, const char *name, const char *value)
     else if (streq (name, "validate") &&
              (streq (value, "true") || streq (value, "false")))
         self->validate = streq (value, "true");
-    else if (streq (name, "max-payload") && is_number && number > 0)
+    else if (streq (name, "max-message") && is_number && number > 0)
         ces_frame_destroy (&self->frame),
             self->frame = ces_frame_new ((size_t)number);
     else if (streq (name, "max-depth") && is_number && number > 0 &&

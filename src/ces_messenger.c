@@ -4,9 +4,8 @@
 */
 #include "ces_classes.h"
 
-#define REGISTER_TIMEOUT 5000
-#define MSGPIPE_HWM      100000
-#define CONN_ID          "0"
+#define MSGPIPE_HWM 100000
+#define CONN_ID     "0"
 
 //  What the façade hands the actor at start
 typedef struct {
@@ -200,15 +199,13 @@ s_cmd_set (self_t *self, zmsg_t *request)
 {
     char *name = zmsg_popstr (request);
     char *value = zmsg_popstr (request);
-    int rc = -1;
-    if (name && value && streq (name, "register-timeout") && atoi (value) > 0) {
+    //  The option table checks the name and the value's range
+    int rc = ces_options_check (CES_OPTIONS_MESSENGER, name, value);
+    if (rc == 0 && streq (name, "register-timeout"))
         self->register_timeout = atoi (value);
-        rc = 0;
-    } else if (name && value && streq (name, "log-level") &&
-               ces_log_level_parse (value) >= 0) {
+    else if (rc == 0 && streq (name, "log-level")) {
         self->log_level = ces_log_level_parse (value);
         ces_link_set_log_level (self->link, self->log_level);
-        rc = 0;
     }
     zsock_signal (self->pipe, rc ? 1 : 0);
     zstr_free (&name);
@@ -311,7 +308,9 @@ s_self_new (zsock_t *pipe, actor_args_t *args)
     assert (self);
     self->pipe = pipe;
     self->log_level = CES_LOG_INFO;
-    self->register_timeout = REGISTER_TIMEOUT;
+    //  Defaults come from the option table
+    self->register_timeout =
+        atoi (ces_options_default (CES_OPTIONS_MESSENGER, "register-timeout"));
     self->msgpipe = zsock_new (ZMQ_PAIR);
     assert (self->msgpipe);
     zsock_set_sndhwm (self->msgpipe, MSGPIPE_HWM);
@@ -632,6 +631,14 @@ ces_messenger_test (bool verbose)
     assert (alice && bob);
     assert (ces_messenger_wait_connected (alice, 5000) == 0);
     assert (streq (ces_messenger_state (alice), "connected"));
+    //  SET takes the options of the table, in their range
+    zactor_t *actor = ces_messenger_actor (alice);
+    zstr_sendx (actor, "SET", "register-timeout", "5000", NULL);
+    assert (zsock_wait (actor) == 0);
+    zstr_sendx (actor, "SET", "register-timeout", "5s", NULL);
+    assert (zsock_wait (actor) != 0);
+    zstr_sendx (actor, "SET", "heartbeat", "100", NULL);
+    assert (zsock_wait (actor) != 0);
     assert (ces_messenger_register (alice, "ITB-1101", NULL) == 0);
     assert (ces_messenger_register (bob, "ITB-1101", NULL) == 0);
     //  Registering again is idempotent

@@ -880,7 +880,7 @@ s_exchange (ces_messenger_t *a, ces_messenger_t *b, int n)
 static void
 s_test_malformed (void)
 {
-    hub_t *hub = s_hub_new (ANY_TCP, ANY_TCP, "max-payload", "1024", NULL);
+    hub_t *hub = s_hub_new (ANY_TCP, ANY_TCP, "max-message", "1024", NULL);
     ces_messenger_t *a = s_messenger_new (hub, CES_ROLE_MESSENGER);
     ces_messenger_t *b = s_messenger_new (hub, CES_ROLE_MESSENGER);
     CHECK (ces_messenger_register (a, "ITB-1101", NULL) == 0);

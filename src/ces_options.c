@@ -1,0 +1,1005 @@
+/*  =========================================================================
+    ces_options - the one table of options: every program's flags, their
+    environment variables and --help, and every actor's SET command
+    =========================================================================
+*/
+#include "ces_classes.h"
+#include <limits.h>
+
+typedef enum {
+    TEXT,   //  any text; the actor checks what the table cannot
+    NUMBER, //  a decimal integer from min to max
+    CHOICE, //  one of the comma-separated words of choices (any case)
+    SWITCH, //  "true" or "false"; the flag --no-NAME sets "false"
+    LIST    //  repeatable flag; its environment variable is comma-separated
+} type_t;
+
+#define HUB       CES_OPTIONS_HUB
+#define EDGE      CES_OPTIONS_EDGE
+#define REPEATER  CES_OPTIONS_REPEATER
+#define MESSENGER CES_OPTIONS_MESSENGER
+#define P_CES     CES_PROGRAM_CES
+#define P_EDGE    CES_PROGRAM_EDGE
+#define P_REP     CES_PROGRAM_REPEATER
+#define P_HUB     CES_PROGRAM_HUB
+#define P_ALL     (P_CES | P_EDGE | P_REP | P_HUB)
+#define P_EDGES   (P_CES | P_EDGE | P_REP) //  the programs with a civetweb
+
+typedef struct {
+    const char *name;    //  the flag (after "--") and the SET name
+    type_t type;         //
+    int actors;          //  CES_OPTIONS_* that take it by SET; 0: the
+                         //  program itself reads it
+    int programs;        //  CES_PROGRAM_* that offer it as a flag
+    const char *hint;    //  what the value is, in --help
+    const char *value;   //  the default, as text; NULL: none
+    const char *help;    //  one sentence; the default, the range and the
+                         //  environment variable are added to it
+    long min, max;       //  NUMBER: the range
+    const char *choices; //  CHOICE: the words, comma-separated
+    const char *env;     //  environment variable that sets it, or NULL
+    const char *prefix;  //  the flag is prefix + name ("repeater-")
+    const char *alias;   //  another spelling of the flag, or NULL
+    bool sent;           //  the program sends the default when not given
+} option_t;
+
+//  Each row: name, type, actors, programs, hint, default, help, then what
+//  only some options have (range, choices, environment, prefix, alias).
+//  One row per option and per way programs offer it; rows of the same name
+//  agree on type and range (the self test checks). Internal options (no
+//  program) are here too, so that every SET an actor takes is in the table.
+//  In --help order.
+static const option_t s_options[] = {
+    //  The hub
+    {"router", TEXT, 0, P_CES | P_HUB, "ENDPOINT", CES_HUB_ROUTER,
+     .help = "the hub's ROUTER, for edges, messengers, repeaters and peer "
+             "hubs (tcp://, ipc:// or inproc://; comma-separated; port * "
+             "picks one)",
+     .env = "CES_HUB_ROUTER"},
+    {"pub", TEXT, 0, P_CES | P_HUB, "ENDPOINT", CES_HUB_PUB,
+     .help = "the hub's PUB, for subscribers", .env = "CES_HUB_PUB"},
+    {"http", TEXT, HUB, P_HUB, "ADDR:PORT", CES_HUB_HTTP,
+     .help = "serve /health, /status, /metrics and /interconnect",
+     .sent = true},
+    {"heartbeat", NUMBER, HUB, P_CES | P_HUB, "MSECS", "1000",
+     .help = "the hub's heartbeat; a peer silent for 3 is dropped", .min = 10,
+     .max = 3600000},
+    {"hub-id", TEXT, HUB, P_CES | P_HUB, "ID", NULL,
+     .help = "name of the hub, unique in a mesh (default: random at every "
+             "start)"},
+    {"peer", LIST, 0, P_CES | P_HUB, "HOST:PORT", NULL,
+     .help = "link the hub to the hub whose ROUTER this is (repeatable; the "
+             "environment variable comma-separated)",
+     .env = "CES_HUB_PEERS"},
+    {"peers-file", TEXT, 0, P_CES | P_HUB, "FILE", NULL,
+     .help = "a static mesh: one peer address per line, # comments"},
+    {"advertise", TEXT, HUB, P_CES | P_HUB, "ENDPOINT", NULL,
+     .help = "the ROUTER address peer hubs dial back (default: the first "
+             "tcp:// one bound)"},
+    {"curve-cert", TEXT, HUB, P_CES | P_HUB, "FILE", NULL,
+     .help = "CURVE on the hub's tcp:// links: its certificate (ces-keygen; "
+             "hubs of a mesh share one)",
+     .env = "CES_CURVE_CERT"},
+    {"curve-clients", TEXT, HUB, P_CES | P_HUB, "DIR", NULL,
+     .help = "the public certificates let in, or \"*\" for any client that "
+             "has the hub's public key",
+     .env = "CES_CURVE_CLIENTS"},
+    {"sndhwm", NUMBER, HUB, 0, NULL, "100000",
+     .help = "messages queued per peer", .min = 1, .max = INT_MAX},
+
+    //  The edge and the repeater: where they listen, their hub
+    {"listen", TEXT, EDGE, P_CES | P_EDGE, "ADDR:PORT", CES_EDGE_LISTEN,
+     .help = "the edge's HTTP/WebSocket port"},
+    {"listen", TEXT, REPEATER, P_CES, "ADDR:PORT", CES_REPEATER_LISTEN,
+     .help = "the repeater's HTTP/WebSocket port", .prefix = "repeater-"},
+    {"listen", TEXT, REPEATER, P_REP, "ADDR:PORT", CES_REPEATER_LISTEN,
+     .help = "the repeater's HTTP/WebSocket port"},
+    {"hub-router", TEXT, EDGE, P_EDGE, "ENDPOINT", CES_HUB_ROUTER,
+     .help = "the hub's ROUTER"},
+    {"hub-router", TEXT, REPEATER, P_REP, "ENDPOINT", CES_HUB_ROUTER,
+     .help = "the hub's ROUTER", .env = "HUB_ADDRESS", .alias = "hub"},
+    {"hub-pub", TEXT, EDGE | REPEATER, P_EDGE, "ENDPOINT", CES_HUB_PUB,
+     .help = "the hub's PUB"},
+    {"hub-control", TEXT, EDGE | REPEATER, 0, NULL, NULL,
+     .help = "the control endpoint of a hub in this process (its BIND "
+             "reply), which answers /interconnect"},
+    {"curve-cert", TEXT, EDGE | REPEATER, P_EDGE | P_REP, "FILE", NULL,
+     .help = "CURVE to the hub: this process's certificate (ces-keygen)",
+     .env = "CES_CURVE_CERT"},
+    {"hub-key", TEXT, EDGE | REPEATER, P_EDGE | P_REP, "KEY", NULL,
+     .help = "CURVE to the hub: its public key (Z85) or certificate file",
+     .env = "CES_HUB_KEY"},
+
+    //  The repeater's targets
+    {"targets", TEXT, REPEATER, P_CES | P_REP, "FILE", NULL,
+     .help = "JSON file: room -> list of target URLs (reloaded on SIGHUP)"},
+    {"central", TEXT, REPEATER, P_CES | P_REP, "URLS", NULL,
+     .help = "comma-separated target URLs that get every event",
+     .env = "CENTRAL_REPEATER_ADDRESSES"},
+    {"system-id", TEXT, REPEATER, P_CES | P_REP, "ID", NULL,
+     .help = "our name on WebSocket links we dial (default: the host name)",
+     .env = "SYSTEM_ID"},
+    {"idle-timeout", NUMBER, REPEATER, P_CES | P_REP, "MSECS", "30000",
+     .help = "close an unused inbound socket after this long", .min = 1,
+     .max = INT_MAX},
+    {"link-idle", NUMBER, REPEATER, P_CES | P_REP, "MSECS", "7000",
+     .help = "close an unused link we dialled after this long", .min = 1,
+     .max = INT_MAX},
+
+    //  Limits. Each client costs one file descriptor, its socket, and a
+    //  thread; the machine allows 20,000 descriptors and 32,768 threads.
+    //  In ces the repeater serves a few outside systems: its own, smaller
+    //  limit, so that it does not reserve a thread per edge client too
+    {"max-clients", NUMBER, REPEATER, P_CES, "N", "1000",
+     .help = "the repeater's WebSockets; more get 503", .min = 1, .max = 15000,
+     .prefix = "repeater-"},
+    {"max-clients", NUMBER, EDGE, P_CES, "N", "1000",
+     .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
+             "each connected)",
+     .min = 1, .max = 15000},
+    {"max-clients", NUMBER, EDGE, P_EDGE, "N", "1000",
+     .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
+             "each connected)",
+     .min = 1, .max = 15000},
+    {"max-clients", NUMBER, REPEATER, P_REP, "N", "1000",
+     .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
+             "each connected)",
+     .min = 1, .max = 15000},
+    {"max-message", NUMBER, HUB | EDGE | REPEATER, P_ALL, "BYTES", "1048576",
+     .help = "the largest event", .min = 1, .max = LONG_MAX,
+     .alias = "max-payload"},
+    {"max-depth", NUMBER, HUB | EDGE | REPEATER, P_ALL, "LEVELS", "64",
+     .help = "the deepest JSON nesting of an event", .min = 1,
+     .max = CES_DEPTH_LIMIT},
+    {"max-room-length", NUMBER, EDGE | REPEATER, P_EDGES, "BYTES", "128",
+     .help = "the longest room ID", .min = 1, .max = CES_ROOM_MAX},
+    {"handshake-timeout", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "10000",
+     .help = "how long a client has to send a whole request", .min = 1,
+     .max = INT_MAX},
+    {"client-queue", NUMBER, EDGE | REPEATER, P_EDGES, "BYTES", "1048576",
+     .help = "the output buffer of each client", .min = 1, .max = LONG_MAX},
+    {"stuck-timeout", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "10000",
+     .help = "close (1008) a client that has been dropping this long", .min = 1,
+     .max = INT_MAX},
+    {"ping-interval", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "30000",
+     .help = "the WebSocket Ping interval", .min = 1, .max = INT_MAX},
+    {"pong-timeout", NUMBER, EDGE | REPEATER, P_EDGES, "MSECS", "60000",
+     .help = "close (1001) a client silent this long", .min = 1,
+     .max = INT_MAX},
+    {"max-rooms-per-client", NUMBER, EDGE, P_EDGES, "N", "10000",
+     .help = "rooms one messenger may register (0: any)", .min = 0,
+     .max = INT_MAX},
+    {"max-rate", NUMBER, EDGE | REPEATER, P_EDGES, "N", "0",
+     .help = "events per second one client may send; over it they are "
+             "dropped (0: any)",
+     .min = 0, .max = INT_MAX},
+    {"max-clients-per-address", NUMBER, EDGE | REPEATER, P_EDGES, "N", "0",
+     .help = "WebSockets from one IP address (0: any)", .min = 0,
+     .max = INT_MAX},
+
+    //  Who may connect
+    {"auth-secret", TEXT, EDGE | REPEATER, P_EDGES, "SECRET", NULL,
+     .help = "require HS256 tokens signed with this secret",
+     .env = "CES_AUTH_SECRET"},
+    {"auth-key-file", TEXT, EDGE | REPEATER, P_EDGES, "FILE", NULL,
+     .help = "require RS256/ES256 tokens; the issuer's PEM public key"},
+    {"auth-open-networks", TEXT, EDGE | REPEATER, P_EDGES, "NETWORKS", NULL,
+     .help = "IPv4 networks that need no token (10.0.0.0/8,...)"},
+    {"allowed-origins", TEXT, EDGE | REPEATER, P_EDGES, "ORIGINS", NULL,
+     .help = "browser Origins allowed (https://a,https://b)"},
+
+    //  Everyone
+    {"validate", SWITCH, HUB | EDGE | REPEATER, P_ALL, NULL, "true",
+     .help = "route events without checking they are JSON objects"},
+    {"register-timeout", NUMBER, MESSENGER, 0, NULL, "5000",
+     .help = "how long a messenger waits for the hub to confirm a "
+             "registration",
+     .min = 1, .max = INT_MAX},
+    {"log-level", CHOICE, HUB | EDGE | REPEATER | MESSENGER, P_ALL, "LEVEL",
+     "info",
+     .help = "log lines of this level and above: error, warn, info or "
+             "debug",
+     .choices = "error,warn,info,debug", .env = "LOG_LEVEL"},
+};
+#define OPTIONS (sizeof (s_options) / sizeof (s_options[0]))
+
+//  By CES_PROGRAM_* (one bit each)
+static const char *const s_program_names[] = {
+    NULL, "ces", "ces-edge", NULL, "ces-repeater", NULL, NULL, NULL, "ces-hub"};
+
+struct _ces_options_t {
+    ces_options_program_t program;
+    char *values[OPTIONS];     //  given by flag or environment, or NULL
+    const char *from[OPTIONS]; //  the environment variable, or NULL: flag
+    zlist_t *lists[OPTIONS];   //  LIST: every value given
+    char error[512];           //  why the last parse or configure failed
+};
+
+ces_options_t *
+ces_options_new (ces_options_program_t program)
+{
+    assert (program == CES_PROGRAM_CES || program == CES_PROGRAM_EDGE ||
+            program == CES_PROGRAM_REPEATER || program == CES_PROGRAM_HUB);
+    ces_options_t *self = (ces_options_t *)zmalloc (sizeof (ces_options_t));
+    assert (self);
+    self->program = program;
+    for (size_t row = 0; row < OPTIONS; row++)
+        if (s_options[row].type == LIST) {
+            self->lists[row] = zlist_new ();
+            assert (self->lists[row]);
+            zlist_autofree (self->lists[row]);
+        }
+    return self;
+}
+
+void
+ces_options_destroy (ces_options_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_options_t *self = *self_p;
+        for (size_t row = 0; row < OPTIONS; row++) {
+            zstr_free (&self->values[row]);
+            zlist_destroy (&self->lists[row]);
+        }
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+ces_options_program (ces_options_t *self)
+{
+    assert (self);
+    return s_program_names[self->program];
+}
+
+const char *
+ces_options_error (ces_options_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+//  --------------------------------------------------------------------------
+//  The table
+
+static bool
+s_offered (ces_options_t *self, const option_t *option)
+{
+    return (option->programs & (int)self->program) != 0;
+}
+
+//  The flag as the program spells it, without "--"
+static void
+s_flag (const option_t *option, char *flag, size_t size)
+{
+    snprintf (flag, size, "%s%s%s", option->type == SWITCH ? "no-" : "",
+              option->prefix ? option->prefix : "", option->name);
+}
+
+static const option_t *
+s_find (int actors, const char *name)
+{
+    for (size_t row = 0; row < OPTIONS; row++)
+        if ((s_options[row].actors & actors) &&
+            streq (s_options[row].name, name))
+            return &s_options[row];
+    return NULL;
+}
+
+//  The row of the program's --flag (its canonical spelling), or -1
+static int
+s_row_of_flag (ces_options_t *self, const char *flag)
+{
+    for (size_t row = 0; row < OPTIONS; row++) {
+        char spelled[64];
+        s_flag (&s_options[row], spelled, sizeof spelled);
+        if (s_offered (self, &s_options[row]) &&
+            (streq (spelled, flag) || (s_options[row].type == SWITCH &&
+                                       streq (s_options[row].name, flag))))
+            return (int)row;
+    }
+    return -1;
+}
+
+static bool
+s_choice_valid (const char *choices, const char *value)
+{
+    size_t size = strlen (value);
+    const char *choice = choices;
+    while (size && *choice) {
+        size_t length = strcspn (choice, ",");
+        if (length == size && strncasecmp (choice, value, size) == 0)
+            return true;
+        choice += length + (choice[length] == ',');
+    }
+    return false;
+}
+
+//  True when value has the option's type and is in its range
+static bool
+s_valid (const option_t *option, const char *value)
+{
+    if (option->type == NUMBER) {
+        char *end;
+        long number = strtol (value, &end, 10);
+        return *value && !*end && number >= option->min &&
+               number <= option->max;
+    }
+    if (option->type == CHOICE)
+        return s_choice_valid (option->choices, value);
+    if (option->type == SWITCH)
+        return streq (value, "true") || streq (value, "false");
+    return true;
+}
+
+//  What the option takes, for an error message
+static void
+s_takes (const option_t *option, char *text, size_t size)
+{
+    if (option->type == NUMBER && option->max >= INT_MAX)
+        snprintf (text, size, "a number, at least %ld", option->min);
+    else if (option->type == NUMBER)
+        snprintf (text, size, "a number from %ld to %ld", option->min,
+                  option->max);
+    else if (option->type == SWITCH)
+        snprintf (text, size, "true or false");
+    else if (option->type == CHOICE) {
+        //  "a,b,c" -> "one of a, b, c"
+        size_t used = (size_t)snprintf (text, size, "one of ");
+        for (const char *next = option->choices; *next && used + 3 < size;
+             next++) {
+            text[used++] = *next;
+            if (*next == ',')
+                text[used++] = ' ';
+        }
+        text[used] = 0;
+    } else
+        snprintf (text, size, "text");
+}
+
+static int
+s_invalid (ces_options_t *self, const option_t *option, const char *value,
+           const char *env)
+{
+    char flag[64], takes[128];
+    s_flag (option, flag, sizeof flag);
+    s_takes (option, takes, sizeof takes);
+    snprintf (self->error, sizeof self->error,
+              "invalid value '%s' for --%s%s%s%s: %s", value, flag,
+              env ? " (from " : "", env ? env : "", env ? ")" : "", takes);
+    return -1;
+}
+
+//  Stores a value given for a row, from a flag (env NULL) or from env
+static int
+s_give (ces_options_t *self, size_t row, const char *value, const char *env)
+{
+    const option_t *option = &s_options[row];
+    if (option->type == LIST && env) {
+        char *items = strdup (value), *saveptr = NULL;
+        for (char *item = strtok_r (items, ",", &saveptr); item;
+             item = strtok_r (NULL, ",", &saveptr))
+            zlist_append (self->lists[row], item);
+        freen (items);
+        return 0;
+    }
+    if (option->type == LIST) {
+        zlist_append (self->lists[row], (void *)value);
+        return 0;
+    }
+    if (!s_valid (option, value))
+        return s_invalid (self, option, value, env);
+    zstr_free (&self->values[row]);
+    self->values[row] = strdup (value);
+    self->from[row] = env;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Parsing
+
+#define HELP -2 //  the row "number" of --help
+
+//  Whether --name names --flag (or its alias) exactly (2), by a prefix (1),
+//  or not at all (0)
+static int
+s_names (const char *name, const char *flag, const char *alias)
+{
+    if (streq (name, flag) || (alias && streq (alias, name)))
+        return 2;
+    size_t size = strlen (name);
+    return size && (strncmp (flag, name, size) == 0 ||
+                    (alias && strncmp (alias, name, size) == 0));
+}
+
+//  The row of --name (a flag, an alias, or a unique prefix of one), or
+//  HELP; -1 with the reason in self->error
+static int
+s_match (ces_options_t *self, const char *name)
+{
+    int found = s_names (name, "help", NULL) ? HELP : -1;
+    if (s_names (name, "help", NULL) == 2)
+        return HELP;
+    size_t matches = found == HELP;
+    for (size_t row = 0; row < OPTIONS; row++) {
+        char flag[64];
+        s_flag (&s_options[row], flag, sizeof flag);
+        int named = s_offered (self, &s_options[row])
+                        ? s_names (name, flag, s_options[row].alias)
+                        : 0;
+        if (named == 2)
+            return (int)row;
+        if (named == 1)
+            found = (int)row, matches++;
+    }
+    if (matches == 1)
+        return found;
+    snprintf (self->error, sizeof self->error,
+              matches ? "option '--%s' is ambiguous"
+                      : "unrecognized option '--%s'",
+              name);
+    return -1;
+}
+
+static int
+s_parse_environment (ces_options_t *self)
+{
+    for (size_t row = 0; row < OPTIONS; row++) {
+        const option_t *option = &s_options[row];
+        const char *value = s_offered (self, option) && option->env
+                                ? getenv (option->env)
+                                : NULL;
+        if (value && *value && s_give (self, row, value, option->env))
+            return -1;
+    }
+    return 0;
+}
+
+//  Says why parsing stopped; returns -1
+static int
+s_fail (ces_options_t *self, const char *format, const char *word)
+{
+    snprintf (self->error, sizeof self->error, format, word);
+    return -1;
+}
+
+//  Takes argv[*arg] (and its value, moving *arg on); 0, or -1 with the
+//  reason in self->error
+static int
+s_parse_word (ces_options_t *self, int argc, char *argv[], int *arg, bool *help)
+{
+    const char *word = argv[*arg];
+    if (streq (word, "-h")) {
+        *help = true;
+        return 0;
+    }
+    if (*word != '-' || !word[1])
+        return s_fail (self, "unexpected argument '%s'", word);
+    if (word[1] != '-')
+        return s_fail (self, "invalid option '%s'", word);
+    char name[64];
+    const char *equals = strchr (word + 2, '=');
+    size_t size = equals ? (size_t)(equals - word - 2) : strlen (word + 2);
+    snprintf (name, sizeof name, "%.*s", (int)size, word + 2);
+    int row = s_match (self, name);
+    if (row == -1)
+        return -1;
+    if (row == HELP || s_options[row].type == SWITCH) {
+        if (equals)
+            return s_fail (self, "option '--%s' doesn't allow an argument",
+                           name);
+        *help = *help || row == HELP;
+        return row == HELP ? 0 : s_give (self, (size_t)row, "false", NULL);
+    }
+    const char *value = equals ? equals + 1 : NULL;
+    if (!value && *arg + 1 < argc)
+        value = argv[++*arg];
+    if (!value)
+        return s_fail (self, "option '--%s' requires an argument", name);
+    return s_give (self, (size_t)row, value, NULL);
+}
+
+int
+ces_options_parse (ces_options_t *self, int argc, char *argv[])
+{
+    assert (self);
+    *self->error = 0;
+    if (s_parse_environment (self))
+        return -1;
+    bool help = false;
+    for (int arg = 1; arg < argc; arg++) {
+        //  "--" ends the options, and no program takes arguments
+        if (streq (argv[arg], "--") && arg + 1 < argc)
+            return s_fail (self, "unexpected argument '%s'", argv[arg + 1]);
+        if (streq (argv[arg], "--"))
+            break;
+        if (s_parse_word (self, argc, argv, &arg, &help))
+            return -1;
+    }
+    return help ? 1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  What the program asks
+
+const char *
+ces_options_get (ces_options_t *self, const char *flag)
+{
+    assert (self && flag);
+    int row = s_row_of_flag (self, flag);
+    if (row < 0)
+        return NULL;
+    return self->values[row] ? self->values[row] : s_options[row].value;
+}
+
+bool
+ces_options_given (ces_options_t *self, const char *flag)
+{
+    assert (self && flag);
+    int row = s_row_of_flag (self, flag);
+    return row >= 0 && (self->values[row] ||
+                        (self->lists[row] && zlist_size (self->lists[row])));
+}
+
+zlist_t *
+ces_options_list (ces_options_t *self, const char *flag)
+{
+    assert (self && flag);
+    int row = s_row_of_flag (self, flag);
+    assert (row >= 0 && s_options[row].type == LIST);
+    return self->lists[row];
+}
+
+static int
+s_send (ces_options_t *self, zactor_t *actor, size_t row)
+{
+    const option_t *option = &s_options[row];
+    const char *value = self->values[row];
+    if (!value && option->sent)
+        value = option->value;
+    if (!value)
+        return 0;
+    zstr_sendx (actor, "SET", option->name, value, NULL);
+    if (zsock_wait (actor) == 0)
+        return 0;
+    char flag[64];
+    s_flag (option, flag, sizeof flag);
+    const char *env = self->from[row];
+    snprintf (self->error, sizeof self->error,
+              "invalid value '%s' for --%s%s%s%s", value, flag,
+              env ? " (from " : "", env ? env : "", env ? ")" : "");
+    return -1;
+}
+
+int
+ces_options_configure (ces_options_t *self, zactor_t *actor, int actor_kind)
+{
+    assert (self && actor);
+    *self->error = 0;
+    //  The log level first, so that the actor logs the rest at that level
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t row = 0; row < OPTIONS; row++) {
+            const option_t *option = &s_options[row];
+            bool first = streq (option->name, "log-level");
+            if (s_offered (self, option) && (option->actors & actor_kind) &&
+                option->type != LIST && first == (pass == 0) &&
+                s_send (self, actor, row))
+                return -1;
+        }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  --help
+
+//  Writes text from column `at` (the cursor is at `column`), wrapped at 79
+static void
+s_wrap (FILE *out, const char *text, size_t column, size_t at)
+{
+    const size_t width = 79;
+    if (column > at) {
+        fprintf (out, "\n%*s", (int)at, "");
+        column = at;
+    } else {
+        fprintf (out, "%*s", (int)(at - column), "");
+        column = at;
+    }
+    bool first = true;
+    while (*text) {
+        size_t word = strcspn (text, " ");
+        if (!first && column + 1 + word > width) {
+            fprintf (out, "\n%*s", (int)at, "");
+            column = at;
+            first = true;
+        }
+        if (!first)
+            fputc (' ', out), column++;
+        fprintf (out, "%.*s", (int)word, text);
+        column += word;
+        first = false;
+        text += word;
+        text += strspn (text, " ");
+    }
+    fputc ('\n', out);
+}
+
+static void
+s_usage_line (const option_t *option, FILE *out)
+{
+    char flag[64], left[96], text[512], tail[256] = "";
+    s_flag (option, flag, sizeof flag);
+    snprintf (left, sizeof left, "  --%s%s%s", flag, option->hint ? " " : "",
+              option->hint ? option->hint : "");
+    size_t used = 0;
+    if (option->value && option->type != SWITCH)
+        used +=
+            (size_t)snprintf (tail + used, sizeof tail - used, "%sdefault %s",
+                              used ? "; " : "", option->value);
+    if (option->type == NUMBER && option->max < INT_MAX)
+        used +=
+            (size_t)snprintf (tail + used, sizeof tail - used, "%s%ld to %ld",
+                              used ? "; " : "", option->min, option->max);
+    if (option->alias)
+        used +=
+            (size_t)snprintf (tail + used, sizeof tail - used, "%salso --%s",
+                              used ? "; " : "", option->alias);
+    if (option->env)
+        used += (size_t)snprintf (tail + used, sizeof tail - used,
+                                  "%senvironment %s", used ? "; " : "",
+                                  option->env);
+    snprintf (text, sizeof text, "%s%s%s%s", option->help, used ? " [" : "",
+              tail, used ? "]" : "");
+    fputs (left, out);
+    s_wrap (out, text, strlen (left), 28);
+}
+
+void
+ces_options_usage (ces_options_t *self, FILE *out)
+{
+    assert (self && out);
+    for (size_t row = 0; row < OPTIONS; row++)
+        if (s_offered (self, &s_options[row]))
+            s_usage_line (&s_options[row], out);
+    fputs ("  --help", out);
+    s_wrap (out, "this text", 8, 28);
+}
+
+//  --------------------------------------------------------------------------
+//  For actors
+
+int
+ces_options_check (int actors, const char *name, const char *value)
+{
+    const option_t *option = name ? s_find (actors, name) : NULL;
+    return option && option->type != LIST && value && s_valid (option, value)
+               ? 0
+               : -1;
+}
+
+const char *
+ces_options_default (int actors, const char *name)
+{
+    assert (name);
+    const option_t *option = s_find (actors, name);
+    return option ? option->value : NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+//  An actor that takes any SET but "refused" and answers DUMP with what it
+//  was given, "name=value" joined with spaces
+static void
+s_test_actor (zsock_t *pipe, void *args)
+{
+    (void)args;
+    zsock_signal (pipe, 0);
+    char *given = strdup ("");
+    bool terminated = false;
+    while (!terminated) {
+        char *command = NULL, *name = NULL, *value = NULL;
+        if (zstr_recvx (pipe, &command, &name, &value, NULL) < 1)
+            break;
+        if (streq (command, "$TERM"))
+            terminated = true;
+        else if (streq (command, "DUMP"))
+            zstr_send (pipe, given);
+        else if (streq (command, "SET")) {
+            assert (name && value);
+            char *more = zsys_sprintf ("%s%s%s=%s", given, *given ? " " : "",
+                                       name, value);
+            zstr_free (&given);
+            given = more;
+            zsock_signal (pipe, streq (value, "refused") ? 1 : 0);
+        }
+        zstr_free (&command);
+        zstr_free (&name);
+        zstr_free (&value);
+    }
+    zstr_free (&given);
+}
+
+//  Parses a NULL-terminated list of flags; returns what parse returned
+static int
+s_test_parse (ces_options_t *self, const char *first, ...)
+{
+    char *argv[32] = {"program"};
+    int argc = 1;
+    va_list args;
+    va_start (args, first);
+    for (const char *arg = first; arg && argc < 31; arg = va_arg (args, char *))
+        argv[argc++] = (char *)arg;
+    va_end (args);
+    return ces_options_parse (self, argc, argv);
+}
+
+static char *
+s_test_configure (ces_options_t *self, int actor_kind)
+{
+    zactor_t *actor = zactor_new (s_test_actor, NULL);
+    assert (actor);
+    int rc = ces_options_configure (self, actor, actor_kind);
+    zstr_send (actor, "DUMP");
+    char *given = zstr_recv (actor);
+    zactor_destroy (&actor);
+    if (rc) {
+        zstr_free (&given);
+        given = strdup (ces_options_error (self));
+    }
+    return given;
+}
+
+//  Rows of one name agree on what they take, and no program offers one
+//  spelling twice
+static void
+s_test_table (void)
+{
+    for (size_t row = 0; row < OPTIONS; row++) {
+        const option_t *option = &s_options[row];
+        assert (option->help && *option->help);
+        assert (!option->programs || option->type == SWITCH || option->hint);
+        assert (!option->value || option->type == LIST ||
+                s_valid (option, option->value));
+        for (size_t other = row + 1; other < OPTIONS; other++) {
+            const option_t *twin = &s_options[other];
+            if (streq (option->name, twin->name))
+                assert (option->type == twin->type &&
+                        option->min == twin->min && option->max == twin->max);
+            char flag[64], flag_twin[64];
+            s_flag (option, flag, sizeof flag);
+            s_flag (twin, flag_twin, sizeof flag_twin);
+            if (option->programs & twin->programs)
+                assert (!streq (flag, flag_twin));
+        }
+    }
+    //  The defaults are the library's
+    assert (atol (ces_options_default (HUB, "max-message")) == CES_PAYLOAD_MAX);
+    assert (atol (ces_options_default (EDGE, "max-message")) ==
+            CES_PAYLOAD_MAX);
+    assert (atoi (ces_options_default (HUB, "max-depth")) == CES_DEPTH_MAX);
+    assert (atoi (ces_options_default (EDGE, "max-room-length")) ==
+            CES_ROOM_MAX);
+    assert (atoi (ces_options_default (HUB, "heartbeat")) ==
+            CES_HEARTBEAT_MSEC);
+    assert (atoi (ces_options_default (HUB, "sndhwm")) == CES_HUB_SNDHWM);
+    assert (streq (ces_options_default (EDGE, "listen"), CES_EDGE_LISTEN));
+    assert (
+        streq (ces_options_default (REPEATER, "listen"), CES_REPEATER_LISTEN));
+    assert (ces_options_default (HUB, "hub-id") == NULL);
+    assert (ces_options_default (HUB, "nonsense") == NULL);
+}
+
+static void
+s_test_check (void)
+{
+    assert (ces_options_check (HUB, "heartbeat", "10") == 0);
+    assert (ces_options_check (HUB, "heartbeat", "9") == -1);
+    assert (ces_options_check (HUB, "heartbeat", "3600001") == -1);
+    assert (ces_options_check (HUB, "heartbeat", "zero") == -1);
+    assert (ces_options_check (HUB, "heartbeat", "") == -1);
+    assert (ces_options_check (HUB, "max-message", "1024") == 0);
+    assert (ces_options_check (HUB, "max-payload", "1024") == -1);
+    assert (ces_options_check (EDGE, "heartbeat", "100") == -1);
+    assert (ces_options_check (EDGE | REPEATER, "max-clients", "15000") == 0);
+    assert (ces_options_check (EDGE | REPEATER, "max-clients", "15001") == -1);
+    assert (ces_options_check (EDGE, "max-rate", "0") == 0);
+    assert (ces_options_check (EDGE, "max-rate", "-1") == -1);
+    assert (ces_options_check (EDGE, "log-level", "DEBUG") == 0);
+    assert (ces_options_check (EDGE, "log-level", "verbose") == -1);
+    assert (ces_options_check (EDGE, "log-level", "") == -1);
+    assert (ces_options_check (HUB, "validate", "false") == 0);
+    assert (ces_options_check (HUB, "validate", "no") == -1);
+    assert (ces_options_check (REPEATER, "targets", "/x.json") == 0);
+    assert (ces_options_check (EDGE, "allowed-origins", "https://a") == 0);
+    assert (ces_options_check (EDGE, "origins", "https://a") == -1);
+    assert (ces_options_check (MESSENGER, "register-timeout", "100") == 0);
+    assert (ces_options_check (HUB, "peer", "a:1") == -1);
+    assert (ces_options_check (HUB, NULL, "x") == -1);
+    assert (ces_options_check (HUB, "hub-id", NULL) == -1);
+}
+
+static void
+s_test_parse_errors (void)
+{
+    struct {
+        const char *flag, *value, *error;
+    } cases[] = {
+        {"--heartbeat", "zero",
+         "invalid value 'zero' for --heartbeat: a number from 10 to 3600000"},
+        {"--max-clients", "0",
+         "invalid value '0' for --max-clients: a number from 1 to 15000"},
+        {"--stuck-timeout", "-5",
+         "invalid value '-5' for --stuck-timeout: a number, at least 1"},
+        {"--log-level", "loud",
+         "invalid value 'loud' for --log-level: one of error, warn, info, "
+         "debug"},
+        {"--bogus", "1", "unrecognized option '--bogus'"},
+        {"--max", "1", "option '--max' is ambiguous"},
+        {"-x", NULL, "invalid option '-x'"},
+        {"stray", NULL, "unexpected argument 'stray'"},
+        {"--no-validate=yes", NULL,
+         "option '--no-validate' doesn't allow an argument"},
+        {"--listen", NULL, "option '--listen' requires an argument"},
+        {"--", "stray", "unexpected argument 'stray'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ces_options_t *options = ces_options_new (CES_PROGRAM_CES);
+        assert (s_test_parse (options, cases[i].flag, cases[i].value, NULL) ==
+                -1);
+        if (!streq (ces_options_error (options), cases[i].error))
+            zsys_error ("%s: got \"%s\"", cases[i].flag,
+                        ces_options_error (options));
+        assert (streq (ces_options_error (options), cases[i].error));
+        ces_options_destroy (&options);
+    }
+    //  Each program has its own flags
+    ces_options_t *options = ces_options_new (CES_PROGRAM_EDGE);
+    assert (s_test_parse (options, "--heartbeat", "100", NULL) == -1);
+    assert (streq (ces_options_error (options),
+                   "unrecognized option '--heartbeat'"));
+    ces_options_destroy (&options);
+}
+
+//  ces: the hub, the edge and the repeater each get their own options
+static void
+s_test_ces (bool verbose)
+{
+    ces_options_t *options = ces_options_new (CES_PROGRAM_CES);
+    assert (streq (ces_options_program (options), "ces"));
+    assert (s_test_parse (options, "--listen", "127.0.0.1:1",
+                          "--repeater-listen=127.0.0.1:2", "--max-clients",
+                          "50", "--repeater-max-clients", "5", "--no-val",
+                          "--max-message", "2048", "--heartbeat", "100",
+                          "--peer", "b:2", "--curve-cert", "hub.key_secret",
+                          "--log-level", "warn", NULL) == 0);
+    assert (streq (ces_options_get (options, "router"), CES_HUB_ROUTER));
+    assert (!ces_options_given (options, "router"));
+    assert (ces_options_given (options, "peer"));
+    assert (streq (ces_options_get (options, "listen"), "127.0.0.1:1"));
+    assert (
+        streq (ces_options_get (options, "repeater-listen"), "127.0.0.1:2"));
+    assert (ces_options_get (options, "hub-router") == NULL);
+    assert (zlist_size (ces_options_list (options, "peer")) == 1);
+    char *hub = s_test_configure (options, HUB);
+    char *edge = s_test_configure (options, EDGE);
+    char *repeater = s_test_configure (options, REPEATER);
+    if (verbose)
+        zsys_info ("hub: %s\nedge: %s\nrepeater: %s", hub, edge, repeater);
+    assert (streq (hub,
+                   "log-level=warn heartbeat=100 curve-cert=hub.key_secret "
+                   "max-message=2048 validate=false"));
+    assert (streq (edge, "log-level=warn listen=127.0.0.1:1 max-clients=50 "
+                         "max-message=2048 validate=false"));
+    assert (streq (repeater, "log-level=warn listen=127.0.0.1:2 "
+                             "max-clients=5 max-message=2048 "
+                             "validate=false"));
+    zstr_free (&hub);
+    zstr_free (&edge);
+    zstr_free (&repeater);
+    ces_options_destroy (&options);
+}
+
+//  The environment first, then flags; a refusal names the flag and where
+//  its value came from
+static void
+s_test_environment (void)
+{
+    char *saved[3];
+    const char *names[3] = {"HUB_ADDRESS", "LOG_LEVEL", "CES_HUB_PEERS"};
+    for (int i = 0; i < 3; i++) {
+        const char *value = getenv (names[i]);
+        saved[i] = value ? strdup (value) : NULL;
+    }
+    setenv ("HUB_ADDRESS", "tcp://10.0.0.1:7200", 1);
+    setenv ("LOG_LEVEL", "debug", 1);
+    ces_options_t *options = ces_options_new (CES_PROGRAM_REPEATER);
+    assert (s_test_parse (options, "--hub", "tcp://10.0.0.2:7200", NULL) == 0);
+    assert (
+        streq (ces_options_get (options, "hub-router"), "tcp://10.0.0.2:7200"));
+    char *given = s_test_configure (options, REPEATER);
+    assert (streq (given, "log-level=debug hub-router=tcp://10.0.0.2:7200"));
+    zstr_free (&given);
+    ces_options_destroy (&options);
+
+    setenv ("LOG_LEVEL", "loud", 1);
+    options = ces_options_new (CES_PROGRAM_REPEATER);
+    assert (s_test_parse (options, NULL) == -1);
+    assert (streq (ces_options_error (options),
+                   "invalid value 'loud' for --log-level (from LOG_LEVEL): one "
+                   "of error, warn, info, debug"));
+    ces_options_destroy (&options);
+    unsetenv ("LOG_LEVEL");
+
+    //  The actor refuses what the table cannot know
+    options = ces_options_new (CES_PROGRAM_REPEATER);
+    assert (s_test_parse (options, "--targets", "refused", NULL) == 0);
+    given = s_test_configure (options, REPEATER);
+    assert (streq (given, "invalid value 'refused' for --targets"));
+    zstr_free (&given);
+    ces_options_destroy (&options);
+
+    setenv ("CES_HUB_PEERS", "a:1,b:2", 1);
+    options = ces_options_new (CES_PROGRAM_HUB);
+    assert (s_test_parse (options, "--peer", "c:3", "--max-payload", "99", "-h",
+                          NULL) == 1);
+    zlist_t *peers = ces_options_list (options, "peer");
+    assert (zlist_size (peers) == 3);
+    assert (streq ((char *)zlist_first (peers), "a:1"));
+    assert (streq ((char *)zlist_last (peers), "c:3"));
+    given = s_test_configure (options, HUB);
+    assert (streq (given, "http=" CES_HUB_HTTP " max-message=99"));
+    zstr_free (&given);
+    ces_options_destroy (&options);
+
+    for (int i = 0; i < 3; i++) {
+        if (saved[i])
+            setenv (names[i], saved[i], 1);
+        else
+            unsetenv (names[i]);
+        zstr_free (&saved[i]);
+    }
+}
+
+static void
+s_test_usage (bool verbose)
+{
+    ces_options_t *options = ces_options_new (CES_PROGRAM_REPEATER);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert (out);
+    ces_options_usage (options, out);
+    fclose (out);
+    if (verbose)
+        printf ("\n%s", text);
+    assert (strstr (text, "  --hub-router ENDPOINT"));
+    assert (strstr (text, "also --hub"));
+    assert (strstr (text, "environment HUB_ADDRESS"));
+    assert (strstr (text, "  --max-clients N"));
+    assert (strstr (text, "1 to 15000"));
+    assert (strstr (text, "  --no-validate "));
+    assert (strstr (text, "  --help "));
+    assert (!strstr (text, "--repeater-listen"));
+    assert (!strstr (text, "--heartbeat"));
+    for (char *line = text; *line; line = strchr (line, '\n') + 1)
+        assert (strcspn (line, "\n") <= 79);
+    freen (text);
+    ces_options_destroy (&options);
+}
+
+void
+ces_options_test (bool verbose)
+{
+    printf (" * ces_options: ");
+    //  @selftest
+    s_test_table ();
+    s_test_check ();
+    s_test_parse_errors ();
+    s_test_ces (verbose);
+    s_test_environment ();
+    s_test_usage (verbose);
+    //  @end
+    printf ("OK\n");
+}

@@ -57,7 +57,7 @@
 #define CES_EDGE_H_INCLUDED
 
 #define CES_EDGE_LISTEN      "127.0.0.1:7100"
-#define CES_EDGE_MAX_CLIENTS 1000
+#define CES_EDGE_MAX_CLIENTS 10000
 //  The actor's argument that makes it a repeater (see ces_repeater.h)
 #define CES_EDGE_REPEATER "repeater"
 

@@ -591,6 +591,8 @@ s_status_json (self_t *self)
     cJSON_AddBoolToObject (edge, "hub_curve", self->curve != NULL);
     cJSON_AddNumberToObject (edge, "hub_refused_handshakes",
                              (double)ces_link_refused (self->link));
+    cJSON_AddNumberToObject (edge, "max_clients",
+                             (double)self->options.web.max_clients);
     s_clients_status (self, edge);
     if (self->outside)
         ces_outside_status (self->outside, root, self->counters.closed_idle);

@@ -133,14 +133,14 @@ static const option_t s_options[] = {
     {"max-clients", NUMBER, REPEATER, P_CES, "N", "1000",
      .help = "the repeater's WebSockets; more get 503", .min = 1, .max = 15000,
      .prefix = "repeater-"},
-    {"max-clients", NUMBER, EDGE, P_CES, "N", "1000",
-     .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
-             "each connected)",
-     .min = 1, .max = 15000},
-    {"max-clients", NUMBER, EDGE, P_EDGE, "N", "1000",
-     .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
-             "each connected)",
-     .min = 1, .max = 15000},
+    {"max-clients", NUMBER, EDGE, P_CES, "N", "10000",
+     .help = "WebSockets; more get 503 (each reserves a civetweb thread, "
+             "~16 KiB, at start; ~27 KiB more once connected)",
+     .min = 1, .max = 15000, .env = "CES_MAX_CLIENTS"},
+    {"max-clients", NUMBER, EDGE, P_EDGE, "N", "10000",
+     .help = "WebSockets; more get 503 (each reserves a civetweb thread, "
+             "~16 KiB, at start; ~27 KiB more once connected)",
+     .min = 1, .max = 15000, .env = "CES_MAX_CLIENTS"},
     {"max-clients", NUMBER, REPEATER, P_REP, "N", "1000",
      .help = "WebSockets; more get 503 (~15 KB each reserved, ~40 KB more "
              "each connected)",

@@ -46,7 +46,7 @@ ces_log_level_parse (const char *name)
 #include "ces_inbox.h"
 #include "ces_waiters.h"
 #include "ces_client.h"
-#include "ces_rooms.h"
+#include "ces_room_index.h"
 #include "ces_outside.h"
 #include "ces_webserver.h"
 

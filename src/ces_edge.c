@@ -4,7 +4,7 @@
     An edge is civetweb's worker threads (ces_webserver: admission, RFC
     6455, checks) telling this actor what clients sent (ces_inbox), and
     this actor forwarding it to the hub (ces_link), fanning the hub's
-    events out to the clients that want them (ces_rooms) and writing to
+    events out to the clients that want them (ces_room_index) and writing to
     every client from this one thread through its bounded output
     (ces_client). In repeater mode it also owns the outside systems'
     machinery (ces_outside). docs/ARCHITECTURE.md draws the path.
@@ -73,9 +73,9 @@ typedef struct {
     ces_inbox_t *inbox;
     ces_webserver_t *webserver;
     ces_link_t *link;
-    ces_rooms_t *rooms;     //  messenger mode
-    ces_outside_t *outside; //  repeater mode
-    const char *post_conn;  //  the link connection of POSTed events
+    ces_room_index_t *room_index; //  messenger mode
+    ces_outside_t *outside;       //  repeater mode
+    const char *post_conn;        //  the link connection of POSTed events
     int port;
     zhashx_t *clients; //  id -> ces_client_t (owns)
     ces_client_lists_t lists;
@@ -170,9 +170,9 @@ s_fan_out (self_t *self)
     if (!ces_link_is_origin (self->link, ces_link_origin (self->link),
                              &fan.sender))
         fan.sender = NULL;
-    if (self->rooms)
-        ces_rooms_each (self->rooms, ces_link_room (self->link), s_fan_out_one,
-                        &fan);
+    if (self->room_index)
+        ces_room_index_each (self->room_index, ces_link_room (self->link),
+                             s_fan_out_one, &fan);
 }
 
 //  An event the hub gave one connection of ours
@@ -200,13 +200,13 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             s_on_deliver (self);
             break;
         case CES_LINK_REGISTERED:
-            if (self->rooms)
-                ces_rooms_on_registered (self->rooms,
-                                         ces_link_token (self->link));
+            if (self->room_index)
+                ces_room_index_on_registered (self->room_index,
+                                              ces_link_token (self->link));
             break;
         case CES_LINK_CONNECTED:
-            if (self->rooms)
-                ces_rooms_on_connected (self->rooms);
+            if (self->room_index)
+                ces_room_index_on_connected (self->room_index);
             break;
         default:
             break;
@@ -256,8 +256,8 @@ s_client_gone (self_t *self, ces_client_t *client)
     //  Neither side closed: a cut connection, or a frame cut short
     if (ces_client_state (client) == CES_CLIENT_OPEN)
         self->counters.closed_abruptly++;
-    if (self->rooms)
-        ces_rooms_unregister_all (self->rooms, client);
+    if (self->room_index)
+        ces_room_index_unregister_all (self->room_index, client);
     if (self->outside)
         ces_outside_gone (self->outside, client);
     ces_link_detach (self->link, ces_client_id (client));
@@ -268,10 +268,11 @@ s_client_gone (self_t *self, ces_client_t *client)
 static void
 s_client_register (self_t *self, ces_client_t *client)
 {
-    if (!self->rooms)
+    if (!self->room_index)
         return;
-    if (ces_rooms_register (self->rooms, client, ces_inbox_rooms (self->inbox),
-                            (size_t)self->options.max_rooms) == 0)
+    if (ces_room_index_register (self->room_index, client,
+                                 ces_inbox_rooms (self->inbox),
+                                 (size_t)self->options.max_rooms) == 0)
         return;
     ces_client_count_error (client);
     self->counters.over_limit++;
@@ -286,14 +287,14 @@ s_client_register (self_t *self, ces_client_t *client)
 static void
 s_client_unregister (self_t *self, ces_client_t *client)
 {
-    if (!self->rooms)
+    if (!self->room_index)
         return;
     zlist_t *rooms = ces_inbox_rooms (self->inbox);
     if (zlist_size (rooms) == 0)
-        ces_rooms_unregister_all (self->rooms, client);
+        ces_room_index_unregister_all (self->room_index, client);
     for (const char *room = (const char *)zlist_first (rooms); room;
          room = (const char *)zlist_next (rooms))
-        ces_rooms_unregister (self->rooms, client, room);
+        ces_room_index_unregister (self->room_index, client, room);
 }
 
 //  The client's own code, or ours with a reason when the worker found a
@@ -597,8 +598,8 @@ s_status_json (self_t *self)
     if (self->outside)
         ces_outside_status (self->outside, root, self->counters.closed_idle);
     cJSON *rooms = cJSON_AddObjectToObject (edge, "rooms");
-    if (self->rooms)
-        ces_rooms_status (self->rooms, rooms);
+    if (self->room_index)
+        ces_room_index_status (self->room_index, rooms);
     s_counters_status (self, edge);
     s_memory_status (self, edge);
     char *hub = s_hub_answer (self, "STATUS");
@@ -652,7 +653,7 @@ s_metrics_counters (self_t *self, FILE *out)
              ces_link_lost (self->link), counters->closed_stuck,
              counters->closed_silent, counters->closed_abruptly,
              web.refused_full, web.refused_bad, web.refused_auth,
-             self->rooms ? ces_rooms_size (self->rooms) : 0,
+             self->room_index ? ces_room_index_size (self->room_index) : 0,
              ces_link_connected (self->link) ? 1 : 0);
     fprintf (out,
              "# HELP ces_edge_denied_total Registers and sends outside a "
@@ -872,7 +873,8 @@ s_link (self_t *self)
     if (!options->outside) {
         ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
         ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
-        self->rooms = ces_rooms_new (self->link, SUBS_CONN, self->clients);
+        self->room_index =
+            ces_room_index_new (self->link, SUBS_CONN, self->clients);
         self->post_conn = HTTP_CONN;
         return NULL;
     }
@@ -1095,7 +1097,7 @@ s_self_destroy (self_t **self_p)
     if (*self_p) {
         self_t *self = *self_p;
         s_stop (self);
-        ces_rooms_destroy (&self->rooms);
+        ces_room_index_destroy (&self->room_index);
         ces_outside_destroy (&self->outside);
         zhashx_destroy (&self->clients);
         zlistx_destroy (&self->lists.pending);

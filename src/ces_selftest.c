@@ -18,7 +18,7 @@ static const test_item_t s_tests[] = {
     {"messenger", ces_messenger_test}, {"civetweb", ces_civetweb_test},
     {"websocket", ces_websocket_test}, {"wire", ces_wire_test},
     {"inbox", ces_inbox_test},         {"waiters", ces_waiters_test},
-    {"client", ces_client_test},       {"rooms", ces_rooms_test},
+    {"client", ces_client_test},       {"room_index", ces_room_index_test},
     {"outside", ces_outside_test},     {"webserver", ces_webserver_test},
     {"edge", ces_edge_test},           {"target", ces_target_test},
     {"targets", ces_targets_test},     {"repeater", ces_repeater_test},

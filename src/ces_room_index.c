@@ -1,10 +1,10 @@
 /*  =========================================================================
-    ces_rooms - which of an edge's clients want which room
+    ces_room_index - which of an edge's clients want which room
     =========================================================================
 */
 #include "ces_classes.h"
 
-struct _ces_rooms_t {
+struct _ces_room_index_t {
     ces_link_t *link;
     char *conn;
     zhashx_t *clients; //  borrowed: id -> ces_client_t
@@ -33,11 +33,11 @@ s_waiter_destroy (void **item_p)
     *item_p = NULL;
 }
 
-ces_rooms_t *
-ces_rooms_new (ces_link_t *link, const char *conn, zhashx_t *clients)
+ces_room_index_t *
+ces_room_index_new (ces_link_t *link, const char *conn, zhashx_t *clients)
 {
     assert (link && conn && clients);
-    ces_rooms_t *self = (ces_rooms_t *)zmalloc (sizeof (*self));
+    ces_room_index_t *self = (ces_room_index_t *)zmalloc (sizeof (*self));
     assert (self);
     self->link = link;
     self->conn = strdup (conn);
@@ -53,11 +53,11 @@ ces_rooms_new (ces_link_t *link, const char *conn, zhashx_t *clients)
 }
 
 void
-ces_rooms_destroy (ces_rooms_t **self_p)
+ces_room_index_destroy (ces_room_index_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        ces_rooms_t *self = *self_p;
+        ces_room_index_t *self = *self_p;
         ces_waiters_destroy (&self->waiters);
         zhashx_destroy (&self->index);
         zlistx_destroy (&self->star);
@@ -71,7 +71,8 @@ ces_rooms_destroy (ces_rooms_t **self_p)
 //  The union gains or loses a client of room; fresh collects the rooms
 //  new to it, which the caller registers at the hub in one go
 static void
-s_union_change (ces_rooms_t *self, const char *room, int delta, zlist_t *fresh)
+s_union_change (ces_room_index_t *self, const char *room, int delta,
+                zlist_t *fresh)
 {
     size_t count = (size_t)(uintptr_t)zhashx_lookup (self->union_, room);
     if (delta > 0 && count++ == 0)
@@ -89,7 +90,7 @@ s_union_change (ces_rooms_t *self, const char *room, int delta, zlist_t *fresh)
 }
 
 static void
-s_index_add (ces_rooms_t *self, ces_client_t *client, const char *room)
+s_index_add (ces_room_index_t *self, ces_client_t *client, const char *room)
 {
     if (streq (room, "*")) {
         zlistx_add_end (self->star, client);
@@ -104,7 +105,7 @@ s_index_add (ces_rooms_t *self, ces_client_t *client, const char *room)
 }
 
 static void
-s_index_remove (ces_rooms_t *self, ces_client_t *client, const char *room)
+s_index_remove (ces_room_index_t *self, ces_client_t *client, const char *room)
 {
     zlistx_t *list = streq (room, "*")
                          ? self->star
@@ -144,8 +145,8 @@ s_waiter_new (ces_client_t *client, zlist_t *rooms)
 }
 
 int
-ces_rooms_register (ces_rooms_t *self, ces_client_t *client, zlist_t *rooms,
-                    size_t max_rooms)
+ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
+                         zlist_t *rooms, size_t max_rooms)
 {
     assert (self && client && rooms);
     if (s_over_limit (client, rooms, max_rooms))
@@ -171,7 +172,8 @@ ces_rooms_register (ces_rooms_t *self, ces_client_t *client, zlist_t *rooms,
 }
 
 void
-ces_rooms_unregister (ces_rooms_t *self, ces_client_t *client, const char *room)
+ces_room_index_unregister (ces_room_index_t *self, ces_client_t *client,
+                           const char *room)
 {
     assert (self && client && room);
     zhashx_t *held = ces_client_rooms (client);
@@ -185,19 +187,19 @@ ces_rooms_unregister (ces_rooms_t *self, ces_client_t *client, const char *room)
 }
 
 void
-ces_rooms_unregister_all (ces_rooms_t *self, ces_client_t *client)
+ces_room_index_unregister_all (ces_room_index_t *self, ces_client_t *client)
 {
     assert (self && client);
     zlistx_t *rooms = zhashx_keys (ces_client_rooms (client));
     for (const char *room = (const char *)zlistx_first (rooms); room;
          room = (const char *)zlistx_next (rooms))
-        ces_rooms_unregister (self, client, room);
+        ces_room_index_unregister (self, client, room);
     zlistx_destroy (&rooms);
 }
 
 void
-ces_rooms_each (ces_rooms_t *self, const char *room, ces_rooms_fn *fn,
-                void *arg)
+ces_room_index_each (ces_room_index_t *self, const char *room,
+                     ces_room_index_fn *fn, void *arg)
 {
     assert (self && room && fn);
     zlistx_t *list = (zlistx_t *)zhashx_lookup (self->index, room);
@@ -219,7 +221,7 @@ ces_rooms_each (ces_rooms_t *self, const char *room, ces_rooms_fn *fn,
 static void
 s_notify (void *waiter_item, void *arg)
 {
-    ces_rooms_t *self = (ces_rooms_t *)arg;
+    ces_room_index_t *self = (ces_room_index_t *)arg;
     zlist_t *waiter = (zlist_t *)waiter_item;
     ces_client_t *client = (ces_client_t *)zhashx_lookup (
         self->clients, (const char *)zlist_first (waiter));
@@ -237,14 +239,14 @@ s_notify (void *waiter_item, void *arg)
 }
 
 void
-ces_rooms_on_registered (ces_rooms_t *self, const char *token)
+ces_room_index_on_registered (ces_room_index_t *self, const char *token)
 {
     assert (self);
     ces_waiters_confirmed (self->waiters, token);
 }
 
 void
-ces_rooms_on_connected (ces_rooms_t *self)
+ces_room_index_on_connected (ces_room_index_t *self)
 {
     assert (self);
     ces_waiters_connected (self->waiters,
@@ -254,14 +256,14 @@ ces_rooms_on_connected (ces_rooms_t *self)
 }
 
 size_t
-ces_rooms_size (ces_rooms_t *self)
+ces_room_index_size (ces_room_index_t *self)
 {
     assert (self);
     return zhashx_size (self->union_);
 }
 
 void
-ces_rooms_status (ces_rooms_t *self, cJSON *object)
+ces_room_index_status (ces_room_index_t *self, cJSON *object)
 {
     assert (self);
     void *count = zhashx_first (self->union_);
@@ -284,9 +286,9 @@ s_test_count (ces_client_t *client, void *arg)
 }
 
 void
-ces_rooms_test (bool verbose)
+ces_room_index_test (bool verbose)
 {
-    printf (" * ces_rooms: ");
+    printf (" * ces_room_index: ");
     //  @selftest
     zactor_t *hub = zactor_new (ces_hub_actor, NULL);
     zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
@@ -311,7 +313,7 @@ ces_rooms_test (bool verbose)
     assert (ces_link_connected (link));
 
     zhashx_t *clients = zhashx_new ();
-    ces_rooms_t *rooms = ces_rooms_new (link, "subs", clients);
+    ces_room_index_t *rooms = ces_room_index_new (link, "subs", clients);
     ces_client_limits_t limits = {.queue = 65536,
                                   .stuck_timeout = 10000,
                                   .ping_interval = 30000,
@@ -328,30 +330,30 @@ ces_rooms_test (bool verbose)
     zlist_t *asked = zlist_new ();
     zlist_append (asked, (void *)"R1");
     zlist_append (asked, (void *)"R2");
-    assert (ces_rooms_register (rooms, one, asked, 0) == 0);
-    assert (ces_rooms_register (rooms, one, asked, 2) == 0); //  the same
+    assert (ces_room_index_register (rooms, one, asked, 0) == 0);
+    assert (ces_room_index_register (rooms, one, asked, 2) == 0); //  the same
     zlist_append (asked, (void *)"R3");
-    assert (ces_rooms_register (rooms, one, asked, 2) == -1);
+    assert (ces_room_index_register (rooms, one, asked, 2) == -1);
     zlist_destroy (&asked);
     asked = zlist_new ();
     zlist_append (asked, (void *)"R1");
     zlist_append (asked, (void *)"*");
-    assert (ces_rooms_register (rooms, two, asked, 0) == 0);
+    assert (ces_room_index_register (rooms, two, asked, 0) == 0);
     zlist_destroy (&asked);
-    assert (ces_rooms_size (rooms) == 3); //  R1, R2, *
+    assert (ces_room_index_size (rooms) == 3); //  R1, R2, *
     int count = 0;
-    ces_rooms_each (rooms, "R1", s_test_count, &count);
+    ces_room_index_each (rooms, "R1", s_test_count, &count);
     assert (count == 2); //  two on R1 and *: once
     count = 0;
-    ces_rooms_each (rooms, "R9", s_test_count, &count);
+    ces_room_index_each (rooms, "R9", s_test_count, &count);
     assert (count == 1); //  two on *
-    ces_rooms_unregister_all (rooms, one);
-    assert (ces_rooms_size (rooms) == 2); //  R1 and * of two
-    ces_rooms_unregister (rooms, two, "*");
-    ces_rooms_unregister (rooms, two, "R1");
-    assert (ces_rooms_size (rooms) == 0);
+    ces_room_index_unregister_all (rooms, one);
+    assert (ces_room_index_size (rooms) == 2); //  R1 and * of two
+    ces_room_index_unregister (rooms, two, "*");
+    ces_room_index_unregister (rooms, two, "R1");
+    assert (ces_room_index_size (rooms) == 0);
 
-    ces_rooms_destroy (&rooms);
+    ces_room_index_destroy (&rooms);
     assert (rooms == NULL);
     ces_client_destroy (&one);
     ces_client_destroy (&two);

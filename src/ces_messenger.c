@@ -26,7 +26,7 @@ typedef struct {
     int log_level;
     bool reregistering; //  rooms are being restored after a WELCOME
 
-    char *register_token; //  the register the host waits for, if any
+    ces_waiters_t *waiters; //  the host's REGISTER, waiting for the hub
     bool register_waiting;
     int64_t register_deadline;
     int register_timeout;
@@ -51,7 +51,14 @@ s_register_reply (self_t *self, const char *status, const char *reason)
         zstr_sendx (self->pipe, status, reason, NULL);
         self->register_waiting = false;
     }
-    zstr_free (&self->register_token);
+}
+
+//  ces_waiters_fn: the hub confirmed the host's REGISTER
+static void
+s_registered (void *waiter, void *arg)
+{
+    (void)waiter;
+    s_register_reply ((self_t *)arg, "0", "");
 }
 
 static void
@@ -82,22 +89,18 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             //  The link sent our rooms again; a waiting register now waits
             //  for that confirmation
             self->reregistering = ces_link_room_count (self->link, CONN_ID) > 0;
-            if (self->reregistering) {
-                zstr_free (&self->register_token);
-                self->register_token = strdup (ces_link_token (self->link));
-            }
+            ces_waiters_connected (
+                self->waiters,
+                self->reregistering ? ces_link_token (self->link) : NULL);
             s_connect_reply (self);
             break;
         case CES_LINK_REGISTERED:
-            if (!self->register_token ||
-                !streq (self->register_token, ces_link_token (self->link)))
-                break; //  a late answer to a register that timed out
             if (self->reregistering)
                 ces_info (self->log_level,
                           "messenger %s: rooms registered at the hub",
                           ces_link_id (self->link));
             self->reregistering = false;
-            s_register_reply (self, "0", "");
+            ces_waiters_confirmed (self->waiters, ces_link_token (self->link));
             break;
         case CES_LINK_DELIVER:
             s_to_host (self, ces_link_data (self->link),
@@ -156,16 +159,16 @@ s_cmd_register (self_t *self, zmsg_t *request)
             fresh |= !ces_link_has_room (self->link, CONN_ID, room);
             room = (const char *)zlist_next (rooms);
         }
-        const char *token = ces_link_register (self->link, CONN_ID, rooms);
-        zstr_free (&self->register_token);
-        if (token)
-            self->register_token = strdup (token);
+        ces_waiters_sent (self->waiters,
+                          ces_link_register (self->link, CONN_ID, rooms));
         if (!fresh)
             zstr_sendx (self->pipe, "0", "", NULL); //  idempotent
         else {
             //  Confirmed by the next REGISTERED: now, or after WELCOME
             self->register_waiting = true;
             self->register_deadline = zclock_mono () + self->register_timeout;
+            ces_waiters_add (self->waiters, self,
+                             ces_link_connected (self->link));
         }
     }
     zlist_destroy (&rooms);
@@ -278,10 +281,12 @@ static void
 s_command_deadlines (self_t *self)
 {
     int64_t now = zclock_mono ();
-    if (self->register_waiting && now >= self->register_deadline)
+    if (self->register_waiting && now >= self->register_deadline) {
+        ces_waiters_purge (self->waiters); //  a late answer is not awaited
         s_register_reply (self, "-1",
                           "hub did not confirm in time; the rooms are kept "
                           "and registered again when the hub answers");
+    }
     if (self->connect_waiting && now >= self->connect_deadline)
         s_connect_reply (self);
 }
@@ -295,7 +300,7 @@ s_self_destroy (self_t **self_p)
         zpoller_destroy (&self->poller);
         ces_link_destroy (&self->link);
         zsock_destroy (&self->msgpipe);
-        zstr_free (&self->register_token);
+        ces_waiters_destroy (&self->waiters);
         freen (self);
         *self_p = NULL;
     }
@@ -311,6 +316,8 @@ s_self_new (zsock_t *pipe, actor_args_t *args)
     //  Defaults come from the option table
     self->register_timeout =
         atoi (ces_options_default (CES_OPTIONS_MESSENGER, "register-timeout"));
+    self->waiters = ces_waiters_new (s_registered, self);
+    self->waiters = ces_waiters_new (s_registered, self);
     self->msgpipe = zsock_new (ZMQ_PAIR);
     assert (self->msgpipe);
     zsock_set_sndhwm (self->msgpipe, MSGPIPE_HWM);

@@ -19,7 +19,8 @@
 typedef struct _ces_waiters_t ces_waiters_t;
 
 //  Called once per waiter when its register is confirmed; the waiter is
-//  destroyed with the destructor afterwards (if one was set)
+//  destroyed with the destructor afterwards (if one was set). It must not
+//  call back into the waiters.
 typedef void (ces_waiters_fn) (void *waiter, void *arg);
 
 ces_waiters_t *ces_waiters_new (ces_waiters_fn *notify, void *arg);

@@ -38,8 +38,8 @@ s_parent (cJSON *root, const char *path, const char **name)
 }
 
 void
-ces_counters_json (const ces_counter_t *table, size_t rows,
-                   const void *values, cJSON *root)
+ces_counters_json (const ces_counter_t *table, size_t rows, const void *values,
+                   cJSON *root)
 {
     assert (table && values && cJSON_IsObject (root));
     for (size_t index = 0; index < rows; index++) {

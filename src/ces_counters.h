@@ -89,7 +89,4 @@ void ces_counters_metrics (const ces_counter_t *table, size_t rows,
 //  selftests: call it once on every table.
 const char *ces_counters_check (const ces_counter_t *table, size_t rows);
 
-//  Self test of this class.
-void ces_counters_test (bool verbose);
-
 #endif

@@ -23,6 +23,7 @@ struct _ces_link_t {
     char *pub_endpoint; //  NULL for a peer that wants no room events
     char *hub_id;
     int log_level;
+    bool validated; //  says so in HELLO: its events were checked here
     ces_proto_t *proto;
 
     bool connected;
@@ -216,6 +217,13 @@ ces_link_set_log_level (ces_link_t *self, int level)
 {
     assert (self);
     self->log_level = level;
+}
+
+void
+ces_link_set_validated (ces_link_t *self, bool validated)
+{
+    assert (self);
+    self->validated = validated;
 }
 
 //  --------------------------------------------------------------------------
@@ -422,6 +430,7 @@ s_send_hello (ces_link_t *self)
 {
     ces_proto_set_id (self->proto, CES_PROTO_HELLO);
     ces_proto_set_name (self->proto, self->name);
+    ces_proto_set_validated (self->proto, self->validated);
     if (ces_proto_send (self->proto, self->dealer)) {
         //  No connection to a hub yet (the DEALER is "immediate"): nothing
         //  went on the wire, so look again soon without backing off
@@ -618,11 +627,8 @@ ces_link_recv_sub (ces_link_t *self)
     if (origin_size + 10 > size || origin_size >= sizeof (self->origin))
         return CES_LINK_NOTHING;
     size_t message_size = size - 10 - origin_size;
-    const byte *newline = (const byte *)memchr (data, '\n', message_size);
-    if (!newline || newline - data > CES_ROOM_MAX)
+    if (!ces_frame_room_copy (data, message_size, self->room))
         return CES_LINK_NOTHING;
-    memcpy (self->room, data, newline - data);
-    self->room[newline - data] = 0;
     memcpy (self->origin, data + message_size, origin_size);
     self->origin[origin_size] = 0;
     uint64_t seq = 0;
@@ -821,14 +827,10 @@ ces_link_test (bool verbose)
 {
     printf (" * ces_link: ");
     //  @selftest
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "inproc://link-test-router",
-                "inproc://link-test-pub", NULL);
-    char *status, *router, *pub;
-    zstr_recvx (hub, &status, &router, &pub, NULL);
-    assert (streq (status, "0"));
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (
+        "inproc://link-test-router", "inproc://link-test-pub", &router, &pub,
+        "log-level", verbose ? "debug" : "warn", NULL);
 
     ces_link_t *link = ces_link_new (router, pub, "link-a", "selftest", NULL);
     assert (link);
@@ -870,7 +872,6 @@ ces_link_test (bool verbose)
     zlist_destroy (&rooms);
     ces_link_destroy (&link);
     ces_link_destroy (&link);
-    zstr_free (&status);
     zstr_free (&router);
     zstr_free (&pub);
     zactor_destroy (&hub);

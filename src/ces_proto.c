@@ -19,6 +19,8 @@ struct _ces_proto_t {
     char code[FIELD_MAX + 1];
     char error_reason[FIELD_MAX + 1];
     char address[FIELD_MAX + 1];
+    bool validated; //  HELLO: the peer checked its events (flag "validated")
+    bool inproc;    //  the last message came with no ZeroMQ metadata
     zlist_t *rooms;
     zlist_t *peers;
     zframe_t *message;
@@ -26,13 +28,14 @@ struct _ces_proto_t {
 };
 
 //  Command names on the wire, and how many field frames each carries;
-//  -1 means "at least the fixed fields, then any number of rooms"; PEERS
+//  -n means "at least n fields, then any number of rooms" (HELLO: flags,
+//  of which only the first is read; later versions may add more); PEERS
 //  carries any number of peer frames (its 0 is not checked)
 static const struct {
     const char *name;
     int fields;
 } s_commands[] = {
-    {NULL, 0},     {"HELLO", 2},     {"WELCOME", 3},     {"ATTACH", 2},
+    {NULL, 0},     {"HELLO", -2},    {"WELCOME", 3},     {"ATTACH", 2},
     {"DETACH", 1}, {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
     {"EVENT", 2},  {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
     {"ERROR", 2},  {"MESH", 2},      {"PEERS", 0},       {"UNLINK", 0},
@@ -135,6 +138,8 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
 {
     switch (self->id) {
         case CES_PROTO_HELLO:
+            if (index == 2) //  flags: words we do not know are ignored
+                self->validated = size == 9 && !memcmp (data, "validated", 9);
             return index == 0 ? s_copy_field (self, data, size, self->version,
                                               "version")
                    : index == 1
@@ -236,23 +241,28 @@ s_command_id (const byte *data, size_t size)
 
 //  A message is read frame by frame into the codec's fields, with no
 //  allocation but the event frame's: this is every event's path
-int
-ces_proto_recv (ces_proto_t *self, zsock_t *input)
+static int
+s_recv (ces_proto_t *self, zsock_t *input, int flags)
 {
     assert (self);
     assert (input);
     void *handle = zsock_resolve (input);
     zmq_msg_t part;
     zmq_msg_init (&part);
-    if (zmq_msg_recv (&part, handle, 0) < 0) {
+    if (zmq_msg_recv (&part, handle, flags) < 0) {
         zmq_msg_close (&part);
         return -1;
     }
     zframe_destroy (&self->message);
-    zlist_purge (self->rooms);
-    zlist_purge (self->peers);
+    if (zlist_size (self->rooms))
+        zlist_purge (self->rooms);
+    if (zlist_size (self->peers))
+        zlist_purge (self->peers);
     self->reason[0] = 0;
     self->id = 0;
+    self->validated = false;
+    //  Over inproc:// a message carries no metadata, not even its type
+    self->inproc = zmq_msg_gets (&part, "Socket-Type") == NULL;
     bool more = zmq_msg_more (&part);
     bool ok = true;
     if (zsock_type (input) == ZMQ_ROUTER) {
@@ -280,7 +290,7 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
         if (ok && carries_message && index == 1) {
             //  The event stays in its ZeroMQ message: no copy
             self->message = zframe_recv (input);
-            more = self->message && zsock_rcvmore (input);
+            more = self->message && zframe_more (self->message);
         } else {
             if (zmq_msg_recv (&part, handle, 0) < 0)
                 break;
@@ -305,6 +315,18 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
         return -2;
     }
     return 0;
+}
+
+int
+ces_proto_recv (ces_proto_t *self, zsock_t *input)
+{
+    return s_recv (self, input, 0);
+}
+
+int
+ces_proto_recv_nowait (ces_proto_t *self, zsock_t *input)
+{
+    return s_recv (self, input, ZMQ_DONTWAIT);
 }
 
 static int
@@ -338,7 +360,10 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
     switch (self->id) {
         case CES_PROTO_HELLO:
             s_send_string (output, self->version, true);
-            return s_send_string (output, self->name, false);
+            if (!self->validated)
+                return s_send_string (output, self->name, false);
+            s_send_string (output, self->name, true);
+            return s_send_string (output, "validated", false);
         case CES_PROTO_WELCOME:
             snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
             s_send_string (output, self->version, true);
@@ -441,6 +466,27 @@ ces_proto_set_id (ces_proto_t *self, ces_proto_id_t id)
     assert (self);
     assert (id > 0 && id < COMMAND_COUNT);
     self->id = id;
+}
+
+bool
+ces_proto_validated (ces_proto_t *self)
+{
+    assert (self);
+    return self->validated;
+}
+
+void
+ces_proto_set_validated (ces_proto_t *self, bool validated)
+{
+    assert (self);
+    self->validated = validated;
+}
+
+bool
+ces_proto_inproc (ces_proto_t *self)
+{
+    assert (self);
+    return self->inproc;
 }
 
 zframe_t *

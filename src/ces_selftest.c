@@ -12,11 +12,13 @@ typedef struct {
 } test_item_t;
 
 static const test_item_t s_tests[] = {
+    {"counters", ces_counters_test},
     {"frame", ces_frame_test},
     {"event", ces_event_test},
     {"proto", ces_proto_test},
     {"link", ces_link_test},
     {"http", ces_http_test},
+    {"routing", ces_routing_test},
     {"hub", ces_hub_test},
     {"messenger", ces_messenger_test},
     {"edge", ces_edge_test},

@@ -1,0 +1,1263 @@
+/*  =========================================================================
+    ces_routing - the hub's routing table: links, connections, room
+    interest, register syncs, and where each event goes
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+//  A link is one DEALER peer of the ROUTER: an edge, a repeater program,
+//  an embedded messenger, a peer hub's inbound link. It hosts connections.
+typedef struct {
+    char *id;             //  routing ID as text
+    zframe_t *routing_id; //  routing ID as the ROUTER wants it
+    char *name;           //  what the peer called itself in HELLO
+    int64_t last_heard;   //  when the peer last said anything
+    bool dead;            //  found gone mid-route; removed at a safe point
+    bool mesh;            //  a peer hub's link: ces_mesh handles its state
+    bool validated;       //  its events were checked before (trusted HELLO)
+    zhashx_t *conns;      //  connection id -> conn_t
+} link_t;
+
+//  A connection is one client behind a link, with one role
+typedef struct {
+    link_t *link;
+    char *id;
+    ces_role_index_t role;
+    char *origin;    //  "link/conn", what subscribers compare to skip it
+    zhashx_t *rooms; //  rooms it registered ("*" included), as a set
+} conn_t;
+
+//  A room some connection registered, or some SUB subscribed to, or both
+typedef struct {
+    size_t subscribers; //  connections that registered it
+    size_t topics;      //  SUB subscriptions to "ROOM\n" at the XPUB
+    uint64_t seq;       //  per-room sequence, lets subscribers count loss
+} room_t;
+
+//  A register that waits for its sync subscription to reach the XPUB, so
+//  that REGISTERED means "events for these rooms will reach you"
+typedef struct {
+    bool registered;
+    bool subscribed;
+    zframe_t *routing_id;
+    char *conn;
+    int64_t created;
+} sync_t;
+
+struct _ces_routing_t {
+    char *hub_id;
+    zsock_t *router; //  borrowed from the hub
+    zsock_t *pub;    //  borrowed: an XPUB, so sync subscriptions are seen
+    void *router_handle;
+    void *pub_handle;
+    ces_mesh_t *mesh; //  borrowed, may be NULL
+    int log_level;
+    uint32_t heartbeat;
+    bool validate;
+    bool trust_all; //  believe every link that says "validated"
+    bool curve;     //  every link is authenticated: believe them too
+    ces_proto_t *proto;
+    ces_frame_t *frame;
+    ces_event_t *event;
+    zhashx_t *links;         //  link id -> link_t
+    link_t *last_link;       //  the link of the last message, or NULL
+    zhashx_t *rooms;         //  room -> room_t
+    size_t registered_rooms; //  rooms with subscribers > 0
+    size_t star_subscribers;
+    size_t star_topics;  //  SUB subscriptions to everything ("")
+    zlistx_t *repeaters; //  conn_t, not owned, in attach order
+    zlistx_t *hub_peers; //  conn_t, not owned
+    uint64_t next_repeater;
+    zhashx_t *syncs;     //  token -> sync_t
+    bool some_link_dead; //  a link was found gone while routing
+    ces_routing_counters_t counters;
+    uint64_t drops_logged[CES_DROP_REASONS];
+};
+
+static const char *const s_drop_names[CES_DROP_REASONS] = {
+    "no_route",  "peer_gone",    "queue_full",
+    "malformed", "unknown_peer", "unconnected"};
+
+static const char *const s_role_names[CES_ROLE_INDEXES] = {
+    CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB, CES_ROLE_OUTSIDE};
+
+static ces_role_index_t
+s_role_index (const char *role)
+{
+    for (int index = 0; index < CES_ROLE_INDEXES; index++)
+        if (streq (role, s_role_names[index]))
+            return (ces_role_index_t)index;
+    assert (false);
+    return CES_ROLE_INDEX_MESSENGER;
+}
+
+static void
+s_count_drop (ces_routing_t *self, ces_drop_reason_t reason)
+{
+    self->counters.drops[reason]++;
+}
+
+//  --------------------------------------------------------------------------
+//  Room interest: registrations by connection, subscriptions by SUB
+
+static void
+s_room_free (void **item_p)
+{
+    freen (*item_p);
+    *item_p = NULL;
+}
+
+static room_t *
+s_room_require (ces_routing_t *self, const char *name)
+{
+    room_t *room = (room_t *)zhashx_lookup (self->rooms, name);
+    if (!room) {
+        room = (room_t *)zmalloc (sizeof (room_t));
+        assert (room);
+        zhashx_insert (self->rooms, name, room);
+    }
+    return room;
+}
+
+//  Forgets a room neither registered nor subscribed; name may be its key
+static void
+s_room_release (ces_routing_t *self, room_t *room, const char *name)
+{
+    if (room->subscribers == 0 && room->topics == 0) {
+        char *gone = strdup (name);
+        zhashx_delete (self->rooms, gone);
+        freen (gone);
+    }
+}
+
+static void
+s_room_add (ces_routing_t *self, conn_t *conn, const char *name)
+{
+    if (zhashx_lookup (conn->rooms, name))
+        return; //  registering twice is idempotent
+    zhashx_insert (conn->rooms, name, (void *)"");
+    if (streq (name, "*")) {
+        if (self->star_subscribers++ == 0 && self->mesh)
+            ces_mesh_want (self->mesh, name, true);
+        return;
+    }
+    room_t *room = s_room_require (self, name);
+    if (room->subscribers++ == 0) {
+        self->registered_rooms++;
+        if (self->mesh)
+            ces_mesh_want (self->mesh, name, true);
+    }
+}
+
+static void
+s_room_remove (ces_routing_t *self, conn_t *conn, const char *name)
+{
+    if (!zhashx_lookup (conn->rooms, name))
+        return;
+    //  Copy: name may be the key about to be deleted
+    char *copy = strdup (name);
+    zhashx_delete (conn->rooms, copy);
+    if (streq (copy, "*")) {
+        if (--self->star_subscribers == 0 && self->mesh)
+            ces_mesh_want (self->mesh, copy, false);
+    } else {
+        room_t *room = (room_t *)zhashx_lookup (self->rooms, copy);
+        assert (room && room->subscribers > 0);
+        if (--room->subscribers == 0) {
+            self->registered_rooms--;
+            s_room_release (self, room, copy);
+            if (self->mesh)
+                ces_mesh_want (self->mesh, copy, false);
+        }
+    }
+    freen (copy);
+}
+
+static void
+s_conn_remove_all_rooms (ces_routing_t *self, conn_t *conn)
+{
+    zlistx_t *rooms = zhashx_keys (conn->rooms);
+    const char *room = (const char *)zlistx_first (rooms);
+    while (room) {
+        s_room_remove (self, conn, room);
+        room = (const char *)zlistx_next (rooms);
+    }
+    zlistx_destroy (&rooms);
+}
+
+//  Room topics are "ROOM\n", every room's is ""
+static void
+s_count_topic (ces_routing_t *self, const char *topic, size_t size, bool on)
+{
+    if (size == 0) {
+        self->star_topics = on                  ? self->star_topics + 1
+                            : self->star_topics ? self->star_topics - 1
+                                                : 0;
+        return;
+    }
+    char name[CES_ROOM_MAX + 1];
+    if (ces_frame_room_copy (topic, size, name) != size)
+        return; //  not one of ours
+    room_t *room = on ? s_room_require (self, name)
+                      : (room_t *)zhashx_lookup (self->rooms, name);
+    if (!room)
+        return;
+    room->topics = on ? room->topics + 1 : room->topics ? room->topics - 1 : 0;
+    s_room_release (self, room, name);
+}
+
+//  --------------------------------------------------------------------------
+//  Connections and links
+
+static zlistx_t *
+s_role_list (ces_routing_t *self, ces_role_index_t role)
+{
+    return role == CES_ROLE_INDEX_REPEATER ? self->repeaters
+           : role == CES_ROLE_INDEX_HUB    ? self->hub_peers
+                                           : NULL;
+}
+
+static void
+s_conn_detach (ces_routing_t *self, link_t *link, const char *conn_id)
+{
+    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    if (!conn)
+        return;
+    s_conn_remove_all_rooms (self, conn);
+    zlistx_t *list = s_role_list (self, conn->role);
+    void *handle = list ? zlistx_find (list, conn) : NULL;
+    if (handle)
+        zlistx_delete (list, handle);
+    self->counters.connections[conn->role]--;
+    ces_debug (self->log_level, "hub: %s detached (%s)", conn->origin,
+               s_role_names[conn->role]);
+    zhashx_delete (link->conns, conn_id);
+}
+
+static void
+s_conn_free (void **item_p)
+{
+    conn_t *conn = (conn_t *)*item_p;
+    zhashx_destroy (&conn->rooms);
+    zstr_free (&conn->id);
+    zstr_free (&conn->origin);
+    freen (conn);
+    *item_p = NULL;
+}
+
+static conn_t *
+s_conn_attach (ces_routing_t *self, link_t *link, const char *conn_id,
+               const char *role_name)
+{
+    ces_role_index_t role = s_role_index (role_name);
+    conn_t *existing = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    if (existing && existing->role == role)
+        return existing;
+    s_conn_detach (self, link, conn_id);
+
+    conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
+    assert (conn);
+    conn->link = link;
+    conn->id = strdup (conn_id);
+    conn->role = role;
+    conn->origin = zsys_sprintf ("%s/%s", link->id, conn_id);
+    conn->rooms = zhashx_new ();
+    assert (conn->rooms);
+    zhashx_insert (link->conns, conn_id, conn);
+    zlistx_t *list = s_role_list (self, role);
+    if (list)
+        zlistx_add_end (list, conn);
+    self->counters.connections[role]++;
+    ces_debug (self->log_level, "hub: %s attached as %s", conn->origin,
+               role_name);
+    return conn;
+}
+
+static void
+s_link_free (void **item_p)
+{
+    link_t *link = (link_t *)*item_p;
+    zhashx_destroy (&link->conns);
+    zframe_destroy (&link->routing_id);
+    zstr_free (&link->id);
+    zstr_free (&link->name);
+    freen (link);
+    *item_p = NULL;
+}
+
+//  Releases everything the link held: connections, registrations, its
+//  place in the repeater rotation
+static void
+s_link_remove (ces_routing_t *self, link_t *link, const char *why,
+               bool comes_back)
+{
+    ces_info (self->log_level, "hub: link %s (%s) %s; released %zu connections",
+              link->id, link->name, why, zhashx_size (link->conns));
+    if (link->mesh)
+        ces_mesh_inbound_gone (self->mesh, link->id, !comes_back);
+    zlistx_t *conn_ids = zhashx_keys (link->conns);
+    const char *conn_id = (const char *)zlistx_first (conn_ids);
+    while (conn_id) {
+        s_conn_detach (self, link, conn_id);
+        conn_id = (const char *)zlistx_next (conn_ids);
+    }
+    zlistx_destroy (&conn_ids);
+    if (self->last_link == link)
+        self->last_link = NULL;
+    zhashx_delete (self->links, link->id);
+}
+
+//  Peers set printable identities; anything else (ZeroMQ's own 5-byte
+//  routing IDs) is shown in hex. Writes at most 2 * size + 1 bytes to out.
+static void
+s_routing_id_text (const byte *data, size_t size, char *out)
+{
+    bool printable = true;
+    for (size_t i = 0; printable && i < size; i++)
+        printable = data[i] > ' ' && data[i] < 0x7f && data[i] != '/';
+    if (printable) {
+        memcpy (out, data, size);
+        out[size] = 0;
+        return;
+    }
+    static const char digits[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < size; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * size] = 0;
+}
+
+static link_t *
+s_link_new (ces_routing_t *self, zframe_t *routing_id, const char *name)
+{
+    link_t *link = (link_t *)zmalloc (sizeof (link_t));
+    assert (link);
+    link->id = (char *)malloc (2 * zframe_size (routing_id) + 1);
+    assert (link->id);
+    s_routing_id_text (zframe_data (routing_id), zframe_size (routing_id),
+                       link->id);
+    link->routing_id = zframe_dup (routing_id);
+    link->name = strdup (name);
+    link->last_heard = zclock_mono ();
+    link->conns = zhashx_new ();
+    assert (link->conns);
+    zhashx_set_destructor (link->conns, s_conn_free);
+    zhashx_insert (self->links, link->id, link);
+    return link;
+}
+
+//  On the path of every message: the last sender is remembered, and
+//  nothing is allocated for the usual routing IDs
+static link_t *
+s_link_lookup (ces_routing_t *self, zframe_t *routing_id)
+{
+    size_t size = zframe_size (routing_id);
+    const byte *data = zframe_data (routing_id);
+    link_t *last = self->last_link;
+    if (last && zframe_size (last->routing_id) == size &&
+        memcmp (zframe_data (last->routing_id), data, size) == 0)
+        return last;
+    char key[512];
+    char *text =
+        2 * size + 1 <= sizeof (key) ? key : (char *)malloc (2 * size + 1);
+    assert (text);
+    s_routing_id_text (data, size, text);
+    link_t *link = (link_t *)zhashx_lookup (self->links, text);
+    if (text != key)
+        freen (text);
+    self->last_link = link;
+    return link;
+}
+
+//  Removes links found dead while routing; called between messages
+static void
+s_reap_dead_links (ces_routing_t *self)
+{
+    if (!self->some_link_dead)
+        return;
+    self->some_link_dead = false;
+    zlistx_t *dead = zlistx_new ();
+    link_t *link = (link_t *)zhashx_first (self->links);
+    while (link) {
+        if (link->dead)
+            zlistx_add_end (dead, link);
+        link = (link_t *)zhashx_next (self->links);
+    }
+    link = (link_t *)zlistx_first (dead);
+    while (link) {
+        s_link_remove (self, link, "is gone (send failed)", false);
+        link = (link_t *)zlistx_next (dead);
+    }
+    zlistx_destroy (&dead);
+}
+
+//  --------------------------------------------------------------------------
+//  Replies to peers
+
+static void
+s_send_to (ces_routing_t *self, zframe_t *routing_id)
+{
+    ces_proto_set_routing_id (self->proto, routing_id);
+    if (ces_proto_send (self->proto, self->router))
+        ces_debug (self->log_level, "hub: could not send %s: %s",
+                   ces_proto_command (self->proto),
+                   zmq_strerror (zmq_errno ()));
+}
+
+static void
+s_send_error (ces_routing_t *self, zframe_t *routing_id, const char *code,
+              const char *reason)
+{
+    if (!routing_id)
+        return;
+    ces_proto_set_id (self->proto, CES_PROTO_ERROR);
+    ces_proto_set_code (self->proto, code);
+    ces_proto_set_error_reason (self->proto, reason);
+    s_send_to (self, routing_id);
+}
+
+//  --------------------------------------------------------------------------
+//  Register sync: REGISTERED goes back once both the REGISTER and the sync
+//  subscription have arrived, in either order
+
+static void
+s_sync_free (void **item_p)
+{
+    sync_t *sync = (sync_t *)*item_p;
+    zframe_destroy (&sync->routing_id);
+    zstr_free (&sync->conn);
+    freen (sync);
+    *item_p = NULL;
+}
+
+static sync_t *
+s_sync_require (ces_routing_t *self, const char *token)
+{
+    sync_t *sync = (sync_t *)zhashx_lookup (self->syncs, token);
+    if (!sync) {
+        sync = (sync_t *)zmalloc (sizeof (sync_t));
+        assert (sync);
+        sync->created = zclock_mono ();
+        zhashx_insert (self->syncs, token, sync);
+    }
+    return sync;
+}
+
+static void
+s_sync_complete (ces_routing_t *self, const char *token)
+{
+    sync_t *sync = (sync_t *)zhashx_lookup (self->syncs, token);
+    if (!sync || !sync->registered || !sync->subscribed)
+        return;
+    ces_proto_set_id (self->proto, CES_PROTO_REGISTERED);
+    ces_proto_set_conn (self->proto, sync->conn);
+    ces_proto_set_token (self->proto, token);
+    s_send_to (self, sync->routing_id);
+    zhashx_delete (self->syncs, token);
+}
+
+void
+ces_routing_recv_subscription (ces_routing_t *self)
+{
+    assert (self);
+    zframe_t *frame = zframe_recv (self->pub);
+    if (!frame)
+        return;
+    size_t prefix = strlen (CES_SYNC_PREFIX);
+    const char *data = (const char *)zframe_data (frame);
+    size_t size = zframe_size (frame);
+    if (size > 1 + prefix && data[0] == 1 &&
+        memcmp (data + 1, CES_SYNC_PREFIX, prefix) == 0) {
+        char *token = strndup (data + 1 + prefix, size - 1 - prefix);
+        s_sync_require (self, token)->subscribed = true;
+        s_sync_complete (self, token);
+        freen (token);
+    } else if (size >= 1 && (data[0] == 0 || data[0] == 1))
+        s_count_topic (self, data + 1, size - 1, data[0] == 1);
+    zframe_destroy (&frame);
+}
+
+//  --------------------------------------------------------------------------
+//  Routing an event
+
+//  Sends DELIVER to one connection; false if it could not take it
+static bool
+s_deliver (ces_routing_t *self, conn_t *conn, zframe_t *message)
+{
+    if (conn->link->dead)
+        return false;
+    ces_proto_set_id (self->proto, CES_PROTO_DELIVER);
+    ces_proto_set_conn (self->proto, conn->id);
+    //  Lent to the codec for the send, not copied
+    zframe_t *lent = message;
+    ces_proto_set_message (self->proto, &lent);
+    ces_proto_set_routing_id (self->proto, conn->link->routing_id);
+    int rc = ces_proto_send (self->proto, self->router);
+    int error = zmq_errno ();
+    lent = ces_proto_take_message (self->proto);
+    assert (lent == message);
+    if (rc == 0)
+        return true;
+    if (error == EHOSTUNREACH) {
+        s_count_drop (self, CES_DROP_PEER_GONE);
+        conn->link->dead = true;
+        self->some_link_dead = true;
+    } else
+        s_count_drop (self, CES_DROP_QUEUE_FULL);
+    return false;
+}
+
+typedef enum { PUBLISHED, NO_SUBSCRIBER, UNCONNECTED } publish_t;
+
+//  Publishes to messengers. One frame: the message, then the origin, its
+//  length (2 octets) and the room's sequence number (8 octets), so that a
+//  subscriber gets the room topic first and each event costs one ZeroMQ
+//  message end to end
+static publish_t
+s_publish (ces_routing_t *self, const char *name, zframe_t *message,
+           const char *origin)
+{
+    room_t *room = (room_t *)zhashx_lookup (self->rooms, name);
+    bool registered = room && room->subscribers;
+    if (!registered && self->star_subscribers == 0)
+        return NO_SUBSCRIBER;
+    //  Registered over the DEALER, but no SUB has subscribed yet (a peer
+    //  whose SUB reconnects after its DEALER): the PUB would drop it unseen
+    if (!(room && room->topics) && !self->star_topics) {
+        s_count_drop (self, CES_DROP_UNCONNECTED);
+        return UNCONNECTED;
+    }
+    uint64_t seq = registered ? ++room->seq : 0;
+    size_t size = zframe_size (message);
+    size_t origin_size = strlen (origin);
+    if (origin_size > 0xFFFF)
+        origin_size = 0xFFFF;
+    zmq_msg_t out;
+    int rc = zmq_msg_init_size (&out, size + origin_size + 10);
+    assert (rc == 0);
+    byte *data = (byte *)zmq_msg_data (&out);
+    memcpy (data, zframe_data (message), size);
+    memcpy (data + size, origin, origin_size);
+    byte *footer = data + size + origin_size;
+    footer[0] = (byte)(origin_size >> 8);
+    footer[1] = (byte)origin_size;
+    for (int i = 0; i < 8; i++)
+        footer[2 + i] = (byte)(seq >> (56 - 8 * i));
+    if (zmq_msg_send (&out, self->pub_handle, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close (&out);
+    self->counters.published++;
+    return PUBLISHED;
+}
+
+static bool
+s_send_to_one_repeater (ces_routing_t *self, zframe_t *message, conn_t *sender)
+{
+    size_t count = zlistx_size (self->repeaters);
+    for (size_t attempt = 0; attempt < count; attempt++) {
+        size_t index = (size_t)(self->next_repeater++ % count);
+        conn_t *repeater = (conn_t *)zlistx_first (self->repeaters);
+        while (index--)
+            repeater = (conn_t *)zlistx_next (self->repeaters);
+        if (repeater != sender && s_deliver (self, repeater, message)) {
+            self->counters.delivered_repeater++;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+s_send_to_hub_peers (ces_routing_t *self, zframe_t *message, conn_t *sender)
+{
+    bool any = false;
+    conn_t *peer = (conn_t *)zlistx_first (self->hub_peers);
+    while (peer) {
+        if (peer != sender && s_deliver (self, peer, message)) {
+            self->counters.delivered_hub++;
+            any = true;
+        }
+        peer = (conn_t *)zlistx_next (self->hub_peers);
+    }
+    return any;
+}
+
+//  Checks an event; on error counts it and returns the code and reason.
+//  The JSON scan is skipped for a link whose events were checked before.
+static const char *
+s_check_event (ces_routing_t *self, zframe_t *message, bool validated,
+               const char **reason)
+{
+    ces_frame_error_t rc = ces_frame_parse (self->frame, zframe_data (message),
+                                            zframe_size (message));
+    if (rc != CES_FRAME_OK) {
+        s_count_drop (self, CES_DROP_MALFORMED);
+        *reason = ces_frame_strerror (rc);
+        return CES_PROTO_ERR_MALFORMED;
+    }
+    if (self->validate && !validated &&
+        ces_event_check (self->event, ces_frame_payload (self->frame),
+                         ces_frame_payload_size (self->frame))) {
+        s_count_drop (self, CES_DROP_MALFORMED);
+        *reason = ces_event_error (self->event);
+        return CES_PROTO_ERR_NOT_JSON;
+    }
+    return NULL;
+}
+
+//  The routing table, for a checked event (self->frame holds its room)
+static void
+s_route (ces_routing_t *self, zframe_t *message, ces_role_index_t role,
+         const char *origin, conn_t *sender)
+{
+    if (role == CES_ROLE_INDEX_OUTSIDE)
+        role = CES_ROLE_INDEX_REPEATER;
+    self->counters.events_in[role]++;
+    const char *room = ces_frame_room (self->frame);
+    publish_t published = s_publish (self, room, message, origin);
+    bool delivered = published == PUBLISHED;
+    if (published == NO_SUBSCRIBER)
+        self->counters.no_subscriber++;
+    if (role == CES_ROLE_INDEX_MESSENGER || role == CES_ROLE_INDEX_REPEATER) {
+        delivered |= s_send_to_hub_peers (self, message, sender);
+        size_t queue_full = 0, peer_gone = 0;
+        size_t peers = self->mesh ? ces_mesh_send (self->mesh, room, message,
+                                                   &queue_full, &peer_gone)
+                                  : 0;
+        self->counters.delivered_hub += peers;
+        self->counters.drops[CES_DROP_QUEUE_FULL] += queue_full;
+        self->counters.drops[CES_DROP_PEER_GONE] += peer_gone;
+        delivered |= peers > 0;
+    }
+    if (role == CES_ROLE_INDEX_MESSENGER)
+        delivered |= s_send_to_one_repeater (self, message, sender);
+    if (!delivered)
+        s_count_drop (self, CES_DROP_NO_ROUTE);
+}
+
+static void
+s_handle_event (ces_routing_t *self, link_t *link)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    conn_t *sender =
+        (conn_t *)zhashx_lookup (link->conns, ces_proto_conn (self->proto));
+    if (!sender) {
+        s_count_drop (self, CES_DROP_UNKNOWN_PEER);
+        s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    const char *reason = NULL;
+    const char *code = s_check_event (self, ces_proto_message (self->proto),
+                                      link->validated, &reason);
+    if (code) {
+        s_send_error (self, routing_id, code, reason);
+        return;
+    }
+    //  Ours now: the codec's slot is reused for replies and deliveries
+    zframe_t *message = ces_proto_take_message (self->proto);
+    s_route (self, message, sender->role, sender->origin, sender);
+    zframe_destroy (&message);
+}
+
+void
+ces_routing_mesh_event (ces_routing_t *self, zframe_t **message_p,
+                        const char *origin)
+{
+    assert (self && message_p && *message_p && origin);
+    const char *reason = NULL;
+    const char *code = s_check_event (self, *message_p, false, &reason);
+    if (code)
+        ces_debug (self->log_level, "hub: peer hub %s sent a bad event: %s",
+                   origin, reason);
+    else
+        s_route (self, *message_p, CES_ROLE_INDEX_HUB, origin, NULL);
+    zframe_destroy (message_p);
+}
+
+//  --------------------------------------------------------------------------
+//  Peer messages other than EVENT
+
+//  A peer hub said MESH on its link: the link is now the mesh's
+static void
+s_handle_mesh_hello (ces_routing_t *self, link_t *link)
+{
+    if (!ces_mesh_inbound (self->mesh, link->id, link->routing_id,
+                           self->proto)) {
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED,
+                      "that hub ID is this hub's own; hub IDs must be unique");
+        return;
+    }
+    link->mesh = true;
+    conn_t *conn = s_conn_attach (self, link, "mesh", CES_ROLE_HUB);
+    //  Not an original hub: it gets what it registers, through ces_mesh
+    void *handle = zlistx_find (self->hub_peers, conn);
+    if (handle)
+        zlistx_delete (self->hub_peers, handle);
+}
+
+static void
+s_sync_registered (ces_routing_t *self, const char *token, zframe_t *routing_id,
+                   const char *conn_id)
+{
+    sync_t *sync = s_sync_require (self, token);
+    sync->registered = true;
+    zframe_destroy (&sync->routing_id);
+    sync->routing_id = zframe_dup (routing_id);
+    zstr_free (&sync->conn);
+    sync->conn = strdup (conn_id);
+    //  Copy the token: the reply reuses the codec's fields
+    char *token_copy = strdup (token);
+    s_sync_complete (self, token_copy);
+    freen (token_copy);
+}
+
+static void
+s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    const char *conn_id = ces_proto_conn (self->proto);
+    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    if (!conn) {
+        s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    zlist_t *rooms = ces_proto_rooms (self->proto);
+    if (!is_register && zlist_size (rooms) == 0) {
+        s_conn_remove_all_rooms (self, conn);
+        return;
+    }
+    const char *room = (const char *)zlist_first (rooms);
+    while (room) {
+        if (is_register)
+            s_room_add (self, conn, room);
+        else
+            s_room_remove (self, conn, room);
+        room = (const char *)zlist_next (rooms);
+    }
+    const char *token = ces_proto_token (self->proto);
+    if (is_register && *token)
+        s_sync_registered (self, token, routing_id, conn_id);
+}
+
+//  A peer that validated its events says so in HELLO; the hub believes it
+//  when it cannot be another: in this process (no ZeroMQ metadata), with
+//  CURVE on, or when told to trust every link
+static bool
+s_trusted (ces_routing_t *self)
+{
+    return self->trust_all || self->curve || ces_proto_inproc (self->proto);
+}
+
+static void
+s_handle_hello (ces_routing_t *self)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    if (!streq (ces_proto_version (self->proto), CES_PROTO_VERSION)) {
+        s_send_error (self, routing_id, CES_PROTO_ERR_VERSION,
+                      "this hub speaks protocol version " CES_PROTO_VERSION);
+        return;
+    }
+    link_t *link = s_link_lookup (self, routing_id);
+    if (link)
+        s_link_remove (self, link, "said HELLO again (restarted)", true);
+    link = s_link_new (self, routing_id, ces_proto_name (self->proto));
+    link->validated = ces_proto_validated (self->proto) && s_trusted (self);
+    ces_info (self->log_level, "hub: link %s (%s) connected%s", link->id,
+              link->name, link->validated ? ", events validated there" : "");
+    ces_proto_set_id (self->proto, CES_PROTO_WELCOME);
+    ces_proto_set_hub_id (self->proto, self->hub_id);
+    ces_proto_set_heartbeat (self->proto, self->heartbeat);
+    s_send_to (self, routing_id);
+}
+
+//  REGISTER, UNREGISTER, PEERS and UNLINK: the mesh's on a mesh link
+static void
+s_handle_interest (ces_routing_t *self, link_t *link, ces_proto_id_t id)
+{
+    if (link->mesh)
+        ces_mesh_inbound (self->mesh, link->id, link->routing_id, self->proto);
+    else if (id == CES_PROTO_REGISTER || id == CES_PROTO_UNREGISTER)
+        s_handle_register (self, link, id == CES_PROTO_REGISTER);
+    else
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED,
+                      "mesh command on a link that did not say MESH");
+}
+
+//  A message from a link that said HELLO
+static void
+s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
+{
+    link->last_heard = zclock_mono ();
+    if (link->mesh)
+        ces_mesh_inbound_heard (self->mesh, link->id, id == CES_PROTO_EVENT);
+    switch (id) {
+        case CES_PROTO_EVENT:
+            s_handle_event (self, link);
+            break;
+        case CES_PROTO_ATTACH:
+            s_conn_attach (self, link, ces_proto_conn (self->proto),
+                           ces_proto_role (self->proto));
+            break;
+        case CES_PROTO_DETACH:
+            s_conn_detach (self, link, ces_proto_conn (self->proto));
+            break;
+        case CES_PROTO_MESH:
+            s_handle_mesh_hello (self, link);
+            break;
+        case CES_PROTO_REGISTER:
+        case CES_PROTO_UNREGISTER:
+        case CES_PROTO_PEERS:
+        case CES_PROTO_UNLINK:
+            s_handle_interest (self, link, id);
+            break;
+        case CES_PROTO_HEARTBEAT:
+            ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
+            s_send_to (self, link->routing_id);
+            break;
+        case CES_PROTO_BYE:
+            s_link_remove (self, link, "said BYE", false);
+            break;
+        default:
+            s_count_drop (self, CES_DROP_MALFORMED);
+            s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED,
+                          "command is not one a peer sends to a hub");
+            break;
+    }
+}
+
+//  One message from the ROUTER, already received into the codec
+static void
+s_handle_message (ces_routing_t *self, int rc)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    if (rc == -2) {
+        s_count_drop (self, CES_DROP_MALFORMED);
+        ces_debug (self->log_level, "hub: malformed message: %s",
+                   ces_proto_reason (self->proto));
+        s_send_error (self, routing_id, CES_PROTO_ERR_MALFORMED,
+                      ces_proto_reason (self->proto));
+        return;
+    }
+    ces_proto_id_t id = ces_proto_id (self->proto);
+    if (id == CES_PROTO_HELLO) {
+        s_handle_hello (self);
+        return;
+    }
+    link_t *link = s_link_lookup (self, routing_id);
+    if (!link) {
+        //  A peer of a hub that restarted, or one we expired: it must
+        //  say HELLO again and re-attach
+        if (id == CES_PROTO_EVENT)
+            s_count_drop (self, CES_DROP_UNKNOWN_PEER);
+        if (id != CES_PROTO_BYE)
+            s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_LINK,
+                          "this hub does not know you; send HELLO");
+        return;
+    }
+    s_handle_linked (self, link, id);
+    s_reap_dead_links (self);
+}
+
+int
+ces_routing_recv_router (ces_routing_t *self, int max)
+{
+    assert (self);
+    int count = 0;
+    while (count < max) {
+        int rc = ces_proto_recv_nowait (self->proto, self->router);
+        if (rc == -1)
+            break;
+        s_handle_message (self, rc);
+        count++;
+    }
+    return count;
+}
+
+//  --------------------------------------------------------------------------
+//  Housekeeping, counters, status
+
+static void
+s_expire_links (ces_routing_t *self, int64_t now)
+{
+    int64_t expiry = 3 * (int64_t)self->heartbeat;
+    zlistx_t *silent = zlistx_new ();
+    link_t *link = (link_t *)zhashx_first (self->links);
+    while (link) {
+        if (now - link->last_heard > expiry)
+            zlistx_add_end (silent, link);
+        link = (link_t *)zhashx_next (self->links);
+    }
+    link = (link_t *)zlistx_first (silent);
+    while (link) {
+        s_link_remove (self, link, "fell silent for 3 heartbeats", false);
+        link = (link_t *)zlistx_next (silent);
+    }
+    zlistx_destroy (&silent);
+}
+
+static void
+s_expire_syncs (ces_routing_t *self, int64_t now)
+{
+    zlistx_t *stale = zlistx_new ();
+    zlistx_set_destructor (stale, (zlistx_destructor_fn *)zstr_free);
+    sync_t *sync = (sync_t *)zhashx_first (self->syncs);
+    while (sync) {
+        if (now - sync->created > 10000)
+            zlistx_add_end (stale,
+                            strdup ((char *)zhashx_cursor (self->syncs)));
+        sync = (sync_t *)zhashx_next (self->syncs);
+    }
+    char *token = (char *)zlistx_first (stale);
+    while (token) {
+        zhashx_delete (self->syncs, token);
+        token = (char *)zlistx_next (stale);
+    }
+    zlistx_destroy (&stale);
+}
+
+void
+ces_routing_housekeeping (ces_routing_t *self)
+{
+    assert (self);
+    int64_t now = zclock_mono ();
+    s_expire_links (self, now);
+    s_expire_syncs (self, now);
+    //  Drops are logged once per interval, not once per event
+    for (int reason = 0; reason < CES_DROP_REASONS; reason++) {
+        uint64_t fresh =
+            self->counters.drops[reason] - self->drops_logged[reason];
+        if (fresh)
+            ces_warn (self->log_level, "hub: dropped %" PRIu64 " events (%s)",
+                      fresh, s_drop_names[reason]);
+        self->drops_logged[reason] = self->counters.drops[reason];
+    }
+}
+
+const ces_routing_counters_t *
+ces_routing_counters (ces_routing_t *self)
+{
+    assert (self);
+    self->counters.links = zhashx_size (self->links);
+    self->counters.rooms = self->registered_rooms;
+    self->counters.star_subscribers = self->star_subscribers;
+    self->counters.repeaters = zlistx_size (self->repeaters);
+    return &self->counters;
+}
+
+void
+ces_routing_status (ces_routing_t *self, cJSON *root)
+{
+    assert (self && root);
+    int64_t now = zclock_mono ();
+    cJSON *links = cJSON_AddArrayToObject (root, "links");
+    link_t *link = (link_t *)zhashx_first (self->links);
+    while (link) {
+        cJSON *item = cJSON_CreateObject ();
+        cJSON_AddStringToObject (item, "id", link->id);
+        cJSON_AddStringToObject (item, "name", link->name);
+        cJSON_AddNumberToObject (item, "last_heard_ms_ago",
+                                 (double)(now - link->last_heard));
+        cJSON_AddNumberToObject (item, "connections",
+                                 (double)zhashx_size (link->conns));
+        cJSON_AddItemToArray (links, item);
+        link = (link_t *)zhashx_next (self->links);
+    }
+    cJSON *rooms = cJSON_AddObjectToObject (root, "rooms");
+    room_t *room = (room_t *)zhashx_first (self->rooms);
+    while (room) {
+        if (room->subscribers)
+            cJSON_AddNumberToObject (rooms,
+                                     (const char *)zhashx_cursor (self->rooms),
+                                     (double)room->subscribers);
+        room = (room_t *)zhashx_next (self->rooms);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Construction and options
+
+ces_routing_t *
+ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
+                 ces_mesh_t *mesh)
+{
+    assert (hub_id && router && pub);
+    ces_routing_t *self = (ces_routing_t *)zmalloc (sizeof (ces_routing_t));
+    assert (self);
+    self->hub_id = strdup (hub_id);
+    self->router = router;
+    self->pub = pub;
+    self->router_handle = zsock_resolve (router);
+    self->pub_handle = zsock_resolve (pub);
+    self->mesh = mesh;
+    self->log_level = CES_LOG_INFO;
+    self->heartbeat = CES_HEARTBEAT_MSEC;
+    self->validate = true;
+    self->proto = ces_proto_new ();
+    self->frame = ces_frame_new (CES_PAYLOAD_MAX);
+    self->event = ces_event_new ();
+    self->links = zhashx_new ();
+    self->rooms = zhashx_new ();
+    self->syncs = zhashx_new ();
+    self->repeaters = zlistx_new ();
+    self->hub_peers = zlistx_new ();
+    assert (self->links && self->rooms && self->syncs && self->repeaters &&
+            self->hub_peers);
+    zhashx_set_destructor (self->links, s_link_free);
+    zhashx_set_destructor (self->rooms, s_room_free);
+    zhashx_set_destructor (self->syncs, s_sync_free);
+    return self;
+}
+
+void
+ces_routing_destroy (ces_routing_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_routing_t *self = *self_p;
+        zhashx_destroy (&self->syncs);
+        zlistx_destroy (&self->repeaters);
+        zlistx_destroy (&self->hub_peers);
+        zhashx_destroy (&self->links);
+        zhashx_destroy (&self->rooms);
+        ces_proto_destroy (&self->proto);
+        ces_frame_destroy (&self->frame);
+        ces_event_destroy (&self->event);
+        zstr_free (&self->hub_id);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+void
+ces_routing_set_heartbeat (ces_routing_t *self, uint32_t msecs)
+{
+    assert (self);
+    self->heartbeat = msecs;
+}
+
+void
+ces_routing_set_validate (ces_routing_t *self, bool validate)
+{
+    assert (self);
+    self->validate = validate;
+}
+
+void
+ces_routing_set_trust (ces_routing_t *self, bool trust_all, bool curve)
+{
+    assert (self);
+    self->trust_all = trust_all;
+    self->curve = curve;
+}
+
+void
+ces_routing_set_log_level (ces_routing_t *self, int level)
+{
+    assert (self);
+    self->log_level = level;
+}
+
+void
+ces_routing_set_max_payload (ces_routing_t *self, size_t bytes)
+{
+    assert (self);
+    ces_frame_destroy (&self->frame);
+    self->frame = ces_frame_new (bytes);
+}
+
+void
+ces_routing_set_max_depth (ces_routing_t *self, int depth)
+{
+    assert (self);
+    ces_event_set_max_depth (self->event, depth);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: a raw DEALER and SUB speak the protocol to a routing table on
+//  sockets of the test's own
+
+static void
+s_expect (ces_proto_t *proto, zsock_t *dealer, ces_proto_id_t id)
+{
+    int rc = ces_proto_recv (proto, dealer);
+    assert (rc == 0);
+    if (ces_proto_id (proto) != id)
+        zsys_error ("expected %d, got %s", id, ces_proto_command (proto));
+    assert (ces_proto_id (proto) == id);
+}
+
+//  Lets the routing table handle what reached its sockets
+static void
+s_test_serve (ces_routing_t *self, zpoller_t *poller)
+{
+    void *which;
+    while ((which = zpoller_wait (poller, 20))) {
+        if (which == self->router)
+            ces_routing_recv_router (self, 100);
+        else
+            ces_routing_recv_subscription (self);
+    }
+}
+
+static void
+s_test_send (ces_routing_t *routing, zpoller_t *poller, ces_proto_t *proto,
+             zsock_t *dealer)
+{
+    ces_proto_send (proto, dealer);
+    s_test_serve (routing, poller);
+}
+
+static void
+s_test_event (ces_routing_t *routing, zpoller_t *poller, ces_proto_t *proto,
+              zsock_t *dealer, const char *room, const char *json)
+{
+    zframe_t *message = ces_frame_build (room, json, strlen (json));
+    ces_proto_set_id (proto, CES_PROTO_EVENT);
+    ces_proto_set_message (proto, &message);
+    s_test_send (routing, poller, proto, dealer);
+}
+
+void
+ces_routing_test (bool verbose)
+{
+    printf (" * ces_routing: ");
+    //  @selftest
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    zsock_t *pub = zsock_new (ZMQ_XPUB);
+    zsock_set_router_mandatory (router, 1);
+    zsock_set_sndtimeo (router, 0);
+    zsock_set_xpub_verbose (pub, 1);
+    zsock_set_xpub_verboser (pub, 1);
+    assert (zsock_bind (router, "inproc://routing-test-router") == 0);
+    assert (zsock_bind (pub, "inproc://routing-test-pub") == 0);
+    ces_routing_t *routing =
+        ces_routing_new ("selftest-hub", router, pub, NULL);
+    ces_routing_set_log_level (routing,
+                               verbose ? CES_LOG_DEBUG : CES_LOG_ERROR);
+    zpoller_t *poller = zpoller_new (router, pub, NULL);
+
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (dealer, "selftest");
+    zsock_set_rcvtimeo (dealer, 2000);
+    assert (zsock_connect (dealer, "inproc://routing-test-router") == 0);
+    zsock_t *sub = zsock_new_sub ("inproc://routing-test-pub", NULL);
+    zsock_set_rcvtimeo (sub, 2000);
+    ces_proto_t *proto = ces_proto_new ();
+
+    //  An unknown link is told to say HELLO
+    ces_proto_set_id (proto, CES_PROTO_HEARTBEAT);
+    s_test_send (routing, poller, proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_ERROR);
+    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_UNKNOWN_LINK));
+
+    ces_proto_set_id (proto, CES_PROTO_HELLO);
+    ces_proto_set_name (proto, "selftest");
+    s_test_send (routing, poller, proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_WELCOME);
+    assert (streq (ces_proto_hub_id (proto), "selftest-hub"));
+
+    ces_proto_set_id (proto, CES_PROTO_ATTACH);
+    ces_proto_set_conn (proto, "1");
+    ces_proto_set_role (proto, CES_ROLE_MESSENGER);
+    s_test_send (routing, poller, proto, dealer);
+
+    //  Registered, but no SUB holds the room yet: not published
+    zlist_t *rooms = zlist_new ();
+    zlist_append (rooms, "ITB-1101");
+    ces_proto_set_id (proto, CES_PROTO_REGISTER);
+    ces_proto_set_token (proto, "");
+    ces_proto_set_rooms (proto, rooms);
+    s_test_send (routing, poller, proto, dealer);
+    s_test_event (routing, poller, proto, dealer, "ITB-1101", "{}");
+    const ces_routing_counters_t *counters = ces_routing_counters (routing);
+    assert (counters->drops[CES_DROP_UNCONNECTED] == 1);
+    assert (counters->rooms == 1);
+
+    //  REGISTERED comes once the sync subscription reached the hub
+    zsock_set_subscribe (sub, "ITB-1101\n");
+    zsock_set_subscribe (sub, CES_SYNC_PREFIX "tok-1");
+    ces_proto_set_id (proto, CES_PROTO_REGISTER);
+    ces_proto_set_conn (proto, "1");
+    ces_proto_set_token (proto, "tok-1");
+    ces_proto_set_rooms (proto, rooms);
+    zlist_destroy (&rooms);
+    s_test_send (routing, poller, proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_REGISTERED);
+    assert (streq (ces_proto_token (proto), "tok-1"));
+
+    //  A second connection on the same link sends; the first receives it
+    ces_proto_set_id (proto, CES_PROTO_ATTACH);
+    ces_proto_set_conn (proto, "2");
+    s_test_send (routing, poller, proto, dealer);
+    s_test_event (routing, poller, proto, dealer, "ITB-1101",
+                  "{\"key\":\"power\"}");
+    //  One frame: message, origin, origin length, sequence number
+    zframe_t *published = zframe_recv (sub);
+    const char *expected = "ITB-1101\n{\"key\":\"power\"}selftest/2";
+    size_t expected_size = strlen (expected);
+    assert (published && zframe_size (published) == expected_size + 10);
+    byte *data = zframe_data (published);
+    assert (memcmp (data, expected, expected_size) == 0);
+    assert (data[expected_size] == 0 && data[expected_size + 1] == 10);
+    assert (data[expected_size + 9] == 1); //  the room's first event
+    zframe_destroy (&published);
+
+    //  Malformed input gets an error and the table keeps serving
+    s_test_event (routing, poller, proto, dealer, "ITB-1101", "not json");
+    s_expect (proto, dealer, CES_PROTO_ERROR);
+    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_NOT_JSON));
+    s_test_event (routing, poller, proto, dealer, "ITB 1101", "{}");
+    s_expect (proto, dealer, CES_PROTO_ERROR);
+    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_MALFORMED));
+
+    //  A link over inproc:// that says it validated is believed: its
+    //  events are not scanned again (only the frame is checked)
+    ces_proto_set_id (proto, CES_PROTO_HELLO);
+    ces_proto_set_validated (proto, true);
+    s_test_send (routing, poller, proto, dealer);
+    s_expect (proto, dealer, CES_PROTO_WELCOME);
+    ces_proto_set_id (proto, CES_PROTO_ATTACH);
+    s_test_send (routing, poller, proto, dealer);
+    rooms = zlist_new ();
+    zlist_append (rooms, "ITB-1101");
+    ces_proto_set_id (proto, CES_PROTO_REGISTER);
+    ces_proto_set_token (proto, "");
+    ces_proto_set_rooms (proto, rooms);
+    zlist_destroy (&rooms);
+    s_test_send (routing, poller, proto, dealer);
+    s_test_event (routing, poller, proto, dealer, "ITB-1101", "trusted");
+    published = zframe_recv (sub);
+    assert (published &&
+            memcmp (zframe_data (published), "ITB-1101\ntrusted", 16) == 0);
+    zframe_destroy (&published);
+
+    counters = ces_routing_counters (routing);
+    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 3);
+    assert (counters->published == 2);
+    assert (counters->drops[CES_DROP_MALFORMED] == 2);
+    assert (counters->links == 1 && counters->rooms == 1);
+    cJSON *status = cJSON_CreateObject ();
+    ces_routing_status (routing, status);
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (status, "links")) == 1);
+    cJSON_Delete (status);
+
+    //  BYE releases the link and all it held
+    ces_proto_set_id (proto, CES_PROTO_BYE);
+    s_test_send (routing, poller, proto, dealer);
+    assert (ces_routing_counters (routing)->links == 0);
+    ces_routing_housekeeping (routing);
+
+    ces_proto_destroy (&proto);
+    zsock_destroy (&sub);
+    zsock_destroy (&dealer);
+    zpoller_destroy (&poller);
+    ces_routing_destroy (&routing);
+    ces_routing_destroy (&routing);
+    assert (!routing);
+    zsock_destroy (&pub);
+    zsock_destroy (&router);
+    //  @end
+    printf ("OK\n");
+}

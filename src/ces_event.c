@@ -94,28 +94,57 @@ s_scan_literal (scan_t *scan, const char *word)
     return true;
 }
 
+//  Does any of the 8 bytes of word need a look: a quote, a backslash or a
+//  control character? (Bit tricks for "has a byte equal to / less than",
+//  exact as a yes/no.) Plain text is then passed 8 bytes at a time.
+static inline bool
+s_special_in (uint64_t word)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    const uint64_t highs = 0x8080808080808080ULL;
+    uint64_t quote = word ^ (ones * '"');
+    uint64_t backslash = word ^ (ones * '\\');
+    uint64_t found = ((quote - ones) & ~quote) |
+                     ((backslash - ones) & ~backslash) |
+                     ((word - ones * 0x20) & ~word);
+    return (found & highs) != 0;
+}
+
 static bool
 s_scan_string (scan_t *scan)
 {
-    scan->at++; //  the opening quote
-    while (scan->at < scan->end) {
-        unsigned char c = *scan->at++;
-        if (c == '"')
-            return true;
-        if (c < 0x20)
-            return false; //  control characters must be escaped
-        if (c == '\\') {
-            if (scan->at >= scan->end)
-                return false;
-            c = *scan->at++;
-            if (c == 'u') {
-                for (int i = 0; i < 4; i++, scan->at++)
-                    if (scan->at >= scan->end || !isxdigit (*scan->at))
-                        return false;
-            } else if (!strchr ("\"\\/bfnrt", c) || c == 0)
-                return false;
+    const unsigned char *at = scan->at + 1; //  past the opening quote
+    const unsigned char *end = scan->end;
+    for (;;) {
+        //  Plain text 8 bytes at a time, then byte by byte up to what needs
+        //  a look
+        uint64_t word;
+        while (end - at >= 8) {
+            memcpy (&word, at, sizeof (word));
+            if (s_special_in (word))
+                break;
+            at += 8;
         }
+        while (at < end && *at >= 0x20 && *at != '"' && *at != '\\')
+            at++;
+        if (at >= end)
+            break;
+        unsigned char c = *at++;
+        if (c == '"') {
+            scan->at = at;
+            return true;
+        }
+        if (c < 0x20 || at >= end)
+            break; //  control characters must be escaped
+        c = *at++;
+        if (c == 'u') {
+            for (int i = 0; i < 4; i++, at++)
+                if (at >= end || !isxdigit (*at))
+                    return false;
+        } else if (!strchr ("\"\\/bfnrt", c) || c == 0)
+            return false;
     }
+    scan->at = at;
     return false;
 }
 
@@ -309,6 +338,26 @@ ces_event_test (bool verbose)
     for (size_t i = 0; i < sizeof (invalid) / sizeof (invalid[0]); i++)
         assert (ces_event_check (event, invalid[i], strlen (invalid[i])) == -2);
     assert (strstr (ces_event_error (event), "not valid JSON"));
+    //  Long strings are passed 8 bytes at a time: what needs a look is
+    //  found at every offset, and the end of the input is respected
+    for (size_t at = 0; at < 23; at++) {
+        char text[40] = "{\"s\":\"";
+        memset (text + 6, 'x', 24);
+        strcpy (text + 30, "\"}");
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        text[6 + at] = '\x1f';
+        assert (ces_event_check (event, text, strlen (text)) == -2);
+        text[6 + at] = '"';
+        assert (ces_event_check (event, text, strlen (text)) == -2);
+        text[6 + at] = '\\';
+        text[7 + at] = 'n';
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        text[6 + at] = '\xc3';
+        text[7 + at] = '\xa9';
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        //  Cut before its closing quote, a string is not read past the end
+        assert (ces_event_check (event, text, 6 + at) == -2);
+    }
     assert (ces_event_check (event, "[1]", 3) == -2);
     assert (strstr (ces_event_error (event), "not an object"));
     //  Nesting: 64 levels by default, configurable, refused with a reason

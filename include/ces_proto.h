@@ -103,11 +103,21 @@ void ces_proto_set_code (ces_proto_t *self, const char *code);
 const char *ces_proto_error_reason (ces_proto_t *self);
 void ces_proto_set_error_reason (ces_proto_t *self, const char *reason);
 
-//  HELLO: the peer checked every event it sends (JSON object, nesting) and
-//  says so with the flag "validated"; a hub that trusts the link skips its
-//  own scan. Default false; receive resets it.
-bool ces_proto_validated (ces_proto_t *self);
-void ces_proto_set_validated (ces_proto_t *self, bool validated);
+//  Flags of HELLO and WELCOME: words separated by spaces, "" for none
+//  (then the field is not sent, as peers before flags expect). Words a
+//  receiver does not know are ignored. In HELLO: "one-frame" (this peer
+//  reads EVENT and DELIVER in one frame, and sends them so if the hub says
+//  it reads them), "validated" (this peer checked every event it sends; a
+//  hub that trusts the link skips its own scan). In WELCOME, only to a
+//  HELLO that had flags: "one-frame". Receive resets them.
+const char *ces_proto_flags (ces_proto_t *self);
+void ces_proto_set_flags (ces_proto_t *self, const char *flags);
+bool ces_proto_has_flag (ces_proto_t *self, const char *flag);
+
+//  Send EVENT and DELIVER as one frame ("EVENT " conn LF message) instead
+//  of three; only to a peer that said it reads them. Receive takes both.
+//  Kept until changed.
+void ces_proto_set_one_frame (ces_proto_t *self, bool one_frame);
 
 //  Did the last message received come over inproc:// (it carries no
 //  ZeroMQ metadata), that is from this process?

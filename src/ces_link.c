@@ -24,6 +24,7 @@ struct _ces_link_t {
     char *hub_id;
     int log_level;
     bool validated; //  says so in HELLO: its events were checked here
+    bool old_hub;   //  refused HELLO with flags: a hub from before them
     ces_proto_t *proto;
 
     bool connected;
@@ -430,7 +431,11 @@ s_send_hello (ces_link_t *self)
 {
     ces_proto_set_id (self->proto, CES_PROTO_HELLO);
     ces_proto_set_name (self->proto, self->name);
-    ces_proto_set_validated (self->proto, self->validated);
+    //  Three frames per event until a hub says it reads one
+    ces_proto_set_one_frame (self->proto, false);
+    ces_proto_set_flags (self->proto, self->old_hub     ? ""
+                                      : self->validated ? "one-frame validated"
+                                                        : "one-frame");
     if (ces_proto_send (self->proto, self->dealer)) {
         //  No connection to a hub yet (the DEALER is "immediate"): nothing
         //  went on the wire, so look again soon without backing off
@@ -490,6 +495,8 @@ s_on_welcome (ces_link_t *self)
     self->backoff = BACKOFF_MIN;
     zstr_free (&self->hub_id);
     self->hub_id = strdup (ces_proto_hub_id (self->proto));
+    ces_proto_set_one_frame (self->proto,
+                             ces_proto_has_flag (self->proto, "one-frame"));
     ces_info (self->log_level, "link %s: connected to %s (%s)", self->link_id,
               self->hub_id, self->router_endpoint);
     //  Restore every connection and its rooms
@@ -556,6 +563,18 @@ ces_link_recv_dealer (ces_link_t *self)
             if (streq (code, CES_PROTO_ERR_UNKNOWN_LINK))
                 return s_lost_hub (self, "hub does not know us (restarted?)",
                                    false);
+            if (!self->connected && !self->old_hub &&
+                streq (code, CES_PROTO_ERR_MALFORMED) &&
+                strstr (ces_proto_error_reason (self->proto), "HELLO")) {
+                //  A hub from before HELLO flags: say HELLO without them
+                ces_info (self->log_level,
+                          "link %s: %s takes HELLO without flags; events go "
+                          "in three frames",
+                          self->link_id, self->router_endpoint);
+                self->old_hub = true;
+                self->next_hello = zclock_mono ();
+                return CES_LINK_NOTHING;
+            }
             snprintf (self->reason, sizeof (self->reason), "%s (%s)",
                       ces_proto_error_reason (self->proto), code);
             ces_warn (self->log_level, "link %s: hub refused: %s",

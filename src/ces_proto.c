@@ -19,8 +19,9 @@ struct _ces_proto_t {
     char code[FIELD_MAX + 1];
     char error_reason[FIELD_MAX + 1];
     char address[FIELD_MAX + 1];
-    bool validated; //  HELLO: the peer checked its events (flag "validated")
-    bool inproc;    //  the last message came with no ZeroMQ metadata
+    char flags[FIELD_MAX + 1]; //  of HELLO and WELCOME: words, space-separated
+    bool one_frame;            //  send EVENT and DELIVER as one frame
+    bool inproc;               //  the last message came with no ZeroMQ metadata
     zlist_t *rooms;
     zlist_t *peers;
     zframe_t *message;
@@ -28,14 +29,14 @@ struct _ces_proto_t {
 };
 
 //  Command names on the wire, and how many field frames each carries;
-//  -n means "at least n fields, then any number of rooms" (HELLO: flags,
-//  of which only the first is read; later versions may add more); PEERS
+//  -n means "at least n fields, then any number of rooms" (HELLO and
+//  WELCOME: then flags; frames after the flags are ignored); PEERS
 //  carries any number of peer frames (its 0 is not checked)
 static const struct {
     const char *name;
     int fields;
 } s_commands[] = {
-    {NULL, 0},     {"HELLO", -2},    {"WELCOME", 3},     {"ATTACH", 2},
+    {NULL, 0},     {"HELLO", -2},    {"WELCOME", -3},    {"ATTACH", 2},
     {"DETACH", 1}, {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
     {"EVENT", 2},  {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
     {"ERROR", 2},  {"MESH", 2},      {"PEERS", 0},       {"UNLINK", 0},
@@ -138,8 +139,8 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
 {
     switch (self->id) {
         case CES_PROTO_HELLO:
-            if (index == 2) //  flags: words we do not know are ignored
-                self->validated = size == 9 && !memcmp (data, "validated", 9);
+            if (index == 2)
+                return s_copy_field (self, data, size, self->flags, "flags");
             return index == 0 ? s_copy_field (self, data, size, self->version,
                                               "version")
                    : index == 1
@@ -151,7 +152,9 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
                    : index == 1
                        ? s_copy_field (self, data, size, self->hub_id, "hub-id")
                    : index == 2 ? s_take_heartbeat (self, data, size)
-                                : true;
+                   : index == 3
+                       ? s_copy_field (self, data, size, self->flags, "flags")
+                       : true;
         case CES_PROTO_ATTACH:
             if (index == 0)
                 return s_copy_field (self, data, size, self->conn, "conn");
@@ -241,6 +244,38 @@ s_command_id (const byte *data, size_t size)
 
 //  A message is read frame by frame into the codec's fields, with no
 //  allocation but the event frame's: this is every event's path
+//  EVENT and DELIVER in one frame: "EVENT " conn LF message. True if the
+//  frame is one (then self->message is set, or NULL and a reason if it is
+//  malformed)
+static bool
+s_take_compact (ces_proto_t *self, zmq_msg_t *part, bool more)
+{
+    const byte *data = (const byte *)zmq_msg_data (part);
+    size_t size = zmq_msg_size (part);
+    ces_proto_id_t id =
+        size > 6 && memcmp (data, "EVENT ", 6) == 0     ? CES_PROTO_EVENT
+        : size > 8 && memcmp (data, "DELIVER ", 8) == 0 ? CES_PROTO_DELIVER
+                                                        : 0;
+    if (!id)
+        return false;
+    self->id = id;
+    size_t at = id == CES_PROTO_EVENT ? 6 : 8;
+    size_t limit = size - at < FIELD_MAX + 1 ? size - at : FIELD_MAX + 1;
+    const byte *newline = (const byte *)memchr (data + at, '\n', limit);
+    if (more || !newline || newline == data + at ||
+        !s_copy_field (self, data + at, (size_t)(newline - data - at),
+                       self->conn, "conn")) {
+        if (!self->reason[0])
+            s_copy (self->reason, "one-frame EVENT or DELIVER is not command, "
+                                  "space, conn, newline, message");
+        return true;
+    }
+    //  One copy: the message is a slice of the frame
+    size_t offset = (size_t)(newline + 1 - data);
+    self->message = zframe_new (data + offset, size - offset);
+    return true;
+}
+
 static int
 s_recv (ces_proto_t *self, zsock_t *input, int flags)
 {
@@ -260,9 +295,7 @@ s_recv (ces_proto_t *self, zsock_t *input, int flags)
         zlist_purge (self->peers);
     self->reason[0] = 0;
     self->id = 0;
-    self->validated = false;
-    //  Over inproc:// a message carries no metadata, not even its type
-    self->inproc = zmq_msg_gets (&part, "Socket-Type") == NULL;
+    self->flags[0] = 0;
     bool more = zmq_msg_more (&part);
     bool ok = true;
     if (zsock_type (input) == ZMQ_ROUTER) {
@@ -275,6 +308,15 @@ s_recv (ces_proto_t *self, zsock_t *input, int flags)
     int id = ok ? s_command_id ((const byte *)zmq_msg_data (&part),
                                 zmq_msg_size (&part))
                 : 0;
+    if (id == CES_PROTO_HELLO)
+        //  Over inproc:// a message carries no metadata, not even its type
+        self->inproc = zmq_msg_gets (&part, "Socket-Type") == NULL;
+    if (ok && !id && s_take_compact (self, &part, more)) {
+        while (more && zmq_msg_recv (&part, handle, 0) >= 0)
+            more = zmq_msg_more (&part);
+        zmq_msg_close (&part);
+        return self->message ? 0 : -2;
+    }
     if (!ok)
         s_copy (self->reason, "message has no command frame");
     else if (!id) {
@@ -338,6 +380,33 @@ s_send_string (zsock_t *output, const char *string, bool more)
                : 0;
 }
 
+//  EVENT or DELIVER as one frame: "EVENT " conn LF message. One copy of
+//  the message, and one frame where there were three, in every thread
+static int
+s_send_one_frame (ces_proto_t *self, zsock_t *output)
+{
+    assert (self->message);
+    const char *name = s_commands[self->id].name;
+    size_t name_size = strlen (name);
+    size_t conn_size = strlen (self->conn);
+    size_t size = zframe_size (self->message);
+    zmq_msg_t msg;
+    int rc = zmq_msg_init_size (&msg, name_size + 1 + conn_size + 1 + size);
+    assert (rc == 0);
+    byte *data = (byte *)zmq_msg_data (&msg);
+    memcpy (data, name, name_size);
+    data[name_size] = ' ';
+    memcpy (data + name_size + 1, self->conn, conn_size);
+    data[name_size + 1 + conn_size] = '\n';
+    memcpy (data + name_size + conn_size + 2, zframe_data (self->message),
+            size);
+    if (zmq_msg_send (&msg, zsock_resolve (output), ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return -1;
+    }
+    return 0;
+}
+
 int
 ces_proto_send (ces_proto_t *self, zsock_t *output)
 {
@@ -350,6 +419,9 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
                          ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT) < 0)
             return -1;
     }
+    if (self->one_frame &&
+        (self->id == CES_PROTO_EVENT || self->id == CES_PROTO_DELIVER))
+        return s_send_one_frame (self, output);
     bool has_fields = self->id == CES_PROTO_PEERS
                           ? zlist_size (self->peers) > 0
                           : s_commands[self->id].fields != 0;
@@ -360,15 +432,16 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
     switch (self->id) {
         case CES_PROTO_HELLO:
             s_send_string (output, self->version, true);
-            if (!self->validated)
-                return s_send_string (output, self->name, false);
-            s_send_string (output, self->name, true);
-            return s_send_string (output, "validated", false);
+            s_send_string (output, self->name, *self->flags);
+            return *self->flags ? s_send_string (output, self->flags, false)
+                                : 0;
         case CES_PROTO_WELCOME:
             snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
             s_send_string (output, self->version, true);
             s_send_string (output, self->hub_id, true);
-            return s_send_string (output, heartbeat, false);
+            s_send_string (output, heartbeat, *self->flags);
+            return *self->flags ? s_send_string (output, self->flags, false)
+                                : 0;
         case CES_PROTO_ATTACH:
             s_send_string (output, self->conn, true);
             return s_send_string (output, self->role, false);
@@ -469,17 +542,27 @@ ces_proto_set_id (ces_proto_t *self, ces_proto_id_t id)
 }
 
 bool
-ces_proto_validated (ces_proto_t *self)
+ces_proto_has_flag (ces_proto_t *self, const char *flag)
 {
-    assert (self);
-    return self->validated;
+    assert (self && flag);
+    size_t size = strlen (flag);
+    for (const char *at = self->flags; *at;) {
+        const char *space = strchr (at, ' ');
+        size_t word = space ? (size_t)(space - at) : strlen (at);
+        if (word == size && memcmp (at, flag, size) == 0)
+            return true;
+        at += word;
+        while (*at == ' ')
+            at++;
+    }
+    return false;
 }
 
 void
-ces_proto_set_validated (ces_proto_t *self, bool validated)
+ces_proto_set_one_frame (ces_proto_t *self, bool one_frame)
 {
     assert (self);
-    self->validated = validated;
+    self->one_frame = one_frame;
 }
 
 bool
@@ -519,6 +602,7 @@ ces_proto_set_routing_id (ces_proto_t *self, zframe_t *routing_id)
     }
 
 STRING_FIELD (name)
+STRING_FIELD (flags)
 STRING_FIELD (hub_id)
 STRING_FIELD (conn)
 STRING_FIELD (role)
@@ -685,6 +769,56 @@ ces_proto_test (bool verbose)
     assert (ces_proto_recv (proto, router) == 0);
     assert (ces_proto_id (proto) == CES_PROTO_EVENT);
     assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n\n{}\n"));
+
+    //  ... and in one frame, both ways, for peers that said they read it
+    message = ces_frame_build ("ITB-1101", "{}", 2);
+    ces_proto_set_message (proto, &message);
+    ces_proto_set_conn (proto, "c7");
+    ces_proto_set_one_frame (proto, true);
+    assert (ces_proto_send (proto, dealer) == 0);
+    zframe_t *raw = zframe_recv (router);
+    zframe_destroy (&raw);
+    raw = zframe_recv (router);
+    assert (zframe_streq (raw, "EVENT c7\nITB-1101\n{}"));
+    zframe_destroy (&raw);
+    message = ces_frame_build ("ITB-1101", "{}", 2);
+    ces_proto_set_id (proto, CES_PROTO_DELIVER);
+    ces_proto_set_message (proto, &message);
+    assert (ces_proto_send (proto, router) == 0);
+    ces_proto_set_one_frame (proto, false);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_DELIVER);
+    assert (streq (ces_proto_conn (proto), "c7"));
+    assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n{}"));
+    zstr_send (dealer, "EVENT 9\nR\n{}");
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_EVENT);
+    assert (streq (ces_proto_conn (proto), "9"));
+    assert (zframe_streq (ces_proto_message (proto), "R\n{}"));
+    zstr_send (dealer, "EVENT 9");
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "one-frame"));
+    zstr_sendx (dealer, "EVENT \nR\n{}", "more", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+
+    //  Flags of HELLO and WELCOME: sent only when there are some
+    ces_proto_set_id (proto, CES_PROTO_HELLO);
+    ces_proto_set_flags (proto, "one-frame validated");
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_has_flag (proto, "validated"));
+    assert (ces_proto_has_flag (proto, "one-frame"));
+    assert (!ces_proto_has_flag (proto, "one"));
+    ces_proto_set_id (proto, CES_PROTO_WELCOME);
+    ces_proto_set_heartbeat (proto, 100);
+    ces_proto_set_flags (proto, "");
+    assert (ces_proto_send (proto, router) == 0);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_WELCOME);
+    assert (streq (ces_proto_flags (proto), ""));
+    zstr_sendx (dealer, "HELLO", "1", "peer", "future-flag", NULL);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (!ces_proto_has_flag (proto, "validated"));
 
     //  Malformed input: -2 with a reason, never an abort
     zstr_send (dealer, "NONSENSE");

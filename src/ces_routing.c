@@ -15,6 +15,7 @@ typedef struct {
     bool dead;            //  found gone mid-route; removed at a safe point
     bool mesh;            //  a peer hub's link: ces_mesh handles its state
     bool validated;       //  its events were checked before (trusted HELLO)
+    bool one_frame;       //  it reads DELIVER in one frame
     zhashx_t *conns;      //  connection id -> conn_t
 } link_t;
 
@@ -493,8 +494,10 @@ s_deliver (ces_routing_t *self, conn_t *conn, zframe_t *message)
     zframe_t *lent = message;
     ces_proto_set_message (self->proto, &lent);
     ces_proto_set_routing_id (self->proto, conn->link->routing_id);
+    ces_proto_set_one_frame (self->proto, conn->link->one_frame);
     int rc = ces_proto_send (self->proto, self->router);
     int error = zmq_errno ();
+    ces_proto_set_one_frame (self->proto, false);
     lent = ces_proto_take_message (self->proto);
     assert (lent == message);
     if (rc == 0)
@@ -763,13 +766,19 @@ s_handle_hello (ces_routing_t *self)
     if (link)
         s_link_remove (self, link, "said HELLO again (restarted)", true);
     link = s_link_new (self, routing_id, ces_proto_name (self->proto));
-    link->validated = ces_proto_validated (self->proto) && s_trusted (self);
+    link->validated =
+        ces_proto_has_flag (self->proto, "validated") && s_trusted (self);
+    link->one_frame = ces_proto_has_flag (self->proto, "one-frame");
+    //  A peer that sent flags understands a WELCOME with flags
+    bool flags = *ces_proto_flags (self->proto) != 0;
     ces_info (self->log_level, "hub: link %s (%s) connected%s", link->id,
               link->name, link->validated ? ", events validated there" : "");
     ces_proto_set_id (self->proto, CES_PROTO_WELCOME);
     ces_proto_set_hub_id (self->proto, self->hub_id);
     ces_proto_set_heartbeat (self->proto, self->heartbeat);
+    ces_proto_set_flags (self->proto, flags ? "one-frame" : "");
     s_send_to (self, routing_id);
+    ces_proto_set_flags (self->proto, "");
 }
 
 //  REGISTER, UNREGISTER, PEERS and UNLINK: the mesh's on a mesh link
@@ -1215,7 +1224,7 @@ ces_routing_test (bool verbose)
     //  A link over inproc:// that says it validated is believed: its
     //  events are not scanned again (only the frame is checked)
     ces_proto_set_id (proto, CES_PROTO_HELLO);
-    ces_proto_set_validated (proto, true);
+    ces_proto_set_flags (proto, "validated");
     s_test_send (routing, poller, proto, dealer);
     s_expect (proto, dealer, CES_PROTO_WELCOME);
     ces_proto_set_id (proto, CES_PROTO_ATTACH);

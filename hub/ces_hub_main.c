@@ -25,6 +25,9 @@ s_usage (FILE *out)
         "  --max-depth LEVELS   deepest JSON nesting of an event (default %d,\n"
         "                       at most %d)\n"
         "  --no-validate        route payloads without checking they are JSON\n"
+        "  --trust-validated    skip the JSON check for events of any peer\n"
+        "                       that says it checked them (peers in this\n"
+        "                       process and CURVE peers are trusted anyway)\n"
         "  --hub-id ID          name of this hub, unique in the mesh "
         "(default:\n"
         "                       random at every start)\n"
@@ -83,6 +86,7 @@ main (int argc, char *argv[])
     const char *curve_cert = s_env_or ("CES_CURVE_CERT", NULL);
     const char *curve_clients = s_env_or ("CES_CURVE_CLIENTS", NULL);
     bool validate = true;
+    bool trust_validated = false;
     zlist_t *peers = zlist_new ();
     zlist_autofree (peers);
     ces_mesh_split_peers (s_env_or ("CES_HUB_PEERS", ""), peers);
@@ -94,6 +98,7 @@ main (int argc, char *argv[])
         {"max-payload", required_argument, NULL, 'm'},
         {"max-depth", required_argument, NULL, 'd'},
         {"no-validate", no_argument, NULL, 'n'},
+        {"trust-validated", no_argument, NULL, 'T'},
         {"hub-id", required_argument, NULL, 'i'},
         {"http", required_argument, NULL, 't'},
         {"peer", required_argument, NULL, 'e'},
@@ -124,6 +129,9 @@ main (int argc, char *argv[])
                 break;
             case 'n':
                 validate = false;
+                break;
+            case 'T':
+                trust_validated = true;
                 break;
             case 'i':
                 hub_id = optarg;
@@ -186,7 +194,8 @@ main (int argc, char *argv[])
               (!curve_cert || s_set (hub, "curve-cert", curve_cert)) &&
               (!curve_clients || s_set (hub, "curve-clients", curve_clients)) &&
               s_set (hub, "http", http) &&
-              s_set (hub, "validate", validate ? "true" : "false");
+              s_set (hub, "validate", validate ? "true" : "false") &&
+              (!trust_validated || s_set (hub, "trust-validated", "true"));
     if (!ok) {
         zactor_destroy (&hub);
         zlist_destroy (&peers);

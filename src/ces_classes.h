@@ -14,6 +14,7 @@
 
 //  Internal classes, each documented in its own header beside its source
 #include "ces_counters.h"
+#include "ces_rooms.h"
 #include "ces_routing.h"
 
 //  Log levels of the actors' "SET log-level" option; a line is printed when
@@ -81,6 +82,7 @@ void ces_proto_test (bool verbose);
 void ces_link_test (bool verbose);
 void ces_http_test (bool verbose);
 void ces_hub_test (bool verbose);
+void ces_rooms_test (bool verbose);
 void ces_routing_test (bool verbose);
 void ces_messenger_test (bool verbose);
 void ces_edge_test (bool verbose);

@@ -454,13 +454,11 @@ s_start_http (self_t *self)
 static void
 s_routing_options (self_t *self)
 {
-    ces_routing_set_log_level (self->routing, self->log_level);
-    ces_routing_set_heartbeat (self->routing, self->heartbeat);
-    ces_routing_set_validate (self->routing, self->validate);
-    ces_routing_set_trust (self->routing, self->trust_validated,
-                           self->curve != NULL);
-    ces_routing_set_max_payload (self->routing, self->max_payload);
-    ces_routing_set_max_depth (self->routing, self->max_depth);
+    ces_routing_options_t options = {self->log_level,     self->heartbeat,
+                                     self->validate,      self->trust_validated,
+                                     self->curve != NULL, self->max_payload,
+                                     self->max_depth};
+    ces_routing_set_options (self->routing, &options);
 }
 
 static void

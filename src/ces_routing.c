@@ -28,29 +28,11 @@ typedef struct {
     zhashx_t *rooms; //  rooms it registered ("*" included), as a set
 } conn_t;
 
-//  A room some connection registered, or some SUB subscribed to, or both
-typedef struct {
-    size_t subscribers; //  connections that registered it
-    size_t topics;      //  SUB subscriptions to "ROOM\n" at the XPUB
-    uint64_t seq;       //  per-room sequence, lets subscribers count loss
-} room_t;
-
-//  A register that waits for its sync subscription to reach the XPUB, so
-//  that REGISTERED means "events for these rooms will reach you"
-typedef struct {
-    bool registered;
-    bool subscribed;
-    zframe_t *routing_id;
-    char *conn;
-    int64_t created;
-} sync_t;
-
 struct _ces_routing_t {
     char *hub_id;
     zsock_t *router; //  borrowed from the hub
     zsock_t *pub;    //  borrowed: an XPUB, so sync subscriptions are seen
     void *router_handle;
-    void *pub_handle;
     ces_mesh_t *mesh; //  borrowed, may be NULL
     int log_level;
     uint32_t heartbeat;
@@ -60,16 +42,12 @@ struct _ces_routing_t {
     ces_proto_t *proto;
     ces_frame_t *frame;
     ces_event_t *event;
-    zhashx_t *links;         //  link id -> link_t
-    link_t *last_link;       //  the link of the last message, or NULL
-    zhashx_t *rooms;         //  room -> room_t
-    size_t registered_rooms; //  rooms with subscribers > 0
-    size_t star_subscribers;
-    size_t star_topics;  //  SUB subscriptions to everything ("")
+    zhashx_t *links;     //  link id -> link_t
+    link_t *last_link;   //  the link of the last message, or NULL
+    ces_rooms_t *rooms;  //  room interest, and publishing
     zlistx_t *repeaters; //  conn_t, not owned, in attach order
     zlistx_t *hub_peers; //  conn_t, not owned
     uint64_t next_repeater;
-    zhashx_t *syncs;     //  token -> sync_t
     bool some_link_dead; //  a link was found gone while routing
     ces_routing_counters_t counters;
     uint64_t drops_logged[CES_DROP_REASONS];
@@ -99,115 +77,6 @@ s_count_drop (ces_routing_t *self, ces_drop_reason_t reason)
 }
 
 //  --------------------------------------------------------------------------
-//  Room interest: registrations by connection, subscriptions by SUB
-
-static void
-s_room_free (void **item_p)
-{
-    freen (*item_p);
-    *item_p = NULL;
-}
-
-static room_t *
-s_room_require (ces_routing_t *self, const char *name)
-{
-    room_t *room = (room_t *)zhashx_lookup (self->rooms, name);
-    if (!room) {
-        room = (room_t *)zmalloc (sizeof (room_t));
-        assert (room);
-        zhashx_insert (self->rooms, name, room);
-    }
-    return room;
-}
-
-//  Forgets a room neither registered nor subscribed; name may be its key
-static void
-s_room_release (ces_routing_t *self, room_t *room, const char *name)
-{
-    if (room->subscribers == 0 && room->topics == 0) {
-        char *gone = strdup (name);
-        zhashx_delete (self->rooms, gone);
-        freen (gone);
-    }
-}
-
-static void
-s_room_add (ces_routing_t *self, conn_t *conn, const char *name)
-{
-    if (zhashx_lookup (conn->rooms, name))
-        return; //  registering twice is idempotent
-    zhashx_insert (conn->rooms, name, (void *)"");
-    if (streq (name, "*")) {
-        if (self->star_subscribers++ == 0 && self->mesh)
-            ces_mesh_want (self->mesh, name, true);
-        return;
-    }
-    room_t *room = s_room_require (self, name);
-    if (room->subscribers++ == 0) {
-        self->registered_rooms++;
-        if (self->mesh)
-            ces_mesh_want (self->mesh, name, true);
-    }
-}
-
-static void
-s_room_remove (ces_routing_t *self, conn_t *conn, const char *name)
-{
-    if (!zhashx_lookup (conn->rooms, name))
-        return;
-    //  Copy: name may be the key about to be deleted
-    char *copy = strdup (name);
-    zhashx_delete (conn->rooms, copy);
-    if (streq (copy, "*")) {
-        if (--self->star_subscribers == 0 && self->mesh)
-            ces_mesh_want (self->mesh, copy, false);
-    } else {
-        room_t *room = (room_t *)zhashx_lookup (self->rooms, copy);
-        assert (room && room->subscribers > 0);
-        if (--room->subscribers == 0) {
-            self->registered_rooms--;
-            s_room_release (self, room, copy);
-            if (self->mesh)
-                ces_mesh_want (self->mesh, copy, false);
-        }
-    }
-    freen (copy);
-}
-
-static void
-s_conn_remove_all_rooms (ces_routing_t *self, conn_t *conn)
-{
-    zlistx_t *rooms = zhashx_keys (conn->rooms);
-    const char *room = (const char *)zlistx_first (rooms);
-    while (room) {
-        s_room_remove (self, conn, room);
-        room = (const char *)zlistx_next (rooms);
-    }
-    zlistx_destroy (&rooms);
-}
-
-//  Room topics are "ROOM\n", every room's is ""
-static void
-s_count_topic (ces_routing_t *self, const char *topic, size_t size, bool on)
-{
-    if (size == 0) {
-        self->star_topics = on                  ? self->star_topics + 1
-                            : self->star_topics ? self->star_topics - 1
-                                                : 0;
-        return;
-    }
-    char name[CES_ROOM_MAX + 1];
-    if (ces_frame_room_copy (topic, size, name) != size)
-        return; //  not one of ours
-    room_t *room = on ? s_room_require (self, name)
-                      : (room_t *)zhashx_lookup (self->rooms, name);
-    if (!room)
-        return;
-    room->topics = on ? room->topics + 1 : room->topics ? room->topics - 1 : 0;
-    s_room_release (self, room, name);
-}
-
-//  --------------------------------------------------------------------------
 //  Connections and links
 
 static zlistx_t *
@@ -224,7 +93,7 @@ s_conn_detach (ces_routing_t *self, link_t *link, const char *conn_id)
     conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
     if (!conn)
         return;
-    s_conn_remove_all_rooms (self, conn);
+    ces_rooms_remove_all (self->rooms, conn->rooms);
     zlistx_t *list = s_role_list (self, conn->role);
     void *handle = list ? zlistx_find (list, conn) : NULL;
     if (handle)
@@ -419,67 +288,6 @@ s_send_error (ces_routing_t *self, zframe_t *routing_id, const char *code,
 }
 
 //  --------------------------------------------------------------------------
-//  Register sync: REGISTERED goes back once both the REGISTER and the sync
-//  subscription have arrived, in either order
-
-static void
-s_sync_free (void **item_p)
-{
-    sync_t *sync = (sync_t *)*item_p;
-    zframe_destroy (&sync->routing_id);
-    zstr_free (&sync->conn);
-    freen (sync);
-    *item_p = NULL;
-}
-
-static sync_t *
-s_sync_require (ces_routing_t *self, const char *token)
-{
-    sync_t *sync = (sync_t *)zhashx_lookup (self->syncs, token);
-    if (!sync) {
-        sync = (sync_t *)zmalloc (sizeof (sync_t));
-        assert (sync);
-        sync->created = zclock_mono ();
-        zhashx_insert (self->syncs, token, sync);
-    }
-    return sync;
-}
-
-static void
-s_sync_complete (ces_routing_t *self, const char *token)
-{
-    sync_t *sync = (sync_t *)zhashx_lookup (self->syncs, token);
-    if (!sync || !sync->registered || !sync->subscribed)
-        return;
-    ces_proto_set_id (self->proto, CES_PROTO_REGISTERED);
-    ces_proto_set_conn (self->proto, sync->conn);
-    ces_proto_set_token (self->proto, token);
-    s_send_to (self, sync->routing_id);
-    zhashx_delete (self->syncs, token);
-}
-
-void
-ces_routing_recv_subscription (ces_routing_t *self)
-{
-    assert (self);
-    zframe_t *frame = zframe_recv (self->pub);
-    if (!frame)
-        return;
-    size_t prefix = strlen (CES_SYNC_PREFIX);
-    const char *data = (const char *)zframe_data (frame);
-    size_t size = zframe_size (frame);
-    if (size > 1 + prefix && data[0] == 1 &&
-        memcmp (data + 1, CES_SYNC_PREFIX, prefix) == 0) {
-        char *token = strndup (data + 1 + prefix, size - 1 - prefix);
-        s_sync_require (self, token)->subscribed = true;
-        s_sync_complete (self, token);
-        freen (token);
-    } else if (size >= 1 && (data[0] == 0 || data[0] == 1))
-        s_count_topic (self, data + 1, size - 1, data[0] == 1);
-    zframe_destroy (&frame);
-}
-
-//  --------------------------------------------------------------------------
 //  Routing an event
 
 //  Sends DELIVER to one connection; false if it could not take it
@@ -509,48 +317,6 @@ s_deliver (ces_routing_t *self, conn_t *conn, zframe_t *message)
     } else
         s_count_drop (self, CES_DROP_QUEUE_FULL);
     return false;
-}
-
-typedef enum { PUBLISHED, NO_SUBSCRIBER, UNCONNECTED } publish_t;
-
-//  Publishes to messengers. One frame: the message, then the origin, its
-//  length (2 octets) and the room's sequence number (8 octets), so that a
-//  subscriber gets the room topic first and each event costs one ZeroMQ
-//  message end to end
-static publish_t
-s_publish (ces_routing_t *self, const char *name, zframe_t *message,
-           const char *origin)
-{
-    room_t *room = (room_t *)zhashx_lookup (self->rooms, name);
-    bool registered = room && room->subscribers;
-    if (!registered && self->star_subscribers == 0)
-        return NO_SUBSCRIBER;
-    //  Registered over the DEALER, but no SUB has subscribed yet (a peer
-    //  whose SUB reconnects after its DEALER): the PUB would drop it unseen
-    if (!(room && room->topics) && !self->star_topics) {
-        s_count_drop (self, CES_DROP_UNCONNECTED);
-        return UNCONNECTED;
-    }
-    uint64_t seq = registered ? ++room->seq : 0;
-    size_t size = zframe_size (message);
-    size_t origin_size = strlen (origin);
-    if (origin_size > 0xFFFF)
-        origin_size = 0xFFFF;
-    zmq_msg_t out;
-    int rc = zmq_msg_init_size (&out, size + origin_size + 10);
-    assert (rc == 0);
-    byte *data = (byte *)zmq_msg_data (&out);
-    memcpy (data, zframe_data (message), size);
-    memcpy (data + size, origin, origin_size);
-    byte *footer = data + size + origin_size;
-    footer[0] = (byte)(origin_size >> 8);
-    footer[1] = (byte)origin_size;
-    for (int i = 0; i < 8; i++)
-        footer[2 + i] = (byte)(seq >> (56 - 8 * i));
-    if (zmq_msg_send (&out, self->pub_handle, ZMQ_DONTWAIT) < 0)
-        zmq_msg_close (&out);
-    self->counters.published++;
-    return PUBLISHED;
 }
 
 static bool
@@ -617,9 +383,14 @@ s_route (ces_routing_t *self, zframe_t *message, ces_role_index_t role,
         role = CES_ROLE_INDEX_REPEATER;
     self->counters.events_in[role]++;
     const char *room = ces_frame_room (self->frame);
-    publish_t published = s_publish (self, room, message, origin);
-    bool delivered = published == PUBLISHED;
-    if (published == NO_SUBSCRIBER)
+    ces_rooms_publish_t published =
+        ces_rooms_publish (self->rooms, room, message, origin);
+    bool delivered = published == CES_ROOMS_PUBLISHED;
+    if (delivered)
+        self->counters.published++;
+    else if (published == CES_ROOMS_UNCONNECTED)
+        s_count_drop (self, CES_DROP_UNCONNECTED);
+    else
         self->counters.no_subscriber++;
     if (role == CES_ROLE_INDEX_MESSENGER || role == CES_ROLE_INDEX_REPEATER) {
         delivered |= s_send_to_hub_peers (self, message, sender);
@@ -700,22 +471,6 @@ s_handle_mesh_hello (ces_routing_t *self, link_t *link)
 }
 
 static void
-s_sync_registered (ces_routing_t *self, const char *token, zframe_t *routing_id,
-                   const char *conn_id)
-{
-    sync_t *sync = s_sync_require (self, token);
-    sync->registered = true;
-    zframe_destroy (&sync->routing_id);
-    sync->routing_id = zframe_dup (routing_id);
-    zstr_free (&sync->conn);
-    sync->conn = strdup (conn_id);
-    //  Copy the token: the reply reuses the codec's fields
-    char *token_copy = strdup (token);
-    s_sync_complete (self, token_copy);
-    freen (token_copy);
-}
-
-static void
 s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
 {
     zframe_t *routing_id = ces_proto_routing_id (self->proto);
@@ -728,20 +483,20 @@ s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
     }
     zlist_t *rooms = ces_proto_rooms (self->proto);
     if (!is_register && zlist_size (rooms) == 0) {
-        s_conn_remove_all_rooms (self, conn);
+        ces_rooms_remove_all (self->rooms, conn->rooms);
         return;
     }
     const char *room = (const char *)zlist_first (rooms);
     while (room) {
         if (is_register)
-            s_room_add (self, conn, room);
+            ces_rooms_add (self->rooms, conn->rooms, room);
         else
-            s_room_remove (self, conn, room);
+            ces_rooms_remove (self->rooms, conn->rooms, room);
         room = (const char *)zlist_next (rooms);
     }
     const char *token = ces_proto_token (self->proto);
     if (is_register && *token)
-        s_sync_registered (self, token, routing_id, conn_id);
+        ces_rooms_sync_registered (self->rooms, token, routing_id, conn_id);
 }
 
 //  A peer that validated its events says so in HELLO; the hub believes it
@@ -906,24 +661,11 @@ s_expire_links (ces_routing_t *self, int64_t now)
     zlistx_destroy (&silent);
 }
 
-static void
-s_expire_syncs (ces_routing_t *self, int64_t now)
+void
+ces_routing_recv_subscription (ces_routing_t *self)
 {
-    zlistx_t *stale = zlistx_new ();
-    zlistx_set_destructor (stale, (zlistx_destructor_fn *)zstr_free);
-    sync_t *sync = (sync_t *)zhashx_first (self->syncs);
-    while (sync) {
-        if (now - sync->created > 10000)
-            zlistx_add_end (stale,
-                            strdup ((char *)zhashx_cursor (self->syncs)));
-        sync = (sync_t *)zhashx_next (self->syncs);
-    }
-    char *token = (char *)zlistx_first (stale);
-    while (token) {
-        zhashx_delete (self->syncs, token);
-        token = (char *)zlistx_next (stale);
-    }
-    zlistx_destroy (&stale);
+    assert (self);
+    ces_rooms_recv_subscription (self->rooms);
 }
 
 void
@@ -932,7 +674,7 @@ ces_routing_housekeeping (ces_routing_t *self)
     assert (self);
     int64_t now = zclock_mono ();
     s_expire_links (self, now);
-    s_expire_syncs (self, now);
+    ces_rooms_expire_syncs (self->rooms);
     //  Drops are logged once per interval, not once per event
     for (int reason = 0; reason < CES_DROP_REASONS; reason++) {
         uint64_t fresh =
@@ -949,8 +691,8 @@ ces_routing_counters (ces_routing_t *self)
 {
     assert (self);
     self->counters.links = zhashx_size (self->links);
-    self->counters.rooms = self->registered_rooms;
-    self->counters.star_subscribers = self->star_subscribers;
+    self->counters.rooms = ces_rooms_registered (self->rooms);
+    self->counters.star_subscribers = ces_rooms_star_subscribers (self->rooms);
     self->counters.repeaters = zlistx_size (self->repeaters);
     return &self->counters;
 }
@@ -974,14 +716,7 @@ ces_routing_status (ces_routing_t *self, cJSON *root)
         link = (link_t *)zhashx_next (self->links);
     }
     cJSON *rooms = cJSON_AddObjectToObject (root, "rooms");
-    room_t *room = (room_t *)zhashx_first (self->rooms);
-    while (room) {
-        if (room->subscribers)
-            cJSON_AddNumberToObject (rooms,
-                                     (const char *)zhashx_cursor (self->rooms),
-                                     (double)room->subscribers);
-        room = (room_t *)zhashx_next (self->rooms);
-    }
+    ces_rooms_status (self->rooms, rooms);
 }
 
 //  --------------------------------------------------------------------------
@@ -998,7 +733,6 @@ ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
     self->router = router;
     self->pub = pub;
     self->router_handle = zsock_resolve (router);
-    self->pub_handle = zsock_resolve (pub);
     self->mesh = mesh;
     self->log_level = CES_LOG_INFO;
     self->heartbeat = CES_HEARTBEAT_MSEC;
@@ -1007,15 +741,11 @@ ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
     self->frame = ces_frame_new (CES_PAYLOAD_MAX);
     self->event = ces_event_new ();
     self->links = zhashx_new ();
-    self->rooms = zhashx_new ();
-    self->syncs = zhashx_new ();
+    self->rooms = ces_rooms_new (router, pub, mesh);
     self->repeaters = zlistx_new ();
     self->hub_peers = zlistx_new ();
-    assert (self->links && self->rooms && self->syncs && self->repeaters &&
-            self->hub_peers);
+    assert (self->links && self->repeaters && self->hub_peers);
     zhashx_set_destructor (self->links, s_link_free);
-    zhashx_set_destructor (self->rooms, s_room_free);
-    zhashx_set_destructor (self->syncs, s_sync_free);
     return self;
 }
 
@@ -1025,11 +755,10 @@ ces_routing_destroy (ces_routing_t **self_p)
     assert (self_p);
     if (*self_p) {
         ces_routing_t *self = *self_p;
-        zhashx_destroy (&self->syncs);
         zlistx_destroy (&self->repeaters);
         zlistx_destroy (&self->hub_peers);
         zhashx_destroy (&self->links);
-        zhashx_destroy (&self->rooms);
+        ces_rooms_destroy (&self->rooms);
         ces_proto_destroy (&self->proto);
         ces_frame_destroy (&self->frame);
         ces_event_destroy (&self->event);
@@ -1040,67 +769,36 @@ ces_routing_destroy (ces_routing_t **self_p)
 }
 
 void
-ces_routing_set_heartbeat (ces_routing_t *self, uint32_t msecs)
+ces_routing_set_options (ces_routing_t *self,
+                         const ces_routing_options_t *options)
 {
-    assert (self);
-    self->heartbeat = msecs;
-}
-
-void
-ces_routing_set_validate (ces_routing_t *self, bool validate)
-{
-    assert (self);
-    self->validate = validate;
-}
-
-void
-ces_routing_set_trust (ces_routing_t *self, bool trust_all, bool curve)
-{
-    assert (self);
-    self->trust_all = trust_all;
-    self->curve = curve;
-}
-
-void
-ces_routing_set_log_level (ces_routing_t *self, int level)
-{
-    assert (self);
-    self->log_level = level;
-}
-
-void
-ces_routing_set_max_payload (ces_routing_t *self, size_t bytes)
-{
-    assert (self);
+    assert (self && options);
+    self->log_level = options->log_level;
+    self->heartbeat = options->heartbeat;
+    self->validate = options->validate;
+    self->trust_all = options->trust_all;
+    self->curve = options->curve;
     ces_frame_destroy (&self->frame);
-    self->frame = ces_frame_new (bytes);
-}
-
-void
-ces_routing_set_max_depth (ces_routing_t *self, int depth)
-{
-    assert (self);
-    ces_event_set_max_depth (self->event, depth);
+    self->frame = ces_frame_new (options->max_payload);
+    ces_event_set_max_depth (self->event, options->max_depth);
 }
 
 //  --------------------------------------------------------------------------
-//  Self test: a raw DEALER and SUB speak the protocol to a routing table on
-//  sockets of the test's own
+//  Self test: raw DEALERs and a SUB speak the protocol to a routing table
+//  on sockets of the test's own
 
+//  Sends a message, lets the table handle everything that arrives
 static void
-s_expect (ces_proto_t *proto, zsock_t *dealer, ces_proto_id_t id)
+s_test_send (ces_routing_t *self, zpoller_t *poller, zsock_t *dealer,
+             const char *command, ...)
 {
-    int rc = ces_proto_recv (proto, dealer);
-    assert (rc == 0);
-    if (ces_proto_id (proto) != id)
-        zsys_error ("expected %d, got %s", id, ces_proto_command (proto));
-    assert (ces_proto_id (proto) == id);
-}
-
-//  Lets the routing table handle what reached its sockets
-static void
-s_test_serve (ces_routing_t *self, zpoller_t *poller)
-{
+    zmsg_t *msg = zmsg_new ();
+    va_list args;
+    va_start (args, command);
+    for (const char *frame = command; frame; frame = va_arg (args, char *))
+        zmsg_addstr (msg, frame);
+    va_end (args);
+    zmsg_send (&msg, dealer);
     void *which;
     while ((which = zpoller_wait (poller, 20))) {
         if (which == self->router)
@@ -1110,22 +808,32 @@ s_test_serve (ces_routing_t *self, zpoller_t *poller)
     }
 }
 
+//  The next message's command and its second field
 static void
-s_test_send (ces_routing_t *routing, zpoller_t *poller, ces_proto_t *proto,
-             zsock_t *dealer)
+s_test_expect (zsock_t *dealer, const char *command, const char *field)
 {
-    ces_proto_send (proto, dealer);
-    s_test_serve (routing, poller);
+    zmsg_t *msg = zmsg_recv (dealer);
+    assert (msg);
+    char *name = zmsg_popstr (msg);
+    char *first = zmsg_popstr (msg);
+    char *second = zmsg_popstr (msg);
+    if (!streq (name, command) || (field && !streq (second, field)))
+        zsys_error ("expected %s %s, got %s %s", command, field, name, second);
+    assert (streq (name, command) && (!field || streq (second, field)));
+    zstr_free (&name);
+    zstr_free (&first);
+    zstr_free (&second);
+    zmsg_destroy (&msg);
 }
 
-static void
-s_test_event (ces_routing_t *routing, zpoller_t *poller, ces_proto_t *proto,
-              zsock_t *dealer, const char *room, const char *json)
+static zsock_t *
+s_test_dealer (const char *identity)
 {
-    zframe_t *message = ces_frame_build (room, json, strlen (json));
-    ces_proto_set_id (proto, CES_PROTO_EVENT);
-    ces_proto_set_message (proto, &message);
-    s_test_send (routing, poller, proto, dealer);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (dealer, identity);
+    zsock_set_rcvtimeo (dealer, 2000);
+    assert (zsock_connect (dealer, "inproc://routing-test-router") == 0);
+    return dealer;
 }
 
 void
@@ -1141,126 +849,103 @@ ces_routing_test (bool verbose)
     zsock_set_xpub_verboser (pub, 1);
     assert (zsock_bind (router, "inproc://routing-test-router") == 0);
     assert (zsock_bind (pub, "inproc://routing-test-pub") == 0);
-    ces_routing_t *routing =
-        ces_routing_new ("selftest-hub", router, pub, NULL);
-    ces_routing_set_log_level (routing,
-                               verbose ? CES_LOG_DEBUG : CES_LOG_ERROR);
+    ces_routing_t *routing = ces_routing_new ("test-hub", router, pub, NULL);
+    ces_routing_options_t options = {verbose ? CES_LOG_DEBUG : CES_LOG_ERROR,
+                                     1000,
+                                     true,
+                                     false,
+                                     false,
+                                     CES_PAYLOAD_MAX,
+                                     CES_DEPTH_MAX};
+    ces_routing_set_options (routing, &options);
     zpoller_t *poller = zpoller_new (router, pub, NULL);
-
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    zsock_set_identity (dealer, "selftest");
-    zsock_set_rcvtimeo (dealer, 2000);
-    assert (zsock_connect (dealer, "inproc://routing-test-router") == 0);
+    zsock_t *edge = s_test_dealer ("edge");
+    zsock_t *repeater = s_test_dealer ("repeater");
     zsock_t *sub = zsock_new_sub ("inproc://routing-test-pub", NULL);
     zsock_set_rcvtimeo (sub, 2000);
-    ces_proto_t *proto = ces_proto_new ();
 
-    //  An unknown link is told to say HELLO
-    ces_proto_set_id (proto, CES_PROTO_HEARTBEAT);
-    s_test_send (routing, poller, proto, dealer);
-    s_expect (proto, dealer, CES_PROTO_ERROR);
-    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_UNKNOWN_LINK));
-
-    ces_proto_set_id (proto, CES_PROTO_HELLO);
-    ces_proto_set_name (proto, "selftest");
-    s_test_send (routing, poller, proto, dealer);
-    s_expect (proto, dealer, CES_PROTO_WELCOME);
-    assert (streq (ces_proto_hub_id (proto), "selftest-hub"));
-
-    ces_proto_set_id (proto, CES_PROTO_ATTACH);
-    ces_proto_set_conn (proto, "1");
-    ces_proto_set_role (proto, CES_ROLE_MESSENGER);
-    s_test_send (routing, poller, proto, dealer);
-
-    //  Registered, but no SUB holds the room yet: not published
-    zlist_t *rooms = zlist_new ();
-    zlist_append (rooms, "ITB-1101");
-    ces_proto_set_id (proto, CES_PROTO_REGISTER);
-    ces_proto_set_token (proto, "");
-    ces_proto_set_rooms (proto, rooms);
-    s_test_send (routing, poller, proto, dealer);
-    s_test_event (routing, poller, proto, dealer, "ITB-1101", "{}");
-    const ces_routing_counters_t *counters = ces_routing_counters (routing);
-    assert (counters->drops[CES_DROP_UNCONNECTED] == 1);
-    assert (counters->rooms == 1);
+    //  An unknown link is told to say HELLO; HELLO gets WELCOME, with
+    //  flags only if it had some
+    s_test_send (routing, poller, edge, "HEARTBEAT", NULL);
+    s_test_expect (edge, "ERROR", "this hub does not know you; send HELLO");
+    s_test_send (routing, poller, edge, "HELLO", "1", "edge", NULL);
+    s_test_expect (edge, "WELCOME", "test-hub");
+    s_test_send (routing, poller, repeater, "HELLO", "1", "rep", "one-frame",
+                 NULL);
+    s_test_expect (repeater, "WELCOME", "test-hub");
+    s_test_send (routing, poller, edge, "ATTACH", "1", "messenger", NULL);
+    s_test_send (routing, poller, edge, "ATTACH", "2", "messenger", NULL);
+    s_test_send (routing, poller, repeater, "ATTACH", "r", "repeater", NULL);
 
     //  REGISTERED comes once the sync subscription reached the hub
     zsock_set_subscribe (sub, "ITB-1101\n");
     zsock_set_subscribe (sub, CES_SYNC_PREFIX "tok-1");
-    ces_proto_set_id (proto, CES_PROTO_REGISTER);
-    ces_proto_set_conn (proto, "1");
-    ces_proto_set_token (proto, "tok-1");
-    ces_proto_set_rooms (proto, rooms);
-    zlist_destroy (&rooms);
-    s_test_send (routing, poller, proto, dealer);
-    s_expect (proto, dealer, CES_PROTO_REGISTERED);
-    assert (streq (ces_proto_token (proto), "tok-1"));
+    s_test_send (routing, poller, edge, "REGISTER", "1", "tok-1", "ITB-1101",
+                 NULL);
+    s_test_expect (edge, "REGISTERED", "tok-1");
 
-    //  A second connection on the same link sends; the first receives it
-    ces_proto_set_id (proto, CES_PROTO_ATTACH);
-    ces_proto_set_conn (proto, "2");
-    s_test_send (routing, poller, proto, dealer);
-    s_test_event (routing, poller, proto, dealer, "ITB-1101",
-                  "{\"key\":\"power\"}");
-    //  One frame: message, origin, origin length, sequence number
+    //  A messenger's event: published (origin, sequence number) and given
+    //  to the one repeater, in one frame as it asked
+    s_test_send (routing, poller, edge, "EVENT", "2",
+                 "ITB-1101\n{\"key\":\"power\"}", NULL);
     zframe_t *published = zframe_recv (sub);
-    const char *expected = "ITB-1101\n{\"key\":\"power\"}selftest/2";
+    const char *expected = "ITB-1101\n{\"key\":\"power\"}edge/2";
     size_t expected_size = strlen (expected);
     assert (published && zframe_size (published) == expected_size + 10);
     byte *data = zframe_data (published);
     assert (memcmp (data, expected, expected_size) == 0);
-    assert (data[expected_size] == 0 && data[expected_size + 1] == 10);
+    assert (data[expected_size] == 0 && data[expected_size + 1] == 6);
     assert (data[expected_size + 9] == 1); //  the room's first event
     zframe_destroy (&published);
+    char *deliver = zstr_recv (repeater);
+    assert (deliver &&
+            streq (deliver, "DELIVER r\nITB-1101\n{\"key\":\"power\"}"));
+    zstr_free (&deliver);
 
     //  Malformed input gets an error and the table keeps serving
-    s_test_event (routing, poller, proto, dealer, "ITB-1101", "not json");
-    s_expect (proto, dealer, CES_PROTO_ERROR);
-    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_NOT_JSON));
-    s_test_event (routing, poller, proto, dealer, "ITB 1101", "{}");
-    s_expect (proto, dealer, CES_PROTO_ERROR);
-    assert (streq (ces_proto_code (proto), CES_PROTO_ERR_MALFORMED));
+    s_test_send (routing, poller, edge, "EVENT", "1", "ITB-1101\nnot json",
+                 NULL);
+    s_test_expect (edge, "ERROR", NULL);
+    s_test_send (routing, poller, edge, "EVENT", "1", "ITB 1101\n{}", NULL);
+    s_test_expect (edge, "ERROR", NULL);
+    s_test_send (routing, poller, edge, "EVENT", "9", "ITB-1101\n{}", NULL);
+    s_test_expect (edge, "ERROR", NULL);
 
     //  A link over inproc:// that says it validated is believed: its
     //  events are not scanned again (only the frame is checked)
-    ces_proto_set_id (proto, CES_PROTO_HELLO);
-    ces_proto_set_flags (proto, "validated");
-    s_test_send (routing, poller, proto, dealer);
-    s_expect (proto, dealer, CES_PROTO_WELCOME);
-    ces_proto_set_id (proto, CES_PROTO_ATTACH);
-    s_test_send (routing, poller, proto, dealer);
-    rooms = zlist_new ();
-    zlist_append (rooms, "ITB-1101");
-    ces_proto_set_id (proto, CES_PROTO_REGISTER);
-    ces_proto_set_token (proto, "");
-    ces_proto_set_rooms (proto, rooms);
-    zlist_destroy (&rooms);
-    s_test_send (routing, poller, proto, dealer);
-    s_test_event (routing, poller, proto, dealer, "ITB-1101", "trusted");
+    s_test_send (routing, poller, edge, "HELLO", "1", "edge", "validated",
+                 NULL);
+    s_test_expect (edge, "WELCOME", "test-hub");
+    s_test_send (routing, poller, edge, "ATTACH", "1", "repeater", NULL);
+    s_test_send (routing, poller, edge, "REGISTER", "1", "", "ITB-1101", NULL);
+    s_test_send (routing, poller, edge, "EVENT 1\nITB-1101\ntrusted", NULL);
     published = zframe_recv (sub);
-    assert (published &&
-            memcmp (zframe_data (published), "ITB-1101\ntrusted", 16) == 0);
+    assert (published);
+    assert (memcmp (zframe_data (published), "ITB-1101\ntrusted", 16) == 0);
     zframe_destroy (&published);
 
-    counters = ces_routing_counters (routing);
-    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 3);
-    assert (counters->published == 2);
+    const ces_routing_counters_t *counters = ces_routing_counters (routing);
+    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 1);
+    assert (counters->events_in[CES_ROLE_INDEX_REPEATER] == 1);
+    assert (counters->published == 2 && counters->delivered_repeater == 1);
     assert (counters->drops[CES_DROP_MALFORMED] == 2);
-    assert (counters->links == 1 && counters->rooms == 1);
+    assert (counters->drops[CES_DROP_UNKNOWN_PEER] == 1);
+    assert (counters->drops[CES_DROP_UNCONNECTED] == 0);
+    assert (counters->links == 2 && counters->rooms == 1);
+    assert (counters->connections[CES_ROLE_INDEX_REPEATER] == 2);
     cJSON *status = cJSON_CreateObject ();
     ces_routing_status (routing, status);
-    assert (cJSON_GetArraySize (cJSON_GetObjectItem (status, "links")) == 1);
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (status, "links")) == 2);
     cJSON_Delete (status);
 
     //  BYE releases the link and all it held
-    ces_proto_set_id (proto, CES_PROTO_BYE);
-    s_test_send (routing, poller, proto, dealer);
-    assert (ces_routing_counters (routing)->links == 0);
+    s_test_send (routing, poller, repeater, "BYE", NULL);
+    assert (ces_routing_counters (routing)->links == 1);
     ces_routing_housekeeping (routing);
 
-    ces_proto_destroy (&proto);
     zsock_destroy (&sub);
-    zsock_destroy (&dealer);
+    zsock_destroy (&repeater);
+    zsock_destroy (&edge);
     zpoller_destroy (&poller);
     ces_routing_destroy (&routing);
     ces_routing_destroy (&routing);

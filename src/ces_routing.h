@@ -74,16 +74,21 @@ ces_routing_t *ces_routing_new (const char *hub_id, zsock_t *router,
 //  Destroy the table; idempotent, nulls the caller's pointer.
 void ces_routing_destroy (ces_routing_t **self_p);
 
-//  Options, all set before the first message: heartbeat interval (msecs),
-//  validate events (true), trust a link's "validated" in HELLO (false: only
-//  links over inproc:// or CURVE are trusted), log level, and the frame and
-//  event checkers' limits (the routing table owns copies of neither).
-void ces_routing_set_heartbeat (ces_routing_t *self, uint32_t msecs);
-void ces_routing_set_validate (ces_routing_t *self, bool validate);
-void ces_routing_set_trust (ces_routing_t *self, bool trust_all, bool curve);
-void ces_routing_set_log_level (ces_routing_t *self, int level);
-void ces_routing_set_max_payload (ces_routing_t *self, size_t bytes);
-void ces_routing_set_max_depth (ces_routing_t *self, int depth);
+//  What the hub's options say about routing
+typedef struct {
+    int log_level;
+    uint32_t heartbeat; //  msecs; a link silent for 3 is removed
+    bool validate;      //  check that each payload is a JSON object
+    bool trust_all;     //  believe every link that says "validated"
+    bool curve;         //  every link holds an authorised key: believe them
+    size_t max_payload; //  bytes (the frame check)
+    int max_depth;      //  JSON nesting (the event check)
+} ces_routing_options_t;
+
+//  Apply options; links over inproc:// that say "validated" are always
+//  believed. Call before the first message, and again after a change.
+void ces_routing_set_options (ces_routing_t *self,
+                              const ces_routing_options_t *options);
 
 //  Handle what is waiting on the ROUTER, up to max messages, without
 //  blocking. Returns how many were handled (0: nothing was waiting).

@@ -147,7 +147,8 @@ ces_frame_room_copy (const void *data, size_t size, char *room)
     assert (room);
     size_t limit = size < CES_ROOM_MAX + 1 ? size : CES_ROOM_MAX + 1;
     const char *bytes = (const char *)data;
-    const char *newline = (const char *)memchr (bytes, '\n', limit);
+    const char *newline =
+        limit ? (const char *)memchr (bytes, '\n', limit) : NULL;
     if (!newline || newline == bytes) {
         room[0] = 0;
         return 0;

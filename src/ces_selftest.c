@@ -11,18 +11,31 @@ typedef struct {
     void (*test) (bool verbose);
 } test_item_t;
 
+//  One class a line (clang-format would pack them)
+// clang-format off
 static const test_item_t s_tests[] = {
-    {"counters", ces_counters_test}, {"frame", ces_frame_test},
-    {"event", ces_event_test},       {"proto", ces_proto_test},
-    {"link", ces_link_test},         {"http", ces_http_test},
-    {"rooms", ces_rooms_test},       {"routing", ces_routing_test},
-    {"hub", ces_hub_test},           {"messenger", ces_messenger_test},
-    {"edge", ces_edge_test},         {"target", ces_target_test},
-    {"targets", ces_targets_test},   {"repeater", ces_repeater_test},
-    {"wsclient", ces_wsclient_test}, {"hubpeer", ces_hubpeer_test},
-    {"mesh", ces_mesh_test},         {"auth", ces_auth_test},
-    {"curve", ces_curve_test},       {"registration", ces_registration_test},
+    {"counters", ces_counters_test},
+    {"frame", ces_frame_test},
+    {"event", ces_event_test},
+    {"proto", ces_proto_test},
+    {"link", ces_link_test},
+    {"http", ces_http_test},
+    {"rooms", ces_rooms_test},
+    {"routing", ces_routing_test},
+    {"hub", ces_hub_test},
+    {"messenger", ces_messenger_test},
+    {"edge", ces_edge_test},
+    {"target", ces_target_test},
+    {"targets", ces_targets_test},
+    {"repeater", ces_repeater_test},
+    {"wsclient", ces_wsclient_test},
+    {"hubpeer", ces_hubpeer_test},
+    {"mesh", ces_mesh_test},
+    {"auth", ces_auth_test},
+    {"curve", ces_curve_test},
+    {"registration", ces_registration_test},
 };
+// clang-format on
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
 
 int

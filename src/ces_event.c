@@ -293,6 +293,31 @@ ces_event_error (ces_event_t *self)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  Long strings are passed 4 bytes a turn: what needs a look is found at
+//  every offset, and the end of the input is respected
+static void
+s_test_strings (ces_event_t *event)
+{
+    for (size_t at = 0; at < 23; at++) {
+        char text[40] = "{\"s\":\"";
+        memset (text + 6, 'x', 24);
+        strcpy (text + 30, "\"}");
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        text[6 + at] = '\x1f';
+        assert (ces_event_check (event, text, strlen (text)) == -2);
+        text[6 + at] = '"';
+        assert (ces_event_check (event, text, strlen (text)) == -2);
+        text[6 + at] = '\\';
+        text[7 + at] = 'n';
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        text[6 + at] = '\xc3';
+        text[7 + at] = '\xa9';
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        //  Cut before its closing quote, a string is not read past the end
+        assert (ces_event_check (event, text, 6 + at) == -2);
+    }
+}
+
 void
 ces_event_test (bool verbose)
 {
@@ -333,26 +358,7 @@ ces_event_test (bool verbose)
     for (size_t i = 0; i < sizeof (invalid) / sizeof (invalid[0]); i++)
         assert (ces_event_check (event, invalid[i], strlen (invalid[i])) == -2);
     assert (strstr (ces_event_error (event), "not valid JSON"));
-    //  Long strings are passed 4 bytes a turn: what needs a look is
-    //  found at every offset, and the end of the input is respected
-    for (size_t at = 0; at < 23; at++) {
-        char text[40] = "{\"s\":\"";
-        memset (text + 6, 'x', 24);
-        strcpy (text + 30, "\"}");
-        assert (ces_event_check (event, text, strlen (text)) == 0);
-        text[6 + at] = '\x1f';
-        assert (ces_event_check (event, text, strlen (text)) == -2);
-        text[6 + at] = '"';
-        assert (ces_event_check (event, text, strlen (text)) == -2);
-        text[6 + at] = '\\';
-        text[7 + at] = 'n';
-        assert (ces_event_check (event, text, strlen (text)) == 0);
-        text[6 + at] = '\xc3';
-        text[7 + at] = '\xa9';
-        assert (ces_event_check (event, text, strlen (text)) == 0);
-        //  Cut before its closing quote, a string is not read past the end
-        assert (ces_event_check (event, text, 6 + at) == -2);
-    }
+    s_test_strings (event);
     assert (ces_event_check (event, "[1]", 3) == -2);
     assert (strstr (ces_event_error (event), "not an object"));
     //  Nesting: 64 levels by default, configurable, refused with a reason

@@ -784,6 +784,63 @@ ces_hub_test_start (const char *router_endpoint, const char *pub_endpoint,
     return hub;
 }
 
+//  The shared helper: a messenger sends, a bad event is counted, and
+//  /status and /metrics come from one counter table
+static void
+s_test_counters (bool verbose)
+{
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (NULL, NULL, &router, &pub, "log-level",
+                                        verbose ? "debug" : "error",
+                                        "heartbeat", "100", NULL);
+    assert (strncmp (router, "tcp://127.0.0.1:", 16) == 0);
+    zsock_t *dealer = zsock_new_dealer (router);
+    zsock_set_rcvtimeo (dealer, 2000);
+    zstr_sendx (dealer, "HELLO", CES_PROTO_VERSION, "selftest", NULL);
+    char *welcome = zstr_recv (dealer);
+    assert (welcome && streq (welcome, "WELCOME"));
+    zstr_free (&welcome);
+    zmsg_t *rest = zmsg_recv (dealer);
+    zmsg_destroy (&rest);
+    zstr_sendx (dealer, "ATTACH", "1", CES_ROLE_MESSENGER, NULL);
+    zstr_sendx (dealer, "EVENT", "1", "ITB-1101\n{\"key\":\"power\"}", NULL);
+    zstr_sendx (dealer, "EVENT", "1", "ITB-1101\nnot json", NULL);
+    char *error = zstr_recv (dealer);
+    assert (error && streq (error, "ERROR"));
+    zstr_free (&error);
+    rest = zmsg_recv (dealer);
+    zmsg_destroy (&rest);
+
+    zstr_send (hub, "STATUS");
+    char *json = zstr_recv (hub);
+    cJSON *root = cJSON_Parse (json);
+    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (
+                cJSON_GetObjectItem (root, "drops"), "malformed")) == 1);
+    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (
+                cJSON_GetObjectItem (root, "events_in"), "messenger")) == 1);
+    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (
+                cJSON_GetObjectItem (root, "connections"), "messenger")) == 1);
+    assert (cJSON_IsFalse (
+        cJSON_GetObjectItem (cJSON_GetObjectItem (root, "curve"), "enabled")));
+    cJSON_Delete (root);
+    zstr_free (&json);
+    zstr_send (hub, "METRICS");
+    char *metrics = zstr_recv (hub);
+    assert (
+        strstr (metrics, "ces_hub_events_in_total{source=\"messenger\"} 1\n"));
+    assert (strstr (metrics, "# TYPE ces_hub_connections gauge\n"));
+    assert (strstr (metrics, "ces_hub_drops_total{reason=\"malformed\"} 1\n"));
+    assert (strstr (metrics, "\nces_hub_links 1\n"));
+    zstr_free (&metrics);
+    assert (ces_counters_check (s_counter_table,
+                                CES_COUNTERS_SIZE (s_counter_table)) == NULL);
+
+    zsock_destroy (&dealer);
+    zstr_free (&router);
+    zstr_free (&pub);
+    zactor_destroy (&hub);
+}
+
 void
 ces_hub_test (bool verbose)
 {
@@ -831,58 +888,7 @@ ces_hub_test (bool verbose)
     zstr_free (&pub_endpoint);
     zactor_destroy (&hub);
 
-    //  The shared helper: a messenger sends, a bad event is counted, and
-    //  /status and /metrics come from one counter table
-    char *router, *pub;
-    hub = ces_hub_test_start (NULL, NULL, &router, &pub, "log-level",
-                              verbose ? "debug" : "error", "heartbeat", "100",
-                              NULL);
-    assert (strncmp (router, "tcp://127.0.0.1:", 16) == 0);
-    zsock_t *dealer = zsock_new_dealer (router);
-    zsock_set_rcvtimeo (dealer, 2000);
-    zstr_sendx (dealer, "HELLO", CES_PROTO_VERSION, "selftest", NULL);
-    char *welcome = zstr_recv (dealer);
-    assert (welcome && streq (welcome, "WELCOME"));
-    zstr_free (&welcome);
-    zmsg_t *rest = zmsg_recv (dealer);
-    zmsg_destroy (&rest);
-    zstr_sendx (dealer, "ATTACH", "1", CES_ROLE_MESSENGER, NULL);
-    zstr_sendx (dealer, "EVENT", "1", "ITB-1101\n{\"key\":\"power\"}", NULL);
-    zstr_sendx (dealer, "EVENT", "1", "ITB-1101\nnot json", NULL);
-    char *error = zstr_recv (dealer);
-    assert (error && streq (error, "ERROR"));
-    zstr_free (&error);
-    rest = zmsg_recv (dealer);
-    zmsg_destroy (&rest);
-
-    zstr_send (hub, "STATUS");
-    json = zstr_recv (hub);
-    cJSON *root = cJSON_Parse (json);
-    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (
-                cJSON_GetObjectItem (root, "drops"), "malformed")) == 1);
-    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (
-                cJSON_GetObjectItem (root, "events_in"), "messenger")) == 1);
-    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (
-                cJSON_GetObjectItem (root, "connections"), "messenger")) == 1);
-    assert (cJSON_IsFalse (
-        cJSON_GetObjectItem (cJSON_GetObjectItem (root, "curve"), "enabled")));
-    cJSON_Delete (root);
-    zstr_free (&json);
-    zstr_send (hub, "METRICS");
-    char *metrics = zstr_recv (hub);
-    assert (
-        strstr (metrics, "ces_hub_events_in_total{source=\"messenger\"} 1\n"));
-    assert (strstr (metrics, "# TYPE ces_hub_connections gauge\n"));
-    assert (strstr (metrics, "ces_hub_drops_total{reason=\"malformed\"} 1\n"));
-    assert (strstr (metrics, "\nces_hub_links 1\n"));
-    zstr_free (&metrics);
-    assert (ces_counters_check (s_counter_table,
-                                CES_COUNTERS_SIZE (s_counter_table)) == NULL);
-
-    zsock_destroy (&dealer);
-    zstr_free (&router);
-    zstr_free (&pub);
-    zactor_destroy (&hub);
+    s_test_counters (verbose);
     //  @end
     printf ("OK\n");
 }

@@ -131,6 +131,23 @@ s_take_heartbeat (ces_proto_t *self, const byte *data, size_t size)
     return true;
 }
 
+//  HELLO: version name [flags]; WELCOME: version hub-id heartbeat [flags]
+static bool
+s_take_greeting (ces_proto_t *self, int index, const byte *data, size_t size)
+{
+    bool hello = self->id == CES_PROTO_HELLO;
+    if (index == 0)
+        return s_copy_field (self, data, size, self->version, "version");
+    if (index == 1)
+        return hello ? s_copy_field (self, data, size, self->name, "name")
+                     : s_copy_field (self, data, size, self->hub_id, "hub-id");
+    if (index == 2 && !hello)
+        return s_take_heartbeat (self, data, size);
+    if (index == (hello ? 2 : 3))
+        return s_copy_field (self, data, size, self->flags, "flags");
+    return true;
+}
+
 //  Takes field number index of the current command from one frame; false
 //  if it is malformed. Frames past a command's fields are left for the
 //  count check.
@@ -139,22 +156,8 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
 {
     switch (self->id) {
         case CES_PROTO_HELLO:
-            if (index == 2)
-                return s_copy_field (self, data, size, self->flags, "flags");
-            return index == 0 ? s_copy_field (self, data, size, self->version,
-                                              "version")
-                   : index == 1
-                       ? s_copy_field (self, data, size, self->name, "name")
-                       : true;
         case CES_PROTO_WELCOME:
-            return index == 0 ? s_copy_field (self, data, size, self->version,
-                                              "version")
-                   : index == 1
-                       ? s_copy_field (self, data, size, self->hub_id, "hub-id")
-                   : index == 2 ? s_take_heartbeat (self, data, size)
-                   : index == 3
-                       ? s_copy_field (self, data, size, self->flags, "flags")
-                       : true;
+            return s_take_greeting (self, index, data, size);
         case CES_PROTO_ATTACH:
             if (index == 0)
                 return s_copy_field (self, data, size, self->conn, "conn");
@@ -701,6 +704,63 @@ ces_proto_set_message (ces_proto_t *self, zframe_t **message_p)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  EVENT and DELIVER in one frame, and the flags of HELLO and WELCOME
+static void
+s_test_one_frame (ces_proto_t *proto, zsock_t *dealer, zsock_t *router)
+{
+    ces_proto_set_id (proto, CES_PROTO_EVENT);
+    zframe_t *message;
+    //  ... and in one frame, both ways, for peers that said they read it
+    message = ces_frame_build ("ITB-1101", "{}", 2);
+    ces_proto_set_message (proto, &message);
+    ces_proto_set_conn (proto, "c7");
+    ces_proto_set_one_frame (proto, true);
+    assert (ces_proto_send (proto, dealer) == 0);
+    zframe_t *raw = zframe_recv (router);
+    zframe_destroy (&raw);
+    raw = zframe_recv (router);
+    assert (zframe_streq (raw, "EVENT c7\nITB-1101\n{}"));
+    zframe_destroy (&raw);
+    message = ces_frame_build ("ITB-1101", "{}", 2);
+    ces_proto_set_id (proto, CES_PROTO_DELIVER);
+    ces_proto_set_message (proto, &message);
+    assert (ces_proto_send (proto, router) == 0);
+    ces_proto_set_one_frame (proto, false);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_DELIVER);
+    assert (streq (ces_proto_conn (proto), "c7"));
+    assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n{}"));
+    zstr_send (dealer, "EVENT 9\nR\n{}");
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_EVENT);
+    assert (streq (ces_proto_conn (proto), "9"));
+    assert (zframe_streq (ces_proto_message (proto), "R\n{}"));
+    zstr_send (dealer, "EVENT 9");
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "one-frame"));
+    zstr_sendx (dealer, "EVENT \nR\n{}", "more", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+
+    //  Flags of HELLO and WELCOME: sent only when there are some
+    ces_proto_set_id (proto, CES_PROTO_HELLO);
+    ces_proto_set_flags (proto, "one-frame validated");
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_has_flag (proto, "validated"));
+    assert (ces_proto_has_flag (proto, "one-frame"));
+    assert (!ces_proto_has_flag (proto, "one"));
+    ces_proto_set_id (proto, CES_PROTO_WELCOME);
+    ces_proto_set_heartbeat (proto, 100);
+    ces_proto_set_flags (proto, "");
+    assert (ces_proto_send (proto, router) == 0);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_WELCOME);
+    assert (streq (ces_proto_flags (proto), ""));
+    zstr_sendx (dealer, "HELLO", "1", "peer", "future-flag", NULL);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (!ces_proto_has_flag (proto, "validated"));
+}
+
 void
 ces_proto_test (bool verbose)
 {
@@ -770,55 +830,7 @@ ces_proto_test (bool verbose)
     assert (ces_proto_id (proto) == CES_PROTO_EVENT);
     assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n\n{}\n"));
 
-    //  ... and in one frame, both ways, for peers that said they read it
-    message = ces_frame_build ("ITB-1101", "{}", 2);
-    ces_proto_set_message (proto, &message);
-    ces_proto_set_conn (proto, "c7");
-    ces_proto_set_one_frame (proto, true);
-    assert (ces_proto_send (proto, dealer) == 0);
-    zframe_t *raw = zframe_recv (router);
-    zframe_destroy (&raw);
-    raw = zframe_recv (router);
-    assert (zframe_streq (raw, "EVENT c7\nITB-1101\n{}"));
-    zframe_destroy (&raw);
-    message = ces_frame_build ("ITB-1101", "{}", 2);
-    ces_proto_set_id (proto, CES_PROTO_DELIVER);
-    ces_proto_set_message (proto, &message);
-    assert (ces_proto_send (proto, router) == 0);
-    ces_proto_set_one_frame (proto, false);
-    assert (ces_proto_recv (proto, dealer) == 0);
-    assert (ces_proto_id (proto) == CES_PROTO_DELIVER);
-    assert (streq (ces_proto_conn (proto), "c7"));
-    assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n{}"));
-    zstr_send (dealer, "EVENT 9\nR\n{}");
-    assert (ces_proto_recv (proto, router) == 0);
-    assert (ces_proto_id (proto) == CES_PROTO_EVENT);
-    assert (streq (ces_proto_conn (proto), "9"));
-    assert (zframe_streq (ces_proto_message (proto), "R\n{}"));
-    zstr_send (dealer, "EVENT 9");
-    assert (ces_proto_recv (proto, router) == -2);
-    assert (strstr (ces_proto_reason (proto), "one-frame"));
-    zstr_sendx (dealer, "EVENT \nR\n{}", "more", NULL);
-    assert (ces_proto_recv (proto, router) == -2);
-
-    //  Flags of HELLO and WELCOME: sent only when there are some
-    ces_proto_set_id (proto, CES_PROTO_HELLO);
-    ces_proto_set_flags (proto, "one-frame validated");
-    assert (ces_proto_send (proto, dealer) == 0);
-    assert (ces_proto_recv (proto, router) == 0);
-    assert (ces_proto_has_flag (proto, "validated"));
-    assert (ces_proto_has_flag (proto, "one-frame"));
-    assert (!ces_proto_has_flag (proto, "one"));
-    ces_proto_set_id (proto, CES_PROTO_WELCOME);
-    ces_proto_set_heartbeat (proto, 100);
-    ces_proto_set_flags (proto, "");
-    assert (ces_proto_send (proto, router) == 0);
-    assert (ces_proto_recv (proto, dealer) == 0);
-    assert (ces_proto_id (proto) == CES_PROTO_WELCOME);
-    assert (streq (ces_proto_flags (proto), ""));
-    zstr_sendx (dealer, "HELLO", "1", "peer", "future-flag", NULL);
-    assert (ces_proto_recv (proto, router) == 0);
-    assert (!ces_proto_has_flag (proto, "validated"));
+    s_test_one_frame (proto, dealer, router);
 
     //  Malformed input: -2 with a reason, never an abort
     zstr_send (dealer, "NONSENSE");

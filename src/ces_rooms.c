@@ -351,6 +351,18 @@ ces_rooms_status (ces_rooms_t *self, cJSON *rooms)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  /status shows R-1 with its registrations, or not at all
+static void
+s_test_status (ces_rooms_t *rooms, int registrations)
+{
+    cJSON *status = cJSON_CreateObject ();
+    ces_rooms_status (rooms, status);
+    cJSON *room = cJSON_GetObjectItem (status, "R-1");
+    assert (registrations ? cJSON_GetNumberValue (room) == registrations
+                          : room == NULL);
+    cJSON_Delete (status);
+}
+
 void
 ces_rooms_test (bool verbose)
 {
@@ -410,14 +422,12 @@ ces_rooms_test (bool verbose)
     assert (zframe_data (published)[21] == 1);
     zframe_destroy (&published);
 
-    cJSON *status = cJSON_CreateObject ();
-    ces_rooms_status (rooms, status);
-    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (status, "R-1")) == 1);
-    cJSON_Delete (status);
+    s_test_status (rooms, 1);
     ces_rooms_add (rooms, held, "*");
     assert (ces_rooms_star_subscribers (rooms) == 1);
     ces_rooms_remove (rooms, held, "R-1");
     assert (ces_rooms_registered (rooms) == 0);
+    s_test_status (rooms, 0);
     ces_rooms_remove_all (rooms, held);
     assert (ces_rooms_star_subscribers (rooms) == 0);
     assert (zhashx_size (held) == 0);

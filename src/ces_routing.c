@@ -836,34 +836,12 @@ s_test_dealer (const char *identity)
     return dealer;
 }
 
-void
-ces_routing_test (bool verbose)
+//  Links say HELLO and attach; a messenger's event is published and given
+//  to the one repeater
+static void
+s_test_event_path (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
+                   zsock_t *repeater, zsock_t *sub)
 {
-    printf (" * ces_routing: ");
-    //  @selftest
-    zsock_t *router = zsock_new (ZMQ_ROUTER);
-    zsock_t *pub = zsock_new (ZMQ_XPUB);
-    zsock_set_router_mandatory (router, 1);
-    zsock_set_sndtimeo (router, 0);
-    zsock_set_xpub_verbose (pub, 1);
-    zsock_set_xpub_verboser (pub, 1);
-    assert (zsock_bind (router, "inproc://routing-test-router") == 0);
-    assert (zsock_bind (pub, "inproc://routing-test-pub") == 0);
-    ces_routing_t *routing = ces_routing_new ("test-hub", router, pub, NULL);
-    ces_routing_options_t options = {verbose ? CES_LOG_DEBUG : CES_LOG_ERROR,
-                                     1000,
-                                     true,
-                                     false,
-                                     false,
-                                     CES_PAYLOAD_MAX,
-                                     CES_DEPTH_MAX};
-    ces_routing_set_options (routing, &options);
-    zpoller_t *poller = zpoller_new (router, pub, NULL);
-    zsock_t *edge = s_test_dealer ("edge");
-    zsock_t *repeater = s_test_dealer ("repeater");
-    zsock_t *sub = zsock_new_sub ("inproc://routing-test-pub", NULL);
-    zsock_set_rcvtimeo (sub, 2000);
-
     //  An unknown link is told to say HELLO; HELLO gets WELCOME, with
     //  flags only if it had some
     s_test_send (routing, poller, edge, "HEARTBEAT", NULL);
@@ -901,7 +879,13 @@ ces_routing_test (bool verbose)
     assert (deliver &&
             streq (deliver, "DELIVER r\nITB-1101\n{\"key\":\"power\"}"));
     zstr_free (&deliver);
+}
 
+//  Bad events are refused; a trusted link's events are not scanned again
+static void
+s_test_refusals (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
+                 zsock_t *sub)
+{
     //  Malformed input gets an error and the table keeps serving
     s_test_send (routing, poller, edge, "EVENT", "1", "ITB-1101\nnot json",
                  NULL);
@@ -919,10 +903,42 @@ ces_routing_test (bool verbose)
     s_test_send (routing, poller, edge, "ATTACH", "1", "repeater", NULL);
     s_test_send (routing, poller, edge, "REGISTER", "1", "", "ITB-1101", NULL);
     s_test_send (routing, poller, edge, "EVENT 1\nITB-1101\ntrusted", NULL);
-    published = zframe_recv (sub);
+    zframe_t *published = zframe_recv (sub);
     assert (published);
     assert (memcmp (zframe_data (published), "ITB-1101\ntrusted", 16) == 0);
     zframe_destroy (&published);
+}
+
+void
+ces_routing_test (bool verbose)
+{
+    printf (" * ces_routing: ");
+    //  @selftest
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    zsock_t *pub = zsock_new (ZMQ_XPUB);
+    zsock_set_router_mandatory (router, 1);
+    zsock_set_sndtimeo (router, 0);
+    zsock_set_xpub_verbose (pub, 1);
+    zsock_set_xpub_verboser (pub, 1);
+    assert (zsock_bind (router, "inproc://routing-test-router") == 0);
+    assert (zsock_bind (pub, "inproc://routing-test-pub") == 0);
+    ces_routing_t *routing = ces_routing_new ("test-hub", router, pub, NULL);
+    ces_routing_options_t options = {verbose ? CES_LOG_DEBUG : CES_LOG_ERROR,
+                                     1000,
+                                     true,
+                                     false,
+                                     false,
+                                     CES_PAYLOAD_MAX,
+                                     CES_DEPTH_MAX};
+    ces_routing_set_options (routing, &options);
+    zpoller_t *poller = zpoller_new (router, pub, NULL);
+    zsock_t *edge = s_test_dealer ("edge");
+    zsock_t *repeater = s_test_dealer ("repeater");
+    zsock_t *sub = zsock_new_sub ("inproc://routing-test-pub", NULL);
+    zsock_set_rcvtimeo (sub, 2000);
+
+    s_test_event_path (routing, poller, edge, repeater, sub);
+    s_test_refusals (routing, poller, edge, sub);
 
     const ces_routing_counters_t *counters = ces_routing_counters (routing);
     assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 1);

@@ -235,11 +235,16 @@ s_set_routing_id (ces_proto_t *self, const void *data, size_t size)
         self->routing_id = zframe_new (data, size);
 }
 
+//  On every message: no command name is empty or longer than 10 bytes (a
+//  one-frame EVENT or DELIVER is longer)
 static int
 s_command_id (const byte *data, size_t size)
 {
+    if (size == 0 || size > 10)
+        return 0;
     for (int id = 1; id < COMMAND_COUNT; id++)
-        if (strlen (s_commands[id].name) == size &&
+        if (s_commands[id].name[0] == data[0] &&
+            strlen (s_commands[id].name) == size &&
             memcmp (s_commands[id].name, data, size) == 0)
             return id;
     return 0;

@@ -3,6 +3,8 @@
     ceiling a bare ZeroMQ ROUTER -> PUB forwarder reaches in the same run.
 
     One sender speaks the hub protocol (HELLO, ATTACH, then EVENT as fast as
+    the sockets take them, in one frame as ces_link sends them to a hub that
+    reads them, or in three as peers from before did, in the last row;
     the sockets take them); one subscriber counts what the PUB delivers.
     Every run checks that delivered + drops the hub reported + events the
     subscriber found missing (gaps in the hub's per-room sequence numbers:
@@ -78,7 +80,9 @@ typedef struct {
     zsock_t *dealer;
     uint64_t count;
     zframe_t *message;
-    bool protocol; //  speak the hub protocol, or send bare frames
+    bool protocol;  //  speak the hub protocol, or send bare frames
+    bool one_frame; //  EVENT in one frame, as peers send it to a hub that
+                    //  says it reads it; else in three
 } sender_args_t;
 
 static void
@@ -88,13 +92,24 @@ s_sender (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     void *dealer = zsock_resolve (self->dealer);
     zframe_t *message = self->message;
+    //  One frame per event: "EVENT 0" LF message (docs/PROTOCOL.md)
+    size_t size = zframe_size (message);
+    byte *compact = (byte *)malloc (size + 8);
+    memcpy (compact, "EVENT 0\n", 8);
+    memcpy (compact + 8, zframe_data (message), size);
+    bool one_frame = self->protocol && self->one_frame;
     for (uint64_t i = 0; i < self->count; i++) {
+        if (one_frame) {
+            zmq_send (dealer, compact, size + 8, 0);
+            continue;
+        }
         if (self->protocol) {
             zmq_send (dealer, "EVENT", 5, ZMQ_SNDMORE);
             zmq_send (dealer, "0", 1, ZMQ_SNDMORE);
         }
         zmq_send (dealer, zframe_data (message), zframe_size (message), 0);
     }
+    free (compact);
     char *command = zstr_recv (pipe); //  $TERM
     zstr_free (&command);
 }
@@ -114,13 +129,19 @@ s_hub_drops (zactor_t *hub)
     return total;
 }
 
+//  trusted: the sender says "validated" in HELLO and the hub believes it
+//  (SET trust-validated), so the hub checks the frame but not the JSON
 static result_t
-s_run_hub (const char *name, bool validate, uint64_t count, zframe_t *message)
+s_run_hub (const char *name, bool validate, bool trusted, bool one_frame,
+           uint64_t count, zframe_t *message)
 {
     zactor_t *hub = zactor_new (ces_hub_actor, NULL);
     zstr_sendx (hub, "SET", "log-level", "error", NULL);
     zsock_wait (hub);
     zstr_sendx (hub, "SET", "validate", validate ? "true" : "false", NULL);
+    zsock_wait (hub);
+    zstr_sendx (hub, "SET", "trust-validated", trusted ? "true" : "false",
+                NULL);
     zsock_wait (hub);
     //  The subscriber's link does not heartbeat while it counts: the hub
     //  must not expire it in the middle of a long run
@@ -155,12 +176,18 @@ s_run_hub (const char *name, bool validate, uint64_t count, zframe_t *message)
 
     zsock_t *dealer = zsock_new_dealer (router);
     zsock_set_sndhwm (dealer, 100000);
-    zstr_sendx (dealer, "HELLO", CES_PROTO_VERSION, "bench", NULL);
-    char *welcome = zstr_recv (dealer);
-    zstr_free (&welcome);
+    zstr_sendx (dealer, "HELLO", CES_PROTO_VERSION, "bench",
+                trusted ? "one-frame validated" : "one-frame", NULL);
+    zmsg_t *welcome = zmsg_recv (dealer);
+    //  WELCOME version hub-id heartbeat flags
+    char *flags = zmsg_size (welcome) == 5 ? zframe_strdup (zmsg_last (welcome))
+                                           : strdup ("");
+    assert (!one_frame || streq (flags, "one-frame"));
+    zstr_free (&flags);
+    zmsg_destroy (&welcome);
     zstr_sendx (dealer, "ATTACH", "0", CES_ROLE_MESSENGER, NULL);
 
-    sender_args_t args = {dealer, count, message, true};
+    sender_args_t args = {dealer, count, message, true, one_frame};
     int64_t start = zclock_usecs (), last = start;
     zactor_t *sender = zactor_new (s_sender, &args);
     uint64_t gaps = 0;
@@ -224,7 +251,7 @@ s_run_baseline (uint64_t count, zframe_t *message)
             break;
         }
     }
-    sender_args_t args = {dealer, count, message, false};
+    sender_args_t args = {dealer, count, message, false, false};
     int64_t start = zclock_usecs (), last = start;
     zactor_t *sender = zactor_new (s_sender, &args);
     uint64_t gaps = 0;
@@ -264,15 +291,21 @@ main (int argc, char *argv[])
             "1 sender, 1 subscriber\n\n",
             count, zframe_size (message));
 
-    result_t results[3];
+    result_t results[5];
     results[0] = s_run_baseline (count, message);
-    results[1] = s_run_hub ("ces hub, validation off", false, count, message);
-    results[2] = s_run_hub ("ces hub, validation on", true, count, message);
+    results[1] = s_run_hub ("ces hub, validation off", false, false, true,
+                            count, message);
+    results[2] =
+        s_run_hub ("ces hub, validation on", true, false, true, count, message);
+    results[3] = s_run_hub ("ces hub, trusted validated", true, true, true,
+                            count, message);
+    results[4] = s_run_hub ("ces hub, on, 3-frame EVENT", true, false, false,
+                            count, message);
     double ceiling = results[0].delivered / results[0].seconds;
     printf ("%-28s %12s %10s %7s %7s %8s %s\n", "system", "events/s",
             "delivered", "drops", "gaps", "vs bare", "check");
     int failures = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         double rate = results[i].delivered / results[i].seconds;
         uint64_t counted =
             results[i].delivered + results[i].drops + results[i].gaps;

@@ -35,7 +35,16 @@ void ces_frame_destroy (ces_frame_t **self_p);
 ces_frame_error_t ces_frame_parse (ces_frame_t *self, const void *data,
                                    size_t size);
 
-//  Room ID of the last good parse, NUL-terminated.
+//  Find the newline that ends the room ID at the front of data ("ROOMID\n
+//  ...", as a hub publishes it and a subscription topic is) and copy the
+//  room ID, NUL-terminated, into room, which holds CES_ROOM_MAX + 1 bytes.
+//  Looks at no more than CES_ROOM_MAX + 1 bytes and checks only the length
+//  (1 to CES_ROOM_MAX): for messages that were checked where they came in.
+//  Returns the offset of the byte after the newline, or 0 if data does not
+//  start with a room ID and a newline (room is then "").
+size_t ces_frame_room_copy (const void *data, size_t size, char *room);
+
+//  Room ID, NUL-terminated, after a parse that returned CES_FRAME_OK.
 const char *ces_frame_room (ces_frame_t *self);
 
 //  Payload of the last good parse: no leading newlines, no trailing one.

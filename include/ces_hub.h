@@ -1,5 +1,7 @@
 /*  =========================================================================
-    ces_hub - the router: a ROUTER for ingress, an XPUB for egress
+    ces_hub - the router: a ROUTER for ingress, an XPUB for egress. This
+    actor binds, secures (CURVE) and serves the pipe and control socket;
+    the routing itself is src/ces_routing.c.
 
     Applies the routing table by source role (docs/PROTOCOL.md, SPEC §2):
       messenger -> room messengers (not the sender), every hub peer, one
@@ -16,8 +18,12 @@
 
     SET is synchronous; the reply is a signal, 0 for done, -1 for an unknown
     option or bad value. Options: "heartbeat" (msecs, default 1000),
-    "validate" ("true"/"false", default true), "max-message" (bytes, default
-    1 MiB), "sndhwm" (messages per peer, default 100000), "hub-id",
+    "validate" ("true"/"false", default true), "trust-validated"
+    ("true"/"false", default false: skip the JSON scan for every peer that
+    says "validated" in HELLO; peers over inproc:// and, with CURVE, every
+    peer are trusted anyway), "max-message" (bytes, default 1 MiB),
+    "max-depth" (JSON nesting), "sndhwm" (messages per peer, default
+    100000), "hub-id",
     "http" (address:port to serve /health, /status and /metrics from a
     snapshot refreshed every heartbeat; off unless set), and "log-level"
     ("error", "warn", "info", "debug"):

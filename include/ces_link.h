@@ -114,4 +114,15 @@ uint64_t ces_link_refused (ces_link_t *self);
 //  One of the ces_log_level_t values.
 void ces_link_set_log_level (ces_link_t *self, int level);
 
+//  A link says "one-frame" in HELLO and, if the hub's WELCOME says it too,
+//  sends each EVENT in one frame (docs/PROTOCOL.md, "Flags"); a hub from
+//  before flags refuses that HELLO, and the link says HELLO again without
+//  them. Nothing changes for the caller.
+//
+//  Say in every HELLO that each event this link sends was checked here
+//  (ces_frame_parse and ces_event_check, with the hub's limits). A hub that
+//  trusts the link (over inproc://, with CURVE, or told to with "SET
+//  trust-validated true") then skips its own JSON scan. Default false.
+void ces_link_set_validated (ces_link_t *self, bool validated);
+
 #endif

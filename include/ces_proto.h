@@ -60,6 +60,9 @@ void ces_proto_destroy (ces_proto_t **self_p);
 //  -2 if malformed (the message is consumed; see ces_proto_reason).
 int ces_proto_recv (ces_proto_t *self, zsock_t *input);
 
+//  The same, but never waits: -1 at once if nothing is there to read.
+int ces_proto_recv_nowait (ces_proto_t *self, zsock_t *input);
+
 //  Send the message without blocking the caller when the socket has a zero
 //  send timeout. Returns 0, or -1 with errno from ZeroMQ (EAGAIN: queue full,
 //  EHOSTUNREACH: ROUTER peer gone). The message frame is kept for reuse.
@@ -99,6 +102,26 @@ const char *ces_proto_code (ces_proto_t *self);
 void ces_proto_set_code (ces_proto_t *self, const char *code);
 const char *ces_proto_error_reason (ces_proto_t *self);
 void ces_proto_set_error_reason (ces_proto_t *self, const char *reason);
+
+//  Flags of HELLO and WELCOME: words separated by spaces, "" for none
+//  (then the field is not sent, as peers before flags expect). Words a
+//  receiver does not know are ignored. In HELLO: "one-frame" (this peer
+//  reads EVENT and DELIVER in one frame, and sends them so if the hub says
+//  it reads them), "validated" (this peer checked every event it sends; a
+//  hub that trusts the link skips its own scan). In WELCOME, only to a
+//  HELLO that had flags: "one-frame". Receive resets them.
+const char *ces_proto_flags (ces_proto_t *self);
+void ces_proto_set_flags (ces_proto_t *self, const char *flags);
+bool ces_proto_has_flag (ces_proto_t *self, const char *flag);
+
+//  Send EVENT and DELIVER as one frame ("EVENT " conn LF message) instead
+//  of three; only to a peer that said it reads them. Receive takes both.
+//  Kept until changed.
+void ces_proto_set_one_frame (ces_proto_t *self, bool one_frame);
+
+//  Did the last message received come over inproc:// (it carries no
+//  ZeroMQ metadata), that is from this process?
+bool ces_proto_inproc (ces_proto_t *self);
 
 //  ROUTER address a peer hub can be dialled at, in MESH ("" = none).
 const char *ces_proto_address (ces_proto_t *self);

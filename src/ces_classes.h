@@ -12,6 +12,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+//  Internal classes, each documented in its own header beside its source
+#include "ces_counters.h"
+#include "ces_rooms.h"
+#include "ces_routing.h"
+
 //  Log levels of the actors' "SET log-level" option; a line is printed when
 //  its level is at or below the actor's level.
 
@@ -64,13 +69,25 @@ void ces_http_control (struct mg_connection *conn, const char *endpoint);
 char *ces_http_test_request (int port, const char *request);
 int ces_http_test_listener (int *port);
 
+//  Self-test helper for every selftest that needs a hub: starts a hub
+//  actor, SETs each option of the name, value, ..., NULL list (each must be
+//  accepted), BINDs router_endpoint and pub_endpoint (NULL for
+//  "tcp://127.0.0.1:*"), and returns the hub with the endpoints it bound in
+//  *router and *pub (caller frees both). Asserts when anything fails.
+zactor_t *ces_hub_test_start (const char *router_endpoint,
+                              const char *pub_endpoint, char **router,
+                              char **pub, ...);
+
 //  Self-tests, called by ces_selftest
+void ces_counters_test (bool verbose);
 void ces_frame_test (bool verbose);
 void ces_event_test (bool verbose);
 void ces_proto_test (bool verbose);
 void ces_link_test (bool verbose);
 void ces_http_test (bool verbose);
 void ces_hub_test (bool verbose);
+void ces_rooms_test (bool verbose);
+void ces_routing_test (bool verbose);
 void ces_messenger_test (bool verbose);
 void ces_edge_test (bool verbose);
 void ces_target_test (bool verbose);

@@ -235,20 +235,9 @@ ces_curve_generate (const char *path, const char *name, char *reason,
 }
 
 //  --------------------------------------------------------------------------
-//  Self-test: keys, then a CURVE hub with authorised, unknown, wrong-key and
-//  plain messengers over tcp
-
-static bool
-s_messenger_connects (const char *router, const char *pub,
-                      const ces_curve_t *keys, int timeout)
-{
-    ces_messenger_t *messenger =
-        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, keys);
-    assert (messenger);
-    bool connected = ces_messenger_wait_connected (messenger, timeout) == 0;
-    ces_messenger_destroy (&messenger);
-    return connected;
-}
+//  Self-test: making and loading keys. A CURVE hub with authorised,
+//  unknown, wrong-key and plain messengers is tested in ces_messenger, which
+//  uses this class (and a test here would use it back).
 
 void
 ces_curve_test (bool verbose)
@@ -260,12 +249,9 @@ ces_curve_test (bool verbose)
     assert (zsys_dir_create ("%s", clients) == 0);
     char *hub_path = zsys_sprintf ("%s/hub.key", dir);
     char *edge_path = zsys_sprintf ("%s/clients/edge.key", dir);
-    char *stranger_path = zsys_sprintf ("%s/stranger.key", dir);
     char reason[256];
     assert (ces_curve_generate (hub_path, "hub", reason, sizeof reason) == 0);
     assert (ces_curve_generate (edge_path, "edge", reason, sizeof reason) == 0);
-    assert (ces_curve_generate (stranger_path, "stranger", reason,
-                                sizeof reason) == 0);
     //  The clients directory must hold public certificates only
     char *edge_secret = zsys_sprintf ("%s_secret", edge_path);
     char *edge_moved = zsys_sprintf ("%s/edge.key_secret", dir);
@@ -302,104 +288,17 @@ ces_curve_test (bool verbose)
     ces_curve_destroy (&copy);
     assert (!copy);
 
-    //  A hub that lets in the certificates of the clients directory
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "error", NULL);
-    zsock_wait (hub);
-    zstr_sendx (hub, "SET", "heartbeat", "100", NULL);
-    zsock_wait (hub);
-    zstr_sendx (hub, "SET", "curve-cert", hub_path, NULL);
-    zsock_wait (hub);
-    zstr_sendx (hub, "SET", "curve-clients", clients, NULL);
-    zsock_wait (hub);
-    zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
-    char *rc, *router, *pub, *hub_id, *control;
-    zstr_recvx (hub, &rc, &router, &pub, &hub_id, &control, NULL);
-    assert (streq (rc, "0"));
-
-    //  Authorised: connects and gets events
-    assert (s_messenger_connects (router, pub, by_secret, 5000));
-    ces_messenger_t *sender =
-        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, by_secret);
-    ces_messenger_t *receiver =
-        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, by_secret);
-    assert (ces_messenger_wait_connected (sender, 5000) == 0);
-    assert (ces_messenger_register (receiver, "CURVE-1", NULL) == 0);
-    assert (ces_messenger_send (sender, "CURVE-1", "{\"key\":\"k\"}") == 0);
-    assert (ces_messenger_recv (receiver, 5000) == 0);
-    assert (streq (ces_messenger_payload (receiver), "{\"key\":\"k\"}"));
-    ces_messenger_destroy (&sender);
-    ces_messenger_destroy (&receiver);
-
-    //  Refused: an unknown certificate, the wrong hub key, no CURVE at all
-    ces_curve_t *stranger =
-        ces_curve_new (stranger_path, hub_path, reason, sizeof reason);
-    assert (stranger);
-    assert (!s_messenger_connects (router, pub, stranger, 500));
-    ces_curve_t *wrong_hub = ces_curve_new (
-        edge_moved, ces_curve_public_key (stranger), reason, sizeof reason);
-    assert (!s_messenger_connects (router, pub, wrong_hub, 500));
-    assert (!s_messenger_connects (router, pub, NULL, 500));
-    //  The hub counted the refused handshakes
-    zstr_sendx (hub, "STATUS", NULL);
-    char *status = zstr_recv (hub);
-    cJSON *json = cJSON_Parse (status);
-    cJSON *curve = cJSON_GetObjectItem (json, "curve");
-    assert (cJSON_IsTrue (cJSON_GetObjectItem (curve, "enabled")));
-    assert (
-        streq (cJSON_GetStringValue (cJSON_GetObjectItem (curve, "public_key")),
-               ces_curve_public_key (hub_keys)));
-    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (curve, "refused")) >= 1);
-    cJSON_Delete (json);
-    zstr_free (&status);
-    zactor_destroy (&hub);
-
-    //  A hub with "*" takes any client that knows its key, not plain ones
-    hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "error", NULL);
-    zsock_wait (hub);
-    zstr_sendx (hub, "SET", "curve-cert", hub_path, NULL);
-    zsock_wait (hub);
-    zstr_sendx (hub, "SET", "curve-clients", "*", NULL);
-    zsock_wait (hub);
-    zstr_free (&rc);
-    zstr_free (&router);
-    zstr_free (&pub);
-    zstr_free (&hub_id);
-    zstr_free (&control);
-    zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
-    zstr_recvx (hub, &rc, &router, &pub, &hub_id, &control, NULL);
-    assert (streq (rc, "0"));
-    assert (s_messenger_connects (router, pub, stranger, 5000));
-    assert (!s_messenger_connects (router, pub, NULL, 500));
-    zactor_destroy (&hub);
-
-    //  A hub without its certificate does not start
-    hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", "error", NULL);
-    zsock_wait (hub);
-    zstr_sendx (hub, "SET", "curve-cert", "/nonexistent/hub.key", NULL);
-    assert (zsock_wait (hub) != 0);
-    zactor_destroy (&hub);
-
-    ces_curve_destroy (&stranger);
-    ces_curve_destroy (&wrong_hub);
     ces_curve_destroy (&by_secret);
     ces_curve_destroy (&hub_keys);
-    zstr_free (&rc);
-    zstr_free (&router);
-    zstr_free (&pub);
-    zstr_free (&hub_id);
-    zstr_free (&control);
-    zsys_dir_delete ("%s/clients", dir);
     char *command = zsys_sprintf ("rm -rf '%s'", dir);
     assert (system (command) == 0);
     zstr_free (&command);
     zstr_free (&clients);
     zstr_free (&hub_path);
     zstr_free (&edge_path);
-    zstr_free (&stranger_path);
     zstr_free (&edge_secret);
     zstr_free (&edge_moved);
+    if (verbose)
+        printf ("(verbose) ");
     printf ("OK\n");
 }

@@ -870,6 +870,9 @@ s_link (self_t *self)
     if (!self->link)
         return strdup ("invalid hub endpoints");
     ces_link_set_log_level (self->link, options->limits.log_level);
+    //  Every event was checked here: a hub that trusts this link skips
+    //  its own JSON scan
+    ces_link_set_validated (self->link, options->web.validate);
     if (!options->outside) {
         ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
         ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);

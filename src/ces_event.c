@@ -94,28 +94,52 @@ s_scan_literal (scan_t *scan, const char *word)
     return true;
 }
 
+//  Bytes a string may hold as they are: not a quote, a backslash or a
+//  control character
+// clang-format off
+#define PLAIN_16(first) 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+static const unsigned char s_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, //  0x00
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, //  0x10
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, //  0x20: '"'
+    PLAIN_16 (0x30), PLAIN_16 (0x40),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, //  0x50: backslash
+    PLAIN_16 (0x60), PLAIN_16 (0x70), PLAIN_16 (0x80), PLAIN_16 (0x90),
+    PLAIN_16 (0xA0), PLAIN_16 (0xB0), PLAIN_16 (0xC0), PLAIN_16 (0xD0),
+    PLAIN_16 (0xE0), PLAIN_16 (0xF0)};
+// clang-format on
+
 static bool
 s_scan_string (scan_t *scan)
 {
-    scan->at++; //  the opening quote
-    while (scan->at < scan->end) {
-        unsigned char c = *scan->at++;
-        if (c == '"')
+    const unsigned char *at = scan->at + 1; //  past the opening quote
+    const unsigned char *end = scan->end;
+    for (;;) {
+        //  Plain text four bytes a turn, then one by one up to what needs
+        //  a look
+        while (end - at >= 4 && s_plain[at[0]] && s_plain[at[1]] &&
+               s_plain[at[2]] && s_plain[at[3]])
+            at += 4;
+        while (at < end && s_plain[*at])
+            at++;
+        if (at >= end)
+            break;
+        unsigned char c = *at++;
+        if (c == '"') {
+            scan->at = at;
             return true;
-        if (c < 0x20)
-            return false; //  control characters must be escaped
-        if (c == '\\') {
-            if (scan->at >= scan->end)
-                return false;
-            c = *scan->at++;
-            if (c == 'u') {
-                for (int i = 0; i < 4; i++, scan->at++)
-                    if (scan->at >= scan->end || !isxdigit (*scan->at))
-                        return false;
-            } else if (!strchr ("\"\\/bfnrt", c) || c == 0)
-                return false;
         }
+        if (c < 0x20 || at >= end)
+            break; //  control characters must be escaped
+        c = *at++;
+        if (c == 'u') {
+            for (int i = 0; i < 4; i++, at++)
+                if (at >= end || !isxdigit (*at))
+                    return false;
+        } else if (!strchr ("\"\\/bfnrt", c) || c == 0)
+            return false;
     }
+    scan->at = at;
     return false;
 }
 
@@ -269,6 +293,31 @@ ces_event_error (ces_event_t *self)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  Long strings are passed 4 bytes a turn: what needs a look is found at
+//  every offset, and the end of the input is respected
+static void
+s_test_strings (ces_event_t *event)
+{
+    for (size_t at = 0; at < 23; at++) {
+        char text[40] = "{\"s\":\"";
+        memset (text + 6, 'x', 24);
+        strcpy (text + 30, "\"}");
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        text[6 + at] = '\x1f';
+        assert (ces_event_check (event, text, strlen (text)) == -2);
+        text[6 + at] = '"';
+        assert (ces_event_check (event, text, strlen (text)) == -2);
+        text[6 + at] = '\\';
+        text[7 + at] = 'n';
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        text[6 + at] = '\xc3';
+        text[7 + at] = '\xa9';
+        assert (ces_event_check (event, text, strlen (text)) == 0);
+        //  Cut before its closing quote, a string is not read past the end
+        assert (ces_event_check (event, text, 6 + at) == -2);
+    }
+}
+
 void
 ces_event_test (bool verbose)
 {
@@ -309,6 +358,7 @@ ces_event_test (bool verbose)
     for (size_t i = 0; i < sizeof (invalid) / sizeof (invalid[0]); i++)
         assert (ces_event_check (event, invalid[i], strlen (invalid[i])) == -2);
     assert (strstr (ces_event_error (event), "not valid JSON"));
+    s_test_strings (event);
     assert (ces_event_check (event, "[1]", 3) == -2);
     assert (strstr (ces_event_error (event), "not an object"));
     //  Nesting: 64 levels by default, configurable, refused with a reason

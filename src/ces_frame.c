@@ -109,17 +109,20 @@ ces_frame_parse (ces_frame_t *self, const void *data, size_t size)
     const char *bytes = (const char *)data;
     if (size == 0)
         return CES_FRAME_EMPTY;
-    const char *newline = (const char *)memchr (bytes, '\n', size);
-    if (!newline) {
-        //  A long room-like run with no newline is still "no newline"
-        return CES_FRAME_NO_NEWLINE;
+    size_t after = ces_frame_room_copy (bytes, size, self->room);
+    if (!after) {
+        //  Why not: a long room-like run with no newline is still "no
+        //  newline"
+        const char *newline = (const char *)memchr (bytes, '\n', size);
+        if (!newline)
+            return CES_FRAME_NO_NEWLINE;
+        return ces_frame_check_room (bytes, (size_t)(newline - bytes));
     }
-    size_t room_size = newline - bytes;
-    ces_frame_error_t rc = ces_frame_check_room (bytes, room_size);
+    ces_frame_error_t rc = ces_frame_check_room (bytes, after - 1);
     if (rc != CES_FRAME_OK)
         return rc;
 
-    const char *payload = newline + 1;
+    const char *payload = bytes + after;
     const char *end = bytes + size;
     while (payload < end && (*payload == '\n' || *payload == '\r'))
         payload++;
@@ -132,11 +135,28 @@ ces_frame_parse (ces_frame_t *self, const void *data, size_t size)
     if ((size_t)(end - payload) > self->max_payload)
         return CES_FRAME_TOO_LARGE;
 
-    memcpy (self->room, bytes, room_size);
-    self->room[room_size] = 0;
     self->payload = payload;
     self->payload_size = end - payload;
     return CES_FRAME_OK;
+}
+
+size_t
+ces_frame_room_copy (const void *data, size_t size, char *room)
+{
+    assert (data || size == 0);
+    assert (room);
+    size_t limit = size < CES_ROOM_MAX + 1 ? size : CES_ROOM_MAX + 1;
+    const char *bytes = (const char *)data;
+    const char *newline =
+        limit ? (const char *)memchr (bytes, '\n', limit) : NULL;
+    if (!newline || newline == bytes) {
+        room[0] = 0;
+        return 0;
+    }
+    size_t room_size = (size_t)(newline - bytes);
+    memcpy (room, bytes, room_size);
+    room[room_size] = 0;
+    return room_size + 1;
 }
 
 const char *
@@ -245,6 +265,25 @@ ces_frame_test (bool verbose)
         assert (strlen (ces_frame_strerror ((ces_frame_error_t)code)) > 10);
         assert (!streq (ces_frame_error_name ((ces_frame_error_t)code), "ok"));
     }
+
+    //  Room copy: the room line of a checked message, and where it ends
+    char copied[CES_ROOM_MAX + 1];
+    assert (ces_frame_room_copy ("ITB-1101\n{}", 11, copied) == 9);
+    assert (streq (copied, "ITB-1101"));
+    assert (ces_frame_room_copy ("R\n", 2, copied) == 2);
+    assert (streq (copied, "R"));
+    assert (ces_frame_room_copy ("\n{}", 3, copied) == 0);
+    assert (ces_frame_room_copy ("R{}", 3, copied) == 0);
+    assert (streq (copied, ""));
+    assert (ces_frame_room_copy (NULL, 0, copied) == 0);
+    memset (room, 'x', sizeof (room));
+    room[CES_ROOM_MAX] = '\n';
+    assert (ces_frame_room_copy (room, sizeof (room), copied) ==
+            CES_ROOM_MAX + 1);
+    assert (strlen (copied) == CES_ROOM_MAX);
+    room[CES_ROOM_MAX] = 'x';
+    room[CES_ROOM_MAX + 1] = '\n';
+    assert (ces_frame_room_copy (room, sizeof (room), copied) == 0);
 
     //  Build adds nothing but the one newline
     zframe_t *built = ces_frame_build ("ITB-1101", "{}", 2);

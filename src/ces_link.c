@@ -23,6 +23,8 @@ struct _ces_link_t {
     char *pub_endpoint; //  NULL for a peer that wants no room events
     char *hub_id;
     int log_level;
+    bool validated; //  says so in HELLO: its events were checked here
+    bool old_hub;   //  refused HELLO with flags: a hub from before them
     ces_proto_t *proto;
 
     bool connected;
@@ -216,6 +218,13 @@ ces_link_set_log_level (ces_link_t *self, int level)
 {
     assert (self);
     self->log_level = level;
+}
+
+void
+ces_link_set_validated (ces_link_t *self, bool validated)
+{
+    assert (self);
+    self->validated = validated;
 }
 
 //  --------------------------------------------------------------------------
@@ -422,6 +431,11 @@ s_send_hello (ces_link_t *self)
 {
     ces_proto_set_id (self->proto, CES_PROTO_HELLO);
     ces_proto_set_name (self->proto, self->name);
+    //  Three frames per event until a hub says it reads one
+    ces_proto_set_one_frame (self->proto, false);
+    ces_proto_set_flags (self->proto, self->old_hub     ? ""
+                                      : self->validated ? "one-frame validated"
+                                                        : "one-frame");
     if (ces_proto_send (self->proto, self->dealer)) {
         //  No connection to a hub yet (the DEALER is "immediate"): nothing
         //  went on the wire, so look again soon without backing off
@@ -481,6 +495,8 @@ s_on_welcome (ces_link_t *self)
     self->backoff = BACKOFF_MIN;
     zstr_free (&self->hub_id);
     self->hub_id = strdup (ces_proto_hub_id (self->proto));
+    ces_proto_set_one_frame (self->proto,
+                             ces_proto_has_flag (self->proto, "one-frame"));
     ces_info (self->log_level, "link %s: connected to %s (%s)", self->link_id,
               self->hub_id, self->router_endpoint);
     //  Restore every connection and its rooms
@@ -547,6 +563,18 @@ ces_link_recv_dealer (ces_link_t *self)
             if (streq (code, CES_PROTO_ERR_UNKNOWN_LINK))
                 return s_lost_hub (self, "hub does not know us (restarted?)",
                                    false);
+            if (!self->connected && !self->old_hub &&
+                streq (code, CES_PROTO_ERR_MALFORMED) &&
+                strstr (ces_proto_error_reason (self->proto), "HELLO")) {
+                //  A hub from before HELLO flags: say HELLO without them
+                ces_info (self->log_level,
+                          "link %s: %s takes HELLO without flags; events go "
+                          "in three frames",
+                          self->link_id, self->router_endpoint);
+                self->old_hub = true;
+                self->next_hello = zclock_mono ();
+                return CES_LINK_NOTHING;
+            }
             snprintf (self->reason, sizeof (self->reason), "%s (%s)",
                       ces_proto_error_reason (self->proto), code);
             ces_warn (self->log_level, "link %s: hub refused: %s",
@@ -618,11 +646,8 @@ ces_link_recv_sub (ces_link_t *self)
     if (origin_size + 10 > size || origin_size >= sizeof (self->origin))
         return CES_LINK_NOTHING;
     size_t message_size = size - 10 - origin_size;
-    const byte *newline = (const byte *)memchr (data, '\n', message_size);
-    if (!newline || newline - data > CES_ROOM_MAX)
+    if (!ces_frame_room_copy (data, message_size, self->room))
         return CES_LINK_NOTHING;
-    memcpy (self->room, data, newline - data);
-    self->room[newline - data] = 0;
     memcpy (self->origin, data + message_size, origin_size);
     self->origin[origin_size] = 0;
     uint64_t seq = 0;
@@ -821,14 +846,10 @@ ces_link_test (bool verbose)
 {
     printf (" * ces_link: ");
     //  @selftest
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "inproc://link-test-router",
-                "inproc://link-test-pub", NULL);
-    char *status, *router, *pub;
-    zstr_recvx (hub, &status, &router, &pub, NULL);
-    assert (streq (status, "0"));
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (
+        "inproc://link-test-router", "inproc://link-test-pub", &router, &pub,
+        "log-level", verbose ? "debug" : "warn", NULL);
 
     ces_link_t *link = ces_link_new (router, pub, "link-a", "selftest", NULL);
     assert (link);
@@ -870,7 +891,6 @@ ces_link_test (bool verbose)
     zlist_destroy (&rooms);
     ces_link_destroy (&link);
     ces_link_destroy (&link);
-    zstr_free (&status);
     zstr_free (&router);
     zstr_free (&pub);
     zactor_destroy (&hub);

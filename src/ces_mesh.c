@@ -1164,19 +1164,9 @@ ces_mesh_set_log_level (ces_mesh_t *self, int level)
 static zactor_t *
 s_test_hub (const char *hub_id, bool verbose, char **router, char **pub)
 {
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "hub-id", hub_id, NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "SET", "heartbeat", "100", NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "error", NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", NULL);
-    char *status;
-    zstr_recvx (hub, &status, router, pub, NULL);
-    assert (streq (status, "0"));
-    zstr_free (&status);
-    return hub;
+    return ces_hub_test_start (NULL, NULL, router, pub, "hub-id", hub_id,
+                               "heartbeat", "100", "log-level",
+                               verbose ? "debug" : "error", NULL);
 }
 
 //  Waits until the hub's status holds text; false after 5 s

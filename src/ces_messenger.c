@@ -619,19 +619,141 @@ ces_messenger_msgpipe (ces_messenger_t *self)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  A CURVE hub with authorised, unknown, wrong-key and plain messengers
+//  over tcp (here, not in ces_curve: a messenger uses ces_curve)
+
+static bool
+s_test_connects (const char *router, const char *pub, const ces_curve_t *keys,
+                 int timeout)
+{
+    ces_messenger_t *messenger =
+        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, keys);
+    assert (messenger);
+    bool connected = ces_messenger_wait_connected (messenger, timeout) == 0;
+    ces_messenger_destroy (&messenger);
+    return connected;
+}
+
+//  The hub counted refused handshakes and shows its key
+static void
+s_test_curve_status (zactor_t *hub, const ces_curve_t *hub_keys)
+{
+    zstr_sendx (hub, "STATUS", NULL);
+    char *status = zstr_recv (hub);
+    cJSON *json = cJSON_Parse (status);
+    cJSON *curve = cJSON_GetObjectItem (json, "curve");
+    assert (cJSON_IsTrue (cJSON_GetObjectItem (curve, "enabled")));
+    assert (
+        streq (cJSON_GetStringValue (cJSON_GetObjectItem (curve, "public_key")),
+               ces_curve_public_key (hub_keys)));
+    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (curve, "refused")) >= 1);
+    cJSON_Delete (json);
+    zstr_free (&status);
+}
+
+static void
+s_test_curve_hubs (const char *dir, bool verbose)
+{
+    char *clients = zsys_sprintf ("%s/clients", dir);
+    char *hub_path = zsys_sprintf ("%s/hub.key", dir);
+    char *edge_moved = zsys_sprintf ("%s/edge.key_secret", dir);
+    char *stranger_path = zsys_sprintf ("%s/stranger.key", dir);
+    char reason[256];
+    ces_curve_t *hub_keys = ces_curve_new (hub_path, NULL, reason, 256);
+    ces_curve_t *by_secret = ces_curve_new (edge_moved, hub_path, reason, 256);
+    ces_curve_t *stranger =
+        ces_curve_new (stranger_path, hub_path, reason, 256);
+    ces_curve_t *wrong_hub = ces_curve_new (
+        edge_moved, ces_curve_public_key (stranger), reason, sizeof reason);
+    assert (hub_keys && by_secret && stranger && wrong_hub);
+    const char *level = verbose ? "debug" : "error";
+
+    //  A hub that lets in the certificates of the clients directory
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (
+        NULL, NULL, &router, &pub, "log-level", level, "heartbeat", "100",
+        "curve-cert", hub_path, "curve-clients", clients, NULL);
+    //  Authorised: connects and gets events
+    assert (s_test_connects (router, pub, by_secret, 5000));
+    ces_messenger_t *sender =
+        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, by_secret);
+    ces_messenger_t *receiver =
+        ces_messenger_new_secure (router, pub, CES_ROLE_MESSENGER, by_secret);
+    assert (ces_messenger_wait_connected (sender, 5000) == 0);
+    assert (ces_messenger_register (receiver, "CURVE-1", NULL) == 0);
+    assert (ces_messenger_send (sender, "CURVE-1", "{\"key\":\"k\"}") == 0);
+    assert (ces_messenger_recv (receiver, 5000) == 0);
+    assert (streq (ces_messenger_payload (receiver), "{\"key\":\"k\"}"));
+    ces_messenger_destroy (&sender);
+    ces_messenger_destroy (&receiver);
+    //  Refused: an unknown certificate, the wrong hub key, no CURVE at all
+    assert (!s_test_connects (router, pub, stranger, 500));
+    assert (!s_test_connects (router, pub, wrong_hub, 500));
+    assert (!s_test_connects (router, pub, NULL, 500));
+    s_test_curve_status (hub, hub_keys);
+    zactor_destroy (&hub);
+    zstr_free (&router);
+    zstr_free (&pub);
+
+    //  A hub with "*" takes any client that knows its key, not plain ones
+    hub =
+        ces_hub_test_start (NULL, NULL, &router, &pub, "log-level", level,
+                            "curve-cert", hub_path, "curve-clients", "*", NULL);
+    assert (s_test_connects (router, pub, stranger, 5000));
+    assert (!s_test_connects (router, pub, NULL, 500));
+    zactor_destroy (&hub);
+    zstr_free (&router);
+    zstr_free (&pub);
+
+    ces_curve_destroy (&stranger);
+    ces_curve_destroy (&wrong_hub);
+    ces_curve_destroy (&by_secret);
+    ces_curve_destroy (&hub_keys);
+    zstr_free (&clients);
+    zstr_free (&hub_path);
+    zstr_free (&edge_moved);
+    zstr_free (&stranger_path);
+}
+
+static void
+s_test_curve (bool verbose)
+{
+    char dir[] = "/tmp/ces-messenger-test-XXXXXX";
+    assert (mkdtemp (dir));
+    assert (zsys_dir_create ("%s/clients", dir) == 0);
+    char reason[256];
+    char *path = zsys_sprintf ("%s/hub.key", dir);
+    assert (ces_curve_generate (path, "hub", reason, sizeof reason) == 0);
+    zstr_free (&path);
+    path = zsys_sprintf ("%s/stranger.key", dir);
+    assert (ces_curve_generate (path, "stranger", reason, sizeof reason) == 0);
+    zstr_free (&path);
+    //  The clients directory holds the edge's public certificate only
+    path = zsys_sprintf ("%s/clients/edge.key", dir);
+    assert (ces_curve_generate (path, "edge", reason, sizeof reason) == 0);
+    char *secret = zsys_sprintf ("%s_secret", path);
+    char *moved = zsys_sprintf ("%s/edge.key_secret", dir);
+    assert (rename (secret, moved) == 0);
+    zstr_free (&secret);
+    zstr_free (&moved);
+    zstr_free (&path);
+
+    s_test_curve_hubs (dir, verbose);
+
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
+    assert (system (command) == 0);
+    zstr_free (&command);
+}
+
 void
 ces_messenger_test (bool verbose)
 {
     printf (" * ces_messenger: ");
     //  @selftest
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "inproc://messenger-test-router",
-                "inproc://messenger-test-pub", NULL);
-    char *status, *router, *pub;
-    zstr_recvx (hub, &status, &router, &pub, NULL);
-    assert (streq (status, "0"));
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (
+        "inproc://messenger-test-router", "inproc://messenger-test-pub",
+        &router, &pub, "log-level", verbose ? "debug" : "warn", NULL);
 
     ces_messenger_t *alice = ces_messenger_new (router, pub);
     ces_messenger_t *bob = ces_messenger_new (router, pub);
@@ -677,10 +799,11 @@ ces_messenger_test (bool verbose)
     ces_messenger_destroy (&alice);
     ces_messenger_destroy (&bob);
     ces_messenger_destroy (&bob);
-    zstr_free (&status);
     zstr_free (&router);
     zstr_free (&pub);
     zactor_destroy (&hub);
+
+    s_test_curve (verbose);
     //  @end
     printf ("OK\n");
 }

@@ -10,7 +10,8 @@ typedef enum {
     TEXT,   //  any text; the actor checks what the table cannot
     NUMBER, //  a decimal integer from min to max
     CHOICE, //  one of the comma-separated words of choices (any case)
-    SWITCH, //  "true" or "false"; the flag --no-NAME sets "false"
+    SWITCH, //  "true" or "false"; the flag sets the other than the default:
+            //  --no-NAME when that is "true", --NAME when it is "false"
     LIST    //  repeatable flag; its environment variable is comma-separated
 } type_t;
 
@@ -191,6 +192,10 @@ static const option_t s_options[] = {
     //  Everyone
     {"validate", SWITCH, HUB | EDGE | REPEATER, P_ALL, NULL, "true",
      .help = "route events without checking they are JSON objects"},
+    {"trust-validated", SWITCH, HUB, P_CES | P_HUB, NULL, "false",
+     .help = "skip the hub's JSON check of events from any peer that says it "
+             "checked them (peers in this process and CURVE peers are "
+             "trusted anyway)"},
     {"register-timeout", NUMBER, MESSENGER, 0, NULL, "5000",
      .help = "how long a messenger waits for the hub to confirm a "
              "registration",
@@ -274,7 +279,8 @@ s_offered (ces_options_t *self, const option_t *option)
 static void
 s_flag (const option_t *option, char *flag, size_t size)
 {
-    snprintf (flag, size, "%s%s%s", option->type == SWITCH ? "no-" : "",
+    bool negative = option->type == SWITCH && streq (option->value, "true");
+    snprintf (flag, size, "%s%s%s", negative ? "no-" : "",
               option->prefix ? option->prefix : "", option->name);
 }
 
@@ -491,7 +497,12 @@ s_parse_word (ces_options_t *self, int argc, char *argv[], int *arg, bool *help)
             return s_fail (self, "option '--%s' doesn't allow an argument",
                            name);
         *help = *help || row == HELP;
-        return row == HELP ? 0 : s_give (self, (size_t)row, "false", NULL);
+        const option_t *option = &s_options[row];
+        return row == HELP
+                   ? 0
+                   : s_give (self, (size_t)row,
+                             streq (option->value, "true") ? "false" : "true",
+                             NULL);
     }
     const char *value = equals ? equals + 1 : NULL;
     if (!value && *arg + 1 < argc)

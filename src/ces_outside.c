@@ -121,19 +121,6 @@ ces_outside_gone (ces_outside_t *self, ces_client_t *client)
     zhashx_delete (self->keys, ces_client_id (client));
 }
 
-//  The room of "ROOM\nPAYLOAD" into room (CES_ROOM_MAX + 1 bytes); -1 if
-//  there is none
-static int
-s_room_of (const byte *data, size_t size, char *room)
-{
-    const byte *newline = (const byte *)memchr (data, '\n', size);
-    if (!newline || newline == data || newline - data > CES_ROOM_MAX)
-        return -1;
-    memcpy (room, data, (size_t)(newline - data));
-    room[newline - data] = 0;
-    return 0;
-}
-
 //  A peer that has its own inbound link open for the room gets the event
 //  back over it (ces_targets_inbound_fn)
 static bool
@@ -158,7 +145,8 @@ ces_outside_deliver (ces_outside_t *self, const char *conn, zframe_t *message)
     if (!streq (conn, CES_ROTATION_CONN))
         return false;
     char room[CES_ROOM_MAX + 1];
-    if (s_room_of (zframe_data (message), zframe_size (message), room))
+    if (!ces_frame_room_copy (zframe_data (message), zframe_size (message),
+                              room))
         return true; //  the hub checked it; nothing to route by
     self->to_targets++;
     if (ces_targets_dispatch (self->targets, room, message, s_send_to_peer,

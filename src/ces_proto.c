@@ -19,6 +19,9 @@ struct _ces_proto_t {
     char code[FIELD_MAX + 1];
     char error_reason[FIELD_MAX + 1];
     char address[FIELD_MAX + 1];
+    char flags[FIELD_MAX + 1]; //  of HELLO and WELCOME: words, space-separated
+    bool one_frame;            //  send EVENT and DELIVER as one frame
+    bool inproc;               //  the last message came with no ZeroMQ metadata
     zlist_t *rooms;
     zlist_t *peers;
     zframe_t *message;
@@ -26,13 +29,14 @@ struct _ces_proto_t {
 };
 
 //  Command names on the wire, and how many field frames each carries;
-//  -1 means "at least the fixed fields, then any number of rooms"; PEERS
+//  -n means "at least n fields, then any number of rooms" (HELLO and
+//  WELCOME: then flags; frames after the flags are ignored); PEERS
 //  carries any number of peer frames (its 0 is not checked)
 static const struct {
     const char *name;
     int fields;
 } s_commands[] = {
-    {NULL, 0},     {"HELLO", 2},     {"WELCOME", 3},     {"ATTACH", 2},
+    {NULL, 0},     {"HELLO", -2},    {"WELCOME", -3},    {"ATTACH", 2},
     {"DETACH", 1}, {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
     {"EVENT", 2},  {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
     {"ERROR", 2},  {"MESH", 2},      {"PEERS", 0},       {"UNLINK", 0},
@@ -127,6 +131,23 @@ s_take_heartbeat (ces_proto_t *self, const byte *data, size_t size)
     return true;
 }
 
+//  HELLO: version name [flags]; WELCOME: version hub-id heartbeat [flags]
+static bool
+s_take_greeting (ces_proto_t *self, int index, const byte *data, size_t size)
+{
+    bool hello = self->id == CES_PROTO_HELLO;
+    if (index == 0)
+        return s_copy_field (self, data, size, self->version, "version");
+    if (index == 1)
+        return hello ? s_copy_field (self, data, size, self->name, "name")
+                     : s_copy_field (self, data, size, self->hub_id, "hub-id");
+    if (index == 2 && !hello)
+        return s_take_heartbeat (self, data, size);
+    if (index == (hello ? 2 : 3))
+        return s_copy_field (self, data, size, self->flags, "flags");
+    return true;
+}
+
 //  Takes field number index of the current command from one frame; false
 //  if it is malformed. Frames past a command's fields are left for the
 //  count check.
@@ -135,18 +156,8 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
 {
     switch (self->id) {
         case CES_PROTO_HELLO:
-            return index == 0 ? s_copy_field (self, data, size, self->version,
-                                              "version")
-                   : index == 1
-                       ? s_copy_field (self, data, size, self->name, "name")
-                       : true;
         case CES_PROTO_WELCOME:
-            return index == 0 ? s_copy_field (self, data, size, self->version,
-                                              "version")
-                   : index == 1
-                       ? s_copy_field (self, data, size, self->hub_id, "hub-id")
-                   : index == 2 ? s_take_heartbeat (self, data, size)
-                                : true;
+            return s_take_greeting (self, index, data, size);
         case CES_PROTO_ATTACH:
             if (index == 0)
                 return s_copy_field (self, data, size, self->conn, "conn");
@@ -224,11 +235,16 @@ s_set_routing_id (ces_proto_t *self, const void *data, size_t size)
         self->routing_id = zframe_new (data, size);
 }
 
+//  On every message: no command name is empty or longer than 10 bytes (a
+//  one-frame EVENT or DELIVER is longer)
 static int
 s_command_id (const byte *data, size_t size)
 {
+    if (size == 0 || size > 10)
+        return 0;
     for (int id = 1; id < COMMAND_COUNT; id++)
-        if (strlen (s_commands[id].name) == size &&
+        if (s_commands[id].name[0] == data[0] &&
+            strlen (s_commands[id].name) == size &&
             memcmp (s_commands[id].name, data, size) == 0)
             return id;
     return 0;
@@ -236,23 +252,58 @@ s_command_id (const byte *data, size_t size)
 
 //  A message is read frame by frame into the codec's fields, with no
 //  allocation but the event frame's: this is every event's path
-int
-ces_proto_recv (ces_proto_t *self, zsock_t *input)
+//  EVENT and DELIVER in one frame: "EVENT " conn LF message. True if the
+//  frame is one (then self->message is set, or NULL and a reason if it is
+//  malformed)
+static bool
+s_take_compact (ces_proto_t *self, zmq_msg_t *part, bool more)
+{
+    const byte *data = (const byte *)zmq_msg_data (part);
+    size_t size = zmq_msg_size (part);
+    ces_proto_id_t id =
+        size > 6 && memcmp (data, "EVENT ", 6) == 0     ? CES_PROTO_EVENT
+        : size > 8 && memcmp (data, "DELIVER ", 8) == 0 ? CES_PROTO_DELIVER
+                                                        : 0;
+    if (!id)
+        return false;
+    self->id = id;
+    size_t at = id == CES_PROTO_EVENT ? 6 : 8;
+    size_t limit = size - at < FIELD_MAX + 1 ? size - at : FIELD_MAX + 1;
+    const byte *newline = (const byte *)memchr (data + at, '\n', limit);
+    if (more || !newline || newline == data + at ||
+        !s_copy_field (self, data + at, (size_t)(newline - data - at),
+                       self->conn, "conn")) {
+        if (!self->reason[0])
+            s_copy (self->reason, "one-frame EVENT or DELIVER is not command, "
+                                  "space, conn, newline, message");
+        return true;
+    }
+    //  One copy: the message is a slice of the frame
+    size_t offset = (size_t)(newline + 1 - data);
+    self->message = zframe_new (data + offset, size - offset);
+    return true;
+}
+
+static int
+s_recv (ces_proto_t *self, zsock_t *input, int flags)
 {
     assert (self);
     assert (input);
     void *handle = zsock_resolve (input);
     zmq_msg_t part;
     zmq_msg_init (&part);
-    if (zmq_msg_recv (&part, handle, 0) < 0) {
+    if (zmq_msg_recv (&part, handle, flags) < 0) {
         zmq_msg_close (&part);
         return -1;
     }
     zframe_destroy (&self->message);
-    zlist_purge (self->rooms);
-    zlist_purge (self->peers);
+    if (zlist_size (self->rooms))
+        zlist_purge (self->rooms);
+    if (zlist_size (self->peers))
+        zlist_purge (self->peers);
     self->reason[0] = 0;
     self->id = 0;
+    self->flags[0] = 0;
     bool more = zmq_msg_more (&part);
     bool ok = true;
     if (zsock_type (input) == ZMQ_ROUTER) {
@@ -265,6 +316,15 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
     int id = ok ? s_command_id ((const byte *)zmq_msg_data (&part),
                                 zmq_msg_size (&part))
                 : 0;
+    if (id == CES_PROTO_HELLO)
+        //  Over inproc:// a message carries no metadata, not even its type
+        self->inproc = zmq_msg_gets (&part, "Socket-Type") == NULL;
+    if (ok && !id && s_take_compact (self, &part, more)) {
+        while (more && zmq_msg_recv (&part, handle, 0) >= 0)
+            more = zmq_msg_more (&part);
+        zmq_msg_close (&part);
+        return self->message ? 0 : -2;
+    }
     if (!ok)
         s_copy (self->reason, "message has no command frame");
     else if (!id) {
@@ -280,7 +340,7 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
         if (ok && carries_message && index == 1) {
             //  The event stays in its ZeroMQ message: no copy
             self->message = zframe_recv (input);
-            more = self->message && zsock_rcvmore (input);
+            more = self->message && zframe_more (self->message);
         } else {
             if (zmq_msg_recv (&part, handle, 0) < 0)
                 break;
@@ -307,6 +367,18 @@ ces_proto_recv (ces_proto_t *self, zsock_t *input)
     return 0;
 }
 
+int
+ces_proto_recv (ces_proto_t *self, zsock_t *input)
+{
+    return s_recv (self, input, 0);
+}
+
+int
+ces_proto_recv_nowait (ces_proto_t *self, zsock_t *input)
+{
+    return s_recv (self, input, ZMQ_DONTWAIT);
+}
+
 static int
 s_send_string (zsock_t *output, const char *string, bool more)
 {
@@ -314,6 +386,33 @@ s_send_string (zsock_t *output, const char *string, bool more)
     return zmq_send (zsock_resolve (output), string, strlen (string), flags) < 0
                ? -1
                : 0;
+}
+
+//  EVENT or DELIVER as one frame: "EVENT " conn LF message. One copy of
+//  the message, and one frame where there were three, in every thread
+static int
+s_send_one_frame (ces_proto_t *self, zsock_t *output)
+{
+    assert (self->message);
+    const char *name = s_commands[self->id].name;
+    size_t name_size = strlen (name);
+    size_t conn_size = strlen (self->conn);
+    size_t size = zframe_size (self->message);
+    zmq_msg_t msg;
+    int rc = zmq_msg_init_size (&msg, name_size + 1 + conn_size + 1 + size);
+    assert (rc == 0);
+    byte *data = (byte *)zmq_msg_data (&msg);
+    memcpy (data, name, name_size);
+    data[name_size] = ' ';
+    memcpy (data + name_size + 1, self->conn, conn_size);
+    data[name_size + 1 + conn_size] = '\n';
+    memcpy (data + name_size + conn_size + 2, zframe_data (self->message),
+            size);
+    if (zmq_msg_send (&msg, zsock_resolve (output), ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -328,6 +427,9 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
                          ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT) < 0)
             return -1;
     }
+    if (self->one_frame &&
+        (self->id == CES_PROTO_EVENT || self->id == CES_PROTO_DELIVER))
+        return s_send_one_frame (self, output);
     bool has_fields = self->id == CES_PROTO_PEERS
                           ? zlist_size (self->peers) > 0
                           : s_commands[self->id].fields != 0;
@@ -338,12 +440,16 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
     switch (self->id) {
         case CES_PROTO_HELLO:
             s_send_string (output, self->version, true);
-            return s_send_string (output, self->name, false);
+            s_send_string (output, self->name, *self->flags);
+            return *self->flags ? s_send_string (output, self->flags, false)
+                                : 0;
         case CES_PROTO_WELCOME:
             snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
             s_send_string (output, self->version, true);
             s_send_string (output, self->hub_id, true);
-            return s_send_string (output, heartbeat, false);
+            s_send_string (output, heartbeat, *self->flags);
+            return *self->flags ? s_send_string (output, self->flags, false)
+                                : 0;
         case CES_PROTO_ATTACH:
             s_send_string (output, self->conn, true);
             return s_send_string (output, self->role, false);
@@ -443,6 +549,37 @@ ces_proto_set_id (ces_proto_t *self, ces_proto_id_t id)
     self->id = id;
 }
 
+bool
+ces_proto_has_flag (ces_proto_t *self, const char *flag)
+{
+    assert (self && flag);
+    size_t size = strlen (flag);
+    for (const char *at = self->flags; *at;) {
+        const char *space = strchr (at, ' ');
+        size_t word = space ? (size_t)(space - at) : strlen (at);
+        if (word == size && memcmp (at, flag, size) == 0)
+            return true;
+        at += word;
+        while (*at == ' ')
+            at++;
+    }
+    return false;
+}
+
+void
+ces_proto_set_one_frame (ces_proto_t *self, bool one_frame)
+{
+    assert (self);
+    self->one_frame = one_frame;
+}
+
+bool
+ces_proto_inproc (ces_proto_t *self)
+{
+    assert (self);
+    return self->inproc;
+}
+
 zframe_t *
 ces_proto_routing_id (ces_proto_t *self)
 {
@@ -473,6 +610,7 @@ ces_proto_set_routing_id (ces_proto_t *self, zframe_t *routing_id)
     }
 
 STRING_FIELD (name)
+STRING_FIELD (flags)
 STRING_FIELD (hub_id)
 STRING_FIELD (conn)
 STRING_FIELD (role)
@@ -571,6 +709,63 @@ ces_proto_set_message (ces_proto_t *self, zframe_t **message_p)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  EVENT and DELIVER in one frame, and the flags of HELLO and WELCOME
+static void
+s_test_one_frame (ces_proto_t *proto, zsock_t *dealer, zsock_t *router)
+{
+    ces_proto_set_id (proto, CES_PROTO_EVENT);
+    zframe_t *message;
+    //  ... and in one frame, both ways, for peers that said they read it
+    message = ces_frame_build ("ITB-1101", "{}", 2);
+    ces_proto_set_message (proto, &message);
+    ces_proto_set_conn (proto, "c7");
+    ces_proto_set_one_frame (proto, true);
+    assert (ces_proto_send (proto, dealer) == 0);
+    zframe_t *raw = zframe_recv (router);
+    zframe_destroy (&raw);
+    raw = zframe_recv (router);
+    assert (zframe_streq (raw, "EVENT c7\nITB-1101\n{}"));
+    zframe_destroy (&raw);
+    message = ces_frame_build ("ITB-1101", "{}", 2);
+    ces_proto_set_id (proto, CES_PROTO_DELIVER);
+    ces_proto_set_message (proto, &message);
+    assert (ces_proto_send (proto, router) == 0);
+    ces_proto_set_one_frame (proto, false);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_DELIVER);
+    assert (streq (ces_proto_conn (proto), "c7"));
+    assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n{}"));
+    zstr_send (dealer, "EVENT 9\nR\n{}");
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_EVENT);
+    assert (streq (ces_proto_conn (proto), "9"));
+    assert (zframe_streq (ces_proto_message (proto), "R\n{}"));
+    zstr_send (dealer, "EVENT 9");
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "one-frame"));
+    zstr_sendx (dealer, "EVENT \nR\n{}", "more", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+
+    //  Flags of HELLO and WELCOME: sent only when there are some
+    ces_proto_set_id (proto, CES_PROTO_HELLO);
+    ces_proto_set_flags (proto, "one-frame validated");
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_has_flag (proto, "validated"));
+    assert (ces_proto_has_flag (proto, "one-frame"));
+    assert (!ces_proto_has_flag (proto, "one"));
+    ces_proto_set_id (proto, CES_PROTO_WELCOME);
+    ces_proto_set_heartbeat (proto, 100);
+    ces_proto_set_flags (proto, "");
+    assert (ces_proto_send (proto, router) == 0);
+    assert (ces_proto_recv (proto, dealer) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_WELCOME);
+    assert (streq (ces_proto_flags (proto), ""));
+    zstr_sendx (dealer, "HELLO", "1", "peer", "future-flag", NULL);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (!ces_proto_has_flag (proto, "validated"));
+}
+
 void
 ces_proto_test (bool verbose)
 {
@@ -639,6 +834,8 @@ ces_proto_test (bool verbose)
     assert (ces_proto_recv (proto, router) == 0);
     assert (ces_proto_id (proto) == CES_PROTO_EVENT);
     assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n\n{}\n"));
+
+    s_test_one_frame (proto, dealer, router);
 
     //  Malformed input: -2 with a reason, never an abort
     zstr_send (dealer, "NONSENSE");

@@ -24,15 +24,10 @@ ces_repeater_test (bool verbose)
     printf (" * ces_repeater: ");
     //  @selftest
     const char *level = verbose ? "debug" : "warn";
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", level, NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "inproc://repeater-test-router",
-                "inproc://repeater-test-pub", NULL);
-    char *status, *router, *pub;
-    zstr_recvx (hub, &status, &router, &pub, NULL);
-    assert (streq (status, "0"));
-    zstr_free (&status);
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start ("inproc://repeater-test-router",
+                                        "inproc://repeater-test-pub", &router,
+                                        &pub, "log-level", level, NULL);
 
     //  An HTTP target: a listening socket we answer by hand
     int target_port;
@@ -50,7 +45,7 @@ ces_repeater_test (bool verbose)
         assert (zsock_wait (repeater) == 0);
     }
     zstr_send (repeater, "START");
-    char *port_text;
+    char *status, *port_text;
     zstr_recvx (repeater, &status, &port_text, NULL);
     assert (streq (status, "0"));
     zstr_free (&status);

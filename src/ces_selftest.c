@@ -11,10 +11,14 @@ typedef struct {
     void (*test) (bool verbose);
 } test_item_t;
 
+//  One class a line (clang-format would pack them)
+// clang-format off
 static const test_item_t s_tests[] = {
+    {"counters", ces_counters_test},
     {"frame", ces_frame_test},         {"event", ces_event_test},
     {"proto", ces_proto_test},         {"link", ces_link_test},
-    {"http", ces_http_test},           {"hub", ces_hub_test},
+    {"http", ces_http_test},           {"rooms", ces_rooms_test},
+    {"routing", ces_routing_test}, {"hub", ces_hub_test},
     {"messenger", ces_messenger_test}, {"civetweb", ces_civetweb_test},
     {"websocket", ces_websocket_test}, {"wire", ces_wire_test},
     {"inbox", ces_inbox_test},         {"waiters", ces_waiters_test},
@@ -27,6 +31,7 @@ static const test_item_t s_tests[] = {
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
     {"options", ces_options_test},
 };
+// clang-format on
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))
 
 int

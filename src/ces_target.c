@@ -274,8 +274,8 @@ s_forward (self_t *self, zmsg_t *request)
         //  The body is the JSON event, without the room line
         const char *data = (const char *)zframe_data (frame);
         size_t size = zframe_size (frame);
-        const char *json = (const char *)memchr (data, '\n', size);
-        json = json ? json + 1 : data;
+        char room_line[CES_ROOM_MAX + 1];
+        const char *json = data + ces_frame_room_copy (data, size, room_line);
         while (json < data + size && *json == '\n')
             json++;
         ok = s_http_post (self, json, size - (size_t)(json - data));

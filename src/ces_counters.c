@@ -1,0 +1,184 @@
+/*  =========================================================================
+    ces_counters - one table that writes both /status JSON and /metrics text
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+uint64_t
+ces_counters_value (const ces_counter_t *row, const void *values)
+{
+    assert (row && values);
+    uint64_t value;
+    memcpy (&value, (const char *)values + row->offset, sizeof (value));
+    return value;
+}
+
+//  The object that holds the last part of path, made as needed; *name is
+//  that last part
+static cJSON *
+s_parent (cJSON *root, const char *path, const char **name)
+{
+    cJSON *parent = root;
+    const char *dot;
+    while ((dot = strchr (path, '.'))) {
+        char member[128];
+        size_t size = (size_t)(dot - path);
+        assert (size > 0 && size < sizeof (member));
+        memcpy (member, path, size);
+        member[size] = 0;
+        cJSON *child = cJSON_GetObjectItemCaseSensitive (parent, member);
+        if (!child)
+            child = cJSON_AddObjectToObject (parent, member);
+        assert (cJSON_IsObject (child));
+        parent = child;
+        path = dot + 1;
+    }
+    *name = path;
+    return parent;
+}
+
+void
+ces_counters_json (const ces_counter_t *table, size_t rows, const void *values,
+                   cJSON *root)
+{
+    assert (table && values && cJSON_IsObject (root));
+    for (size_t index = 0; index < rows; index++) {
+        const ces_counter_t *row = &table[index];
+        if (!row->json)
+            continue;
+        const char *name;
+        cJSON *parent = s_parent (root, row->json, &name);
+        cJSON_AddNumberToObject (parent, name,
+                                 (double)ces_counters_value (row, values));
+    }
+}
+
+//  Is row the first of a run of its metric?
+static bool
+s_first_of_metric (const ces_counter_t *table, size_t index)
+{
+    return index == 0 || !table[index - 1].metric ||
+           !streq (table[index - 1].metric, table[index].metric);
+}
+
+void
+ces_counters_metrics (const ces_counter_t *table, size_t rows,
+                      const void *values, FILE *out)
+{
+    assert (table && values && out);
+    for (size_t index = 0; index < rows; index++) {
+        const ces_counter_t *row = &table[index];
+        if (!row->metric)
+            continue;
+        if (s_first_of_metric (table, index))
+            fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", row->metric,
+                     row->help ? row->help : "", row->metric,
+                     row->type == CES_GAUGE ? "gauge" : "counter");
+        if (row->labels)
+            fprintf (out, "%s{%s} %" PRIu64 "\n", row->metric, row->labels,
+                     ces_counters_value (row, values));
+        else
+            fprintf (out, "%s %" PRIu64 "\n", row->metric,
+                     ces_counters_value (row, values));
+    }
+}
+
+const char *
+ces_counters_check (const ces_counter_t *table, size_t rows)
+{
+    assert (table);
+    for (size_t index = 0; index < rows; index++) {
+        const ces_counter_t *row = &table[index];
+        if (!row->json && !row->metric)
+            return "a row has neither a json path nor a metric name";
+        if (!row->metric)
+            continue;
+        bool first = s_first_of_metric (table, index);
+        if (first && !row->help)
+            return "the first row of a metric has no help";
+        if (!first && row->type != table[index - 1].type)
+            return "rows of one metric have different types";
+        if (first)
+            for (size_t before = 0; before < index; before++)
+                if (table[before].metric &&
+                    streq (table[before].metric, row->metric))
+                    return "rows of one metric are not next to each other";
+    }
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+typedef struct {
+    uint64_t queue_full;
+    uint64_t peer_gone;
+    uint64_t clients;
+    uint64_t hidden;
+} test_counters_t;
+
+void
+ces_counters_test (bool verbose)
+{
+    printf (" * ces_counters: ");
+    //  @selftest
+    static const ces_counter_t table[] = {
+        {"drops.queue_full", "ces_x_drops_total", "reason=\"queue_full\"",
+         CES_COUNTER, "Events not delivered, by reason.",
+         offsetof (test_counters_t, queue_full)},
+        {"drops.peer_gone", "ces_x_drops_total", "reason=\"peer_gone\"",
+         CES_COUNTER, NULL, offsetof (test_counters_t, peer_gone)},
+        {"clients", "ces_x_clients", NULL, CES_GAUGE, "Open clients.",
+         offsetof (test_counters_t, clients)},
+        {"deep.er.still", NULL, NULL, CES_GAUGE, NULL,
+         offsetof (test_counters_t, hidden)},
+    };
+    assert (ces_counters_check (table, CES_COUNTERS_SIZE (table)) == NULL);
+    test_counters_t counters = {3, 0, 7, 12345678901234ULL};
+
+    cJSON *root = cJSON_CreateObject ();
+    cJSON_AddStringToObject (root, "id", "x");
+    cJSON_AddObjectToObject (root, "drops"); //  made by the caller: reused
+    ces_counters_json (table, CES_COUNTERS_SIZE (table), &counters, root);
+    char *json = cJSON_PrintUnformatted (root);
+    assert (streq (json, "{\"id\":\"x\",\"drops\":{\"queue_full\":3,"
+                         "\"peer_gone\":0},\"clients\":7,\"deep\":{\"er\":"
+                         "{\"still\":12345678901234}}}"));
+    freen (json);
+    cJSON_Delete (root);
+
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert (out);
+    ces_counters_metrics (table, CES_COUNTERS_SIZE (table), &counters, out);
+    fclose (out);
+    assert (streq (text, "# HELP ces_x_drops_total Events not delivered, by "
+                         "reason.\n"
+                         "# TYPE ces_x_drops_total counter\n"
+                         "ces_x_drops_total{reason=\"queue_full\"} 3\n"
+                         "ces_x_drops_total{reason=\"peer_gone\"} 0\n"
+                         "# HELP ces_x_clients Open clients.\n"
+                         "# TYPE ces_x_clients gauge\n"
+                         "ces_x_clients 7\n"));
+    freen (text);
+
+    //  Tables that break the rules are caught
+    static const ces_counter_t split[] = {
+        {NULL, "a", NULL, CES_COUNTER, "A.", 0},
+        {NULL, "b", NULL, CES_COUNTER, "B.", 0},
+        {NULL, "a", NULL, CES_COUNTER, "A.", 0},
+    };
+    assert (ces_counters_check (split, 3));
+    static const ces_counter_t nowhere[] = {{NULL, NULL, NULL, 0, NULL, 0}};
+    assert (ces_counters_check (nowhere, 1));
+    static const ces_counter_t mixed[] = {
+        {NULL, "a", "x=\"1\"", CES_COUNTER, "A.", 0},
+        {NULL, "a", "x=\"2\"", CES_GAUGE, NULL, 0},
+    };
+    assert (ces_counters_check (mixed, 2));
+    //  @end
+    if (verbose)
+        printf ("(verbose) ");
+    printf ("OK\n");
+}

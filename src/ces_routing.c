@@ -1,0 +1,973 @@
+/*  =========================================================================
+    ces_routing - the hub's routing table: links, connections, room
+    interest, register syncs, and where each event goes
+    =========================================================================
+*/
+#include "ces_classes.h"
+
+//  A link is one DEALER peer of the ROUTER: an edge, a repeater program,
+//  an embedded messenger, a peer hub's inbound link. It hosts connections.
+typedef struct {
+    char *id;             //  routing ID as text
+    zframe_t *routing_id; //  routing ID as the ROUTER wants it
+    char *name;           //  what the peer called itself in HELLO
+    int64_t last_heard;   //  when the peer last said anything
+    bool dead;            //  found gone mid-route; removed at a safe point
+    bool mesh;            //  a peer hub's link: ces_mesh handles its state
+    bool validated;       //  its events were checked before (trusted HELLO)
+    bool one_frame;       //  it reads DELIVER in one frame
+    zhashx_t *conns;      //  connection id -> conn_t
+} link_t;
+
+//  A connection is one client behind a link, with one role
+typedef struct {
+    link_t *link;
+    char *id;
+    ces_role_index_t role;
+    char *origin;    //  "link/conn", what subscribers compare to skip it
+    zhashx_t *rooms; //  rooms it registered ("*" included), as a set
+} conn_t;
+
+struct _ces_routing_t {
+    char *hub_id;
+    zsock_t *router; //  borrowed from the hub
+    zsock_t *pub;    //  borrowed: an XPUB, so sync subscriptions are seen
+    void *router_handle;
+    ces_mesh_t *mesh; //  borrowed, may be NULL
+    int log_level;
+    uint32_t heartbeat;
+    bool validate;
+    bool trust_all; //  believe every link that says "validated"
+    bool curve;     //  every link is authenticated: believe them too
+    ces_proto_t *proto;
+    ces_frame_t *frame;
+    ces_event_t *event;
+    zhashx_t *links;     //  link id -> link_t
+    link_t *last_link;   //  the link of the last message, or NULL
+    ces_rooms_t *rooms;  //  room interest, and publishing
+    zlistx_t *repeaters; //  conn_t, not owned, in attach order
+    zlistx_t *hub_peers; //  conn_t, not owned
+    uint64_t next_repeater;
+    bool some_link_dead; //  a link was found gone while routing
+    ces_routing_counters_t counters;
+    uint64_t drops_logged[CES_DROP_REASONS];
+};
+
+static const char *const s_drop_names[CES_DROP_REASONS] = {
+    "no_route",  "peer_gone",    "queue_full",
+    "malformed", "unknown_peer", "unconnected"};
+
+static const char *const s_role_names[CES_ROLE_INDEXES] = {
+    CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB, CES_ROLE_OUTSIDE};
+
+static ces_role_index_t
+s_role_index (const char *role)
+{
+    for (int index = 0; index < CES_ROLE_INDEXES; index++)
+        if (streq (role, s_role_names[index]))
+            return (ces_role_index_t)index;
+    assert (false);
+    return CES_ROLE_INDEX_MESSENGER;
+}
+
+static void
+s_count_drop (ces_routing_t *self, ces_drop_reason_t reason)
+{
+    self->counters.drops[reason]++;
+}
+
+//  --------------------------------------------------------------------------
+//  Connections and links
+
+static zlistx_t *
+s_role_list (ces_routing_t *self, ces_role_index_t role)
+{
+    return role == CES_ROLE_INDEX_REPEATER ? self->repeaters
+           : role == CES_ROLE_INDEX_HUB    ? self->hub_peers
+                                           : NULL;
+}
+
+static void
+s_conn_detach (ces_routing_t *self, link_t *link, const char *conn_id)
+{
+    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    if (!conn)
+        return;
+    ces_rooms_remove_all (self->rooms, conn->rooms);
+    zlistx_t *list = s_role_list (self, conn->role);
+    void *handle = list ? zlistx_find (list, conn) : NULL;
+    if (handle)
+        zlistx_delete (list, handle);
+    self->counters.connections[conn->role]--;
+    ces_debug (self->log_level, "hub: %s detached (%s)", conn->origin,
+               s_role_names[conn->role]);
+    zhashx_delete (link->conns, conn_id);
+}
+
+static void
+s_conn_free (void **item_p)
+{
+    conn_t *conn = (conn_t *)*item_p;
+    zhashx_destroy (&conn->rooms);
+    zstr_free (&conn->id);
+    zstr_free (&conn->origin);
+    freen (conn);
+    *item_p = NULL;
+}
+
+static conn_t *
+s_conn_attach (ces_routing_t *self, link_t *link, const char *conn_id,
+               const char *role_name)
+{
+    ces_role_index_t role = s_role_index (role_name);
+    conn_t *existing = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    if (existing && existing->role == role)
+        return existing;
+    s_conn_detach (self, link, conn_id);
+
+    conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
+    assert (conn);
+    conn->link = link;
+    conn->id = strdup (conn_id);
+    conn->role = role;
+    conn->origin = zsys_sprintf ("%s/%s", link->id, conn_id);
+    conn->rooms = zhashx_new ();
+    assert (conn->rooms);
+    zhashx_insert (link->conns, conn_id, conn);
+    zlistx_t *list = s_role_list (self, role);
+    if (list)
+        zlistx_add_end (list, conn);
+    self->counters.connections[role]++;
+    ces_debug (self->log_level, "hub: %s attached as %s", conn->origin,
+               role_name);
+    return conn;
+}
+
+static void
+s_link_free (void **item_p)
+{
+    link_t *link = (link_t *)*item_p;
+    zhashx_destroy (&link->conns);
+    zframe_destroy (&link->routing_id);
+    zstr_free (&link->id);
+    zstr_free (&link->name);
+    freen (link);
+    *item_p = NULL;
+}
+
+//  Releases everything the link held: connections, registrations, its
+//  place in the repeater rotation
+static void
+s_link_remove (ces_routing_t *self, link_t *link, const char *why,
+               bool comes_back)
+{
+    ces_info (self->log_level, "hub: link %s (%s) %s; released %zu connections",
+              link->id, link->name, why, zhashx_size (link->conns));
+    if (link->mesh)
+        ces_mesh_inbound_gone (self->mesh, link->id, !comes_back);
+    zlistx_t *conn_ids = zhashx_keys (link->conns);
+    const char *conn_id = (const char *)zlistx_first (conn_ids);
+    while (conn_id) {
+        s_conn_detach (self, link, conn_id);
+        conn_id = (const char *)zlistx_next (conn_ids);
+    }
+    zlistx_destroy (&conn_ids);
+    if (self->last_link == link)
+        self->last_link = NULL;
+    zhashx_delete (self->links, link->id);
+}
+
+//  Peers set printable identities; anything else (ZeroMQ's own 5-byte
+//  routing IDs) is shown in hex. Writes at most 2 * size + 1 bytes to out.
+static void
+s_routing_id_text (const byte *data, size_t size, char *out)
+{
+    bool printable = true;
+    for (size_t i = 0; printable && i < size; i++)
+        printable = data[i] > ' ' && data[i] < 0x7f && data[i] != '/';
+    if (printable) {
+        memcpy (out, data, size);
+        out[size] = 0;
+        return;
+    }
+    static const char digits[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < size; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * size] = 0;
+}
+
+static link_t *
+s_link_new (ces_routing_t *self, zframe_t *routing_id, const char *name)
+{
+    link_t *link = (link_t *)zmalloc (sizeof (link_t));
+    assert (link);
+    link->id = (char *)malloc (2 * zframe_size (routing_id) + 1);
+    assert (link->id);
+    s_routing_id_text (zframe_data (routing_id), zframe_size (routing_id),
+                       link->id);
+    link->routing_id = zframe_dup (routing_id);
+    link->name = strdup (name);
+    link->last_heard = zclock_mono ();
+    link->conns = zhashx_new ();
+    assert (link->conns);
+    zhashx_set_destructor (link->conns, s_conn_free);
+    zhashx_insert (self->links, link->id, link);
+    return link;
+}
+
+//  On the path of every message: the last sender is remembered, and
+//  nothing is allocated for the usual routing IDs
+static link_t *
+s_link_lookup (ces_routing_t *self, zframe_t *routing_id)
+{
+    size_t size = zframe_size (routing_id);
+    const byte *data = zframe_data (routing_id);
+    link_t *last = self->last_link;
+    if (last && zframe_size (last->routing_id) == size &&
+        memcmp (zframe_data (last->routing_id), data, size) == 0)
+        return last;
+    char key[512];
+    char *text =
+        2 * size + 1 <= sizeof (key) ? key : (char *)malloc (2 * size + 1);
+    assert (text);
+    s_routing_id_text (data, size, text);
+    link_t *link = (link_t *)zhashx_lookup (self->links, text);
+    if (text != key)
+        freen (text);
+    self->last_link = link;
+    return link;
+}
+
+//  Removes links found dead while routing; called between messages
+static void
+s_reap_dead_links (ces_routing_t *self)
+{
+    if (!self->some_link_dead)
+        return;
+    self->some_link_dead = false;
+    zlistx_t *dead = zlistx_new ();
+    link_t *link = (link_t *)zhashx_first (self->links);
+    while (link) {
+        if (link->dead)
+            zlistx_add_end (dead, link);
+        link = (link_t *)zhashx_next (self->links);
+    }
+    link = (link_t *)zlistx_first (dead);
+    while (link) {
+        s_link_remove (self, link, "is gone (send failed)", false);
+        link = (link_t *)zlistx_next (dead);
+    }
+    zlistx_destroy (&dead);
+}
+
+//  --------------------------------------------------------------------------
+//  Replies to peers
+
+static void
+s_send_to (ces_routing_t *self, zframe_t *routing_id)
+{
+    ces_proto_set_routing_id (self->proto, routing_id);
+    if (ces_proto_send (self->proto, self->router))
+        ces_debug (self->log_level, "hub: could not send %s: %s",
+                   ces_proto_command (self->proto),
+                   zmq_strerror (zmq_errno ()));
+}
+
+static void
+s_send_error (ces_routing_t *self, zframe_t *routing_id, const char *code,
+              const char *reason)
+{
+    if (!routing_id)
+        return;
+    ces_proto_set_id (self->proto, CES_PROTO_ERROR);
+    ces_proto_set_code (self->proto, code);
+    ces_proto_set_error_reason (self->proto, reason);
+    s_send_to (self, routing_id);
+}
+
+//  --------------------------------------------------------------------------
+//  Routing an event
+
+//  Sends DELIVER to one connection; false if it could not take it
+static bool
+s_deliver (ces_routing_t *self, conn_t *conn, zframe_t *message)
+{
+    if (conn->link->dead)
+        return false;
+    ces_proto_set_id (self->proto, CES_PROTO_DELIVER);
+    ces_proto_set_conn (self->proto, conn->id);
+    //  Lent to the codec for the send, not copied
+    zframe_t *lent = message;
+    ces_proto_set_message (self->proto, &lent);
+    ces_proto_set_routing_id (self->proto, conn->link->routing_id);
+    ces_proto_set_one_frame (self->proto, conn->link->one_frame);
+    int rc = ces_proto_send (self->proto, self->router);
+    int error = zmq_errno ();
+    ces_proto_set_one_frame (self->proto, false);
+    lent = ces_proto_take_message (self->proto);
+    assert (lent == message);
+    if (rc == 0)
+        return true;
+    if (error == EHOSTUNREACH) {
+        s_count_drop (self, CES_DROP_PEER_GONE);
+        conn->link->dead = true;
+        self->some_link_dead = true;
+    } else
+        s_count_drop (self, CES_DROP_QUEUE_FULL);
+    return false;
+}
+
+static bool
+s_send_to_one_repeater (ces_routing_t *self, zframe_t *message, conn_t *sender)
+{
+    size_t count = zlistx_size (self->repeaters);
+    for (size_t attempt = 0; attempt < count; attempt++) {
+        size_t index = (size_t)(self->next_repeater++ % count);
+        conn_t *repeater = (conn_t *)zlistx_first (self->repeaters);
+        while (index--)
+            repeater = (conn_t *)zlistx_next (self->repeaters);
+        if (repeater != sender && s_deliver (self, repeater, message)) {
+            self->counters.delivered_repeater++;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+s_send_to_hub_peers (ces_routing_t *self, zframe_t *message, conn_t *sender)
+{
+    bool any = false;
+    conn_t *peer = (conn_t *)zlistx_first (self->hub_peers);
+    while (peer) {
+        if (peer != sender && s_deliver (self, peer, message)) {
+            self->counters.delivered_hub++;
+            any = true;
+        }
+        peer = (conn_t *)zlistx_next (self->hub_peers);
+    }
+    return any;
+}
+
+//  Checks an event; on error counts it and returns the code and reason.
+//  The JSON scan is skipped for a link whose events were checked before.
+static const char *
+s_check_event (ces_routing_t *self, zframe_t *message, bool validated,
+               const char **reason)
+{
+    ces_frame_error_t rc = ces_frame_parse (self->frame, zframe_data (message),
+                                            zframe_size (message));
+    if (rc != CES_FRAME_OK) {
+        s_count_drop (self, CES_DROP_MALFORMED);
+        *reason = ces_frame_strerror (rc);
+        return CES_PROTO_ERR_MALFORMED;
+    }
+    if (self->validate && !validated &&
+        ces_event_check (self->event, ces_frame_payload (self->frame),
+                         ces_frame_payload_size (self->frame))) {
+        s_count_drop (self, CES_DROP_MALFORMED);
+        *reason = ces_event_error (self->event);
+        return CES_PROTO_ERR_NOT_JSON;
+    }
+    return NULL;
+}
+
+//  The routing table, for a checked event (self->frame holds its room)
+static void
+s_route (ces_routing_t *self, zframe_t *message, ces_role_index_t role,
+         const char *origin, conn_t *sender)
+{
+    if (role == CES_ROLE_INDEX_OUTSIDE)
+        role = CES_ROLE_INDEX_REPEATER;
+    self->counters.events_in[role]++;
+    const char *room = ces_frame_room (self->frame);
+    ces_rooms_publish_t published =
+        ces_rooms_publish (self->rooms, room, message, origin);
+    bool delivered = published == CES_ROOMS_PUBLISHED;
+    if (delivered)
+        self->counters.published++;
+    else if (published == CES_ROOMS_UNCONNECTED)
+        s_count_drop (self, CES_DROP_UNCONNECTED);
+    else
+        self->counters.no_subscriber++;
+    if (role == CES_ROLE_INDEX_MESSENGER || role == CES_ROLE_INDEX_REPEATER) {
+        delivered |= s_send_to_hub_peers (self, message, sender);
+        size_t queue_full = 0, peer_gone = 0;
+        size_t peers = self->mesh ? ces_mesh_send (self->mesh, room, message,
+                                                   &queue_full, &peer_gone)
+                                  : 0;
+        self->counters.delivered_hub += peers;
+        self->counters.drops[CES_DROP_QUEUE_FULL] += queue_full;
+        self->counters.drops[CES_DROP_PEER_GONE] += peer_gone;
+        delivered |= peers > 0;
+    }
+    if (role == CES_ROLE_INDEX_MESSENGER)
+        delivered |= s_send_to_one_repeater (self, message, sender);
+    if (!delivered)
+        s_count_drop (self, CES_DROP_NO_ROUTE);
+}
+
+static void
+s_handle_event (ces_routing_t *self, link_t *link)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    conn_t *sender =
+        (conn_t *)zhashx_lookup (link->conns, ces_proto_conn (self->proto));
+    if (!sender) {
+        s_count_drop (self, CES_DROP_UNKNOWN_PEER);
+        s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    const char *reason = NULL;
+    const char *code = s_check_event (self, ces_proto_message (self->proto),
+                                      link->validated, &reason);
+    if (code) {
+        s_send_error (self, routing_id, code, reason);
+        return;
+    }
+    //  Ours now: the codec's slot is reused for replies and deliveries
+    zframe_t *message = ces_proto_take_message (self->proto);
+    s_route (self, message, sender->role, sender->origin, sender);
+    zframe_destroy (&message);
+}
+
+void
+ces_routing_mesh_event (ces_routing_t *self, zframe_t **message_p,
+                        const char *origin)
+{
+    assert (self && message_p && *message_p && origin);
+    const char *reason = NULL;
+    const char *code = s_check_event (self, *message_p, false, &reason);
+    if (code)
+        ces_debug (self->log_level, "hub: peer hub %s sent a bad event: %s",
+                   origin, reason);
+    else
+        s_route (self, *message_p, CES_ROLE_INDEX_HUB, origin, NULL);
+    zframe_destroy (message_p);
+}
+
+//  --------------------------------------------------------------------------
+//  Peer messages other than EVENT
+
+//  A peer hub said MESH on its link: the link is now the mesh's
+static void
+s_handle_mesh_hello (ces_routing_t *self, link_t *link)
+{
+    if (!ces_mesh_inbound (self->mesh, link->id, link->routing_id,
+                           self->proto)) {
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED,
+                      "that hub ID is this hub's own; hub IDs must be unique");
+        return;
+    }
+    link->mesh = true;
+    conn_t *conn = s_conn_attach (self, link, "mesh", CES_ROLE_HUB);
+    //  Not an original hub: it gets what it registers, through ces_mesh
+    void *handle = zlistx_find (self->hub_peers, conn);
+    if (handle)
+        zlistx_delete (self->hub_peers, handle);
+}
+
+static void
+s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    const char *conn_id = ces_proto_conn (self->proto);
+    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    if (!conn) {
+        s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    zlist_t *rooms = ces_proto_rooms (self->proto);
+    if (!is_register && zlist_size (rooms) == 0) {
+        ces_rooms_remove_all (self->rooms, conn->rooms);
+        return;
+    }
+    const char *room = (const char *)zlist_first (rooms);
+    while (room) {
+        if (is_register)
+            ces_rooms_add (self->rooms, conn->rooms, room);
+        else
+            ces_rooms_remove (self->rooms, conn->rooms, room);
+        room = (const char *)zlist_next (rooms);
+    }
+    const char *token = ces_proto_token (self->proto);
+    if (is_register && *token)
+        ces_rooms_sync_registered (self->rooms, token, routing_id, conn_id);
+}
+
+//  A peer that validated its events says so in HELLO; the hub believes it
+//  when it cannot be another: in this process (no ZeroMQ metadata), with
+//  CURVE on, or when told to trust every link
+static bool
+s_trusted (ces_routing_t *self)
+{
+    return self->trust_all || self->curve || ces_proto_inproc (self->proto);
+}
+
+static void
+s_handle_hello (ces_routing_t *self)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    if (!streq (ces_proto_version (self->proto), CES_PROTO_VERSION)) {
+        s_send_error (self, routing_id, CES_PROTO_ERR_VERSION,
+                      "this hub speaks protocol version " CES_PROTO_VERSION);
+        return;
+    }
+    link_t *link = s_link_lookup (self, routing_id);
+    if (link)
+        s_link_remove (self, link, "said HELLO again (restarted)", true);
+    link = s_link_new (self, routing_id, ces_proto_name (self->proto));
+    link->validated =
+        ces_proto_has_flag (self->proto, "validated") && s_trusted (self);
+    link->one_frame = ces_proto_has_flag (self->proto, "one-frame");
+    //  A peer that sent flags understands a WELCOME with flags
+    bool flags = *ces_proto_flags (self->proto) != 0;
+    ces_info (self->log_level, "hub: link %s (%s) connected%s", link->id,
+              link->name, link->validated ? ", events validated there" : "");
+    ces_proto_set_id (self->proto, CES_PROTO_WELCOME);
+    ces_proto_set_hub_id (self->proto, self->hub_id);
+    ces_proto_set_heartbeat (self->proto, self->heartbeat);
+    ces_proto_set_flags (self->proto, flags ? "one-frame" : "");
+    s_send_to (self, routing_id);
+    ces_proto_set_flags (self->proto, "");
+}
+
+//  REGISTER, UNREGISTER, PEERS and UNLINK: the mesh's on a mesh link
+static void
+s_handle_interest (ces_routing_t *self, link_t *link, ces_proto_id_t id)
+{
+    if (link->mesh)
+        ces_mesh_inbound (self->mesh, link->id, link->routing_id, self->proto);
+    else if (id == CES_PROTO_REGISTER || id == CES_PROTO_UNREGISTER)
+        s_handle_register (self, link, id == CES_PROTO_REGISTER);
+    else
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED,
+                      "mesh command on a link that did not say MESH");
+}
+
+//  A message from a link that said HELLO
+static void
+s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
+{
+    link->last_heard = zclock_mono ();
+    if (link->mesh)
+        ces_mesh_inbound_heard (self->mesh, link->id, id == CES_PROTO_EVENT);
+    switch (id) {
+        case CES_PROTO_EVENT:
+            s_handle_event (self, link);
+            break;
+        case CES_PROTO_ATTACH:
+            s_conn_attach (self, link, ces_proto_conn (self->proto),
+                           ces_proto_role (self->proto));
+            break;
+        case CES_PROTO_DETACH:
+            s_conn_detach (self, link, ces_proto_conn (self->proto));
+            break;
+        case CES_PROTO_MESH:
+            s_handle_mesh_hello (self, link);
+            break;
+        case CES_PROTO_REGISTER:
+        case CES_PROTO_UNREGISTER:
+        case CES_PROTO_PEERS:
+        case CES_PROTO_UNLINK:
+            s_handle_interest (self, link, id);
+            break;
+        case CES_PROTO_HEARTBEAT:
+            ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
+            s_send_to (self, link->routing_id);
+            break;
+        case CES_PROTO_BYE:
+            s_link_remove (self, link, "said BYE", false);
+            break;
+        default:
+            s_count_drop (self, CES_DROP_MALFORMED);
+            s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED,
+                          "command is not one a peer sends to a hub");
+            break;
+    }
+}
+
+//  One message from the ROUTER, already received into the codec
+static void
+s_handle_message (ces_routing_t *self, int rc)
+{
+    zframe_t *routing_id = ces_proto_routing_id (self->proto);
+    if (rc == -2) {
+        s_count_drop (self, CES_DROP_MALFORMED);
+        ces_debug (self->log_level, "hub: malformed message: %s",
+                   ces_proto_reason (self->proto));
+        s_send_error (self, routing_id, CES_PROTO_ERR_MALFORMED,
+                      ces_proto_reason (self->proto));
+        return;
+    }
+    ces_proto_id_t id = ces_proto_id (self->proto);
+    if (id == CES_PROTO_HELLO) {
+        s_handle_hello (self);
+        return;
+    }
+    link_t *link = s_link_lookup (self, routing_id);
+    if (!link) {
+        //  A peer of a hub that restarted, or one we expired: it must
+        //  say HELLO again and re-attach
+        if (id == CES_PROTO_EVENT)
+            s_count_drop (self, CES_DROP_UNKNOWN_PEER);
+        if (id != CES_PROTO_BYE)
+            s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_LINK,
+                          "this hub does not know you; send HELLO");
+        return;
+    }
+    s_handle_linked (self, link, id);
+    s_reap_dead_links (self);
+}
+
+int
+ces_routing_recv_router (ces_routing_t *self, int max)
+{
+    assert (self);
+    int count = 0;
+    while (count < max) {
+        int rc = ces_proto_recv_nowait (self->proto, self->router);
+        if (rc == -1)
+            break;
+        s_handle_message (self, rc);
+        count++;
+    }
+    return count;
+}
+
+//  --------------------------------------------------------------------------
+//  Housekeeping, counters, status
+
+static void
+s_expire_links (ces_routing_t *self, int64_t now)
+{
+    int64_t expiry = 3 * (int64_t)self->heartbeat;
+    zlistx_t *silent = zlistx_new ();
+    link_t *link = (link_t *)zhashx_first (self->links);
+    while (link) {
+        if (now - link->last_heard > expiry)
+            zlistx_add_end (silent, link);
+        link = (link_t *)zhashx_next (self->links);
+    }
+    link = (link_t *)zlistx_first (silent);
+    while (link) {
+        s_link_remove (self, link, "fell silent for 3 heartbeats", false);
+        link = (link_t *)zlistx_next (silent);
+    }
+    zlistx_destroy (&silent);
+}
+
+void
+ces_routing_recv_subscription (ces_routing_t *self)
+{
+    assert (self);
+    ces_rooms_recv_subscription (self->rooms);
+}
+
+void
+ces_routing_housekeeping (ces_routing_t *self)
+{
+    assert (self);
+    int64_t now = zclock_mono ();
+    s_expire_links (self, now);
+    ces_rooms_expire_syncs (self->rooms);
+    //  Drops are logged once per interval, not once per event
+    for (int reason = 0; reason < CES_DROP_REASONS; reason++) {
+        uint64_t fresh =
+            self->counters.drops[reason] - self->drops_logged[reason];
+        if (fresh)
+            ces_warn (self->log_level, "hub: dropped %" PRIu64 " events (%s)",
+                      fresh, s_drop_names[reason]);
+        self->drops_logged[reason] = self->counters.drops[reason];
+    }
+}
+
+const ces_routing_counters_t *
+ces_routing_counters (ces_routing_t *self)
+{
+    assert (self);
+    self->counters.links = zhashx_size (self->links);
+    self->counters.rooms = ces_rooms_registered (self->rooms);
+    self->counters.star_subscribers = ces_rooms_star_subscribers (self->rooms);
+    self->counters.repeaters = zlistx_size (self->repeaters);
+    return &self->counters;
+}
+
+void
+ces_routing_status (ces_routing_t *self, cJSON *root)
+{
+    assert (self && root);
+    int64_t now = zclock_mono ();
+    cJSON *links = cJSON_AddArrayToObject (root, "links");
+    link_t *link = (link_t *)zhashx_first (self->links);
+    while (link) {
+        cJSON *item = cJSON_CreateObject ();
+        cJSON_AddStringToObject (item, "id", link->id);
+        cJSON_AddStringToObject (item, "name", link->name);
+        cJSON_AddNumberToObject (item, "last_heard_ms_ago",
+                                 (double)(now - link->last_heard));
+        cJSON_AddNumberToObject (item, "connections",
+                                 (double)zhashx_size (link->conns));
+        cJSON_AddItemToArray (links, item);
+        link = (link_t *)zhashx_next (self->links);
+    }
+    cJSON *rooms = cJSON_AddObjectToObject (root, "rooms");
+    ces_rooms_status (self->rooms, rooms);
+}
+
+//  --------------------------------------------------------------------------
+//  Construction and options
+
+ces_routing_t *
+ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
+                 ces_mesh_t *mesh)
+{
+    assert (hub_id && router && pub);
+    ces_routing_t *self = (ces_routing_t *)zmalloc (sizeof (ces_routing_t));
+    assert (self);
+    self->hub_id = strdup (hub_id);
+    self->router = router;
+    self->pub = pub;
+    self->router_handle = zsock_resolve (router);
+    self->mesh = mesh;
+    self->log_level = CES_LOG_INFO;
+    self->heartbeat = CES_HEARTBEAT_MSEC;
+    self->validate = true;
+    self->proto = ces_proto_new ();
+    self->frame = ces_frame_new (CES_PAYLOAD_MAX);
+    self->event = ces_event_new ();
+    self->links = zhashx_new ();
+    self->rooms = ces_rooms_new (router, pub, mesh);
+    self->repeaters = zlistx_new ();
+    self->hub_peers = zlistx_new ();
+    assert (self->links && self->repeaters && self->hub_peers);
+    zhashx_set_destructor (self->links, s_link_free);
+    return self;
+}
+
+void
+ces_routing_destroy (ces_routing_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ces_routing_t *self = *self_p;
+        zlistx_destroy (&self->repeaters);
+        zlistx_destroy (&self->hub_peers);
+        zhashx_destroy (&self->links);
+        ces_rooms_destroy (&self->rooms);
+        ces_proto_destroy (&self->proto);
+        ces_frame_destroy (&self->frame);
+        ces_event_destroy (&self->event);
+        zstr_free (&self->hub_id);
+        freen (self);
+        *self_p = NULL;
+    }
+}
+
+void
+ces_routing_set_options (ces_routing_t *self,
+                         const ces_routing_options_t *options)
+{
+    assert (self && options);
+    self->log_level = options->log_level;
+    self->heartbeat = options->heartbeat;
+    self->validate = options->validate;
+    self->trust_all = options->trust_all;
+    self->curve = options->curve;
+    ces_frame_destroy (&self->frame);
+    self->frame = ces_frame_new (options->max_payload);
+    ces_event_set_max_depth (self->event, options->max_depth);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: raw DEALERs and a SUB speak the protocol to a routing table
+//  on sockets of the test's own
+
+//  Sends a message, lets the table handle everything that arrives
+static void
+s_test_send (ces_routing_t *self, zpoller_t *poller, zsock_t *dealer,
+             const char *command, ...)
+{
+    zmsg_t *msg = zmsg_new ();
+    va_list args;
+    va_start (args, command);
+    for (const char *frame = command; frame; frame = va_arg (args, char *))
+        zmsg_addstr (msg, frame);
+    va_end (args);
+    zmsg_send (&msg, dealer);
+    void *which;
+    while ((which = zpoller_wait (poller, 20))) {
+        if (which == self->router)
+            ces_routing_recv_router (self, 100);
+        else
+            ces_routing_recv_subscription (self);
+    }
+}
+
+//  The next message's command and its second field
+static void
+s_test_expect (zsock_t *dealer, const char *command, const char *field)
+{
+    zmsg_t *msg = zmsg_recv (dealer);
+    assert (msg);
+    char *name = zmsg_popstr (msg);
+    char *first = zmsg_popstr (msg);
+    char *second = zmsg_popstr (msg);
+    if (!streq (name, command) || (field && !streq (second, field)))
+        zsys_error ("expected %s %s, got %s %s", command, field, name, second);
+    assert (streq (name, command) && (!field || streq (second, field)));
+    zstr_free (&name);
+    zstr_free (&first);
+    zstr_free (&second);
+    zmsg_destroy (&msg);
+}
+
+static zsock_t *
+s_test_dealer (const char *identity)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (dealer, identity);
+    zsock_set_rcvtimeo (dealer, 2000);
+    assert (zsock_connect (dealer, "inproc://routing-test-router") == 0);
+    return dealer;
+}
+
+//  Links say HELLO and attach; a messenger's event is published and given
+//  to the one repeater
+static void
+s_test_event_path (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
+                   zsock_t *repeater, zsock_t *sub)
+{
+    //  An unknown link is told to say HELLO; HELLO gets WELCOME, with
+    //  flags only if it had some
+    s_test_send (routing, poller, edge, "HEARTBEAT", NULL);
+    s_test_expect (edge, "ERROR", "this hub does not know you; send HELLO");
+    s_test_send (routing, poller, edge, "HELLO", "1", "edge", NULL);
+    s_test_expect (edge, "WELCOME", "test-hub");
+    s_test_send (routing, poller, repeater, "HELLO", "1", "rep", "one-frame",
+                 NULL);
+    s_test_expect (repeater, "WELCOME", "test-hub");
+    s_test_send (routing, poller, edge, "ATTACH", "1", "messenger", NULL);
+    s_test_send (routing, poller, edge, "ATTACH", "2", "messenger", NULL);
+    s_test_send (routing, poller, repeater, "ATTACH", "r", "repeater", NULL);
+
+    //  REGISTERED comes once the sync subscription reached the hub
+    zsock_set_subscribe (sub, "ITB-1101\n");
+    zsock_set_subscribe (sub, CES_SYNC_PREFIX "tok-1");
+    s_test_send (routing, poller, edge, "REGISTER", "1", "tok-1", "ITB-1101",
+                 NULL);
+    s_test_expect (edge, "REGISTERED", "tok-1");
+
+    //  A messenger's event: published (origin, sequence number) and given
+    //  to the one repeater, in one frame as it asked
+    s_test_send (routing, poller, edge, "EVENT", "2",
+                 "ITB-1101\n{\"key\":\"power\"}", NULL);
+    zframe_t *published = zframe_recv (sub);
+    const char *expected = "ITB-1101\n{\"key\":\"power\"}edge/2";
+    size_t expected_size = strlen (expected);
+    assert (published && zframe_size (published) == expected_size + 10);
+    byte *data = zframe_data (published);
+    assert (memcmp (data, expected, expected_size) == 0);
+    assert (data[expected_size] == 0 && data[expected_size + 1] == 6);
+    assert (data[expected_size + 9] == 1); //  the room's first event
+    zframe_destroy (&published);
+    char *deliver = zstr_recv (repeater);
+    assert (deliver &&
+            streq (deliver, "DELIVER r\nITB-1101\n{\"key\":\"power\"}"));
+    zstr_free (&deliver);
+}
+
+//  Bad events are refused; a trusted link's events are not scanned again
+static void
+s_test_refusals (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
+                 zsock_t *sub)
+{
+    //  Malformed input gets an error and the table keeps serving
+    s_test_send (routing, poller, edge, "EVENT", "1", "ITB-1101\nnot json",
+                 NULL);
+    s_test_expect (edge, "ERROR", NULL);
+    s_test_send (routing, poller, edge, "EVENT", "1", "ITB 1101\n{}", NULL);
+    s_test_expect (edge, "ERROR", NULL);
+    s_test_send (routing, poller, edge, "EVENT", "9", "ITB-1101\n{}", NULL);
+    s_test_expect (edge, "ERROR", NULL);
+
+    //  A link over inproc:// that says it validated is believed: its
+    //  events are not scanned again (only the frame is checked)
+    s_test_send (routing, poller, edge, "HELLO", "1", "edge", "validated",
+                 NULL);
+    s_test_expect (edge, "WELCOME", "test-hub");
+    s_test_send (routing, poller, edge, "ATTACH", "1", "repeater", NULL);
+    s_test_send (routing, poller, edge, "REGISTER", "1", "", "ITB-1101", NULL);
+    s_test_send (routing, poller, edge, "EVENT 1\nITB-1101\ntrusted", NULL);
+    zframe_t *published = zframe_recv (sub);
+    assert (published);
+    assert (memcmp (zframe_data (published), "ITB-1101\ntrusted", 16) == 0);
+    zframe_destroy (&published);
+}
+
+void
+ces_routing_test (bool verbose)
+{
+    printf (" * ces_routing: ");
+    //  @selftest
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    zsock_t *pub = zsock_new (ZMQ_XPUB);
+    zsock_set_router_mandatory (router, 1);
+    zsock_set_sndtimeo (router, 0);
+    zsock_set_xpub_verbose (pub, 1);
+    zsock_set_xpub_verboser (pub, 1);
+    assert (zsock_bind (router, "inproc://routing-test-router") == 0);
+    assert (zsock_bind (pub, "inproc://routing-test-pub") == 0);
+    ces_routing_t *routing = ces_routing_new ("test-hub", router, pub, NULL);
+    ces_routing_options_t options = {verbose ? CES_LOG_DEBUG : CES_LOG_ERROR,
+                                     1000,
+                                     true,
+                                     false,
+                                     false,
+                                     CES_PAYLOAD_MAX,
+                                     CES_DEPTH_MAX};
+    ces_routing_set_options (routing, &options);
+    zpoller_t *poller = zpoller_new (router, pub, NULL);
+    zsock_t *edge = s_test_dealer ("edge");
+    zsock_t *repeater = s_test_dealer ("repeater");
+    zsock_t *sub = zsock_new_sub ("inproc://routing-test-pub", NULL);
+    zsock_set_rcvtimeo (sub, 2000);
+
+    s_test_event_path (routing, poller, edge, repeater, sub);
+    s_test_refusals (routing, poller, edge, sub);
+
+    const ces_routing_counters_t *counters = ces_routing_counters (routing);
+    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 1);
+    assert (counters->events_in[CES_ROLE_INDEX_REPEATER] == 1);
+    assert (counters->published == 2 && counters->delivered_repeater == 1);
+    assert (counters->drops[CES_DROP_MALFORMED] == 2);
+    assert (counters->drops[CES_DROP_UNKNOWN_PEER] == 1);
+    assert (counters->drops[CES_DROP_UNCONNECTED] == 0);
+    assert (counters->links == 2 && counters->rooms == 1);
+    assert (counters->connections[CES_ROLE_INDEX_REPEATER] == 2);
+    cJSON *status = cJSON_CreateObject ();
+    ces_routing_status (routing, status);
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (status, "links")) == 2);
+    cJSON_Delete (status);
+
+    //  BYE releases the link and all it held
+    s_test_send (routing, poller, repeater, "BYE", NULL);
+    assert (ces_routing_counters (routing)->links == 1);
+    ces_routing_housekeeping (routing);
+
+    zsock_destroy (&sub);
+    zsock_destroy (&repeater);
+    zsock_destroy (&edge);
+    zpoller_destroy (&poller);
+    ces_routing_destroy (&routing);
+    ces_routing_destroy (&routing);
+    assert (!routing);
+    zsock_destroy (&pub);
+    zsock_destroy (&router);
+    //  @end
+    printf ("OK\n");
+}

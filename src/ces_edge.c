@@ -453,6 +453,95 @@ s_tick (self_t *self)
 //  --------------------------------------------------------------------------
 //  Status and metrics
 
+//  What /status and /metrics report, gathered just before writing them
+typedef struct {
+    uint64_t clients[4]; //  by role: messenger, repeater, hub, outside
+    uint64_t events_in, posted, delivered;
+    uint64_t queue_full, hub_unreachable, hub_busy, malformed, lost_upstream;
+    uint64_t closed_stuck, closed_silent, closed_abruptly, closed_expired;
+    uint64_t refused_full, refused_bad, refused_auth, http_errors;
+    uint64_t protocol_errors, denied, rate_limited, over_limit;
+    uint64_t rooms, hub_connected;
+    uint64_t heap_in_use, heap_free, trims, last_trim_usecs;
+} report_t;
+
+#define AT(field) offsetof (report_t, field)
+
+//  Every number both outputs show; paths are in the "edge" object
+static const ces_counter_t s_report_table[] = {
+    {NULL, "ces_edge_clients", "role=\"messenger\"", CES_GAUGE,
+     "Open WebSocket clients, by role.", AT (clients[0])},
+    {NULL, "ces_edge_clients", "role=\"repeater\"", CES_GAUGE, NULL,
+     AT (clients[1])},
+    {NULL, "ces_edge_clients", "role=\"hub\"", CES_GAUGE, NULL,
+     AT (clients[2])},
+    {NULL, "ces_edge_clients", "role=\"outside\"", CES_GAUGE, NULL,
+     AT (clients[3])},
+    {"counters.events_in", "ces_edge_events_in_total", "via=\"websocket\"",
+     CES_COUNTER, "Events from clients.", AT (events_in)},
+    {"counters.posted", "ces_edge_events_in_total", "via=\"http\"", CES_COUNTER,
+     NULL, AT (posted)},
+    {"counters.delivered", "ces_edge_delivered_total", NULL, CES_COUNTER,
+     "Events written to clients.", AT (delivered)},
+    {"counters.drops.queue_full", "ces_edge_drops_total",
+     "reason=\"queue_full\"", CES_COUNTER, "Events not delivered, by reason.",
+     AT (queue_full)},
+    {"counters.drops.hub_unreachable", "ces_edge_drops_total",
+     "reason=\"hub_unreachable\"", CES_COUNTER, NULL, AT (hub_unreachable)},
+    {"counters.drops.hub_busy", "ces_edge_drops_total", "reason=\"hub_busy\"",
+     CES_COUNTER, NULL, AT (hub_busy)},
+    {"counters.drops.malformed", "ces_edge_drops_total", "reason=\"malformed\"",
+     CES_COUNTER, NULL, AT (malformed)},
+    {"counters.lost_upstream", "ces_edge_drops_total",
+     "reason=\"lost_upstream\"", CES_COUNTER, NULL, AT (lost_upstream)},
+    {"counters.closed_stuck", "ces_edge_closed_total", "reason=\"stuck\"",
+     CES_COUNTER,
+     "Clients closed by the edge, or gone with no Close frame (abrupt).",
+     AT (closed_stuck)},
+    {"counters.closed_silent", "ces_edge_closed_total", "reason=\"silent\"",
+     CES_COUNTER, NULL, AT (closed_silent)},
+    {"counters.closed_abruptly", "ces_edge_closed_total", "reason=\"abrupt\"",
+     CES_COUNTER, NULL, AT (closed_abruptly)},
+    {"counters.refused_full", "ces_edge_refused_total", "reason=\"full\"",
+     CES_COUNTER, "Connections refused.", AT (refused_full)},
+    {"counters.refused_bad_request", "ces_edge_refused_total",
+     "reason=\"bad_request\"", CES_COUNTER, NULL, AT (refused_bad)},
+    {"counters.refused_auth", "ces_edge_refused_total", "reason=\"auth\"",
+     CES_COUNTER, NULL, AT (refused_auth)},
+    {NULL, "ces_edge_rooms", NULL, CES_GAUGE,
+     "Rooms the edge subscribes to at the hub.", AT (rooms)},
+    {NULL, "ces_edge_hub_connected", NULL, CES_GAUGE,
+     "1 when the hub link is up.", AT (hub_connected)},
+    {"counters.denied", "ces_edge_denied_total", NULL, CES_COUNTER,
+     "Registers and sends outside a client's token grant.", AT (denied)},
+    {"counters.protocol_errors", "ces_edge_protocol_errors_total", NULL,
+     CES_COUNTER,
+     "WebSocket frames RFC 6455 forbids; each closed its connection (1002 "
+     "or 1007).",
+     AT (protocol_errors)},
+    {"counters.refused_by_http", "ces_edge_http_refused_total", NULL,
+     CES_COUNTER,
+     "Requests refused before a handler saw them: too slow "
+     "(handshake-timeout), too large, not HTTP.",
+     AT (http_errors)},
+    {"counters.closed_expired", "ces_edge_closed_expired_total", NULL,
+     CES_COUNTER, "Connections closed when their token expired.",
+     AT (closed_expired)},
+    {"counters.rate_limited", "ces_edge_limited_total", "limit=\"max_rate\"",
+     CES_COUNTER, "Events and registrations over a per-client limit.",
+     AT (rate_limited)},
+    {"counters.over_room_limit", "ces_edge_limited_total",
+     "limit=\"max_rooms_per_client\"", CES_COUNTER, NULL, AT (over_limit)},
+    {"memory.heap_in_use", "ces_edge_heap_bytes", "state=\"in_use\"", CES_GAUGE,
+     "The heap: bytes in use, and bytes freed but kept by the allocator.",
+     AT (heap_in_use)},
+    {"memory.heap_free", "ces_edge_heap_bytes", "state=\"free\"", CES_GAUGE,
+     NULL, AT (heap_free)},
+    {"memory.trims", NULL, NULL, CES_COUNTER, NULL, AT (trims)},
+    {"memory.last_trim_usecs", NULL, NULL, CES_GAUGE, NULL,
+     AT (last_trim_usecs)},
+};
+
 static int
 s_role_slot (ces_client_t *client)
 {
@@ -463,14 +552,49 @@ s_role_slot (ces_client_t *client)
                                              : 3;
 }
 
+//  The heap, from glibc's own accounting over all arenas: when RSS grows,
+//  "in_use" growing means memory still held (a leak), and "free" growing
+//  means freed memory the allocator keeps (fragmentation)
 static void
-s_count_roles (self_t *self, size_t by_role[4])
+s_report (self_t *self, report_t *report)
 {
+    memset (report, 0, sizeof (*report));
     ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
     while (client) {
-        by_role[s_role_slot (client)]++;
+        report->clients[s_role_slot (client)]++;
         client = (ces_client_t *)zhashx_next (self->clients);
     }
+    counters_t *counters = &self->counters;
+    report->events_in = counters->events_in;
+    report->posted = counters->posted;
+    report->delivered = counters->delivered;
+    report->queue_full = counters->dropped_queue_full;
+    report->hub_unreachable = counters->dropped_hub_unreachable;
+    report->hub_busy = counters->dropped_hub_busy;
+    report->malformed = counters->malformed;
+    report->lost_upstream = ces_link_lost (self->link);
+    report->closed_stuck = counters->closed_stuck;
+    report->closed_silent = counters->closed_silent;
+    report->closed_abruptly = counters->closed_abruptly;
+    report->closed_expired = counters->closed_expired;
+    report->over_limit = counters->over_limit;
+    ces_webserver_counters_t web;
+    ces_webserver_counters (self->webserver, &web);
+    report->refused_full = web.refused_full;
+    report->refused_bad = web.refused_bad;
+    report->refused_auth = web.refused_auth;
+    report->http_errors = web.http_errors;
+    report->protocol_errors = web.protocol_errors;
+    report->denied = web.denied;
+    report->rate_limited = web.rate_limited;
+    report->rooms =
+        self->room_index ? ces_room_index_size (self->room_index) : 0;
+    report->hub_connected = ces_link_connected (self->link);
+    struct mallinfo2 info = mallinfo2 ();
+    report->heap_in_use = info.uordblks + info.hblkhd;
+    report->heap_free = info.fordblks;
+    report->trims = self->trim.count;
+    report->last_trim_usecs = (uint64_t)self->trim.last_usecs;
 }
 
 static char *
@@ -482,106 +606,10 @@ s_hub_answer (self_t *self, const char *question)
     return zstr_recv (self->hub);
 }
 
-//  What the heap holds, from glibc's own accounting over all arenas: when
-//  RSS grows, "in_use" growing means memory still held (a leak), and "free"
-//  growing means freed memory the allocator keeps (fragmentation)
-typedef struct {
-    size_t in_use;
-    size_t free;
-} heap_t;
-
-static heap_t
-s_heap (void)
-{
-    struct mallinfo2 info = mallinfo2 ();
-    heap_t heap = {info.uordblks + info.hblkhd, info.fordblks};
-    return heap;
-}
-
+//  What the table does not hold: the link, each client, the rooms
 static void
-s_memory_status (self_t *self, cJSON *edge)
+s_edge_status (self_t *self, cJSON *edge, report_t *report)
 {
-    heap_t heap = s_heap ();
-    cJSON *memory = cJSON_AddObjectToObject (edge, "memory");
-    cJSON_AddNumberToObject (memory, "heap_in_use", (double)heap.in_use);
-    cJSON_AddNumberToObject (memory, "heap_free", (double)heap.free);
-    cJSON_AddNumberToObject (memory, "trims", (double)self->trim.count);
-    cJSON_AddNumberToObject (memory, "last_trim_usecs",
-                             (double)self->trim.last_usecs);
-    const char *tunables = getenv ("GLIBC_TUNABLES");
-    cJSON_AddStringToObject (memory, "glibc_tunables",
-                             tunables ? tunables : "");
-}
-
-static void
-s_clients_status (self_t *self, cJSON *edge)
-{
-    cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
-    ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
-    while (client) {
-        cJSON_AddItemToArray (clients, ces_client_status (client));
-        client = (ces_client_t *)zhashx_next (self->clients);
-    }
-    size_t by_role[4] = {0, 0, 0, 0};
-    s_count_roles (self, by_role);
-    cJSON *roles = cJSON_AddObjectToObject (edge, "clients_by_role");
-    cJSON_AddNumberToObject (roles, "messenger", (double)by_role[0]);
-    cJSON_AddNumberToObject (roles, "repeater", (double)by_role[1]);
-    cJSON_AddNumberToObject (roles, "hub", (double)by_role[2]);
-    if (self->outside)
-        cJSON_AddNumberToObject (roles, "outside", (double)by_role[3]);
-}
-
-static void
-s_counters_status (self_t *self, cJSON *edge)
-{
-    ces_webserver_counters_t web;
-    ces_webserver_counters (self->webserver, &web);
-    counters_t *counters = &self->counters;
-    cJSON *totals = cJSON_AddObjectToObject (edge, "counters");
-    cJSON_AddNumberToObject (totals, "events_in", (double)counters->events_in);
-    cJSON_AddNumberToObject (totals, "posted", (double)counters->posted);
-    cJSON_AddNumberToObject (totals, "delivered",
-                             (double)self->counters.delivered);
-    cJSON_AddNumberToObject (totals, "lost_upstream",
-                             (double)ces_link_lost (self->link));
-    cJSON *drops = cJSON_AddObjectToObject (totals, "drops");
-    cJSON_AddNumberToObject (drops, "queue_full",
-                             (double)counters->dropped_queue_full);
-    cJSON_AddNumberToObject (drops, "hub_unreachable",
-                             (double)counters->dropped_hub_unreachable);
-    cJSON_AddNumberToObject (drops, "hub_busy",
-                             (double)counters->dropped_hub_busy);
-    cJSON_AddNumberToObject (drops, "malformed", (double)counters->malformed);
-    cJSON_AddNumberToObject (totals, "closed_stuck",
-                             (double)counters->closed_stuck);
-    cJSON_AddNumberToObject (totals, "closed_silent",
-                             (double)counters->closed_silent);
-    cJSON_AddNumberToObject (totals, "closed_abruptly",
-                             (double)counters->closed_abruptly);
-    cJSON_AddNumberToObject (totals, "refused_full", (double)web.refused_full);
-    cJSON_AddNumberToObject (totals, "refused_bad_request",
-                             (double)web.refused_bad);
-    cJSON_AddNumberToObject (totals, "refused_auth", (double)web.refused_auth);
-    cJSON_AddNumberToObject (totals, "refused_by_http",
-                             (double)web.http_errors);
-    cJSON_AddNumberToObject (totals, "protocol_errors",
-                             (double)web.protocol_errors);
-    cJSON_AddNumberToObject (totals, "denied", (double)web.denied);
-    cJSON_AddNumberToObject (totals, "closed_expired",
-                             (double)counters->closed_expired);
-    cJSON_AddNumberToObject (totals, "rate_limited", (double)web.rate_limited);
-    cJSON_AddNumberToObject (totals, "over_room_limit",
-                             (double)counters->over_limit);
-    cJSON_AddBoolToObject (totals, "auth_required",
-                           ces_auth_required (self->auth));
-}
-
-static char *
-s_status_json (self_t *self)
-{
-    cJSON *root = cJSON_CreateObject ();
-    cJSON *edge = cJSON_AddObjectToObject (root, "edge");
     cJSON_AddStringToObject (edge, "listen", self->options.listen);
     cJSON_AddStringToObject (edge, "link_id", ces_link_id (self->link));
     cJSON_AddStringToObject (
@@ -594,14 +622,40 @@ s_status_json (self_t *self)
                              (double)ces_link_refused (self->link));
     cJSON_AddNumberToObject (edge, "max_clients",
                              (double)self->options.web.max_clients);
-    s_clients_status (self, edge);
+    cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
+    ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
+    while (client) {
+        cJSON_AddItemToArray (clients, ces_client_status (client));
+        client = (ces_client_t *)zhashx_next (self->clients);
+    }
+    cJSON *roles = cJSON_AddObjectToObject (edge, "clients_by_role");
+    cJSON_AddNumberToObject (roles, "messenger", (double)report->clients[0]);
+    cJSON_AddNumberToObject (roles, "repeater", (double)report->clients[1]);
+    cJSON_AddNumberToObject (roles, "hub", (double)report->clients[2]);
     if (self->outside)
-        ces_outside_status (self->outside, root, self->counters.closed_idle);
+        cJSON_AddNumberToObject (roles, "outside", (double)report->clients[3]);
     cJSON *rooms = cJSON_AddObjectToObject (edge, "rooms");
     if (self->room_index)
         ces_room_index_status (self->room_index, rooms);
-    s_counters_status (self, edge);
-    s_memory_status (self, edge);
+}
+
+static char *
+s_status_json (self_t *self)
+{
+    report_t report;
+    s_report (self, &report);
+    cJSON *root = cJSON_CreateObject ();
+    cJSON *edge = cJSON_AddObjectToObject (root, "edge");
+    s_edge_status (self, edge, &report);
+    ces_counters_json (s_report_table, CES_COUNTERS_SIZE (s_report_table),
+                       &report, edge);
+    cJSON_AddBoolToObject (cJSON_GetObjectItem (edge, "counters"),
+                           "auth_required", ces_auth_required (self->auth));
+    const char *tunables = getenv ("GLIBC_TUNABLES");
+    cJSON_AddStringToObject (cJSON_GetObjectItem (edge, "memory"),
+                             "glibc_tunables", tunables ? tunables : "");
+    if (self->outside)
+        ces_outside_status (self->outside, root, self->counters.closed_idle);
     char *hub = s_hub_answer (self, "STATUS");
     if (hub)
         cJSON_AddItemToObject (root, "hub", cJSON_Parse (hub));
@@ -611,101 +665,19 @@ s_status_json (self_t *self)
     return text;
 }
 
-static void
-s_metrics_counters (self_t *self, FILE *out)
-{
-    ces_webserver_counters_t web;
-    ces_webserver_counters (self->webserver, &web);
-    counters_t *counters = &self->counters;
-    fprintf (out,
-             "# HELP ces_edge_events_in_total Events from clients.\n"
-             "# TYPE ces_edge_events_in_total counter\n"
-             "ces_edge_events_in_total{via=\"websocket\"} %" PRIu64 "\n"
-             "ces_edge_events_in_total{via=\"http\"} %" PRIu64 "\n"
-             "# HELP ces_edge_delivered_total Events written to clients.\n"
-             "# TYPE ces_edge_delivered_total counter\n"
-             "ces_edge_delivered_total %" PRIu64 "\n"
-             "# HELP ces_edge_drops_total Events not delivered, by reason.\n"
-             "# TYPE ces_edge_drops_total counter\n"
-             "ces_edge_drops_total{reason=\"queue_full\"} %" PRIu64 "\n"
-             "ces_edge_drops_total{reason=\"hub_unreachable\"} %" PRIu64 "\n"
-             "ces_edge_drops_total{reason=\"hub_busy\"} %" PRIu64 "\n"
-             "ces_edge_drops_total{reason=\"malformed\"} %" PRIu64 "\n"
-             "ces_edge_drops_total{reason=\"lost_upstream\"} %" PRIu64 "\n"
-             "# HELP ces_edge_closed_total Clients closed by the edge, or "
-             "gone with no Close frame (abrupt).\n"
-             "# TYPE ces_edge_closed_total counter\n"
-             "ces_edge_closed_total{reason=\"stuck\"} %" PRIu64 "\n"
-             "ces_edge_closed_total{reason=\"silent\"} %" PRIu64 "\n"
-             "ces_edge_closed_total{reason=\"abrupt\"} %" PRIu64 "\n"
-             "# HELP ces_edge_refused_total Connections refused.\n"
-             "# TYPE ces_edge_refused_total counter\n"
-             "ces_edge_refused_total{reason=\"full\"} %" PRIu64 "\n"
-             "ces_edge_refused_total{reason=\"bad_request\"} %" PRIu64 "\n"
-             "ces_edge_refused_total{reason=\"auth\"} %" PRIu64 "\n"
-             "# HELP ces_edge_rooms Rooms the edge subscribes to at the hub.\n"
-             "# TYPE ces_edge_rooms gauge\nces_edge_rooms %zu\n"
-             "# HELP ces_edge_hub_connected 1 when the hub link is up.\n"
-             "# TYPE ces_edge_hub_connected gauge\nces_edge_hub_connected %d\n",
-             counters->events_in, counters->posted, self->counters.delivered,
-             counters->dropped_queue_full, counters->dropped_hub_unreachable,
-             counters->dropped_hub_busy, counters->malformed,
-             ces_link_lost (self->link), counters->closed_stuck,
-             counters->closed_silent, counters->closed_abruptly,
-             web.refused_full, web.refused_bad, web.refused_auth,
-             self->room_index ? ces_room_index_size (self->room_index) : 0,
-             ces_link_connected (self->link) ? 1 : 0);
-    fprintf (out,
-             "# HELP ces_edge_denied_total Registers and sends outside a "
-             "client's token grant.\n# TYPE ces_edge_denied_total counter\n"
-             "ces_edge_denied_total %" PRIu64 "\n"
-             "# HELP ces_edge_protocol_errors_total WebSocket frames RFC 6455 "
-             "forbids; each closed its connection (1002 or 1007).\n"
-             "# TYPE ces_edge_protocol_errors_total counter\n"
-             "ces_edge_protocol_errors_total %" PRIu64 "\n"
-             "# HELP ces_edge_http_refused_total Requests refused before a "
-             "handler saw them: too slow (handshake-timeout), too large, "
-             "not HTTP.\n# TYPE ces_edge_http_refused_total counter\n"
-             "ces_edge_http_refused_total %" PRIu64 "\n"
-             "# HELP ces_edge_closed_expired_total Connections closed when "
-             "their token expired.\n"
-             "# TYPE ces_edge_closed_expired_total counter\n"
-             "ces_edge_closed_expired_total %" PRIu64 "\n"
-             "# HELP ces_edge_limited_total Events and registrations over a "
-             "per-client limit.\n# TYPE ces_edge_limited_total counter\n"
-             "ces_edge_limited_total{limit=\"max_rate\"} %" PRIu64 "\n"
-             "ces_edge_limited_total{limit=\"max_rooms_per_client\"} %" PRIu64
-             "\n",
-             web.denied, web.protocol_errors, web.http_errors,
-             counters->closed_expired, web.rate_limited, counters->over_limit);
-}
-
 static char *
 s_metrics_text (self_t *self)
 {
+    report_t report;
+    s_report (self, &report);
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
     assert (out);
-    size_t by_role[4] = {0, 0, 0, 0};
-    s_count_roles (self, by_role);
-    fprintf (out, "# HELP ces_edge_clients Open WebSocket clients, by role.\n"
-                  "# TYPE ces_edge_clients gauge\n");
-    const char *roles[] = {"messenger", "repeater", "hub", "outside"};
-    for (int i = 0; i < 4; i++)
-        fprintf (out, "ces_edge_clients{role=\"%s\"} %zu\n", roles[i],
-                 by_role[i]);
-    s_metrics_counters (self, out);
+    ces_counters_metrics (s_report_table, CES_COUNTERS_SIZE (s_report_table),
+                          &report, out);
     if (self->outside)
         ces_outside_metrics (self->outside, out);
-    heap_t heap = s_heap ();
-    fprintf (out,
-             "# HELP ces_edge_heap_bytes The heap: bytes in use, and bytes "
-             "freed but kept by the allocator.\n"
-             "# TYPE ces_edge_heap_bytes gauge\n"
-             "ces_edge_heap_bytes{state=\"in_use\"} %zu\n"
-             "ces_edge_heap_bytes{state=\"free\"} %zu\n",
-             heap.in_use, heap.free);
     char *hub = s_hub_answer (self, "METRICS");
     if (hub)
         fputs (hub, out);
@@ -1236,6 +1208,8 @@ ces_edge_test (bool verbose)
 {
     printf (" * ces_edge: ");
     //  @selftest
+    assert (ces_counters_check (s_report_table,
+                                CES_COUNTERS_SIZE (s_report_table)) == NULL);
     zactor_t *hub = zactor_new (ces_hub_actor, NULL);
     zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
     assert (zsock_wait (hub) == 0);

@@ -21,6 +21,7 @@
 typedef struct _ces_inbox_t ces_inbox_t;
 
 typedef enum {
+    CES_INBOX_EMPTY,      //  nothing to read now
     CES_INBOX_INVALID,    //  not in the grammar: dropped
     CES_INBOX_OPEN,       //  id role wire expiry remote uri (asked: "opened")
     CES_INBOX_EVENT,      //  id message
@@ -80,7 +81,8 @@ char *ces_inbox_ask_question (ces_inbox_t *self, ces_inbox_command_t question);
 char *ces_inbox_ask_post (ces_inbox_t *self, zframe_t **message_p);
 
 //  Actor side ---------------------------------------------------------------
-//  Reads one message; its parts are valid until the next recv
+//  Reads one message if there is one (CES_INBOX_EMPTY if not: it never
+//  waits); its parts are valid until the next recv
 ces_inbox_command_t ces_inbox_recv (ces_inbox_t *self);
 //  The client's id, as text ("" for commands without one)
 const char *ces_inbox_id (ces_inbox_t *self);

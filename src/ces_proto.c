@@ -5,6 +5,8 @@
 #include "ces_classes.h"
 
 #define FIELD_MAX 255
+//  Largest message sent in a one-frame EVENT or DELIVER
+#define ONE_FRAME_MAX (64 * 1024)
 
 struct _ces_proto_t {
     ces_proto_id_t id;
@@ -427,8 +429,11 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
                          ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT) < 0)
             return -1;
     }
+    //  A large message goes as it is, by reference: its copy would cost
+    //  more than the frames it saves
     if (self->one_frame &&
-        (self->id == CES_PROTO_EVENT || self->id == CES_PROTO_DELIVER))
+        (self->id == CES_PROTO_EVENT || self->id == CES_PROTO_DELIVER) &&
+        zframe_size (self->message) <= ONE_FRAME_MAX)
         return s_send_one_frame (self, output);
     bool has_fields = self->id == CES_PROTO_PEERS
                           ? zlist_size (self->peers) > 0
@@ -735,6 +740,19 @@ s_test_one_frame (ces_proto_t *proto, zsock_t *dealer, zsock_t *router)
     assert (ces_proto_id (proto) == CES_PROTO_DELIVER);
     assert (streq (ces_proto_conn (proto), "c7"));
     assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n{}"));
+    //  A large message still goes in three frames, by reference
+    char *large = (char *)zmalloc (70000);
+    memset (large, 'x', 70000);
+    message = ces_frame_build ("R", large, 70000);
+    freen (large);
+    ces_proto_set_id (proto, CES_PROTO_EVENT);
+    ces_proto_set_message (proto, &message);
+    ces_proto_set_one_frame (proto, true);
+    assert (ces_proto_send (proto, dealer) == 0);
+    ces_proto_set_one_frame (proto, false);
+    zmsg_t *three = zmsg_recv (router);
+    assert (three && zmsg_size (three) == 4); //  routing ID first
+    zmsg_destroy (&three);
     zstr_send (dealer, "EVENT 9\nR\n{}");
     assert (ces_proto_recv (proto, router) == 0);
     assert (ces_proto_id (proto) == CES_PROTO_EVENT);

@@ -417,6 +417,22 @@ s_send_one_frame (ces_proto_t *self, zsock_t *output)
     return 0;
 }
 
+//  HELLO: version name [flags]; WELCOME: version hub-id heartbeat [flags]
+static int
+s_send_greeting (ces_proto_t *self, zsock_t *output)
+{
+    s_send_string (output, self->version, true);
+    if (self->id == CES_PROTO_HELLO)
+        s_send_string (output, self->name, *self->flags);
+    else {
+        char heartbeat[16];
+        snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
+        s_send_string (output, self->hub_id, true);
+        s_send_string (output, heartbeat, *self->flags);
+    }
+    return *self->flags ? s_send_string (output, self->flags, false) : 0;
+}
+
 int
 ces_proto_send (ces_proto_t *self, zsock_t *output)
 {
@@ -441,20 +457,10 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
     if (s_send_string (output, s_commands[self->id].name, has_fields))
         return -1;
 
-    char heartbeat[16];
     switch (self->id) {
         case CES_PROTO_HELLO:
-            s_send_string (output, self->version, true);
-            s_send_string (output, self->name, *self->flags);
-            return *self->flags ? s_send_string (output, self->flags, false)
-                                : 0;
         case CES_PROTO_WELCOME:
-            snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
-            s_send_string (output, self->version, true);
-            s_send_string (output, self->hub_id, true);
-            s_send_string (output, heartbeat, *self->flags);
-            return *self->flags ? s_send_string (output, self->flags, false)
-                                : 0;
+            return s_send_greeting (self, output);
         case CES_PROTO_ATTACH:
             s_send_string (output, self->conn, true);
             return s_send_string (output, self->role, false);

@@ -115,8 +115,9 @@ void ces_proto_set_flags (ces_proto_t *self, const char *flags);
 bool ces_proto_has_flag (ces_proto_t *self, const char *flag);
 
 //  Send EVENT and DELIVER as one frame ("EVENT " conn LF message) instead
-//  of three; only to a peer that said it reads them. Receive takes both.
-//  Kept until changed.
+//  of three; only to a peer that said it reads them. Messages over 64 KiB
+//  still go in three frames (by reference, not copied). Receive takes
+//  both. Kept until changed.
 void ces_proto_set_one_frame (ces_proto_t *self, bool one_frame);
 
 //  Did the last message received come over inproc:// (it carries no

@@ -83,6 +83,38 @@ ces_counters_metrics (const ces_counter_t *table, size_t rows,
     }
 }
 
+void
+ces_counters_metrics_each (const ces_counter_t *table, size_t rows,
+                           const void *const *values, const char *label,
+                           const char *const *label_values, size_t count,
+                           FILE *out)
+{
+    assert (table && label && out);
+    assert (count == 0 || (values && label_values));
+    size_t first = 0;
+    while (first < rows) {
+        const ces_counter_t *head = &table[first];
+        //  The run of rows of this metric
+        size_t end = first + 1;
+        while (end < rows && head->metric && table[end].metric &&
+               streq (table[end].metric, head->metric))
+            end++;
+        if (head->metric) {
+            fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", head->metric,
+                     head->help ? head->help : "", head->metric,
+                     head->type == CES_GAUGE ? "gauge" : "counter");
+            for (size_t index = 0; index < count; index++)
+                for (size_t row = first; row < end; row++)
+                    fprintf (out, "%s{%s=\"%s\"%s%s} %" PRIu64 "\n",
+                             head->metric, label, label_values[index],
+                             table[row].labels ? "," : "",
+                             table[row].labels ? table[row].labels : "",
+                             ces_counters_value (&table[row], values[index]));
+        }
+        first = end;
+    }
+}
+
 const char *
 ces_counters_check (const ces_counter_t *table, size_t rows)
 {
@@ -161,6 +193,34 @@ ces_counters_test (bool verbose)
                          "# HELP ces_x_clients Open clients.\n"
                          "# TYPE ces_x_clients gauge\n"
                          "ces_x_clients 7\n"));
+    freen (text);
+
+    //  Many instances: one label tells them apart, rows grouped by metric
+    test_counters_t second = {5, 6, 1, 0};
+    const void *instances[] = {&counters, &second};
+    const char *names[] = {"a", "b"};
+    out = open_memstream (&text, &size);
+    assert (out);
+    ces_counters_metrics_each (table, 3, instances, "peer", names, 2, out);
+    fclose (out);
+    assert (streq (text,
+                   "# HELP ces_x_drops_total Events not delivered, by "
+                   "reason.\n"
+                   "# TYPE ces_x_drops_total counter\n"
+                   "ces_x_drops_total{peer=\"a\",reason=\"queue_full\"} 3\n"
+                   "ces_x_drops_total{peer=\"a\",reason=\"peer_gone\"} 0\n"
+                   "ces_x_drops_total{peer=\"b\",reason=\"queue_full\"} 5\n"
+                   "ces_x_drops_total{peer=\"b\",reason=\"peer_gone\"} 6\n"
+                   "# HELP ces_x_clients Open clients.\n"
+                   "# TYPE ces_x_clients gauge\n"
+                   "ces_x_clients{peer=\"a\"} 7\n"
+                   "ces_x_clients{peer=\"b\"} 1\n"));
+    freen (text);
+    out = open_memstream (&text, &size);
+    ces_counters_metrics_each (table, 3, NULL, "peer", NULL, 0, out);
+    fclose (out);
+    assert (strstr (text, "# TYPE ces_x_clients gauge\n"));
+    assert (!strstr (text, "peer="));
     freen (text);
 
     //  Tables that break the rules are caught

@@ -83,6 +83,26 @@ void ces_counters_json (const ces_counter_t *table, size_t rows,
 void ces_counters_metrics (const ces_counter_t *table, size_t rows,
                            const void *values, FILE *out);
 
+//  The same for many instances of one kind (peers, clients), each with
+//  its own values struct, told apart by one label written first in each
+//  series (label="label_values[i]"): for each run of rows of one metric,
+//  # HELP and # TYPE once (also when count is 0), then every instance's
+//  rows of it, instance by instance. values[i] and label_values[i] are
+//  instance i's. Label values are written as they are: no quotes,
+//  backslashes or newlines in them.
+//
+//      ces_counters_metrics_each (s_peer_table, 2, peer_values, "peer",
+//                                 peer_addresses, peers, out);
+//      //  # HELP ces_x_events_total Events, by peer and direction.
+//      //  # TYPE ces_x_events_total counter
+//      //  ces_x_events_total{peer="a",direction="in"} 1
+//      //  ces_x_events_total{peer="a",direction="out"} 2
+//      //  ces_x_events_total{peer="b",direction="in"} 3 ...
+void ces_counters_metrics_each (const ces_counter_t *table, size_t rows,
+                                const void *const *values, const char *label,
+                                const char *const *label_values, size_t count,
+                                FILE *out);
+
 //  Check a table: every row has a json path or a metric, rows of one metric
 //  are next to each other and have one type, the first row of a metric has
 //  help. Returns NULL, or a sentence saying what is wrong (static). For

@@ -1218,15 +1218,11 @@ ces_edge_test (bool verbose)
     //  @selftest
     assert (ces_counters_check (s_report_table,
                                 CES_COUNTERS_SIZE (s_report_table)) == NULL);
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "inproc://edge-test-router",
-                "inproc://edge-test-pub", NULL);
-    char *status, *router, *pub;
-    zstr_recvx (hub, &status, &router, &pub, NULL);
-    assert (streq (status, "0"));
-    zstr_free (&status);
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (
+        "inproc://edge-test-router", "inproc://edge-test-pub", &router, &pub,
+        "log-level", verbose ? "debug" : "warn", NULL);
+    char *status;
 
     zactor_t *edge = zactor_new (ces_edge_actor, NULL);
     zstr_sendx (edge, "SET", "listen", "127.0.0.1:0", NULL);

@@ -32,7 +32,39 @@ typedef struct {
     uint64_t events_out;
     uint64_t not_wanted;
     uint64_t drops;
+    uint64_t up; //  1 while a link is up: set just before /metrics
 } peer_t;
+
+//  The mesh's own counters, filled in for /status and /metrics
+typedef struct {
+    uint64_t known;
+    uint64_t up;
+    uint64_t not_wanted;
+} mesh_counters_t;
+
+static const ces_counter_t s_mesh_counters[] = {
+    {NULL, "ces_hub_mesh_peers", "state=\"known\"", CES_GAUGE,
+     "Peer hubs known, and linked now.", offsetof (mesh_counters_t, known)},
+    {NULL, "ces_hub_mesh_peers", "state=\"up\"", CES_GAUGE, NULL,
+     offsetof (mesh_counters_t, up)},
+    {"not_wanted", "ces_hub_mesh_not_wanted_total", NULL, CES_COUNTER,
+     "Events no peer hub wanted (not sent).",
+     offsetof (mesh_counters_t, not_wanted)},
+};
+
+//  Each peer's, in its /status entry and in series labelled peer="address"
+static const ces_counter_t s_peer_counters[] = {
+    {"events_in", "ces_hub_mesh_events_total", "direction=\"in\"", CES_COUNTER,
+     "Events to and from each peer hub.", offsetof (peer_t, events_in)},
+    {"events_out", "ces_hub_mesh_events_total", "direction=\"out\"",
+     CES_COUNTER, NULL, offsetof (peer_t, events_out)},
+    {"not_wanted", "ces_hub_mesh_events_total", "direction=\"not_wanted\"",
+     CES_COUNTER, NULL, offsetof (peer_t, not_wanted)},
+    {"drops", "ces_hub_mesh_events_total", "direction=\"dropped\"", CES_COUNTER,
+     NULL, offsetof (peer_t, drops)},
+    {NULL, "ces_hub_mesh_peer_up", NULL, CES_GAUGE,
+     "Whether the link to a peer hub is up.", offsetof (peer_t, up)},
+};
 
 struct _ces_mesh_t {
     char *hub_id;
@@ -967,7 +999,9 @@ ces_mesh_status (ces_mesh_t *self, cJSON *status)
             cJSON_CreateString ((const char *)zhashx_cursor (self->wants)));
         room = (const char *)zhashx_next (self->wants);
     }
-    cJSON_AddNumberToObject (mesh, "not_wanted", (double)self->not_wanted);
+    mesh_counters_t counters = {0, 0, self->not_wanted};
+    ces_counters_json (s_mesh_counters, CES_COUNTERS_SIZE (s_mesh_counters),
+                       &counters, mesh);
     char *missing = s_missing (self);
     cJSON_AddBoolToObject (mesh, "complete", *missing == 0);
     cJSON *missing_list = cJSON_AddArrayToObject (mesh, "missing");
@@ -1010,10 +1044,8 @@ ces_mesh_status (ces_mesh_t *self, cJSON *status)
                 room = (const char *)zhashx_next (peer_wants);
             }
         }
-        cJSON_AddNumberToObject (item, "events_in", (double)peer->events_in);
-        cJSON_AddNumberToObject (item, "events_out", (double)peer->events_out);
-        cJSON_AddNumberToObject (item, "not_wanted", (double)peer->not_wanted);
-        cJSON_AddNumberToObject (item, "drops", (double)peer->drops);
+        ces_counters_json (s_peer_counters, CES_COUNTERS_SIZE (s_peer_counters),
+                           peer, item);
         cJSON *original =
             peer->original_status ? cJSON_Parse (peer->original_status) : NULL;
         if (original) {
@@ -1036,51 +1068,29 @@ void
 ces_mesh_metrics (ces_mesh_t *self, FILE *out)
 {
     assert (self && out);
-    size_t up = 0;
+    size_t count = zlistx_size (self->peers);
+    const void **values =
+        (const void **)zmalloc ((count + 1) * sizeof (void *));
+    const char **addresses =
+        (const char **)zmalloc ((count + 1) * sizeof (char *));
+    assert (values && addresses);
+    mesh_counters_t counters = {count, 0, self->not_wanted};
+    size_t index = 0;
     peer_t *peer = (peer_t *)zlistx_first (self->peers);
     while (peer) {
-        if (s_channel (self, peer) != CHANNEL_NONE)
-            up++;
+        peer->up = s_channel (self, peer) != CHANNEL_NONE;
+        counters.up += peer->up;
+        values[index] = peer;
+        addresses[index++] = peer->address;
         peer = (peer_t *)zlistx_next (self->peers);
     }
-    fprintf (out,
-             "# HELP ces_hub_mesh_peers Peer hubs known, and linked now.\n"
-             "# TYPE ces_hub_mesh_peers gauge\n"
-             "ces_hub_mesh_peers{state=\"known\"} %zu\n"
-             "ces_hub_mesh_peers{state=\"up\"} %zu\n",
-             zlistx_size (self->peers), up);
-    fprintf (out,
-             "# HELP ces_hub_mesh_not_wanted_total Events no peer hub "
-             "wanted (not sent).\n"
-             "# TYPE ces_hub_mesh_not_wanted_total counter\n"
-             "ces_hub_mesh_not_wanted_total %" PRIu64 "\n",
-             self->not_wanted);
-    fprintf (out, "# HELP ces_hub_mesh_events_total Events to and from each "
-                  "peer hub.\n# TYPE ces_hub_mesh_events_total counter\n");
-    peer = (peer_t *)zlistx_first (self->peers);
-    while (peer) {
-        fprintf (out,
-                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"in\"} "
-                 "%" PRIu64 "\n"
-                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"out\"} "
-                 "%" PRIu64 "\n"
-                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"not_"
-                 "wanted\"} %" PRIu64 "\n"
-                 "ces_hub_mesh_events_total{peer=\"%s\",direction=\"dropped\"}"
-                 " %" PRIu64 "\n",
-                 peer->address, peer->events_in, peer->address,
-                 peer->events_out, peer->address, peer->not_wanted,
-                 peer->address, peer->drops);
-        peer = (peer_t *)zlistx_next (self->peers);
-    }
-    fprintf (out, "# HELP ces_hub_mesh_peer_up Whether the link to a peer hub "
-                  "is up.\n# TYPE ces_hub_mesh_peer_up gauge\n");
-    peer = (peer_t *)zlistx_first (self->peers);
-    while (peer) {
-        fprintf (out, "ces_hub_mesh_peer_up{peer=\"%s\"} %d\n", peer->address,
-                 s_channel (self, peer) != CHANNEL_NONE);
-        peer = (peer_t *)zlistx_next (self->peers);
-    }
+    ces_counters_metrics (s_mesh_counters, CES_COUNTERS_SIZE (s_mesh_counters),
+                          &counters, out);
+    ces_counters_metrics_each (s_peer_counters,
+                               CES_COUNTERS_SIZE (s_peer_counters), values,
+                               "peer", addresses, count, out);
+    freen (values);
+    freen (addresses);
 }
 
 //  --------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 #include "ces_classes.h"
 
 #define FIELD_MAX 255
+//  Largest message sent in a one-frame EVENT or DELIVER
+#define ONE_FRAME_MAX (64 * 1024)
 
 struct _ces_proto_t {
     ces_proto_id_t id;
@@ -415,6 +417,22 @@ s_send_one_frame (ces_proto_t *self, zsock_t *output)
     return 0;
 }
 
+//  HELLO: version name [flags]; WELCOME: version hub-id heartbeat [flags]
+static int
+s_send_greeting (ces_proto_t *self, zsock_t *output)
+{
+    s_send_string (output, self->version, true);
+    if (self->id == CES_PROTO_HELLO)
+        s_send_string (output, self->name, *self->flags);
+    else {
+        char heartbeat[16];
+        snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
+        s_send_string (output, self->hub_id, true);
+        s_send_string (output, heartbeat, *self->flags);
+    }
+    return *self->flags ? s_send_string (output, self->flags, false) : 0;
+}
+
 int
 ces_proto_send (ces_proto_t *self, zsock_t *output)
 {
@@ -427,8 +445,11 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
                          ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT) < 0)
             return -1;
     }
+    //  A large message goes as it is, by reference: its copy would cost
+    //  more than the frames it saves
     if (self->one_frame &&
-        (self->id == CES_PROTO_EVENT || self->id == CES_PROTO_DELIVER))
+        (self->id == CES_PROTO_EVENT || self->id == CES_PROTO_DELIVER) &&
+        zframe_size (self->message) <= ONE_FRAME_MAX)
         return s_send_one_frame (self, output);
     bool has_fields = self->id == CES_PROTO_PEERS
                           ? zlist_size (self->peers) > 0
@@ -436,20 +457,10 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
     if (s_send_string (output, s_commands[self->id].name, has_fields))
         return -1;
 
-    char heartbeat[16];
     switch (self->id) {
         case CES_PROTO_HELLO:
-            s_send_string (output, self->version, true);
-            s_send_string (output, self->name, *self->flags);
-            return *self->flags ? s_send_string (output, self->flags, false)
-                                : 0;
         case CES_PROTO_WELCOME:
-            snprintf (heartbeat, sizeof (heartbeat), "%u", self->heartbeat);
-            s_send_string (output, self->version, true);
-            s_send_string (output, self->hub_id, true);
-            s_send_string (output, heartbeat, *self->flags);
-            return *self->flags ? s_send_string (output, self->flags, false)
-                                : 0;
+            return s_send_greeting (self, output);
         case CES_PROTO_ATTACH:
             s_send_string (output, self->conn, true);
             return s_send_string (output, self->role, false);
@@ -735,6 +746,19 @@ s_test_one_frame (ces_proto_t *proto, zsock_t *dealer, zsock_t *router)
     assert (ces_proto_id (proto) == CES_PROTO_DELIVER);
     assert (streq (ces_proto_conn (proto), "c7"));
     assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n{}"));
+    //  A large message still goes in three frames, by reference
+    char *large = (char *)zmalloc (70000);
+    memset (large, 'x', 70000);
+    message = ces_frame_build ("R", large, 70000);
+    freen (large);
+    ces_proto_set_id (proto, CES_PROTO_EVENT);
+    ces_proto_set_message (proto, &message);
+    ces_proto_set_one_frame (proto, true);
+    assert (ces_proto_send (proto, dealer) == 0);
+    ces_proto_set_one_frame (proto, false);
+    zmsg_t *three = zmsg_recv (router);
+    assert (three && zmsg_size (three) == 4); //  routing ID first
+    zmsg_destroy (&three);
     zstr_send (dealer, "EVENT 9\nR\n{}");
     assert (ces_proto_recv (proto, router) == 0);
     assert (ces_proto_id (proto) == CES_PROTO_EVENT);

@@ -290,14 +290,10 @@ ces_room_index_test (bool verbose)
 {
     printf (" * ces_room_index: ");
     //  @selftest
-    zactor_t *hub = zactor_new (ces_hub_actor, NULL);
-    zstr_sendx (hub, "SET", "log-level", verbose ? "debug" : "warn", NULL);
-    assert (zsock_wait (hub) == 0);
-    zstr_sendx (hub, "BIND", "inproc://rooms-test-router",
-                "inproc://rooms-test-pub", NULL);
-    char *status, *router, *pub;
-    zstr_recvx (hub, &status, &router, &pub, NULL);
-    assert (streq (status, "0"));
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (
+        "inproc://rooms-test-router", "inproc://rooms-test-pub", &router, &pub,
+        "log-level", verbose ? "debug" : "warn", NULL);
     ces_link_t *link =
         ces_link_new (router, pub, "rooms-test", "rooms test", NULL);
     assert (link);
@@ -362,7 +358,6 @@ ces_room_index_test (bool verbose)
     zlistx_destroy (&lists.blocked);
     ces_link_destroy (&link);
     zactor_destroy (&hub);
-    zstr_free (&status);
     zstr_free (&router);
     zstr_free (&pub);
     //  @end

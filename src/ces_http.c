@@ -114,6 +114,16 @@ s_handle (struct mg_connection *conn, void *cbdata)
     return 1;
 }
 
+//  civetweb calls this once it listens, before it serves anything: a handler
+//  set after mg_start2 returns leaves a window in which a request (say, a
+//  client polling a restarted hub's /status) gets civetweb's own 404
+static void
+s_init_context (const struct mg_context *ctx)
+{
+    mg_set_request_handler ((struct mg_context *)ctx, "/", s_handle,
+                            mg_get_user_data (ctx));
+}
+
 ces_http_t *
 ces_http_new (const char *listen, char *error, size_t error_size)
 {
@@ -129,6 +139,7 @@ ces_http_new (const char *listen, char *error, size_t error_size)
         "request_timeout_ms", "5000", NULL};
     struct mg_callbacks callbacks;
     memset (&callbacks, 0, sizeof (callbacks));
+    callbacks.init_context = s_init_context;
     struct mg_init_data init = {&callbacks, self, options};
     struct mg_error_data failure;
     memset (&failure, 0, sizeof (failure));
@@ -139,7 +150,6 @@ ces_http_new (const char *listen, char *error, size_t error_size)
         ces_http_destroy (&self);
         return NULL;
     }
-    mg_set_request_handler (self->civet, "/", s_handle, self);
     struct mg_server_port ports[2];
     if (mg_get_server_ports (self->civet, 2, ports) > 0)
         self->port = ports[0].port;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
   BUILD, startCes, stop, Client, status, mine, unique, until, expectEvent, expectError, eventBuilders, jwt, refusal,
-  freePort,
+  freePort, track,
 } from './harness.mjs';
 
 const { frame } = eventBuilders('auth-keys-test');
@@ -143,7 +143,7 @@ describe('auth: ES256 with --auth-key-file', () => {
 // 'started'.
 function run(program, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(BUILD, program), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(path.join(BUILD, program), args, { stdio: ['ignore', 'pipe', 'pipe'] }), [program, ...args].join(' '));
     let output = '';
     let started = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

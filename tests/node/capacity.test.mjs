@@ -3,15 +3,15 @@
 // arrives; a client refused at the limit is told which flag to raise, and the
 // refusals are logged at most once a second.
 //
-// The test suite runs every other program with CES_MAX_CLIENTS=1000 (ctest's
-// environment): 10,000 civetweb threads per program would make each start
-// seconds long. This file takes it away to test the real default.
+// The harness starts every other program with --max-clients 100: 10,000
+// civetweb threads per program would make each start seconds long. This file
+// starts ces with its own defaults.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { start, freePort, startEdge, stop, open, status, until, refusal, unique } from './harness.mjs';
 import { startHubOnly } from './mesh_harness.mjs';
 
-delete process.env.CES_MAX_CLIENTS;
+delete process.env.CES_MAX_CLIENTS; //  an operator's own setting is not the default
 const started = [];
 after(async () => { await Promise.all(started.map((child) => stop(child))); });
 
@@ -21,7 +21,8 @@ after(async () => { await Promise.all(started.map((child) => stop(child))); });
 async function startDefaultCes() {
   const [port, router, pub, repeater] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', `tcp://127.0.0.1:${router}`,
-    '--pub', `tcp://127.0.0.1:${pub}`, '--repeater-listen', `127.0.0.1:${repeater}`], / ready$/m, 90000);
+    '--pub', `tcp://127.0.0.1:${pub}`, '--repeater-listen', `127.0.0.1:${repeater}`], / ready$/m, 90000,
+    undefined, false);
   return { child, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
 }
 

@@ -1,8 +1,10 @@
 // Test harness for ces over real sockets: starts the real programs on free
 // ports of 127.0.0.1, waits for their banners, and ends every process it
-// started (by PID) when the test process exits.
+// started (by PID) when the test process exits. When a test fails, the
+// output of every process that ran during it is printed under it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { after, beforeEach, afterEach } from 'node:test';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -22,6 +24,102 @@ function killAll() {
 }
 process.on('exit', killAll);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { killAll(); process.exit(1); });
+
+// --------------------------------------------------------------------------
+// The logs of failing tests. Every process started by this test file is
+// kept (with its output) in `spawned`; each test's start and end are noted
+// by the hooks below, which node:test runs around every test of the file
+// (hooks at the top level apply to the tests of every describe). When a test
+// fails, the output of every process that was running at some point during
+// the test is attached to it as a diagnostic, labelled with the program, its
+// arguments and PID, and shows under the test's assertion in the report.
+// Processes that no failing test showed but that may explain a failure of
+// a hook (before/after) are printed to stderr when the file ends with a
+// failure: those no test ran beside, and those that ended abnormally.
+const spawned = [];
+const LOG_LIMIT = 64 * 1024;  // bytes of each process's output shown, its last ones
+let testStartedAt = 0;
+
+// Starts collecting a child's output (stdout and stderr, in arrival order)
+// and notes its life; `label` names it in the logs. For processes a test
+// spawns itself; start() does it for its own.
+export function track(child, label) {
+  child.output ??= '';
+  child.label = `${label} (PID ${child.pid})`;
+  child.startedAt = performance.now();
+  child.shown = 0;         // how much of child.output has been printed
+  child.coveredByTest = false;  // a test ran while it was running
+  child.signalsSent = [];
+  const kill = child.kill.bind(child);
+  child.kill = (signal = 'SIGTERM') => { child.signalsSent.push(signal); return kill(signal); };
+  const collect = (data) => { child.output += data.toString(); };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  child.on('exit', () => { child.exitedAt = performance.now(); });
+  spawned.push(child);
+  return child;
+}
+
+function ending(child) {
+  if (child.exitCode === null && child.signalCode === null) return 'still running';
+  if (child.signalCode !== null) {
+    return `killed by ${child.signalCode}${child.signalsSent.includes(child.signalCode) ? ' (sent by the test or harness)' : ''}`;
+  }
+  return `exited with ${child.exitCode}`;
+}
+
+// The output of `child` not printed yet, framed by its label
+function logOf(child) {
+  const all = child.output;
+  let text = all.slice(child.shown);
+  const earlier = child.shown > 0 ? ` (its first ${child.shown} bytes are printed above)` : '';
+  if (text.length > LOG_LIMIT) text = `[... ${text.length - LOG_LIMIT} bytes left out ...]\n${text.slice(-LOG_LIMIT)}`;
+  child.shown = all.length;
+  const body = text.length ? text.replace(/\n$/, '').split('\n').map((line) => `| ${line}`).join('\n')
+    : `| (${child.shown ? 'nothing since' : 'no output'})`;
+  return `----- ${child.label}: ${ending(child)}${earlier}\n${body}\n----- end of ${child.label}`;
+}
+
+// A test still running after this long is named on stderr with the output
+// of the processes running: if it never ends, ctest's timeout kills the file,
+// and what it printed is what ctest keeps
+const WATCHDOG = Number(process.env.CES_TEST_WATCHDOG_MS) || 120000;
+let watchdog;
+beforeEach((t) => {
+  testStartedAt = performance.now();
+  watchdog = setTimeout(() => {
+    const running = spawned.filter((child) => child.exitCode === null && child.signalCode === null);
+    process.stderr.write(`\nThe test "${t.name}" has been running for ${WATCHDOG / 1000} s; the output of the` +
+      ` ${running.length} process(es) running:\n${running.map(logOf).join('\n')}\n`);
+  }, WATCHDOG);
+  watchdog.unref();
+});
+afterEach((t) => {
+  clearTimeout(watchdog);
+  const during = spawned.filter((child) => child.startedAt !== undefined && !(child.exitedAt < testStartedAt));
+  for (const child of during) child.coveredByTest = true;
+  if (t.passed) return;
+  if (!during.length) {
+    t.diagnostic('no process started by the harness ran during this test');
+    return;
+  }
+  t.diagnostic(`the output of the ${during.length} process(es) that ran during this test:\n${during.map(logOf).join('\n')}`);
+});
+// Once every test of the file has run, a process a test or hook left running
+// (a hook failed before its stop, or a test failed between a start and its
+// stop) is ended: its open pipes would keep this file from ever finishing
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+process.on('exit', (code) => {
+  if (!code && !process.exitCode) return;
+  const normal = (child) => (child.exitCode === 0 || child.signalsSent.includes(child.signalCode) ||
+    (child.exitCode === null && child.signalCode === null));
+  const left = spawned.filter((child) => child.output.length > child.shown && (!child.coveredByTest || !normal(child)));
+  if (!left.length) return;
+  process.stderr.write(`\nThis test file failed. The output of the ${left.length} process(es) no failing test showed` +
+    ' that no test ran beside (a hook\'s) or that ended abnormally:\n' + `${left.map(logOf).join('\n')}\n`);
+});
 
 // A port nobody is using right now, for a program to listen on. It is taken
 // from below the kernel's ephemeral range (ip_local_port_range), so that the
@@ -55,14 +153,32 @@ export async function freePort() {
 // takes many seconds to be ready
 const READY_TIMEOUT = process.env.CES_SANITIZER === 'thread' ? 40000 : 15000;
 
-export function start(program, args, ready = / ready$/m, timeout = READY_TIMEOUT, env = undefined) {
+// Unless a test sets them, programs get a WebSocket limit of WORKERS: civetweb
+// starts one worker thread per allowed client at start and joins them all at
+// stop, and the defaults (10,000 for an edge, 1,000 for a repeater) would make
+// every start and stop cost 11,000 threads (1,000 each cost 2,000 before). Measured on 2 cores with a
+// busy loop beside: `ces` ready in 25-49 s under ThreadSanitizer (more than
+// READY_TIMEOUT) and 3 s under ASan, and a SIGTERM taking 2 s under ASan (so
+// three hubs stopped at once missed their 5 s); with 100 each: 2.2 s, 0.4 s.
+// No test needs more clients than this that does not set its own limit;
+// limits = false starts a program with its own defaults (capacity.test.mjs).
+const WORKERS = '100';
+const LIMITS = {
+  ces: ['--max-clients', '--repeater-max-clients'],
+  'ces-edge': ['--max-clients'],
+  'ces-repeater': ['--max-clients'],
+};
+function withLimits(program, args) {
+  const missing = (LIMITS[program] || []).filter((flag) => !args.includes(flag));
+  return [...missing.flatMap((flag) => [flag, WORKERS]), ...args];
+}
+
+export function start(program, args, ready = / ready$/m, timeout = READY_TIMEOUT, env = undefined, limits = true) {
+  if (limits) args = withLimits(program, args);
   const child = spawn(path.join(BUILD, program), args,
     { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   children.add(child);
-  child.output = '';
-  const collect = (data) => { child.output += data.toString(); };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
+  track(child, [program, ...args].join(' '));
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${program} not ready in ${timeout} ms:\n${child.output}`)), timeout);

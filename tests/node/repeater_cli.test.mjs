@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import {
-  BUILD, start, startCes, startRepeater, stop, status, until, unique, freePort, eventBuilders, httpTarget, postJson,
+  BUILD, track, start, startCes, startRepeater, stop, status, until, unique, freePort, eventBuilders, httpTarget, postJson,
   targetsFile,
 } from './harness.mjs';
 
@@ -14,7 +14,8 @@ const { event } = eventBuilders('repeater-cli-test', ['core-state']);
 // Runs a program to its end (killed after 5 s); resolves with { code, output }
 function run(program, args, env = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(BUILD, program), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = track(spawn(path.join(BUILD, program), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }),
+      [program, ...args].join(' '));
     let output = '';
     child.stdout.on('data', (data) => { output += data; });
     child.stderr.on('data', (data) => { output += data; });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
 import crypto from 'node:crypto';
-import { startCes, stop, freePort, unique, eventBuilders, Client } from './harness.mjs';
+import { startCes, stop, freePort, unique, eventBuilders, Client, track } from './harness.mjs';
 
 const CONFIG = path.resolve(import.meta.dirname, '../../examples/nginx/ces-tls.conf');
 const { event } = eventBuilders('tls-test');
@@ -38,7 +38,8 @@ describe('TLS front (nginx, examples/nginx/ces-tls.conf)', { skip: !have('nginx'
       'http {', 'access_log off;',
       ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`),
       site, '}'].join('\n'));
-    nginx = spawn('nginx', ['-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    nginx = track(spawn('nginx', ['-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      `nginx -c ${dir}/nginx.conf`);
     let errors = '';
     nginx.stderr.on('data', (d) => { errors += d; });
     // ready when the TLS port answers

@@ -24,7 +24,7 @@ BUILD=${CES_BUILD:-$ROOT/build}
 QUICK=${BENCH_QUICK:-0}
 APPEND=
 OUT=
-SCENARIOS="fanout100 fanout1000 rooms latency idle hub"
+SCENARIOS="fanout100 fanout1000 rooms building latency idle hub"
 SYSTEMS=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,6 +51,7 @@ else
     LAT_RATES="1000 10000 100000"
 fi
 WINDOW=6400 # deliveries in flight in all, as fast as possible
+BUILDING_RATE=20000 # events/s of the building scenario (each to one panel)
 LAT_SUBS=10 # the latency runs: 1 room, 1 publisher, 10 subscribers
 START_TIME=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -208,9 +209,12 @@ start_system() {
     case $system in
     ces)
         p1=$(free_port); p2=$(free_port); p3=$(free_port); p4=$(free_port)
+        # clients "default": as `make run` starts it (10,000 clients)
+        local limit=(--max-clients "$clients")
+        [ "$clients" = default ] && limit=()
         start ces "$log" "$BUILD/ces" --listen "127.0.0.1:$p1" --repeater-listen "127.0.0.1:$p2" \
             --router "tcp://127.0.0.1:$p3" --pub "tcp://127.0.0.1:$p4" \
-            --max-clients "$clients" --log-level warn
+            "${limit[@]}" --log-level warn
         wait_http "127.0.0.1:$p1/health" "$LAST_PID" || return 1
         wait_threads "$LAST_PID"
         LG_ARGS=(--proto ces --port "$p1" --status "127.0.0.1:$p1" --pid "$LAST_PID")
@@ -305,6 +309,17 @@ for scenario in fanout100 fanout1000 rooms; do
     done
 done
 
+# A building as `make run` serves it: ces with its default limits (10,000
+# clients), 1000 rooms with one panel each and two publishers (1,002
+# WebSockets), open loop; beside nats-server
+if has building; then
+    for system in $SYSTEMS; do
+        case $system in ces) clients=default ;; nats) clients=1010 ;; *) continue ;; esac
+        run_flow building "$system" "$clients" --rooms 1000 --subs-per-room 1 --pubs 2 \
+            --rate $BUILDING_RATE --duration $LAT_SECS
+    done
+fi
+
 if has latency; then
     for rate in $LAT_RATES; do
         for system in $SYSTEMS; do
@@ -364,7 +379,7 @@ MD=$WORK/results.md
         "In the as-fast-as-possible runs the latency is mostly the wait behind the deliveries in flight" \
         "(in flight / rate); the open-loop runs measure latency."
     echo
-    awk -F'\t' -v ncpu="$(nproc)" -v window="$WINDOW" -v flow="$FLOW_SECS" -v lat="$LAT_SECS" -v latsubs="$LAT_SUBS" '
+    awk -F'\t' -v ncpu="$(nproc)" -v window="$WINDOW" -v flow="$FLOW_SECS" -v lat="$LAT_SECS" -v latsubs="$LAT_SUBS" -v building="$BUILDING_RATE" '
     function fmt(v,   s, neg) {  # thousands separators
         v = sprintf("%.0f", v); s = ""
         while (length(v) > 3) { s = "," substr(v, length(v) - 2) s; v = substr(v, 1, length(v) - 3) }
@@ -383,6 +398,7 @@ MD=$WORK/results.md
     function title(s) {
         if (s == "fanout100") return "Fan-out: 1 room, 1 publisher, 100 subscribers, as fast as possible (" fmt(window) " deliveries in flight), " flow " s"
         if (s == "fanout1000") return "Fan-out: 1 room, 1 publisher, 1000 subscribers, as fast as possible (" fmt(window) " deliveries in flight), " flow " s"
+        if (s == "building") return "A building, as make run serves it: ces with its defaults (10,000 clients), 1000 rooms, 1 subscriber each, 2 publishers (1,002 WebSockets), open loop at " fmt(building) " events/s, " lat " s"
         if (s == "rooms") return "Many rooms: 1000 rooms, 1 subscriber each, 10 publishers each sending to 100 rooms in turn, as fast as possible (" fmt(window/10) " deliveries in flight per publisher), " flow " s"
         if (s ~ /^latency/) { r = substr(s, 8); return "Latency at " fmt(r) " deliveries/s, open loop: 1 room, 1 publisher, " latsubs " subscribers (" fmt(r / latsubs) " events/s), " lat " s" }
         return s
@@ -460,7 +476,9 @@ MD=$WORK/results.md
     fi
     # the targets of issue 6
     awk -F'\t' '
-    $3 == "flow" && $1 == "fanout100" { rate[$2] = $4 }
+    $3 == "flow" && $1 == "fanout100" { rate[$2] = $4; cpu100[$2] = $11 > 0 ? 1e6 * $15 / $11 : 0 }
+    $3 == "flow" && $1 == "rooms" { rooms[$2] = $4; cpurooms[$2] = $11 > 0 ? 1e6 * $15 / $11 : 0 }
+    $3 == "flow" && $1 == "building" { b99[$2] = $6; bpass[$2] = $14; bcpu[$2] = $11 > 0 ? 1e6 * $15 / $11 : 0 }
     $3 == "flow" && $1 == "latency10000" && $2 == "ces" { p99 = $6; have99 = 1 }
     $3 == "idle" && $2 == "ces" { rss = $9; haverss = 1 }
     function target(name, ok, text) { printf "- %s: %s — %s\n", name, text, ok ? "**met**" : "**not met**" }
@@ -473,6 +491,15 @@ MD=$WORK/results.md
             if ("nats" in rate) target("fan-out 100, ces ≥ 1.0× nats-server", c >= rate["nats"], sprintf("%.2f×", c / rate["nats"]))
             if ("bare" in rate) target("fan-out 100, ces ≥ 70% of bare civetweb (mg_websocket_write)", c >= 0.7 * rate["bare"], sprintf("%.0f%%", 100 * c / rate["bare"]))
             if ("bare-1write" in rate) target("fan-out 100, ces ≥ 70% of bare civetweb (one write per frame)", c >= 0.7 * rate["bare-1write"], sprintf("%.0f%%", 100 * c / rate["bare-1write"]))
+        }
+        if (("ces" in rate) && ("nats" in rate))
+            target("fan-out 100, ces ≥ 2× nats-server (issue 12)", rate["ces"] >= 2 * rate["nats"], sprintf("%.2f× (server CPU per delivery: ces %.2f µs, nats %.2f µs)", rate["ces"] / rate["nats"], cpu100["ces"], cpu100["nats"]))
+        if (("ces" in rooms) && ("nats" in rooms))
+            target("1000 rooms × 1 subscriber, ces ≥ 1.0× nats-server (issue 12)", rooms["ces"] >= rooms["nats"], sprintf("%.2f× (server CPU per delivery: ces %.2f µs, nats %.2f µs)", rooms["ces"] / rooms["nats"], cpurooms["ces"], cpurooms["nats"]))
+        if ("ces" in b99) target("a building with make run'"'"'s defaults: every event delivered", bpass["ces"] == "PASS", bpass["ces"])
+        if (("ces" in b99) && ("nats" in b99)) {
+            target("a building: ces p99 ≤ nats-server'"'"'s", b99["ces"] <= b99["nats"], sprintf("%.0f µs vs %.0f µs", b99["ces"], b99["nats"]))
+            target("a building: ces server CPU per delivery ≤ nats-server'"'"'s", bcpu["ces"] <= bcpu["nats"], sprintf("%.2f µs vs %.2f µs", bcpu["ces"], bcpu["nats"]))
         }
         if (have99) target("p99 ≤ 1 ms at 10k deliveries/s", p99 <= 1000, sprintf("%.0f µs", p99))
         if (haverss) target("RSS per idle client ≤ 64 KiB (added per connection)", rss <= 64, sprintf("%.1f KiB", rss))

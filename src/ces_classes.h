@@ -54,6 +54,8 @@ ces_log_level_parse (const char *name)
 #include "ces_room_index.h"
 #include "ces_outside.h"
 #include "ces_webserver.h"
+#include "ces_edge_report.h"
+#include "ces_edge_options.h"
 
 //  A whole HTTP response with a body, for every civetweb handler in libces
 struct mg_connection;

@@ -44,28 +44,10 @@ typedef struct {
     int64_t last_usecs; //  how long the last one took
 } trim_t;
 
-//  Options, set before START
-typedef struct {
-    char *listen;
-    char *hub_router;
-    char *hub_pub;
-    char *hub_control;
-    char *curve_cert; //  CURVE to the hub: our certificate, the hub's key
-    char *hub_key;
-    ces_webserver_config_t web;
-    ces_client_limits_t limits;
-    int max_rooms; //  per client; 0 = any
-    bool outside;  //  repeater mode
-    char *system_id;
-    char *targets_file;
-    char *central;
-    int link_idle;
-} options_t;
-
 typedef struct {
     zsock_t *pipe;
     bool terminated;
-    options_t options;
+    ces_edge_options_t *options; //  what SET said; owns the auth
     ces_auth_t *auth;
     ces_curve_t *curve;
     zactor_t *hub; //  optional hub in the same process
@@ -96,7 +78,7 @@ s_hub_busy (self_t *self)
     int64_t now = zclock_mono ();
     if (now < self->counters.hub_busy_next_log)
         return;
-    ces_warn (self->options.limits.log_level,
+    ces_warn (self->options->limits.log_level,
               "edge: the hub does not keep up; dropped %" PRIu64
               " event(s) at a full queue to it",
               self->counters.dropped_hub_busy - self->counters.hub_busy_logged);
@@ -235,15 +217,15 @@ s_client_open (self_t *self)
         id, ces_inbox_role (self->inbox),
         (ces_wire_t *)ces_inbox_wire (self->inbox),
         ces_inbox_remote (self->inbox), ces_inbox_expiry (self->inbox),
-        &self->options.limits, &self->lists);
+        &self->options->limits, &self->lists);
     zhashx_insert (self->clients, id, client);
     ces_link_attach (self->link, id, ces_client_role (client));
     if (self->outside && streq (ces_client_role (client), CES_ROLE_OUTSIDE))
         ces_outside_open (self->outside, client, ces_inbox_uri (self->inbox));
     if (ces_client_state (client) == CES_CLIENT_SHUT)
-        ces_error (self->options.limits.log_level,
+        ces_error (self->options->limits.log_level,
                    "edge: cannot find the socket of client %s; closing it", id);
-    ces_debug (self->options.limits.log_level,
+    ces_debug (self->options->limits.log_level,
                "edge: client %s connected as %s from %s", id,
                ces_client_role (client), ces_client_remote (client));
 }
@@ -251,7 +233,7 @@ s_client_open (self_t *self)
 static void
 s_client_gone (self_t *self, ces_client_t *client)
 {
-    ces_debug (self->options.limits.log_level, "edge: client %s (%s) gone",
+    ces_debug (self->options->limits.log_level, "edge: client %s (%s) gone",
                ces_client_id (client), ces_client_role (client));
     //  Neither side closed: a cut connection, or a frame cut short
     if (ces_client_state (client) == CES_CLIENT_OPEN)
@@ -272,14 +254,14 @@ s_client_register (self_t *self, ces_client_t *client)
         return;
     if (ces_room_index_register (self->room_index, client,
                                  ces_inbox_rooms (self->inbox),
-                                 (size_t)self->options.max_rooms) == 0)
+                                 (size_t)self->options->max_rooms) == 0)
         return;
     ces_client_count_error (client);
     self->counters.over_limit++;
     char *text = zsys_sprintf ("{\"error\":\"registration refused: a client "
                                "may hold at most %d rooms here "
                                "(max-rooms-per-client)\"}",
-                               self->options.max_rooms);
+                               self->options->max_rooms);
     ces_client_send_text (client, text);
     zstr_free (&text);
 }
@@ -306,8 +288,9 @@ s_client_close (self_t *self, ces_client_t *client)
     const char *reason = ces_inbox_reason (self->inbox);
     ces_client_close (client, code ? code : 1000, reason ? reason : "");
     if (reason)
-        ces_info (self->options.limits.log_level, "edge: closed %s with %d: %s",
-                  ces_client_remote (client), code, reason);
+        ces_info (self->options->limits.log_level,
+                  "edge: closed %s with %d: %s", ces_client_remote (client),
+                  code, reason);
 }
 
 static void
@@ -457,95 +440,6 @@ s_tick (self_t *self)
 //  --------------------------------------------------------------------------
 //  Status and metrics
 
-//  What /status and /metrics report, gathered just before writing them
-typedef struct {
-    uint64_t clients[4]; //  by role: messenger, repeater, hub, outside
-    uint64_t events_in, posted, delivered;
-    uint64_t queue_full, hub_unreachable, hub_busy, malformed, lost_upstream;
-    uint64_t closed_stuck, closed_silent, closed_abruptly, closed_expired;
-    uint64_t refused_full, refused_bad, refused_auth, http_errors;
-    uint64_t protocol_errors, denied, rate_limited, over_limit;
-    uint64_t rooms, hub_connected;
-    uint64_t heap_in_use, heap_free, trims, last_trim_usecs;
-} report_t;
-
-#define AT(field) offsetof (report_t, field)
-
-//  Every number both outputs show; paths are in the "edge" object
-static const ces_counter_t s_report_table[] = {
-    {NULL, "ces_edge_clients", "role=\"messenger\"", CES_GAUGE,
-     "Open WebSocket clients, by role.", AT (clients[0])},
-    {NULL, "ces_edge_clients", "role=\"repeater\"", CES_GAUGE, NULL,
-     AT (clients[1])},
-    {NULL, "ces_edge_clients", "role=\"hub\"", CES_GAUGE, NULL,
-     AT (clients[2])},
-    {NULL, "ces_edge_clients", "role=\"outside\"", CES_GAUGE, NULL,
-     AT (clients[3])},
-    {"counters.events_in", "ces_edge_events_in_total", "via=\"websocket\"",
-     CES_COUNTER, "Events from clients.", AT (events_in)},
-    {"counters.posted", "ces_edge_events_in_total", "via=\"http\"", CES_COUNTER,
-     NULL, AT (posted)},
-    {"counters.delivered", "ces_edge_delivered_total", NULL, CES_COUNTER,
-     "Events written to clients.", AT (delivered)},
-    {"counters.drops.queue_full", "ces_edge_drops_total",
-     "reason=\"queue_full\"", CES_COUNTER, "Events not delivered, by reason.",
-     AT (queue_full)},
-    {"counters.drops.hub_unreachable", "ces_edge_drops_total",
-     "reason=\"hub_unreachable\"", CES_COUNTER, NULL, AT (hub_unreachable)},
-    {"counters.drops.hub_busy", "ces_edge_drops_total", "reason=\"hub_busy\"",
-     CES_COUNTER, NULL, AT (hub_busy)},
-    {"counters.drops.malformed", "ces_edge_drops_total", "reason=\"malformed\"",
-     CES_COUNTER, NULL, AT (malformed)},
-    {"counters.lost_upstream", "ces_edge_drops_total",
-     "reason=\"lost_upstream\"", CES_COUNTER, NULL, AT (lost_upstream)},
-    {"counters.closed_stuck", "ces_edge_closed_total", "reason=\"stuck\"",
-     CES_COUNTER,
-     "Clients closed by the edge, or gone with no Close frame (abrupt).",
-     AT (closed_stuck)},
-    {"counters.closed_silent", "ces_edge_closed_total", "reason=\"silent\"",
-     CES_COUNTER, NULL, AT (closed_silent)},
-    {"counters.closed_abruptly", "ces_edge_closed_total", "reason=\"abrupt\"",
-     CES_COUNTER, NULL, AT (closed_abruptly)},
-    {"counters.refused_full", "ces_edge_refused_total", "reason=\"full\"",
-     CES_COUNTER, "Connections refused.", AT (refused_full)},
-    {"counters.refused_bad_request", "ces_edge_refused_total",
-     "reason=\"bad_request\"", CES_COUNTER, NULL, AT (refused_bad)},
-    {"counters.refused_auth", "ces_edge_refused_total", "reason=\"auth\"",
-     CES_COUNTER, NULL, AT (refused_auth)},
-    {NULL, "ces_edge_rooms", NULL, CES_GAUGE,
-     "Rooms the edge subscribes to at the hub.", AT (rooms)},
-    {NULL, "ces_edge_hub_connected", NULL, CES_GAUGE,
-     "1 when the hub link is up.", AT (hub_connected)},
-    {"counters.denied", "ces_edge_denied_total", NULL, CES_COUNTER,
-     "Registers and sends outside a client's token grant.", AT (denied)},
-    {"counters.protocol_errors", "ces_edge_protocol_errors_total", NULL,
-     CES_COUNTER,
-     "WebSocket frames RFC 6455 forbids; each closed its connection (1002 "
-     "or 1007).",
-     AT (protocol_errors)},
-    {"counters.refused_by_http", "ces_edge_http_refused_total", NULL,
-     CES_COUNTER,
-     "Requests refused before a handler saw them: too slow "
-     "(handshake-timeout), too large, not HTTP.",
-     AT (http_errors)},
-    {"counters.closed_expired", "ces_edge_closed_expired_total", NULL,
-     CES_COUNTER, "Connections closed when their token expired.",
-     AT (closed_expired)},
-    {"counters.rate_limited", "ces_edge_limited_total", "limit=\"max_rate\"",
-     CES_COUNTER, "Events and registrations over a per-client limit.",
-     AT (rate_limited)},
-    {"counters.over_room_limit", "ces_edge_limited_total",
-     "limit=\"max_rooms_per_client\"", CES_COUNTER, NULL, AT (over_limit)},
-    {"memory.heap_in_use", "ces_edge_heap_bytes", "state=\"in_use\"", CES_GAUGE,
-     "The heap: bytes in use, and bytes freed but kept by the allocator.",
-     AT (heap_in_use)},
-    {"memory.heap_free", "ces_edge_heap_bytes", "state=\"free\"", CES_GAUGE,
-     NULL, AT (heap_free)},
-    {"memory.trims", NULL, NULL, CES_COUNTER, NULL, AT (trims)},
-    {"memory.last_trim_usecs", NULL, NULL, CES_GAUGE, NULL,
-     AT (last_trim_usecs)},
-};
-
 static int
 s_role_slot (ces_client_t *client)
 {
@@ -560,7 +454,7 @@ s_role_slot (ces_client_t *client)
 //  "in_use" growing means memory still held (a leak), and "free" growing
 //  means freed memory the allocator keeps (fragmentation)
 static void
-s_report (self_t *self, report_t *report)
+s_report (self_t *self, ces_edge_report_t *report)
 {
     memset (report, 0, sizeof (*report));
     ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
@@ -612,9 +506,9 @@ s_hub_answer (self_t *self, const char *question)
 
 //  What the table does not hold: the link, each client, the rooms
 static void
-s_edge_status (self_t *self, cJSON *edge, report_t *report)
+s_edge_status (self_t *self, cJSON *edge, ces_edge_report_t *report)
 {
-    cJSON_AddStringToObject (edge, "listen", self->options.listen);
+    cJSON_AddStringToObject (edge, "listen", self->options->listen);
     cJSON_AddStringToObject (edge, "link_id", ces_link_id (self->link));
     cJSON_AddStringToObject (
         edge, "hub",
@@ -625,7 +519,7 @@ s_edge_status (self_t *self, cJSON *edge, report_t *report)
     cJSON_AddNumberToObject (edge, "hub_refused_handshakes",
                              (double)ces_link_refused (self->link));
     cJSON_AddNumberToObject (edge, "max_clients",
-                             (double)self->options.web.max_clients);
+                             (double)self->options->web.max_clients);
     cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
     ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
     while (client) {
@@ -646,13 +540,12 @@ s_edge_status (self_t *self, cJSON *edge, report_t *report)
 static char *
 s_status_json (self_t *self)
 {
-    report_t report;
+    ces_edge_report_t report;
     s_report (self, &report);
     cJSON *root = cJSON_CreateObject ();
     cJSON *edge = cJSON_AddObjectToObject (root, "edge");
     s_edge_status (self, edge, &report);
-    ces_counters_json (s_report_table, CES_COUNTERS_SIZE (s_report_table),
-                       &report, edge);
+    ces_edge_report_json (&report, edge);
     cJSON_AddBoolToObject (cJSON_GetObjectItem (edge, "counters"),
                            "auth_required", ces_auth_required (self->auth));
     const char *tunables = getenv ("GLIBC_TUNABLES");
@@ -672,14 +565,13 @@ s_status_json (self_t *self)
 static char *
 s_metrics_text (self_t *self)
 {
-    report_t report;
+    ces_edge_report_t report;
     s_report (self, &report);
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
     assert (out);
-    ces_counters_metrics (s_report_table, CES_COUNTERS_SIZE (s_report_table),
-                          &report, out);
+    ces_edge_report_metrics (&report, out);
     if (self->outside)
         ces_outside_metrics (self->outside, out);
     char *hub = s_hub_answer (self, "METRICS");
@@ -691,128 +583,13 @@ s_metrics_text (self_t *self)
 }
 
 //  --------------------------------------------------------------------------
-//  Options
-
-//  SET answers with a signal only: say why here
-static int
-s_auth_refusal (self_t *self, int rc, const char *reason)
-{
-    if (rc)
-        ces_error (self->options.limits.log_level, "edge: %s", reason);
-    return rc;
-}
-
-static void
-s_set_string (char **field, const char *value)
-{
-    zstr_free (field);
-    *field = strdup (value);
-}
-
-//  Options that take a number (checked by the option table); false if
-//  name is none of them
-static bool
-s_set_number (options_t *options, const char *name, long number)
-{
-    ces_webserver_config_t *web = &options->web;
-    ces_client_limits_t *limits = &options->limits;
-    if (streq (name, "max-clients"))
-        web->max_clients = (int)number;
-    else if (streq (name, "max-message"))
-        web->max_message = (size_t)number;
-    else if (streq (name, "max-rooms-per-client"))
-        options->max_rooms = (int)number;
-    else if (streq (name, "max-rate"))
-        web->max_rate = (int)number;
-    else if (streq (name, "max-depth"))
-        web->max_depth = (int)number;
-    else if (streq (name, "max-room-length"))
-        web->max_room_length = (size_t)number;
-    else if (streq (name, "handshake-timeout"))
-        web->handshake_timeout = (int)number;
-    else if (streq (name, "max-clients-per-address"))
-        web->max_per_address = (int)number;
-    else if (streq (name, "client-queue"))
-        limits->queue = (size_t)number;
-    else if (streq (name, "stuck-timeout"))
-        limits->stuck_timeout = (int)number;
-    else if (streq (name, "ping-interval"))
-        limits->ping_interval = (int)number;
-    else if (streq (name, "pong-timeout"))
-        limits->pong_timeout = (int)number;
-    else if (streq (name, "link-idle"))
-        options->link_idle = (int)number;
-    else if (streq (name, "idle-timeout"))
-        limits->idle_timeout = (int)number;
-    else
-        return false;
-    return true;
-}
-
-static int
-s_set_option (self_t *self, const char *name, const char *value)
-{
-    char reason[256] = "";
-    options_t *options = &self->options;
-    //  The table checks every value: what passes is in range
-    if (!name || !value || self->webserver ||
-        ces_options_check (CES_OPTIONS_EDGE | CES_OPTIONS_REPEATER, name,
-                           value))
-        return -1;
-    char *end;
-    long number = strtol (value, &end, 10);
-    if (*value && !*end && s_set_number (options, name, number))
-        return 0;
-    if (streq (name, "listen"))
-        s_set_string (&options->listen, value);
-    else if (streq (name, "hub-router"))
-        s_set_string (&options->hub_router, value);
-    else if (streq (name, "hub-pub"))
-        s_set_string (&options->hub_pub, value);
-    else if (streq (name, "curve-cert"))
-        s_set_string (&options->curve_cert, value);
-    else if (streq (name, "hub-key"))
-        s_set_string (&options->hub_key, value);
-    else if (streq (name, "auth-secret") && *value)
-        ces_auth_set_secret (self->auth, value);
-    else if (streq (name, "auth-key-file") && *value)
-        return s_auth_refusal (
-            self,
-            ces_auth_set_key_file (self->auth, value, reason, sizeof (reason)),
-            reason);
-    else if (streq (name, "auth-open-networks"))
-        return s_auth_refusal (
-            self,
-            ces_auth_set_open (self->auth, value, reason, sizeof (reason)),
-            reason);
-    else if (streq (name, "allowed-origins"))
-        ces_auth_set_origins (self->auth, value);
-    else if (streq (name, "hub-control") && *value)
-        s_set_string (&options->hub_control, value);
-    else if (streq (name, "validate") &&
-             (streq (value, "true") || streq (value, "false")))
-        options->web.validate = streq (value, "true");
-    else if (streq (name, "system-id") && *value)
-        s_set_string (&options->system_id, value);
-    else if (streq (name, "targets"))
-        s_set_string (&options->targets_file, value);
-    else if (streq (name, "central"))
-        s_set_string (&options->central, value);
-    else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
-        options->limits.log_level = ces_log_level_parse (value);
-    else
-        return -1;
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
 //  Starting and stopping
 
 //  Both or neither of the certificate and the hub key; NULL or a reason
 static char *
 s_load_curve (self_t *self)
 {
-    options_t *options = &self->options;
+    ces_edge_options_t *options = self->options;
     bool cert = options->curve_cert && *options->curve_cert;
     bool key = options->hub_key && *options->hub_key;
     if (!cert && !key)
@@ -830,7 +607,7 @@ s_load_curve (self_t *self)
 static char *
 s_link (self_t *self)
 {
-    options_t *options = &self->options;
+    ces_edge_options_t *options = self->options;
     zuuid_t *uuid = zuuid_new ();
     char *link_id = zsys_sprintf ("%c-%.12s", options->outside ? 'r' : 'e',
                                   zuuid_str (uuid));
@@ -872,7 +649,7 @@ s_link (self_t *self)
 static void
 s_announce (self_t *self)
 {
-    options_t *options = &self->options;
+    ces_edge_options_t *options = self->options;
     if (self->outside)
         ces_info (options->limits.log_level,
                   "repeater %s: outside systems on ws://%s/connect/ROOM/ID and "
@@ -904,7 +681,7 @@ s_start (self_t *self)
         return;
     }
     self->inbox = ces_inbox_new ();
-    options_t *options = &self->options;
+    ces_edge_options_t *options = self->options;
     options->web.listen = options->listen;
     options->web.outside = options->outside;
     options->web.hub_control = options->hub_control;
@@ -954,7 +731,7 @@ static void
 s_reload (self_t *self)
 {
     char reason[256] = "not a repeater";
-    options_t *options = &self->options;
+    ces_edge_options_t *options = self->options;
     int rc =
         self->outside
             ? ces_outside_configure (self->outside, options->targets_file,
@@ -982,7 +759,11 @@ s_handle_pipe (self_t *self)
     else if (streq (command, "SET")) {
         char *name = zmsg_popstr (request);
         char *value = zmsg_popstr (request);
-        zsock_signal (self->pipe, s_set_option (self, name, value) ? 1 : 0);
+        zsock_signal (self->pipe,
+                      !self->webserver && ces_edge_options_set (
+                                              self->options, name, value) == 0
+                          ? 0
+                          : 1);
         zstr_free (&name);
         zstr_free (&value);
     } else if (streq (command, "HUB")) {
@@ -1002,7 +783,7 @@ s_handle_pipe (self_t *self)
         zstr_send (self->pipe, answer);
         freen (answer);
     } else if (streq (command, "VERBOSE"))
-        self->options.limits.log_level = CES_LOG_DEBUG;
+        self->options->limits.log_level = CES_LOG_DEBUG;
     else {
         zsys_error ("edge: invalid pipe command '%s'", command);
         assert (false);
@@ -1023,50 +804,14 @@ s_self_new (zsock_t *pipe, bool outside)
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     assert (self);
     self->pipe = pipe;
-    options_t *options = &self->options;
-    options->outside = outside;
-    options->listen = strdup (outside ? CES_REPEATER_LISTEN : CES_EDGE_LISTEN);
-    options->hub_router = strdup (CES_HUB_ROUTER);
-    options->hub_pub = strdup (CES_HUB_PUB);
-    options->web.max_clients =
-        outside ? CES_REPEATER_MAX_CLIENTS : CES_EDGE_MAX_CLIENTS;
-    options->web.max_message = CES_PAYLOAD_MAX;
-    options->web.max_depth = CES_DEPTH_MAX;
-    options->web.max_room_length = CES_ROOM_MAX;
-    options->web.handshake_timeout = 10000;
-    options->web.validate = true;
-    options->max_rooms = 10000;
-    options->limits = (ces_client_limits_t){.queue = 1024 * 1024,
-                                            .stuck_timeout = 10000,
-                                            .ping_interval = 30000,
-                                            .pong_timeout = 60000,
-                                            .idle_timeout = 30000,
-                                            .log_level = CES_LOG_INFO};
-    options->link_idle = 7000;
-    char hostname[64] = "ces";
-    gethostname (hostname, sizeof (hostname) - 1);
-    options->system_id = strdup (hostname);
-    self->auth = ces_auth_new ();
+    self->options = ces_edge_options_new (outside);
+    self->auth = self->options->auth;
     self->clients = zhashx_new ();
     assert (self->clients);
     zhashx_set_destructor (self->clients, s_client_destroy);
     self->lists.pending = zlistx_new ();
     self->lists.blocked = zlistx_new ();
     return self;
-}
-
-static void
-s_options_free (options_t *options)
-{
-    zstr_free (&options->listen);
-    zstr_free (&options->hub_router);
-    zstr_free (&options->hub_pub);
-    zstr_free (&options->hub_control);
-    zstr_free (&options->curve_cert);
-    zstr_free (&options->hub_key);
-    zstr_free (&options->system_id);
-    zstr_free (&options->targets_file);
-    zstr_free (&options->central);
 }
 
 static void
@@ -1085,8 +830,7 @@ s_self_destroy (self_t **self_p)
         ces_inbox_destroy (&self->inbox);
         ces_link_destroy (&self->link);
         ces_curve_destroy (&self->curve);
-        ces_auth_destroy (&self->auth);
-        s_options_free (&self->options);
+        ces_edge_options_destroy (&self->options);
         freen (self);
         *self_p = NULL;
     }
@@ -1216,8 +960,6 @@ ces_edge_test (bool verbose)
 {
     printf (" * ces_edge: ");
     //  @selftest
-    assert (ces_counters_check (s_report_table,
-                                CES_COUNTERS_SIZE (s_report_table)) == NULL);
     char *router, *pub;
     zactor_t *hub = ces_hub_test_start (
         "inproc://edge-test-router", "inproc://edge-test-pub", &router, &pub,

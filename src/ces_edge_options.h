@@ -1,0 +1,43 @@
+/*  =========================================================================
+    ces_edge_options - what an edge was told with SET, before it starts
+
+    The option table (ces_options) checks every name and value; this class
+    holds them where the edge's parts read them: the webserver's config,
+    the clients' limits, the hub link and repeater mode. It owns the
+    edge's auth (who may connect, to which rooms), which SET configures.
+    Plain data after START: the edge reads the fields.
+    =========================================================================
+*/
+#ifndef CES_EDGE_OPTIONS_H_INCLUDED
+#define CES_EDGE_OPTIONS_H_INCLUDED
+
+typedef struct {
+    char *listen;
+    char *hub_router;
+    char *hub_pub;
+    char *hub_control; //  a hub in this process answers /interconnect
+    char *curve_cert;  //  CURVE to the hub: our certificate, the hub's key
+    char *hub_key;
+    ces_webserver_config_t web;
+    ces_client_limits_t limits;
+    int max_rooms; //  per client; 0 = any
+    bool outside;  //  repeater mode
+    char *system_id;
+    char *targets_file;
+    char *central;
+    int link_idle;
+    ces_auth_t *auth;
+} ces_edge_options_t;
+
+//  The defaults of a messenger edge, or of a repeater (outside)
+ces_edge_options_t *ces_edge_options_new (bool outside);
+void ces_edge_options_destroy (ces_edge_options_t **self_p);
+
+//  SET name value: 0, or -1 if the name or value is refused (a refused
+//  key file or network list is logged with its reason)
+int ces_edge_options_set (ces_edge_options_t *self, const char *name,
+                          const char *value);
+
+void ces_edge_options_test (bool verbose);
+
+#endif

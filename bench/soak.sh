@@ -463,10 +463,12 @@ start "$OUT/ces-hub.log" "$BUILD/ces-hub" --router "tcp://127.0.0.1:$ROUTER_PORT
 HUB_PID=$LAST_PID
 wait_for "$HUB_PID" 10 http_ok "$HUB_HTTP/health" || die "ces-hub did not start: $(tail -3 "$OUT/ces-hub.log")"
 
-start "$OUT/ces-edge.log" "$BUILD/ces-edge" --listen "$EDGE" \
+# 1000 clients, as the soak was measured with (the default is 10,000): the
+# warm-up below touches every worker's stack before the RSS baseline
+start "$OUT/ces-edge.log" "$BUILD/ces-edge" --listen "$EDGE" --max-clients 1000 \
     --hub-router "tcp://127.0.0.1:$ROUTER_PORT" --hub-pub "tcp://127.0.0.1:$PUB_PORT" --log-level "$LOG_LEVEL"
 EDGE_PID=$LAST_PID
-wait_for "$EDGE_PID" 10 http_ok "$EDGE/health" || die "ces-edge did not start: $(tail -3 "$OUT/ces-edge.log")"
+wait_for "$EDGE_PID" 30 http_ok "$EDGE/health" || die "ces-edge did not start: $(tail -3 "$OUT/ces-edge.log")"
 
 # The sink as a WebSocket target: what a central repeater is; an http://
 # target would open one connection per event

@@ -341,8 +341,10 @@ s_decode (ces_inbox_t *self, ces_inbox_command_t command)
         case CES_INBOX_REGISTER:
         case CES_INBOX_UNREGISTER: {
             char *room;
-            while ((room = zmsg_popstr (rest)))
-                zlist_append (self->rooms, room);
+            while ((room = zmsg_popstr (rest))) {
+                zlist_append (self->rooms, room); //  copied: autofree
+                zstr_free (&room);
+            }
             return command;
         }
         case CES_INBOX_CLOSE: {

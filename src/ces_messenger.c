@@ -317,7 +317,6 @@ s_self_new (zsock_t *pipe, actor_args_t *args)
     self->register_timeout =
         atoi (ces_options_default (CES_OPTIONS_MESSENGER, "register-timeout"));
     self->waiters = ces_waiters_new (s_registered, self);
-    self->waiters = ces_waiters_new (s_registered, self);
     self->msgpipe = zsock_new (ZMQ_PAIR);
     assert (self->msgpipe);
     zsock_set_sndhwm (self->msgpipe, MSGPIPE_HWM);

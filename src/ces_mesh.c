@@ -1230,7 +1230,10 @@ ces_mesh_test (bool verbose)
     assert (s_test_link (hub_a, "LINK", router_b) == 1);
     assert (s_test_link (hub_b, "LINK", router_a) == 1);
 
-    //  Alice's event reaches Bob at the other hub, once
+    //  Alice's event reaches Bob at the other hub, once. She must be
+    //  linked to her hub first: an event sent before is refused (hub
+    //  unreachable), and a busy machine can take longer than the steps above
+    assert (ces_messenger_wait_connected (alice, 10000) == 0);
     assert (ces_messenger_send (alice, "ITB-1101", "{\"n\":1}") == 0);
     assert (ces_messenger_recv (bob, 2000) == 0);
     assert (streq (ces_messenger_payload (bob), "{\"n\":1}"));

@@ -497,12 +497,12 @@ s_parse_word (ces_options_t *self, int argc, char *argv[], int *arg, bool *help)
             return s_fail (self, "option '--%s' doesn't allow an argument",
                            name);
         *help = *help || row == HELP;
-        const option_t *option = &s_options[row];
-        return row == HELP
-                   ? 0
-                   : s_give (self, (size_t)row,
-                             streq (option->value, "true") ? "false" : "true",
-                             NULL);
+        if (row == HELP)
+            return 0;
+        //  A switch sets the other value than its default
+        const char *value =
+            streq (s_options[row].value, "true") ? "false" : "true";
+        return s_give (self, (size_t)row, value, NULL);
     }
     const char *value = equals ? equals + 1 : NULL;
     if (!value && *arg + 1 < argc)

@@ -107,9 +107,11 @@ afterEach((t) => {
 });
 // Once every test of the file has run, a process a test or hook left running
 // (a hook failed before its stop, or a test failed between a start and its
-// stop) is ended: its open pipes would keep this file from ever finishing
+// stop) is ended: its open pipes would keep this file from ever finishing.
+// This hook runs before the file's own top-level after hooks, which may
+// still stop their processes gently: they get 10 s first
 after(() => {
-  for (const child of children) child.kill('SIGKILL');
+  setTimeout(() => { for (const child of children) child.kill('SIGKILL'); }, 10000).unref();
 });
 process.on('exit', (code) => {
   if (!code && !process.exitCode) return;

@@ -483,13 +483,15 @@ ces_inbox_answer (ces_inbox_t *self, const char *answer)
 //  --------------------------------------------------------------------------
 //  Self test: a worker thread asks and tells, the actor reads
 
+//  What a worker hands over as its wire (only the pointer travels)
+static const int s_test_wire = 42;
+
 static void *
 s_test_worker (void *arg)
 {
     ces_inbox_t *inbox = (ces_inbox_t *)arg;
-    int wire = 42;
-    ces_inbox_ask_open (inbox, 7, "messenger", &wire, 0, "127.0.0.1:5",
-                        "/connect/messenger");
+    ces_inbox_ask_open (inbox, 7, "messenger", (void *)&s_test_wire, 0,
+                        "127.0.0.1:5", "/connect/messenger");
     ces_inbox_tell_event (inbox, 7, "R\n{}", 4);
     zlist_t *rooms = zlist_new ();
     zlist_append (rooms, (void *)"R");
@@ -529,7 +531,7 @@ ces_inbox_test (bool verbose)
     assert (s_test_next (inbox) == CES_INBOX_OPEN);
     assert (streq (ces_inbox_id (inbox), "7"));
     assert (streq (ces_inbox_role (inbox), "messenger"));
-    assert (*(int *)ces_inbox_wire (inbox) == 42);
+    assert (ces_inbox_wire (inbox) == &s_test_wire); //  the pointer itself
     assert (streq (ces_inbox_uri (inbox), "/connect/messenger"));
     ces_inbox_answer (inbox, "opened");
     //  Tells share one socket and keep their order; an ask, on its own

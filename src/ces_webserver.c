@@ -752,23 +752,26 @@ ces_webserver_destroy (ces_webserver_t **self_p)
     }
 }
 
+//  civetweb listens before mg_start2 returns: handlers set afterwards leave
+//  a gap in which requests get civetweb's own 404 (a restarted repeater's
+//  POST /send did). Set in init_context, they answer from the first one.
 static void
-s_set_handlers (ces_webserver_t *self)
+s_init_context (const struct mg_context *context)
 {
-    mg_set_websocket_handler (self->civet, "/connect", s_ws_connect, s_ws_ready,
+    ces_webserver_t *self = (ces_webserver_t *)mg_get_user_data (context);
+    struct mg_context *civet = (struct mg_context *)context;
+    mg_set_websocket_handler (civet, "/connect", s_ws_connect, s_ws_ready,
                               s_ws_data, s_ws_close, self);
-    mg_set_request_handler (self->civet, "/connect", s_http_connect_plain,
-                            self);
-    mg_set_request_handler (self->civet,
-                            self->config.outside ? "/send" : "/event",
+    mg_set_request_handler (civet, "/connect", s_http_connect_plain, self);
+    mg_set_request_handler (civet, self->config.outside ? "/send" : "/event",
                             s_http_event, self);
     if (!self->config.outside)
-        mg_set_request_handler (self->civet, "/interconnect",
-                                s_http_interconnect, self);
-    mg_set_request_handler (self->civet, "/status", s_http_status, self);
-    mg_set_request_handler (self->civet, "/metrics", s_http_status, self);
-    mg_set_request_handler (self->civet, "/health", s_http_status, self);
-    mg_set_request_handler (self->civet, "/", s_http_page, self);
+        mg_set_request_handler (civet, "/interconnect", s_http_interconnect,
+                                self);
+    mg_set_request_handler (civet, "/status", s_http_status, self);
+    mg_set_request_handler (civet, "/metrics", s_http_status, self);
+    mg_set_request_handler (civet, "/health", s_http_status, self);
+    mg_set_request_handler (civet, "/", s_http_page, self);
 }
 
 int
@@ -802,6 +805,7 @@ ces_webserver_start (ces_webserver_t *self, char *reason, size_t reason_size)
     callbacks.exit_thread = s_exit_thread;
     callbacks.log_message = s_log_message;
     callbacks.http_error = s_http_error;
+    callbacks.init_context = s_init_context;
     struct mg_init_data init = {&callbacks, self, options};
     struct mg_error_data error;
     char error_text[256] = "";
@@ -814,7 +818,6 @@ ces_webserver_start (ces_webserver_t *self, char *reason, size_t reason_size)
                   error_text);
         return -1;
     }
-    s_set_handlers (self);
     struct mg_server_port ports[4];
     int count = mg_get_server_ports (self->civet, 4, ports);
     self->port = count > 0 ? ports[0].port : 0;

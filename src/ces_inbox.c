@@ -21,7 +21,8 @@ struct _ces_inbox_t {
     zsock_t *sender; //  every worker's way in
     atomic_bool stopping;
     //  The message last read by the actor
-    zframe_t *routing_id;
+    byte routing_id[256]; //  of the message last read, for an answer
+    size_t routing_id_size;
     bool asked;
     char id[24];
     zmsg_t *rest; //  frames after the id, owned
@@ -61,7 +62,7 @@ ces_inbox_new (void)
 static void
 s_forget (ces_inbox_t *self)
 {
-    zframe_destroy (&self->routing_id);
+    self->routing_id_size = 0;
     zmsg_destroy (&self->rest);
     zframe_destroy (&self->frame);
     zlist_purge (self->rooms);
@@ -380,7 +381,13 @@ ces_inbox_recv (ces_inbox_t *self)
         zmq_msg_close (&part);
         return CES_INBOX_EMPTY;
     }
-    self->routing_id = zframe_new (zmq_msg_data (&part), zmq_msg_size (&part));
+    //  Kept in place, not in a new frame: only asks are answered, and
+    //  EVENT, every event's message, never is (ZeroMQ makes 5-byte IDs)
+    size_t routing_id_size = zmq_msg_size (&part);
+    if (routing_id_size <= sizeof (self->routing_id)) {
+        memcpy (self->routing_id, zmq_msg_data (&part), routing_id_size);
+        self->routing_id_size = routing_id_size;
+    }
     ces_inbox_command_t command = CES_INBOX_INVALID;
     if (zmq_msg_more (&part) && zmq_msg_recv (&part, router, 0) >= 0)
         command = s_command (zmq_msg_data (&part), zmq_msg_size (&part));
@@ -473,9 +480,10 @@ void
 ces_inbox_answer (ces_inbox_t *self, const char *answer)
 {
     assert (self);
-    if (!self->asked || !self->routing_id)
+    if (!self->asked || !self->routing_id_size)
         return;
-    zframe_send (&self->routing_id, self->router, ZFRAME_MORE);
+    zmq_send (zsock_resolve (self->router), self->routing_id,
+              self->routing_id_size, ZMQ_SNDMORE);
     zstr_send (self->router, answer);
     self->asked = false;
 }

@@ -71,6 +71,11 @@ size_t ces_link_room_count (ces_link_t *self, const char *conn);
 //  hub); the caller counts the drop.
 int ces_link_send (ces_link_t *self, const char *conn, zframe_t *message);
 
+//  The epoch and sequence number of the last event ces_link_recv_sub
+//  returned (0 and 0 from a hub that keeps no streams).
+uint64_t ces_link_epoch (ces_link_t *self);
+uint64_t ces_link_seq (ces_link_t *self);
+
 //  Handle what is readable on the DEALER / the SUB.
 ces_link_event_t ces_link_recv_dealer (ces_link_t *self);
 ces_link_event_t ces_link_recv_sub (ces_link_t *self);

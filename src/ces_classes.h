@@ -16,6 +16,7 @@
 #include "ces_counters.h"
 #include "ces_disk.h"
 #include "ces_store.h"
+#include "ces_replay.h"
 #include "ces_rooms.h"
 #include "ces_routing.h"
 

@@ -472,6 +472,13 @@ ces_store_commit (ces_store_t *self)
     return 0;
 }
 
+bool
+ces_store_durable (ces_store_t *self)
+{
+    assert (self);
+    return self->disk != NULL;
+}
+
 void
 ces_store_expire (ces_store_t *self)
 {

@@ -37,6 +37,9 @@ typedef struct {
 #define CES_STORE_HISTORY_AGE   3600000
 #define CES_STORE_HISTORY_BYTES (256 * 1024 * 1024)
 #define CES_STORE_STATE_KEYS    10000
+//  The data directory's map: room enough for the history's bytes, the
+//  state and LMDB's own pages (the file grows as it is used)
+#define CES_STORE_MAP_SIZE (4ULL * 1024 * 1024 * 1024)
 
 //  An epoch as text: 16 lowercase hex digits and a NUL
 #define CES_STORE_EPOCH_SIZE 17
@@ -69,6 +72,9 @@ uint64_t ces_store_append (ces_store_t *self, const char *room,
 //  Make what was appended durable (a no-op without a data directory);
 //  the hub calls it before it publishes. 0, or -1 when the write failed.
 int ces_store_commit (ces_store_t *self);
+
+//  True with a data directory: the hub must commit before it publishes.
+bool ces_store_durable (ces_store_t *self);
 
 //  Evict what has grown too old; call it about once a second.
 void ces_store_expire (ces_store_t *self);

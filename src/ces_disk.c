@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <poll.h>
 
 //  The layout of the records; another value refuses the directory
 #define DISK_FORMAT "1"
@@ -1502,13 +1503,19 @@ ces_disk_test (bool verbose)
     ces_disk_destroy (&disk);
     freen (path);
 
-    //  A process killed after a commit: what it committed is there, and
-    //  nothing is lost in the same boot
+    //  A process killed (kill -9) after a commit, with a change not
+    //  committed: what it committed is there, and nothing is lost in the
+    //  same boot. The child says it committed on one pipe, and goes when
+    //  the other one closes (should this process fail first)
     path = zsys_sprintf ("%s/killed", base);
+    int committed[2], hold[2];
+    assert (pipe (committed) == 0 && pipe (hold) == 0);
     fflush (stdout);
     pid_t child = fork ();
     assert (child >= 0);
     if (child == 0) {
+        close (committed[0]);
+        close (hold[1]);
         char *child_error = NULL;
         ces_disk_t *killed = ces_disk_new (path, 64 << 20, &child_error);
         if (!killed)
@@ -1519,11 +1526,25 @@ ces_disk_test (bool verbose)
         if (ces_disk_commit (killed))
             _exit (3);
         ces_disk_put_event (killed, "kept", 3, 3, (const byte *)"three", 5);
-        _exit (0);
+        char byte = 'c';
+        if (write (committed[1], &byte, 1) != 1)
+            _exit (4);
+        while (read (hold[0], &byte, 1) == -1 && errno == EINTR)
+            ;
+        _exit (5);
     }
+    close (committed[1]);
+    close (hold[0]);
+    struct pollfd item = {committed[0], POLLIN, 0};
+    assert (poll (&item, 1, 30000) == 1);
+    char byte;
+    assert (read (committed[0], &byte, 1) == 1);
+    assert (kill (child, SIGKILL) == 0);
     int child_status;
     assert (waitpid (child, &child_status, 0) == child);
-    assert (WIFEXITED (child_status) && WEXITSTATUS (child_status) == 0);
+    assert (WIFSIGNALED (child_status) && WTERMSIG (child_status) == SIGKILL);
+    close (committed[0]);
+    close (hold[1]);
     disk = ces_disk_new (path, 64 << 20, &error);
     assert (disk && !error);
     assert (!ces_disk_lost (disk));

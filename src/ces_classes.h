@@ -19,6 +19,7 @@
 #include "ces_replay.h"
 #include "ces_rooms.h"
 #include "ces_routing.h"
+#include "ces_disk.h"
 
 //  Log levels of the actors' "SET log-level" option; a line is printed when
 //  its level is at or below the actor's level.

@@ -27,15 +27,14 @@
 //  The layout of the records; another value refuses the directory
 #define DISK_FORMAT "1"
 //  Environment flags: commits never wait on the disk (the flusher syncs);
-//  transactions are not tied to a thread. MDB_WRITEMAP: a commit writes no
-//  pages, they are already in the page cache through the map. Measured by
-//  ces_disk_test -v: an event (with its state entry, and the eviction of
-//  an older one) 0.5 us instead of 0.9, a commit of 100 events 0.8 us
-//  instead of 40, a commit of one 1 us instead of 9-14. What it costs: the
-//  map is writable, so a wild pointer of the process can damage the data,
-//  and data.mdb holds the whole map on the disk from the start (s_reserve),
-//  without which a full disk would be a SIGBUS rather than a failed write.
-#define DISK_FLAGS      (MDB_NOSYNC | MDB_WRITEMAP | MDB_NOTLS)
+//  transactions are not tied to a thread. Not MDB_WRITEMAP, though
+//  ces_disk_test -v measures it faster (an event with its state entry and
+//  an eviction 0.5 us instead of 0.9; a commit of 100 events 0.8 us
+//  instead of 40): with it data.mdb must hold the whole map on the disk
+//  from the start (s_reserve), or a full disk is a SIGBUS in the hub, and
+//  a wild pointer anywhere in the process could damage the data. The hub
+//  commits once per batch of events, so the commit's cost is shared.
+#define DISK_FLAGS      (MDB_NOSYNC | MDB_NOTLS)
 #define DISK_FLUSH_MSEC 1000  //  the flusher's period
 #define DISK_WARN_MSEC  10000 //  at most one warning this often
 #define DISK_KEY_MAX    511   //  LMDB's default largest key

@@ -425,6 +425,37 @@ ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
     return self->wire_up ? -2 : -1;
 }
 
+//  SYNC and QUERY: a JSON request on behalf of conn (or a query ID)
+static int
+s_send_request (ces_link_t *self, ces_proto_id_t id, const char *conn,
+                const char *request)
+{
+    if (!self->connected)
+        return -1;
+    ces_proto_set_id (self->proto, id);
+    ces_proto_set_conn (self->proto, conn);
+    zframe_t *frame = zframe_new (request, strlen (request));
+    ces_proto_set_message (self->proto, &frame);
+    int rc = ces_proto_send (self->proto, self->dealer);
+    frame = ces_proto_take_message (self->proto);
+    zframe_destroy (&frame);
+    return rc == 0 ? 0 : self->wire_up ? -2 : -1;
+}
+
+int
+ces_link_sync (ces_link_t *self, const char *conn, const char *request)
+{
+    assert (self && conn && request);
+    return s_send_request (self, CES_PROTO_SYNC, conn, request);
+}
+
+int
+ces_link_query (ces_link_t *self, const char *id, const char *request)
+{
+    assert (self && id && request);
+    return s_send_request (self, CES_PROTO_QUERY, id, request);
+}
+
 //  --------------------------------------------------------------------------
 //  Joining and losing the hub
 
@@ -583,6 +614,16 @@ ces_link_recv_dealer (ces_link_t *self)
                       self->link_id, self->reason);
             return CES_LINK_REFUSED;
         }
+        case CES_PROTO_SYNCED:
+        case CES_PROTO_ANSWER:
+            snprintf (self->conn, sizeof (self->conn), "%s",
+                      ces_proto_conn (self->proto));
+            self->message = ces_proto_message (self->proto);
+            self->data = zframe_data (self->message);
+            self->size = zframe_size (self->message);
+            return ces_proto_id (self->proto) == CES_PROTO_SYNCED
+                       ? CES_LINK_SYNCED
+                       : CES_LINK_ANSWER;
         case CES_PROTO_REGISTER:
         case CES_PROTO_UNREGISTER:
         case CES_PROTO_PEERS:

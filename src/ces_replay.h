@@ -42,6 +42,11 @@ cJSON *ces_replay_query (ces_store_t *store, const char *request, size_t size,
 //  room (CES_ROOM_MAX + 1 bytes; "" for /rooms). Caller frees.
 char *ces_replay_request (const char *path, const char *query, char *room);
 
+//  What a 404 of /rooms says
+#define CES_ROOMS_PATHS                                                        \
+    "not found; try GET /rooms, /rooms/ROOM, /rooms/ROOM/state or "            \
+    "/rooms/ROOM/history?since=SEQ&limit=N\n"
+
 //  Self test of this class.
 void ces_replay_test (bool verbose);
 

@@ -102,8 +102,8 @@ void ces_routing_flush (ces_routing_t *self);
 
 //  A /rooms view (a ces_replay request), with the room's subscribers;
 //  *status 200, 400 or 404. Caller owns the answer and must destroy it.
-cJSON *ces_routing_query (ces_routing_t *self, const char *request,
-                          size_t size, int *status);
+cJSON *ces_routing_query (ces_routing_t *self, const char *request, size_t size,
+                          int *status);
 
 //  Handle one subscription or unsubscription waiting on the XPUB.
 void ces_routing_recv_subscription (ces_routing_t *self);

@@ -1052,6 +1052,38 @@ ces_store_test (bool verbose)
     ces_store_destroy (&store);
     ces_store_destroy (&store);
     assert (!store);
+
+    //  With a data directory: the same streams after a restart
+    char dir[] = "/tmp/ces-store-test-XXXXXX";
+    assert (mkdtemp (dir));
+    limits = (ces_store_limits_t){5, 3600000, 1 << 20, 3, dir, 64 << 20};
+    store = ces_store_new (&limits, &error);
+    assert (store && ces_store_durable (store));
+    for (int value = 0; value < 7; value++)
+        s_test_append (store, "R-1", value % 2 ? "D1" : "D2", "k", value);
+    assert (ces_store_commit (store) == 0);
+    ces_store_position (store, "R-1", epoch, &seq);
+    ces_store_destroy (&store);
+    store = ces_store_new (&limits, &error);
+    assert (store);
+    ces_store_position (store, "R-1", other, &seq);
+    assert (streq (epoch, other) && seq == 7);
+    visited.count = 0;
+    assert (ces_store_recover (store, "R-1", epoch, 4, s_test_visit, &visited,
+                               &reason) == CES_STORE_RECOVERED);
+    assert (visited.count == 3 && visited.seqs[2] == 7);
+    visited.count = 0;
+    assert (ces_store_state (store, "R-1", s_test_visit, &visited) == 2);
+    assert (visited.seqs[0] == 6 && visited.seqs[1] == 7);
+    assert (s_test_append (store, "R-1", "D1", "k", 8) == 8);
+    //  A second store cannot open the same directory
+    char *refused = NULL;
+    assert (ces_store_new (&limits, &refused) == NULL && refused);
+    freen (refused);
+    ces_store_destroy (&store);
+    zdir_t *scratch = zdir_new (dir, NULL);
+    zdir_remove (scratch, true);
+    zdir_destroy (&scratch);
     //  @end
     if (verbose)
         printf ("(verbose) ");

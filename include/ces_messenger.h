@@ -23,6 +23,13 @@
     The actor's pipe protocol, for hosts that drive it directly (the façade
     functions below do exactly this):
 
+        RECALL room state epoch seq
+                             registers room, then asks the hub for its
+                             state (state "1") and/or the events after
+                             (epoch, seq) (epoch "" for none); the replies
+                             go to the message pipe first (see below);
+                             replies "0" once the hub answered, "-1" after
+                             the register timeout
         REGISTER room...     replies "0" when the hub confirmed that events
                              for the rooms will arrive, "-1" after the
                              register timeout (rooms are kept and registered
@@ -38,7 +45,14 @@
         SET name value       "register-timeout" msecs, "log-level" name;
                              replies with a signal, 0 or -1
         VERBOSE, $TERM
-    Message pipe: one frame per event, ROOMID\nPAYLOAD as the sender sent it.
+    Message pipe: one message per event: ROOMID\nPAYLOAD as the sender sent
+    it, its sequence number in the room's stream and the room's epoch (8
+    octets each, big-endian; 0 for events given to this connection alone).
+    After a RECALL also notices: an empty frame, then the JSON of the
+    WebSocket protocol version 2 (docs/PROTOCOL.md): {"recovered":...},
+    {"state":...}, {"registered":...,"positions":...}, {"gap":...},
+    {"epoch":...}. Once a RECALL was made, events come with no duplicate:
+    replayed events are not given again live.
     @end
     =========================================================================
 */
@@ -80,9 +94,25 @@ int ces_messenger_unregister (ces_messenger_t *self, const char *room, ...);
 int ces_messenger_send (ces_messenger_t *self, const char *room,
                         const char *json);
 
+//  Register room and ask what it remembers: its state (state true), and
+//  the events after (epoch, seq) when epoch is not NULL. The events (with
+//  their sequence numbers) and the notices ({"recovered":...}, {"state":
+//  ...}, {"registered":...,"positions":...}) come first through
+//  ces_messenger_recv, then live events with no gap and no duplicate.
+//  Returns 0 once the hub answered, -1 on timeout or a bad room ID.
+int ces_messenger_recall (ces_messenger_t *self, const char *room, bool state,
+                          const char *epoch, uint64_t seq);
+
 //  Wait up to timeout msecs (-1: forever) for an event. Returns 0 and sets
-//  room and payload, or -1 on timeout or interrupt.
+//  room, payload, seq and epoch; 1 for a notice (see _notice); -1 on
+//  timeout or interrupt.
 int ces_messenger_recv (ces_messenger_t *self, int timeout);
+//  The last event's sequence number in its room's stream, and the room's
+//  epoch (16 hex digits); 0 and zeros for a directed event
+uint64_t ces_messenger_seq (ces_messenger_t *self);
+const char *ces_messenger_epoch (ces_messenger_t *self);
+//  The last notice (JSON text) when ces_messenger_recv returned 1
+const char *ces_messenger_notice (ces_messenger_t *self);
 const char *ces_messenger_room (ces_messenger_t *self);
 const char *ces_messenger_payload (ces_messenger_t *self);
 size_t ces_messenger_payload_size (ces_messenger_t *self);

@@ -36,6 +36,12 @@ typedef struct {
     uint64_t received;
     uint64_t sent;
     uint64_t dropped;
+
+    //  RECALL: the messenger's place in each room's stream, once asked
+    ces_cursor_t *cursor;
+    char *recall_room;    //  the RECALL waiting for REGISTERED, then SYNCED
+    char *recall_options; //  its {"state":B,"since":{...}}
+    bool recall_syncing;
 } self_t;
 
 static const char *
@@ -53,12 +59,30 @@ s_register_reply (self_t *self, const char *status, const char *reason)
     }
 }
 
-//  ces_waiters_fn: the hub confirmed the host's REGISTER
+//  ces_waiters_fn: the hub confirmed the host's REGISTER; a RECALL asks
+//  for the room's place in its stream now that events for it will come
 static void
 s_registered (void *waiter, void *arg)
 {
     (void)waiter;
-    s_register_reply ((self_t *)arg, "0", "");
+    self_t *self = (self_t *)arg;
+    if (!self->recall_room) {
+        s_register_reply (self, "0", "");
+        return;
+    }
+    zlist_t *rooms = zlist_new ();
+    zlist_append (rooms, self->recall_room);
+    zlist_t *requests =
+        ces_cursor_confirmed (self->cursor, rooms, self->recall_options);
+    const char *request = (const char *)zlist_first (requests);
+    if (request && ces_link_sync (self->link, CONN_ID, request) == 0)
+        self->recall_syncing = true;
+    else
+        s_register_reply (self, "-1", "the hub is not there to ask");
+    zlist_destroy (&requests);
+    zlist_destroy (&rooms);
+    zstr_free (&self->recall_room);
+    zstr_free (&self->recall_options);
 }
 
 static void
@@ -70,13 +94,136 @@ s_connect_reply (self_t *self)
     }
 }
 
+//  An event for the host: its message, its sequence number and its room's
+//  epoch (8 octets each, big-endian; 0 for directed events)
 static void
-s_to_host (self_t *self, const byte *data, size_t size)
+s_to_host (self_t *self, const byte *data, size_t size, uint64_t seq,
+           uint64_t epoch)
 {
-    if (zmq_send (zsock_resolve (self->msgpipe), data, size, ZMQ_DONTWAIT) < 0)
+    byte numbers[16];
+    for (int i = 0; i < 8; i++) {
+        numbers[i] = (byte)(seq >> (56 - 8 * i));
+        numbers[8 + i] = (byte)(epoch >> (56 - 8 * i));
+    }
+    void *msgpipe = zsock_resolve (self->msgpipe);
+    //  Once ZeroMQ takes the first part it takes the rest
+    if (zmq_send (msgpipe, data, size, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
         self->dropped++; //  the host is not reading
-    else
-        self->received++;
+        return;
+    }
+    zmq_send (msgpipe, numbers, 8, ZMQ_SNDMORE);
+    zmq_send (msgpipe, numbers + 8, 8, 0);
+    self->received++;
+}
+
+//  A notice for the host: an empty frame, then its JSON
+static void
+s_notice_to_host (self_t *self, char **text_p)
+{
+    if (!*text_p)
+        return;
+    void *msgpipe = zsock_resolve (self->msgpipe);
+    if (zmq_send (msgpipe, "", 0, ZMQ_DONTWAIT | ZMQ_SNDMORE) == 0)
+        zmq_send (msgpipe, *text_p, strlen (*text_p), 0);
+    zstr_free (text_p);
+}
+
+//  A room event, through the cursor once the host asked for a recall
+static void
+s_published (self_t *self, bool own)
+{
+    const char *room = ces_link_room (self->link);
+    uint64_t epoch = ces_link_epoch (self->link);
+    uint64_t seq = ces_link_seq (self->link);
+    const char *notice = NULL;
+    ces_cursor_verdict_t verdict = CES_CURSOR_DELIVER;
+    if (self->cursor) {
+        if (ces_cursor_holding (self->cursor)) {
+            ces_cursor_hold (self->cursor, room, epoch, seq,
+                             ces_link_data (self->link),
+                             ces_link_size (self->link), own);
+            return;
+        }
+        if (own) {
+            ces_cursor_own (self->cursor, room, epoch, seq);
+            return;
+        }
+        verdict = ces_cursor_live (self->cursor, room, epoch, seq, &notice);
+    }
+    if (own || verdict == CES_CURSOR_SKIP)
+        return;
+    if (notice) {
+        char *copy = strdup (notice);
+        s_notice_to_host (self, &copy);
+    }
+    s_to_host (self, ces_link_data (self->link), ces_link_size (self->link),
+               seq, epoch);
+}
+
+//  Live events held while a recall was synced, in order
+static void
+s_release_held (self_t *self)
+{
+    char room[CES_ROOM_MAX + 1];
+    uint64_t epoch, seq;
+    const byte *data;
+    size_t size;
+    bool own;
+    while (ces_cursor_next_held (self->cursor, room, &epoch, &seq, &data, &size,
+                                 &own)) {
+        if (own) {
+            ces_cursor_own (self->cursor, room, epoch, seq);
+            continue;
+        }
+        const char *notice = NULL;
+        if (ces_cursor_live (self->cursor, room, epoch, seq, &notice) ==
+            CES_CURSOR_SKIP)
+            continue;
+        if (notice) {
+            char *copy = strdup (notice);
+            s_notice_to_host (self, &copy);
+        }
+        s_to_host (self, data, size, seq, epoch);
+    }
+}
+
+//  The hub answered the recall's SYNC: replies and events to the host,
+//  then the pipe's answer
+static void
+s_synced (self_t *self)
+{
+    if (!self->recall_syncing)
+        return;
+    char *header = strndup ((const char *)ces_link_data (self->link),
+                            ces_link_size (self->link));
+    cJSON *parsed = cJSON_Parse (header);
+    uint64_t epoch = strtoull (
+        cJSON_GetStringValue (cJSON_GetObjectItem (parsed, "epoch"))
+            ? cJSON_GetStringValue (cJSON_GetObjectItem (parsed, "epoch"))
+            : "0",
+        NULL, 16);
+    cJSON_Delete (parsed);
+    char *before, *after, *registered;
+    int rc =
+        ces_cursor_synced (self->cursor, header, &before, &after, &registered);
+    freen (header);
+    if (rc)
+        return;
+    s_notice_to_host (self, &before);
+    zlist_t *events = ces_proto_events (ces_link_proto (self->link));
+    for (zframe_t *event = (zframe_t *)zlist_first (events); event;
+         event = (zframe_t *)zlist_next (events)) {
+        const byte *data = zframe_data (event);
+        uint64_t seq = 0;
+        for (int i = 0; i < 8; i++)
+            seq = (seq << 8) | data[i];
+        s_to_host (self, data + 8, zframe_size (event) - 8, seq, epoch);
+    }
+    s_notice_to_host (self, &after);
+    s_notice_to_host (self, &registered);
+    self->recall_syncing = false;
+    s_register_reply (self, "0", "");
+    s_release_held (self);
 }
 
 //  Acts on what the link reports
@@ -104,15 +251,17 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             break;
         case CES_LINK_DELIVER:
             s_to_host (self, ces_link_data (self->link),
-                       ces_link_size (self->link));
+                       ces_link_size (self->link), 0, 0);
             break;
         case CES_LINK_PUBLISHED:
             //  Our own events come back from the hub; skip them
-            if (!ces_link_is_origin (self->link, ces_link_origin (self->link),
-                                     &conn) ||
-                !streq (conn, CONN_ID))
-                s_to_host (self, ces_link_data (self->link),
-                           ces_link_size (self->link));
+            s_published (self, ces_link_is_origin (self->link,
+                                                   ces_link_origin (self->link),
+                                                   &conn) &&
+                                   streq (conn, CONN_ID));
+            break;
+        case CES_LINK_SYNCED:
+            s_synced (self);
             break;
         case CES_LINK_REFUSED:
             self->dropped++;
@@ -174,6 +323,53 @@ s_cmd_register (self_t *self, zmsg_t *request)
     zlist_destroy (&rooms);
 }
 
+//  RECALL room state epoch seq: REGISTER the room, then SYNC it
+static void
+s_cmd_recall (self_t *self, zmsg_t *request)
+{
+    char *room = zmsg_popstr (request);
+    char *state = zmsg_popstr (request);
+    char *epoch = zmsg_popstr (request);
+    char *seq = zmsg_popstr (request);
+    assert (room && state && epoch && seq);
+    if (ces_frame_check_room (room, strlen (room)) != CES_FRAME_OK)
+        zstr_sendx (self->pipe, "-1",
+                    "a room ID is empty, longer than 128 bytes, or has a "
+                    "space or control character",
+                    NULL);
+    else {
+        if (!self->cursor)
+            self->cursor = ces_cursor_new ();
+        cJSON *options = cJSON_CreateObject ();
+        cJSON_AddBoolToObject (options, "state", streq (state, "1"));
+        if (*epoch) {
+            cJSON *position = cJSON_CreateObject ();
+            cJSON_AddStringToObject (position, "epoch", epoch);
+            cJSON_AddNumberToObject (position, "seq",
+                                     (double)strtoull (seq, NULL, 10));
+            cJSON_AddItemToObject (cJSON_AddObjectToObject (options, "since"),
+                                   room, position);
+        }
+        zstr_free (&self->recall_options);
+        self->recall_options = cJSON_PrintUnformatted (options);
+        cJSON_Delete (options);
+        zstr_free (&self->recall_room);
+        self->recall_room = strdup (room);
+        zlist_t *rooms = zlist_new ();
+        zlist_append (rooms, room);
+        ces_waiters_sent (self->waiters,
+                          ces_link_register (self->link, CONN_ID, rooms));
+        zlist_destroy (&rooms);
+        self->register_waiting = true;
+        self->register_deadline = zclock_mono () + self->register_timeout;
+        ces_waiters_add (self->waiters, self, ces_link_connected (self->link));
+    }
+    zstr_free (&room);
+    zstr_free (&state);
+    zstr_free (&epoch);
+    zstr_free (&seq);
+}
+
 static void
 s_cmd_unregister (self_t *self, zmsg_t *request)
 {
@@ -231,6 +427,8 @@ s_handle_pipe (self_t *self)
         s_cmd_register (self, request);
     else if (streq (command, "UNREGISTER"))
         s_cmd_unregister (self, request);
+    else if (streq (command, "RECALL"))
+        s_cmd_recall (self, request);
     else if (streq (command, "STATE"))
         zstr_send (self->pipe, s_state (self));
     else if (streq (command, "WAIT")) {
@@ -283,6 +481,16 @@ s_command_deadlines (self_t *self)
     int64_t now = zclock_mono ();
     if (self->register_waiting && now >= self->register_deadline) {
         ces_waiters_purge (self->waiters); //  a late answer is not awaited
+        zstr_free (&self->recall_room);
+        zstr_free (&self->recall_options);
+        self->recall_syncing = false;
+        if (self->cursor) {
+            //  A late SYNCED is ignored; what was held goes to the host
+            zlist_t *notices =
+                ces_cursor_expire (self->cursor, now + CES_CURSOR_SYNC_TIMEOUT);
+            zlist_destroy (&notices);
+            s_release_held (self);
+        }
         s_register_reply (self, "-1",
                           "hub did not confirm in time; the rooms are kept "
                           "and registered again when the hub answers");
@@ -301,6 +509,9 @@ s_self_destroy (self_t **self_p)
         ces_link_destroy (&self->link);
         zsock_destroy (&self->msgpipe);
         ces_waiters_destroy (&self->waiters);
+        ces_cursor_destroy (&self->cursor);
+        zstr_free (&self->recall_room);
+        zstr_free (&self->recall_options);
         freen (self);
         *self_p = NULL;
     }
@@ -369,6 +580,9 @@ struct _ces_messenger_t {
     char room[CES_ROOM_MAX + 1];
     char reason[256];
     char state[16];
+    uint64_t seq;
+    char epoch[CES_STORE_EPOCH_SIZE];
+    char *notice;
 };
 
 ces_messenger_t *
@@ -428,6 +642,7 @@ ces_messenger_destroy (ces_messenger_t **self_p)
         ces_frame_destroy (&self->frame);
         ces_event_destroy (&self->event);
         freen (self->payload);
+        freen (self->notice);
         freen (self);
         *self_p = NULL;
     }
@@ -504,19 +719,37 @@ ces_messenger_send (ces_messenger_t *self, const char *room, const char *json)
     return zmsg_send (&request, self->actor);
 }
 
+//  The 8-octet big-endian number of a frame, 0 if it has none
+static uint64_t
+s_number (zframe_t *frame)
+{
+    uint64_t number = 0;
+    if (frame && zframe_size (frame) == 8)
+        for (int i = 0; i < 8; i++)
+            number = (number << 8) | zframe_data (frame)[i];
+    return number;
+}
+
 int
 ces_messenger_recv (ces_messenger_t *self, int timeout)
 {
     assert (self);
     zsock_set_rcvtimeo (self->msgpipe, timeout);
-    zframe_t *message = zframe_recv (self->msgpipe);
+    zmsg_t *msg = zmsg_recv (self->msgpipe);
+    zframe_t *message = msg ? zmsg_pop (msg) : NULL;
     if (!message) {
+        zmsg_destroy (&msg);
         snprintf (self->reason, sizeof (self->reason), "no event in time");
         return -1;
     }
     int rc = -1;
-    if (ces_frame_parse (self->frame, zframe_data (message),
-                         zframe_size (message)) == CES_FRAME_OK) {
+    if (zframe_size (message) == 0) {
+        //  A notice of a recall: {"state":...}, {"recovered":...}, ...
+        freen (self->notice);
+        self->notice = zmsg_popstr (msg);
+        rc = self->notice ? 1 : -1;
+    } else if (ces_frame_parse (self->frame, zframe_data (message),
+                                zframe_size (message)) == CES_FRAME_OK) {
         strcpy (self->room, ces_frame_room (self->frame));
         self->payload_size = ces_frame_payload_size (self->frame);
         freen (self->payload);
@@ -525,11 +758,59 @@ ces_messenger_recv (ces_messenger_t *self, int timeout)
         memcpy (self->payload, ces_frame_payload (self->frame),
                 self->payload_size);
         self->payload[self->payload_size] = 0;
+        zframe_t *seq = zmsg_pop (msg);
+        zframe_t *epoch = zmsg_pop (msg);
+        self->seq = s_number (seq);
+        snprintf (self->epoch, sizeof self->epoch, "%016" PRIx64,
+                  s_number (epoch));
+        zframe_destroy (&seq);
+        zframe_destroy (&epoch);
         rc = 0;
-    } else
+    }
+    if (rc == -1)
         snprintf (self->reason, sizeof (self->reason), "malformed event");
     zframe_destroy (&message);
+    zmsg_destroy (&msg);
     return rc;
+}
+
+int
+ces_messenger_recall (ces_messenger_t *self, const char *room, bool state,
+                      const char *epoch, uint64_t seq)
+{
+    assert (self && room);
+    char number[24];
+    snprintf (number, sizeof number, "%" PRIu64, seq);
+    zstr_sendx (self->actor, "RECALL", room, state ? "1" : "0",
+                epoch ? epoch : "", number, NULL);
+    char *status = NULL, *reason = NULL;
+    zstr_recvx (self->actor, &status, &reason, NULL);
+    int rc = status && streq (status, "0") ? 0 : -1;
+    snprintf (self->reason, sizeof (self->reason), "%s", reason ? reason : "");
+    zstr_free (&status);
+    zstr_free (&reason);
+    return rc;
+}
+
+uint64_t
+ces_messenger_seq (ces_messenger_t *self)
+{
+    assert (self);
+    return self->seq;
+}
+
+const char *
+ces_messenger_epoch (ces_messenger_t *self)
+{
+    assert (self);
+    return self->epoch;
+}
+
+const char *
+ces_messenger_notice (ces_messenger_t *self)
+{
+    assert (self);
+    return self->notice ? self->notice : "";
 }
 
 const char *
@@ -744,6 +1025,52 @@ s_test_curve (bool verbose)
     zstr_free (&command);
 }
 
+//  Carol joins late: the room's state, then a recovery from a position
+static void
+s_test_recall (const char *router, const char *pub, ces_messenger_t *bob)
+{
+    //  Events carry their place in the room's stream: so far 3 events
+    assert (ces_messenger_send (bob, "ITB-1101",
+                                "{\"target-device\":{\"deviceID\":\"D1\"},"
+                                "\"key\":\"power\",\"value\":\"on\"}") == 0);
+    ces_messenger_t *carol = ces_messenger_new (router, pub);
+    assert (ces_messenger_recall (carol, "ITB-1101", true, NULL, 0) == 0);
+    //  The state's one event, its summary, the position
+    assert (ces_messenger_recv (carol, 2000) == 0);
+    assert (ces_messenger_seq (carol) == 4);
+    assert (strstr (ces_messenger_payload (carol), "\"on\""));
+    char epoch[CES_STORE_EPOCH_SIZE];
+    snprintf (epoch, sizeof epoch, "%s", ces_messenger_epoch (carol));
+    assert (ces_messenger_recv (carol, 2000) == 1);
+    assert (strstr (ces_messenger_notice (carol), "\"count\":1"));
+    assert (ces_messenger_recv (carol, 2000) == 1);
+    assert (strstr (ces_messenger_notice (carol), "\"positions\""));
+    //  Live: the next one, then a recovery of what came after seq 2
+    assert (ces_messenger_send (bob, "ITB-1101", "{\"n\":5}") == 0);
+    assert (ces_messenger_recv (carol, 2000) == 0);
+    assert (ces_messenger_seq (carol) == 5 &&
+            streq (ces_messenger_epoch (carol), epoch));
+    ces_messenger_destroy (&carol);
+    carol = ces_messenger_new (router, pub);
+    assert (ces_messenger_recall (carol, "ITB-1101", false, epoch, 2) == 0);
+    for (uint64_t seq = 3; seq <= 5; seq++) {
+        assert (ces_messenger_recv (carol, 2000) == 0);
+        assert (ces_messenger_seq (carol) == seq);
+    }
+    assert (ces_messenger_recv (carol, 2000) == 1);
+    assert (streq (ces_messenger_notice (carol),
+                   "{\"recovered\":{\"ITB-1101\":true}}"));
+    assert (ces_messenger_recv (carol, 2000) == 1);
+    //  A position from another stream: refused, nothing replayed
+    assert (ces_messenger_recall (carol, "ITB-1101", false, "0123456789abcdef",
+                                  2) == 0);
+    assert (ces_messenger_recv (carol, 2000) == 1);
+    assert (strstr (ces_messenger_notice (carol), "\"recovered\":{\"ITB-1101\""
+                                                  ":false}"));
+    assert (ces_messenger_recall (carol, "bad room", true, NULL, 0) == -1);
+    ces_messenger_destroy (&carol);
+}
+
 void
 ces_messenger_test (bool verbose)
 {
@@ -794,6 +1121,7 @@ ces_messenger_test (bool verbose)
     uint64_t received, sent, dropped, lost;
     ces_messenger_stats (alice, &received, &sent, &dropped, &lost);
     assert (received == 2 && sent == 1 && dropped == 0 && lost == 0);
+    s_test_recall (router, pub, bob);
 
     ces_messenger_destroy (&alice);
     ces_messenger_destroy (&bob);

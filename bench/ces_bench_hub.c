@@ -131,13 +131,28 @@ s_hub_drops (zactor_t *hub)
 
 //  trusted: the sender says "validated" in HELLO and the hub believes it
 //  (SET trust-validated), so the hub checks the frame but not the JSON
+//  What the hub remembers of the room (issue 13): nothing, state and
+//  history in memory (the default), or both in a data directory
+typedef enum { REMEMBER_NOTHING, REMEMBER_MEMORY, REMEMBER_DISK } remember_t;
+
 static result_t
 s_run_hub (const char *name, bool validate, bool trusted, bool one_frame,
-           uint64_t count, zframe_t *message)
+           remember_t remember, uint64_t count, zframe_t *message)
 {
     zactor_t *hub = zactor_new (ces_hub_actor, NULL);
     zstr_sendx (hub, "SET", "log-level", "error", NULL);
     zsock_wait (hub);
+    char data_dir[] = "/tmp/ces-bench-hub-XXXXXX";
+    if (remember == REMEMBER_NOTHING) {
+        zstr_sendx (hub, "SET", "history", "0", NULL);
+        zsock_wait (hub);
+        zstr_sendx (hub, "SET", "state-keys", "0", NULL);
+        zsock_wait (hub);
+    } else if (remember == REMEMBER_DISK) {
+        assert (mkdtemp (data_dir));
+        zstr_sendx (hub, "SET", "data-dir", data_dir, NULL);
+        zsock_wait (hub);
+    }
     zstr_sendx (hub, "SET", "validate", validate ? "true" : "false", NULL);
     zsock_wait (hub);
     zstr_sendx (hub, "SET", "trust-validated", trusted ? "true" : "false",
@@ -202,6 +217,11 @@ s_run_hub (const char *name, bool validate, bool trusted, bool one_frame,
     zstr_free (&router);
     zstr_free (&pub);
     zactor_destroy (&hub);
+    if (remember == REMEMBER_DISK) {
+        zdir_t *dir = zdir_new (data_dir, NULL);
+        zdir_remove (dir, true);
+        zdir_destroy (&dir);
+    }
     return result;
 }
 
@@ -291,21 +311,26 @@ main (int argc, char *argv[])
             "1 sender, 1 subscriber\n\n",
             count, zframe_size (message));
 
-    result_t results[5];
+    enum { ROWS = 7 };
+    result_t results[ROWS];
     results[0] = s_run_baseline (count, message);
     results[1] = s_run_hub ("ces hub, validation off", false, false, true,
-                            count, message);
-    results[2] =
-        s_run_hub ("ces hub, validation on", true, false, true, count, message);
-    results[3] = s_run_hub ("ces hub, trusted validated", true, true, true,
-                            count, message);
-    results[4] = s_run_hub ("ces hub, on, 3-frame EVENT", true, false, false,
-                            count, message);
+                            REMEMBER_MEMORY, count, message);
+    results[2] = s_run_hub ("ces hub, on, nothing kept", true, false, true,
+                            REMEMBER_NOTHING, count, message);
+    results[3] = s_run_hub ("ces hub, validation on", true, false, true,
+                            REMEMBER_MEMORY, count, message);
+    results[4] = s_run_hub ("ces hub, on, --data-dir", true, false, true,
+                            REMEMBER_DISK, count, message);
+    results[5] = s_run_hub ("ces hub, trusted validated", true, true, true,
+                            REMEMBER_MEMORY, count, message);
+    results[6] = s_run_hub ("ces hub, on, 3-frame EVENT", true, false, false,
+                            REMEMBER_MEMORY, count, message);
     double ceiling = results[0].delivered / results[0].seconds;
     printf ("%-28s %12s %10s %7s %7s %8s %s\n", "system", "events/s",
             "delivered", "drops", "gaps", "vs bare", "check");
     int failures = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < ROWS; i++) {
         double rate = results[i].delivered / results[i].seconds;
         uint64_t counted =
             results[i].delivered + results[i].drops + results[i].gaps;
@@ -318,6 +343,13 @@ main (int argc, char *argv[])
                 balanced ? "delivered + drops + gaps = sent"
                          : "LOSS: delivered + drops + gaps < sent");
     }
+    //  What remembering rooms costs (issue 13: memory >= 85%, disk >= 60%
+    //  of the hub that keeps nothing)
+    double nothing = results[2].delivered / results[2].seconds;
+    printf ("\nrooms remembered: state and history in memory %.2fx, in a "
+            "data directory %.2fx of keeping nothing\n",
+            results[3].delivered / results[3].seconds / nothing,
+            results[4].delivered / results[4].seconds / nothing);
     zframe_destroy (&message);
     free (event);
     return failures ? 1 : 0;

@@ -508,7 +508,13 @@ MD=$WORK/results.md
         echo "$HUB_OUT" | awk '/^ces hub, validation on/ {
             printf "- hub core ≥ 500k routed events/s over tcp, validation on: %d/s — %s\n", $5, ($5 >= 500000 ? "**met**" : "**not met**") }
             /^ces hub, trusted validated/ {
-            printf "  (the same with the sender trusted to have validated, no JSON scan at the hub: %d/s)\n", $5 }'
+            printf "  (the same with the sender trusted to have validated, no JSON scan at the hub: %d/s)\n", $5 }
+            /^ces hub, on, nothing kept/ { nothing = $6 }
+            /^ces hub, validation on/ { memory = $5 }
+            /^ces hub, on, --data-dir/ { disk = $5 }
+            END { if (nothing > 0) {
+                printf "- rooms remembered, state and history in memory ≥ 85%% of the hub keeping nothing (issue 13): %.2f× — %s\n", memory / nothing, (memory >= 0.85 * nothing ? "**met**" : "**not met**")
+                printf "- rooms remembered in a --data-dir ≥ 60%% of the hub keeping nothing (issue 13): %.2f× — %s\n", disk / nothing, (disk >= 0.60 * nothing ? "**met**" : "**not met**") } }'
     fi
     echo
 } >"$MD"

@@ -41,6 +41,9 @@ typedef struct {
     uint64_t closed_idle;
     uint64_t closed_expired; //  tokens that expired on open connections
     uint64_t over_limit;     //  registrations over max-rooms-per-client
+    uint64_t syncs;          //  SYNCs for version 2 registrations
+    uint64_t queries;        //  /rooms questions to the hub
+    uint64_t queries_late;   //  ... it did not answer in time
 } counters_t;
 
 //  Handing freed memory back to the system (malloc_trim)
@@ -227,7 +230,8 @@ s_on_confirmed (ces_client_t *client, zlist_t *rooms, const char *options,
     for (const char *request = (const char *)zlist_first (requests); request;
          request = (const char *)zlist_next (requests))
         //  Unsent (the hub just went away): the registration times out
-        ces_link_sync (self->link, ces_client_id (client), request);
+        if (ces_link_sync (self->link, ces_client_id (client), request) == 0)
+            self->counters.syncs++;
     zlist_destroy (&requests);
     ces_client_expire_syncs (client, zclock_mono ());
     return true;
@@ -466,6 +470,7 @@ s_query (self_t *self)
         return;
     char *id = zsys_sprintf ("q%" PRIu64, ++self->next_query);
     char *request = zframe_strdup (ces_inbox_frame (self->inbox));
+    self->counters.queries++;
     if (ces_link_query (self->link, id, request) == 0) {
         query_t *query = (query_t *)zmalloc (sizeof (query_t));
         assert (query);
@@ -555,6 +560,7 @@ s_expire_queries (self_t *self, int64_t now)
             ces_inbox_answer_deferred (
                 self->inbox, &query->asker,
                 "504 {\"error\":\"the hub did not answer in time\"}");
+            self->counters.queries_late++;
             zlist_append (late, (void *)zhashx_cursor (self->queries));
         }
     for (const char *id = (const char *)zlist_first (late); id;
@@ -602,8 +608,12 @@ s_report (self_t *self, ces_edge_report_t *report)
     ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
     while (client) {
         report->clients[s_role_slot (client)]++;
+        report->clients_v2 += ces_client_cursor (client) != NULL;
         client = (ces_client_t *)zhashx_next (self->clients);
     }
+    report->syncs = self->counters.syncs;
+    report->queries = self->counters.queries;
+    report->queries_late = self->counters.queries_late;
     counters_t *counters = &self->counters;
     report->events_in = counters->events_in;
     report->posted = counters->posted;

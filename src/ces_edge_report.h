@@ -20,6 +20,7 @@ struct _ces_edge_report_t {
     uint64_t protocol_errors, denied, rate_limited, over_limit;
     uint64_t rooms, hub_connected;
     uint64_t heap_in_use, heap_free, trims, last_trim_usecs;
+    uint64_t clients_v2, syncs, queries, queries_late; //  rooms remember
 };
 
 //  Adds the report's members to edge, the "edge" object of /status

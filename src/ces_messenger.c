@@ -484,7 +484,7 @@ ces_messenger_send (ces_messenger_t *self, const char *room, const char *json)
     assert (self);
     assert (room && json);
     size_t size = strlen (json);
-    ces_frame_error_t rc = ces_frame_check_room (room, strlen (room));
+    ces_frame_error_t rc = ces_frame_check_event_room (room, strlen (room));
     if (rc == CES_FRAME_OK && size > CES_PAYLOAD_MAX)
         rc = CES_FRAME_TOO_LARGE;
     if (rc != CES_FRAME_OK) {

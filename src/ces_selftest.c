@@ -18,6 +18,7 @@ static const test_item_t s_tests[] = {
     {"frame", ces_frame_test},         {"event", ces_event_test},
     {"proto", ces_proto_test},         {"link", ces_link_test},
     {"http", ces_http_test},           {"rooms", ces_rooms_test},
+    {"patterns", ces_patterns_test},
     {"routing", ces_routing_test}, {"hub", ces_hub_test},
     {"messenger", ces_messenger_test}, {"civetweb", ces_civetweb_test},
     {"websocket", ces_websocket_test}, {"wire", ces_wire_test},

@@ -235,9 +235,13 @@ static void
 s_subscribe (ces_link_t *self, const char *room, bool on)
 {
     char topic[CES_ROOM_MAX + 2];
-    //  Topics end in a newline so that ITB-1101 does not match ITB-11010
+    //  Topics end in a newline so that ITB-1101 does not match ITB-11010;
+    //  a pattern's is its prefix, which ZeroMQ matches as one. A SUB gets
+    //  a message once however many of its topics match it.
     if (streq (room, "*"))
         topic[0] = 0;
+    else if (ces_patterns_is_pattern (room))
+        ces_patterns_topic (room, topic);
     else
         snprintf (topic, sizeof (topic), "%s\n", room);
     if (on)

@@ -133,8 +133,11 @@ s_pop_rooms (zmsg_t *request, bool *valid)
     char *room;
     *valid = true;
     while ((room = zmsg_popstr (request))) {
-        if (!streq (room, "*") &&
-            ces_frame_check_room (room, strlen (room)) != CES_FRAME_OK)
+        if (ces_patterns_is_pattern (room)
+                ? ces_patterns_check (room) != NULL
+                : !streq (room, "*") &&
+                      ces_frame_check_room (room, strlen (room)) !=
+                          CES_FRAME_OK)
             *valid = false;
         zlist_append (rooms, room); //  autofree copies
         zstr_free (&room);
@@ -785,6 +788,26 @@ ces_messenger_test (bool verbose)
     assert (ces_messenger_recv (alice, 2000) == 0);
     assert (streq (ces_messenger_payload (alice), "{\"n\":2}"));
 
+    //  A pattern: every room of the building, each event once (Alice holds
+    //  ITB-1101 too), no other building's; unregistered, nothing more
+    assert (ces_messenger_register (alice, "ITB-*", NULL) == 0);
+    assert (ces_messenger_send (bob, "ITB-1101", "{\"n\":3}") == 0);
+    assert (ces_messenger_send (bob, "ITC-1", "{\"n\":4}") == 0);
+    assert (ces_messenger_send (bob, "ITB-2202", "{\"n\":5}") == 0);
+    assert (ces_messenger_recv (alice, 2000) == 0);
+    assert (streq (ces_messenger_payload (alice), "{\"n\":3}"));
+    assert (ces_messenger_recv (alice, 2000) == 0);
+    assert (streq (ces_messenger_room (alice), "ITB-2202"));
+    assert (ces_messenger_unregister (alice, "ITB-*", NULL) == 0);
+    assert (ces_messenger_send (bob, "ITB-2202", "{\"n\":6}") == 0);
+    assert (ces_messenger_send (bob, "ITB-1101", "{\"n\":7}") == 0);
+    assert (ces_messenger_recv (alice, 2000) == 0);
+    assert (streq (ces_messenger_payload (alice), "{\"n\":7}"));
+    //  A pattern is not a room to send to; a bad pattern is refused
+    assert (ces_messenger_send (bob, "ITB-*", "{}") == -1);
+    assert (strstr (ces_messenger_reason (bob), "pattern"));
+    assert (ces_messenger_register (bob, "ITB-**", NULL) == -1);
+
     //  Bad input is refused before anything is sent
     assert (ces_messenger_send (bob, "bad room", "{}") == -1);
     assert (strstr (ces_messenger_reason (bob), "space"));
@@ -793,7 +816,7 @@ ces_messenger_test (bool verbose)
 
     uint64_t received, sent, dropped, lost;
     ces_messenger_stats (alice, &received, &sent, &dropped, &lost);
-    assert (received == 2 && sent == 1 && dropped == 0 && lost == 0);
+    assert (received == 5 && sent == 1 && dropped == 0 && lost == 0);
 
     ces_messenger_destroy (&alice);
     ces_messenger_destroy (&bob);

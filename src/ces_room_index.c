@@ -168,6 +168,7 @@ ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
         return -1;
     zhashx_t *held = ces_client_rooms (client);
     zlist_t *fresh = zlist_new ();
+    zlist_t *mine = zlist_new (); //  new to the client: its presence
     for (const char *room = (const char *)zlist_first (rooms); room;
          room = (const char *)zlist_next (rooms)) {
         if (zhashx_lookup (held, room))
@@ -175,7 +176,11 @@ ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
         zhashx_insert (held, room, (void *)"");
         s_index_add (self, client, room);
         s_union_change (self, room, 1, fresh);
+        zlist_append (mine, (void *)room);
     }
+    if (zlist_size (mine))
+        ces_link_present (self->link, ces_client_id (client), mine, true);
+    zlist_destroy (&mine);
     const char *token = zlist_size (fresh)
                             ? ces_link_register (self->link, self->conn, fresh)
                             : NULL;
@@ -186,19 +191,32 @@ ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
     return 0;
 }
 
-void
-ces_room_index_unregister (ces_room_index_t *self, ces_client_t *client,
-                           const char *room)
+//  The client no longer holds room; false if it did not
+static bool
+s_unregister (ces_room_index_t *self, ces_client_t *client, const char *room)
 {
-    assert (self && client && room);
     zhashx_t *held = ces_client_rooms (client);
     if (!zhashx_lookup (held, room))
-        return;
+        return false;
     char *name = strdup (room); //  room may be the key being deleted
     zhashx_delete (held, name);
     s_index_remove (self, client, name);
     s_union_change (self, name, -1, NULL);
     freen (name);
+    return true;
+}
+
+void
+ces_room_index_unregister (ces_room_index_t *self, ces_client_t *client,
+                           const char *room)
+{
+    assert (self && client && room);
+    if (!s_unregister (self, client, room))
+        return;
+    zlist_t *gone = zlist_new ();
+    zlist_append (gone, (void *)room);
+    ces_link_present (self->link, ces_client_id (client), gone, false);
+    zlist_destroy (&gone);
 }
 
 void
@@ -208,8 +226,9 @@ ces_room_index_unregister_all (ces_room_index_t *self, ces_client_t *client)
     zlistx_t *rooms = zhashx_keys (ces_client_rooms (client));
     for (const char *room = (const char *)zlistx_first (rooms); room;
          room = (const char *)zlistx_next (rooms))
-        ces_room_index_unregister (self, client, room);
+        s_unregister (self, client, room);
     zlistx_destroy (&rooms);
+    ces_link_present (self->link, ces_client_id (client), NULL, false);
 }
 
 //  Does the client hold one of the patterns matched, at a prefix length

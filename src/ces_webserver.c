@@ -328,7 +328,8 @@ s_ws_ready (struct mg_connection *conn, void *cbdata)
               request->remote_port);
     ces_inbox_ask_open (self->inbox, connection->id, connection->role,
                         connection->wire, ces_grant_expiry (connection->grant),
-                        remote, request->local_uri);
+                        remote, request->local_uri,
+                        ces_grant_subject (connection->grant));
 }
 
 //  --------------------------------------------------------------------------

@@ -27,7 +27,9 @@
 #define CES_HUB_PUB        "tcp://127.0.0.1:7201"
 #define CES_HUB_HTTP       "127.0.0.1:7202"
 #define CES_HEARTBEAT_MSEC 1000
-#define CES_HUB_SNDHWM     100000
+//  The WebSocket subprotocol of version 2 of the messenger protocol
+#define CES_PROTOCOL_V2 "ces.v2"
+#define CES_HUB_SNDHWM  100000
 
 //  Log levels of the actors' "log-level" option and ces_link_set_log_level
 typedef enum {

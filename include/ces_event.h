@@ -31,6 +31,17 @@ int ces_event_check (ces_event_t *self, const char *json, size_t size);
 //  a string.
 const char *ces_event_affected_room (ces_event_t *self);
 
+//  The longest device ID or key a room's state keeps, in bytes.
+#define CES_EVENT_ADDRESS_MAX 255
+
+//  Check a payload as ces_event_check does, and find its state address:
+//  the top-level "key" and "target-device"."deviceID", both strings of
+//  1-CES_EVENT_ADDRESS_MAX bytes without NUL, copied (unescaped) into key
+//  and device (each CES_EVENT_ADDRESS_MAX + 1 bytes; "" when absent).
+//  Returns 0, or -2 (see ces_event_error).
+int ces_event_address (ces_event_t *self, const char *json, size_t size,
+                       char *device, char *key);
+
 //  After a failed parse: a sentence saying what was wrong.
 const char *ces_event_error (ces_event_t *self);
 

@@ -25,7 +25,11 @@ typedef enum {
     CES_LINK_DELIVER,     //  directed event: see ces_link_conn, _message
     CES_LINK_PUBLISHED,   //  room event: see ces_link_data, _size, _origin
     CES_LINK_REFUSED,     //  the hub refused something: see _reason
-    CES_LINK_MESH         //  a peer hub's mesh command: see ces_link_proto
+    CES_LINK_MESH,        //  a peer hub's mesh command: see ces_link_proto
+    CES_LINK_SYNCED,      //  answer to a SYNC: ces_link_conn, _data (its
+                          //  JSON header), ces_proto_events of _proto
+    CES_LINK_ANSWER       //  answer to a QUERY: ces_link_conn (its ID),
+                          //  _data (JSON), ces_proto_code of _proto
 } ces_link_event_t;
 
 //  Create a link; it says HELLO at once. link_id must be unique per process
@@ -78,6 +82,18 @@ size_t ces_link_room_count (ces_link_t *self, const char *conn);
 //  hub is not there, or -2 if the queue to it is full (a slow or stalled
 //  hub); the caller counts the drop.
 int ces_link_send (ces_link_t *self, const char *conn, zframe_t *message);
+
+//  Ask the hub about a room for conn (SYNC) or for an HTTP client (QUERY,
+//  id names the question); the JSON requests are those of ces_replay.
+//  The answer comes as CES_LINK_SYNCED / CES_LINK_ANSWER. 0, -1 (no hub)
+//  or -2 (the queue to it is full).
+int ces_link_sync (ces_link_t *self, const char *conn, const char *request);
+int ces_link_query (ces_link_t *self, const char *id, const char *request);
+
+//  The epoch and sequence number of the last event ces_link_recv_sub
+//  returned (0 and 0 from a hub that keeps no streams).
+uint64_t ces_link_epoch (ces_link_t *self);
+uint64_t ces_link_seq (ces_link_t *self);
 
 //  Handle what is readable on the DEALER / the SUB.
 ces_link_event_t ces_link_recv_dealer (ces_link_t *self);

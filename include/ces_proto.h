@@ -31,6 +31,10 @@ typedef enum {
     CES_PROTO_MESH,       //  peer hub -> hub: hub_id, address
     CES_PROTO_PEERS,      //  between hubs, both ways: peers ("id address")
     CES_PROTO_UNLINK,     //  between hubs, both ways, no fields
+    CES_PROTO_SYNC,       //  peer -> hub: conn, request (JSON)
+    CES_PROTO_SYNCED,     //  hub -> peer: conn, header (JSON), events
+    CES_PROTO_QUERY,      //  peer -> hub: conn (a query ID), request (JSON)
+    CES_PROTO_ANSWER,     //  hub -> peer: conn (its ID), status, body (JSON)
     CES_PROTO_PRESENT,    //  peer -> hub: conn, rooms its client holds
     CES_PROTO_ABSENT      //  peer -> hub: conn, rooms (none = all)
 } ces_proto_id_t;
@@ -150,10 +154,20 @@ void ces_proto_set_peers (ces_proto_t *self, zlist_t *peers);
 zlist_t *ces_proto_rooms (ces_proto_t *self);
 void ces_proto_set_rooms (ces_proto_t *self, zlist_t *rooms);
 
-//  Message of EVENT/DELIVER; belongs to the codec. set_message takes
+//  Message of EVENT/DELIVER, or the JSON of SYNC, SYNCED, QUERY and
+//  ANSWER; belongs to the codec. set_message takes
 //  ownership of *message_p and nulls it.
 zframe_t *ces_proto_message (ces_proto_t *self);
 void ces_proto_set_message (ces_proto_t *self, zframe_t **message_p);
+
+//  Events of SYNCED, each a frame of the event's sequence number (8
+//  octets, big-endian) then its message. The list belongs to the codec:
+//  a sender adds them before ces_proto_send and purges them after; a
+//  receive replaces them. The status of ANSWER is the code field.
+zlist_t *ces_proto_events (ces_proto_t *self);
+void ces_proto_add_event (ces_proto_t *self, uint64_t seq, const byte *message,
+                          size_t size);
+void ces_proto_purge_events (ces_proto_t *self);
 
 //  Take the message of EVENT/DELIVER away from the codec, without a copy.
 //  Caller owns return value and must destroy it when done.

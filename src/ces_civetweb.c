@@ -100,6 +100,47 @@ ces_civetweb_stop (struct mg_context *civet, const char *listen, int port,
 }
 
 //  --------------------------------------------------------------------------
+//  Subprotocols
+
+//  Is protocol one of the comma-separated names of offered?
+static bool
+s_offered (const char *offered, const char *protocol)
+{
+    size_t size = strlen (protocol);
+    for (const char *at = offered; at && *at;) {
+        while (*at == ' ' || *at == '\t' || *at == ',')
+            at++;
+        const char *end = at;
+        while (*end && *end != ',' && *end != ' ' && *end != '\t')
+            end++;
+        if ((size_t)(end - at) == size && strncmp (at, protocol, size) == 0)
+            return true;
+        at = end;
+    }
+    return false;
+}
+
+bool
+ces_civetweb_choose_subprotocol (const struct mg_connection *conn,
+                                 const char *protocol)
+{
+    assert (conn && protocol);
+    const struct mg_request_info *info = mg_get_request_info (conn);
+    for (int index = 0; index < info->num_headers; index++)
+        if (strcasecmp (info->http_headers[index].name,
+                        "Sec-WebSocket-Protocol") == 0 &&
+            s_offered (info->http_headers[index].value, protocol)) {
+            //  civetweb writes its answer from this field after the connect
+            //  handler returns; a handler with a subprotocol list would
+            //  refuse other clients' offers, which the original echoed
+            ((struct mg_request_info *)info)->acceptedWebSocketSubprotocol =
+                protocol;
+            return true;
+        }
+    return false;
+}
+
+//  --------------------------------------------------------------------------
 //  Self test: a real civetweb server; a WebSocket's socket is found, and
 //  the server stops at once
 
@@ -130,6 +171,10 @@ ces_civetweb_test (bool verbose)
     (void)verbose;
     printf (" * ces_civetweb: ");
     //  @selftest
+    assert (s_offered ("ces.v2", "ces.v2"));
+    assert (s_offered ("chat, ces.v2", "ces.v2"));
+    assert (!s_offered ("ces.v22, ces", "ces.v2"));
+    assert (!s_offered ("", "ces.v2"));
     test_state_t state;
     atomic_init (&state.offset, 0);
     atomic_init (&state.found, 0);

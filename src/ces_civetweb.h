@@ -32,6 +32,14 @@ typedef void (ces_civetweb_drain_fn) (void *arg);
 void ces_civetweb_stop (struct mg_context *civet, const char *listen, int port,
                         ces_civetweb_drain_fn *drain, void *arg);
 
+//  Chooses the WebSocket subprotocol protocol for a connection being
+//  upgraded (call it from the connect handler) when the client offered it
+//  in Sec-WebSocket-Protocol; returns whether it did. Without a
+//  subprotocol list civetweb answers with the client's only offer, or its
+//  last one: kept for every other client, as the original did.
+bool ces_civetweb_choose_subprotocol (const struct mg_connection *conn,
+                                      const char *protocol);
+
 void ces_civetweb_test (bool verbose);
 
 #endif

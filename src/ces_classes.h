@@ -15,8 +15,12 @@
 //  Internal classes, each documented in its own header beside its source
 #include "ces_counters.h"
 #include "ces_patterns.h"
+#include "ces_disk.h"
+#include "ces_store.h"
+#include "ces_replay.h"
 #include "ces_rooms.h"
 #include "ces_routing.h"
+#include "ces_disk.h"
 
 //  Log levels of the actors' "SET log-level" option; a line is printed when
 //  its level is at or below the actor's level.

@@ -30,11 +30,14 @@
 typedef struct _ces_disk_t ces_disk_t;
 
 //  What ces_disk_load calls for each record it reads back; arg is the
-//  loader's. Rooms come first (each room before its records), then, per
-//  room, history events in sequence order, state entries, devices.
+//  loader's, and a NULL member skips those records. Every room comes first
+//  (in the byte order of the room IDs), then, room by room in that order,
+//  its history events in sequence order, its state entries (by device,
+//  then key) and its devices. Records of a room with no room record are
+//  not read. The strings and message bytes are lent for the call only; a
+//  loader must not call this ces_disk.
 typedef struct {
-    void (*room) (void *arg, const char *room, const char *epoch,
-                  uint64_t seq);
+    void (*room) (void *arg, const char *room, const char *epoch, uint64_t seq);
     void (*event) (void *arg, const char *room, uint64_t seq, int64_t time,
                    const byte *message, size_t size);
     void (*state) (void *arg, const char *room, const char *device,
@@ -44,10 +47,13 @@ typedef struct {
                     int64_t heard);
 } ces_disk_loader_t;
 
-//  Open (create when missing) the data directory dir, mapping at most
-//  map_size bytes. Returns NULL when it cannot, with the reason in *error
-//  (caller frees): not a directory, not writable, locked by another ces,
-//  not an LMDB environment of ces.
+//  Open (create when missing, one level) the data directory dir, mapping at
+//  most map_size bytes; data.mdb takes that much of the disk from the
+//  start. Returns NULL when it cannot, with the reason in *error (caller
+//  frees): not a directory, not writable, in use by another process, not
+//  an LMDB environment of ces or of another format, no room on the disk.
+//  One thread at a time uses the instance (commit before handing it over);
+//  its own thread only flushes to the disk.
 ces_disk_t *ces_disk_new (const char *dir, size_t map_size, char **error);
 
 //  Commit, flush to the disk, mark the directory closed cleanly, close.
@@ -58,21 +64,28 @@ void ces_disk_destroy (ces_disk_t **self_p);
 //  the machine (commits not yet flushed may be lost).
 bool ces_disk_lost (ces_disk_t *self);
 
-//  Read everything back, calling loader for each record. 0 or -1.
+//  Read everything back, calling loader for each record; through the open
+//  write transaction when there is one (its changes are seen). A record
+//  that does not decode is skipped and counted. 0 or -1.
 int ces_disk_load (ces_disk_t *self, const ces_disk_loader_t *loader,
                    void *arg);
 
-//  Changes, into the open write transaction (begun when needed). A failed
-//  write (the map is full) is counted and logged once, never asserted.
+//  Changes, into the open write transaction (begun when needed). Room IDs
+//  are 1 to CES_ROOM_MAX octets. A failed write (the map is full) aborts
+//  the open transaction, losing what it held; it is counted and logged at
+//  most once per 10 s, never asserted, and the next change begins a new
+//  transaction. A state entry or device whose room, device and key make a
+//  key longer than LMDB's 511 octets is refused (counted, logged once).
+//  Deleting what is not there does nothing.
 void ces_disk_put_room (ces_disk_t *self, const char *room, const char *epoch,
                         uint64_t seq);
 void ces_disk_delete_room (ces_disk_t *self, const char *room); //  all of it
 void ces_disk_put_event (ces_disk_t *self, const char *room, uint64_t seq,
                          int64_t time, const byte *message, size_t size);
 void ces_disk_delete_event (ces_disk_t *self, const char *room, uint64_t seq);
-void ces_disk_put_state (ces_disk_t *self, const char *room,
-                         const char *device, const char *key, uint64_t seq,
-                         int64_t time, const byte *message, size_t size);
+void ces_disk_put_state (ces_disk_t *self, const char *room, const char *device,
+                         const char *key, uint64_t seq, int64_t time,
+                         const byte *message, size_t size);
 void ces_disk_delete_state (ces_disk_t *self, const char *room,
                             const char *device, const char *key);
 void ces_disk_put_device (ces_disk_t *self, const char *room,
@@ -84,8 +97,10 @@ void ces_disk_delete_device (ces_disk_t *self, const char *room,
 //  (counted; what it held is lost, the next changes start a new one).
 int ces_disk_commit (ces_disk_t *self);
 
-//  Counters and facts for /status: commits, writes, failed writes, flushes,
-//  the last flush's time in microseconds, the file's size and the map's.
+//  Counters and facts for /status, added to object: dir, commits, writes,
+//  failed_writes, refused_writes (keys too long), skipped_records (did not
+//  decode at load), flushes, flush_errors, last_flush_usecs, file_bytes
+//  (data.mdb's size), used_bytes (of it, in use), map_bytes, lost_at_open.
 void ces_disk_status (ces_disk_t *self, cJSON *object);
 
 //  Self test of this class.

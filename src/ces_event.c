@@ -271,6 +271,122 @@ ces_event_check (ces_event_t *self, const char *json, size_t size)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  The state address: top-level "key" and "target-device"."deviceID"
+
+//  A member name or value string just scanned, from start (its opening
+//  quote) to scan->at (past its closing quote), into out: as it is when it
+//  has no escape, decoded by cJSON when it has one. False when it is empty,
+//  too long, or holds a NUL (a C string could not say it).
+static bool
+s_copy_string (const unsigned char *start, const unsigned char *end, char *out)
+{
+    size_t size = (size_t)(end - start) - 2;
+    if (size == 0 || size > CES_EVENT_ADDRESS_MAX)
+        return false;
+    if (!memchr (start + 1, '\\', size)) {
+        memcpy (out, start + 1, size);
+        out[size] = 0;
+        return true;
+    }
+    if (memmem (start + 1, size, "\\u0000", 6))
+        return false;
+    cJSON *decoded = cJSON_ParseWithLength ((const char *)start, size + 2);
+    const char *text = cJSON_GetStringValue (decoded);
+    bool copied = text && *text && strlen (text) <= CES_EVENT_ADDRESS_MAX;
+    if (copied)
+        strcpy (out, text);
+    cJSON_Delete (decoded);
+    return copied;
+}
+
+static bool
+s_name_is (const unsigned char *start, const unsigned char *end,
+           const char *name)
+{
+    size_t size = strlen (name);
+    return (size_t)(end - start) == size + 2 &&
+           memcmp (start + 1, name, size) == 0;
+}
+
+//  An object whose members are scanned, and whose string member wanted
+//  (if any) is copied into out; object_wanted names a member object to
+//  walk the same way for its member inner_wanted
+static bool
+s_scan_members (scan_t *scan, int depth, const char *wanted, char *out,
+                const char *object_wanted, const char *inner_wanted,
+                char *inner_out)
+{
+    if (depth >= scan->max_depth) {
+        scan->too_deep = true;
+        return false;
+    }
+    scan->at++;
+    s_skip_space (scan);
+    if (scan->at < scan->end && *scan->at == '}') {
+        scan->at++;
+        return true;
+    }
+    while (scan->at < scan->end) {
+        const unsigned char *name = scan->at;
+        if (*scan->at != '"' || !s_scan_string (scan))
+            return false;
+        const unsigned char *name_end = scan->at;
+        s_skip_space (scan);
+        if (scan->at >= scan->end || *scan->at++ != ':')
+            return false;
+        s_skip_space (scan);
+        const unsigned char *value = scan->at;
+        bool scanned;
+        if (object_wanted && value < scan->end && *value == '{' &&
+            s_name_is (name, name_end, object_wanted))
+            scanned = s_scan_members (scan, depth + 1, inner_wanted, inner_out,
+                                      NULL, NULL, NULL);
+        else
+            scanned = s_scan_value (scan, depth + 1);
+        if (!scanned)
+            return false;
+        if (wanted && *value == '"' && s_name_is (name, name_end, wanted) &&
+            !s_copy_string (value, scan->at, out))
+            *out = 0;
+        s_skip_space (scan);
+        if (scan->at >= scan->end)
+            return false;
+        unsigned char c = *scan->at++;
+        if (c == '}')
+            return true;
+        if (c != ',')
+            return false;
+        s_skip_space (scan);
+    }
+    return false;
+}
+
+int
+ces_event_address (ces_event_t *self, const char *json, size_t size,
+                   char *device, char *key)
+{
+    assert (self && device && key);
+    *device = *key = 0;
+    scan_t scan = {(const unsigned char *)json,
+                   (const unsigned char *)json + size, self->max_depth, false};
+    s_skip_space (&scan);
+    bool scanned = scan.at < scan.end && *scan.at == '{' &&
+                   s_scan_members (&scan, 0, "key", key, "target-device",
+                                   "deviceID", device);
+    if (scanned)
+        s_skip_space (&scan);
+    if (!scanned || scan.at != scan.end) {
+        *device = *key = 0;
+        //  The reasons are ces_event_check's: a bad event costs twice
+        if (ces_event_check (self, json, size) == 0)
+            self->error = "event is not valid JSON";
+        return -2;
+    }
+    self->error = NULL;
+    return 0;
+}
+
 const char *
 ces_event_affected_room (ces_event_t *self)
 {
@@ -379,6 +495,34 @@ ces_event_test (bool verbose)
     assert (ces_event_check (event, "{\"a\":[[[1]]]}", 13) == -2);
     assert (
         streq (ces_event_error (event), "event nests deeper than 3 levels"));
+
+    //  The state address, found in the same strict scan
+    ces_event_set_max_depth (event, CES_DEPTH_MAX);
+    char device[CES_EVENT_ADDRESS_MAX + 1], key[CES_EVENT_ADDRESS_MAX + 1];
+    const char *addressed =
+        "{\"target-device\":{\"roomID\":\"R\",\"deviceID\":\"R-D1\"},"
+        "\"data\":{\"key\":\"no\"},\"key\":\"pow\\u0065r\",\"value\":1}";
+    assert (ces_event_address (event, addressed, strlen (addressed), device,
+                               key) == 0);
+    assert (streq (device, "R-D1") && streq (key, "power"));
+    assert (ces_event_address (event, good, strlen (good), device, key) == 0);
+    assert (*device == 0 && streq (key, "power")); //  no target-device
+    const char *unaddressed[] = {
+        "{\"target-device\":{\"deviceID\":7},\"key\":\"k\"}",
+        "{\"target-device\":{\"deviceID\":\"\"},\"key\":\"k\"}",
+        "{\"target-device\":{\"deviceID\":\"d\\u0000\"},\"key\":\"k\"}",
+        "{\"deviceID\":\"d\",\"key\":\"k\"}"};
+    for (size_t i = 0; i < sizeof (unaddressed) / sizeof (unaddressed[0]);
+         i++) {
+        assert (ces_event_address (event, unaddressed[i],
+                                   strlen (unaddressed[i]), device, key) == 0);
+        assert (*device == 0 && streq (key, "k"));
+    }
+    for (size_t i = 0; i < sizeof (invalid) / sizeof (invalid[0]); i++)
+        assert (ces_event_address (event, invalid[i], strlen (invalid[i]),
+                                   device, key) == -2);
+    assert (ces_event_address (event, "[1]", 3, device, key) == -2);
+    assert (strstr (ces_event_error (event), "not an object"));
 
     ces_event_destroy (&event);
     ces_event_destroy (&event);

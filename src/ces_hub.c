@@ -78,7 +78,10 @@ typedef struct {
     char *self_endpoint; //  the ROUTER, reachable inside this process
     ces_mesh_t *mesh;
     ces_routing_t *routing; //  made once bound
-    char *advertise;        //  the ROUTER address peer hubs dial back
+    ces_store_t *store;     //  made once bound: what rooms remember
+    ces_store_limits_t store_limits;
+    char *data_dir;
+    char *advertise; //  the ROUTER address peer hubs dial back
     zpoller_t *poller;
     bool terminated;
     int log_level;
@@ -146,6 +149,8 @@ s_status_json (self_t *self)
     }
     if (self->mesh)
         ces_mesh_status (self->mesh, root);
+    if (self->store)
+        ces_store_status (self->store, cJSON_AddObjectToObject (root, "store"));
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;
@@ -162,6 +167,8 @@ s_metrics_text (self_t *self)
                           s_counters (self), out);
     if (self->mesh)
         ces_mesh_metrics (self->mesh, out);
+    if (self->store)
+        ces_store_metrics (self->store, out);
     fclose (out);
     return text;
 }
@@ -227,6 +234,16 @@ s_set_option (self_t *self, const char *name, const char *value)
     else if (streq (name, "max-depth") && is_number && number > 0 &&
              number <= CES_DEPTH_LIMIT)
         self->max_depth = (int)number;
+    else if (streq (name, "history") && !self->router)
+        self->store_limits.history = (size_t)number;
+    else if (streq (name, "history-age") && !self->router)
+        self->store_limits.history_age = (int64_t)number * 1000;
+    else if (streq (name, "history-bytes") && !self->router)
+        self->store_limits.history_bytes = (size_t)number;
+    else if (streq (name, "state-keys") && !self->router)
+        self->store_limits.state_keys = (size_t)number;
+    else if (streq (name, "data-dir") && *value && !self->router)
+        zstr_free (&self->data_dir), self->data_dir = strdup (value);
     else if (streq (name, "sndhwm") && is_number && number > 0)
         self->sndhwm = (int)number;
     else if (streq (name, "hub-id") && ces_proto_name_valid (value))
@@ -464,9 +481,24 @@ s_routing_options (self_t *self)
 static void
 s_start_routing (self_t *self)
 {
-    self->routing =
-        ces_routing_new (self->hub_id, self->router, self->pub, self->mesh);
+    self->routing = ces_routing_new (self->hub_id, self->router, self->pub,
+                                     self->mesh, self->store);
     s_routing_options (self);
+}
+
+//  What rooms remember, in memory or in the data directory
+static char *
+s_open_store (self_t *self)
+{
+    self->store_limits.data_dir = self->data_dir;
+    char *error = NULL;
+    self->store = ces_store_new (&self->store_limits, &error);
+    if (!self->store)
+        return error;
+    if (self->data_dir)
+        ces_info (self->log_level, "hub %s: rooms remembered in %s",
+                  self->hub_id, self->data_dir);
+    return NULL;
 }
 
 static void
@@ -477,7 +509,9 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
         return;
     }
     s_new_sockets (self);
-    char *reason = self->curve ? s_secure (self) : NULL;
+    char *reason = s_open_store (self);
+    if (!reason && self->curve)
+        reason = s_secure (self);
     char *failed = NULL;
     if (!reason) {
         self->router_endpoint =
@@ -660,6 +694,8 @@ s_self_destroy (self_t **self_p)
     if (*self_p) {
         self_t *self = *self_p;
         ces_routing_destroy (&self->routing);
+        ces_store_destroy (&self->store);
+        zstr_free (&self->data_dir);
         //  The mesh takes its sockets out of the poller first
         ces_mesh_destroy (&self->mesh);
         zpoller_destroy (&self->poller);
@@ -697,6 +733,12 @@ s_self_new (zsock_t *pipe)
     self->heartbeat = CES_HEARTBEAT_MSEC;
     self->validate = true;
     self->sndhwm = CES_HUB_SNDHWM;
+    self->store_limits = (ces_store_limits_t){CES_STORE_HISTORY,
+                                              CES_STORE_HISTORY_AGE,
+                                              CES_STORE_HISTORY_BYTES,
+                                              CES_STORE_STATE_KEYS,
+                                              NULL,
+                                              CES_STORE_MAP_SIZE};
     self->max_payload = CES_PAYLOAD_MAX;
     self->max_depth = CES_DEPTH_MAX;
     self->poller = zpoller_new (pipe, NULL);
@@ -737,6 +779,9 @@ ces_hub_actor (zsock_t *pipe, void *args)
             s_handle_monitor (self, which);
         else if (which)
             s_handle_mesh_dial (self, which);
+        //  Events of this turn: committed, then published
+        if (self->routing)
+            ces_routing_flush (self->routing);
         if (self->mesh && ces_mesh_timeout (self->mesh) == 0)
             ces_mesh_tick (self->mesh);
         if (self->router && zclock_mono () >= self->next_housekeeping)

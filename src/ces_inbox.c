@@ -9,9 +9,9 @@
 #define ASK_TIMEOUT 5000 //  msecs a worker waits for an answer
 
 static const char *const s_names[] = {
-    "",       "",        "OPEN",   "EVENT", "REGISTER", "UNREGISTER",
-    "DENIED", "ERROR",   "PING",   "PONG",  "CLOSE",    "GONE",
-    "STATUS", "METRICS", "HEALTH", "POST",  "BADPOST"};
+    "",        "",       "OPEN", "EVENT",   "REGISTER", "UNREGISTER", "RECALL",
+    "DENIED",  "ERROR",  "PING", "PONG",    "CLOSE",    "GONE",       "STATUS",
+    "METRICS", "HEALTH", "POST", "BADPOST", "QUERY"};
 #define COMMANDS (sizeof (s_names) / sizeof (s_names[0]))
 
 struct _ces_inbox_t {
@@ -28,7 +28,7 @@ struct _ces_inbox_t {
     zmsg_t *rest; //  frames after the id, owned
     zframe_t *frame;
     zlist_t *rooms;
-    char *role, *remote, *uri, *reason, *subject;
+    char *role, *remote, *uri, *reason, *protocol, *subject;
     void *wire;
     int64_t expiry;
     int code;
@@ -69,6 +69,7 @@ s_forget (ces_inbox_t *self)
     zstr_free (&self->role);
     zstr_free (&self->remote);
     zstr_free (&self->uri);
+    zstr_free (&self->protocol);
     zstr_free (&self->subject);
     zstr_free (&self->reason);
     self->id[0] = 0;
@@ -187,6 +188,15 @@ ces_inbox_tell_rooms (ces_inbox_t *self, uint64_t id, bool create,
 }
 
 void
+ces_inbox_tell_recall (ces_inbox_t *self, uint64_t id, const char *options)
+{
+    assert (self && options);
+    zmsg_t *msg = s_msg (CES_INBOX_RECALL, id);
+    zmsg_addstr (msg, options);
+    s_tell (self, &msg);
+}
+
+void
 ces_inbox_tell_notice (ces_inbox_t *self, uint64_t id, bool denied,
                        const char *text)
 {
@@ -225,7 +235,7 @@ ces_inbox_tell_badpost (ces_inbox_t *self)
 void
 ces_inbox_ask_open (ces_inbox_t *self, uint64_t id, const char *role,
                     void *wire, int64_t expiry, const char *remote,
-                    const char *uri, const char *subject)
+                    const char *uri, const char *protocol, const char *subject)
 {
     assert (self);
     zmsg_t *msg = s_msg (CES_INBOX_OPEN, id);
@@ -235,6 +245,9 @@ ces_inbox_ask_open (ces_inbox_t *self, uint64_t id, const char *role,
     zmsg_addstrf (msg, "%" PRId64, expiry);
     zmsg_addstr (msg, remote);
     zmsg_addstr (msg, uri);
+    //  Both optional: protocol "" when only a subject follows
+    if ((protocol && *protocol) || subject)
+        zmsg_addstr (msg, protocol ? protocol : "");
     if (subject)
         zmsg_addstr (msg, subject);
     char *answer = s_ask (self, &msg);
@@ -261,6 +274,15 @@ ces_inbox_ask_question (ces_inbox_t *self, ces_inbox_command_t question)
     assert (question == CES_INBOX_STATUS || question == CES_INBOX_METRICS ||
             question == CES_INBOX_HEALTH);
     zmsg_t *msg = s_msg (question, 0);
+    return s_ask (self, &msg);
+}
+
+char *
+ces_inbox_ask_query (ces_inbox_t *self, const char *request)
+{
+    assert (self && request);
+    zmsg_t *msg = s_msg (CES_INBOX_QUERY, 0);
+    zmsg_addstr (msg, request);
     return s_ask (self, &msg);
 }
 
@@ -331,7 +353,8 @@ s_decode (ces_inbox_t *self, ces_inbox_command_t command)
             char *expiry = zmsg_popstr (rest);
             self->remote = zmsg_popstr (rest);
             self->uri = zmsg_popstr (rest);
-            self->subject = zmsg_popstr (rest); //  optional
+            self->protocol = zmsg_popstr (rest); //  NULL: none
+            self->subject = zmsg_popstr (rest);  //  NULL: none
             bool valid = self->role && wire &&
                          zframe_size (wire) == sizeof (void *) && expiry &&
                          self->remote && self->uri;
@@ -359,11 +382,13 @@ s_decode (ces_inbox_t *self, ces_inbox_command_t command)
             self->reason = zmsg_popstr (rest);
             return command;
         }
+        case CES_INBOX_RECALL:
         case CES_INBOX_DENIED:
         case CES_INBOX_ERROR:
         case CES_INBOX_PING:
         case CES_INBOX_PONG:
         case CES_INBOX_POST:
+        case CES_INBOX_QUERY:
             self->frame = zmsg_pop (rest);
             return self->frame ? command : CES_INBOX_INVALID;
         default:
@@ -404,7 +429,8 @@ ces_inbox_recv (ces_inbox_t *self)
     zmq_msg_close (&part);
     self->rest = more ? zmsg_recv (self->router) : zmsg_new ();
     self->asked = command == CES_INBOX_OPEN || command == CES_INBOX_CLOSE ||
-                  (command >= CES_INBOX_STATUS && command <= CES_INBOX_POST);
+                  (command >= CES_INBOX_STATUS && command <= CES_INBOX_POST) ||
+                  command == CES_INBOX_QUERY;
     if (!self->rest)
         return CES_INBOX_INVALID;
     return command == CES_INBOX_INVALID ? command : s_decode (self, command);
@@ -487,6 +513,32 @@ ces_inbox_reason (ces_inbox_t *self)
     return self->reason;
 }
 
+zframe_t *
+ces_inbox_defer (ces_inbox_t *self)
+{
+    assert (self);
+    if (!self->asked || !self->routing_id_size)
+        return NULL;
+    self->asked = false;
+    return zframe_new (self->routing_id, self->routing_id_size);
+}
+
+void
+ces_inbox_answer_deferred (ces_inbox_t *self, zframe_t **asker_p,
+                           const char *answer)
+{
+    assert (self && asker_p && *asker_p && answer);
+    zframe_send (asker_p, self->router, ZFRAME_MORE);
+    zstr_send (self->router, answer);
+}
+
+const char *
+ces_inbox_protocol (ces_inbox_t *self)
+{
+    assert (self);
+    return self->protocol ? self->protocol : "";
+}
+
 void
 ces_inbox_answer (ces_inbox_t *self, const char *answer)
 {
@@ -510,7 +562,7 @@ s_test_worker (void *arg)
 {
     ces_inbox_t *inbox = (ces_inbox_t *)arg;
     ces_inbox_ask_open (inbox, 7, "messenger", (void *)&s_test_wire, 0,
-                        "127.0.0.1:5", "/connect/messenger", "alice");
+                        "127.0.0.1:5", "/connect/messenger", "ces.v2", "alice");
     ces_inbox_tell_event (inbox, 7, "R\n{}", 4);
     zlist_t *rooms = zlist_new ();
     zlist_append (rooms, (void *)"R");

@@ -27,6 +27,7 @@ typedef enum {
     CES_INBOX_EVENT,      //  id message
     CES_INBOX_REGISTER,   //  id *room
     CES_INBOX_UNREGISTER, //  id *room (none: every room)
+    CES_INBOX_RECALL,     //  id options: what the next REGISTER also asks
     CES_INBOX_DENIED,     //  id text (outside the client's grant)
     CES_INBOX_ERROR,      //  id text (bad input)
     CES_INBOX_PING,       //  id payload
@@ -37,7 +38,8 @@ typedef enum {
     CES_INBOX_METRICS,    //  (asked: Prometheus text)
     CES_INBOX_HEALTH,     //  (asked: "ok" or why not)
     CES_INBOX_POST,       //  message (asked: "ok", "hub busy", ...)
-    CES_INBOX_BADPOST     //  a POST refused as malformed, to be counted
+    CES_INBOX_BADPOST,    //  a POST refused as malformed, to be counted
+    CES_INBOX_QUERY       //  request (asked: "STATUS BODY", a /rooms view)
 } ces_inbox_command_t;
 
 //  The actor makes the inbox (a ROUTER on a fresh inproc endpoint)
@@ -58,6 +60,9 @@ void ces_inbox_tell_event (ces_inbox_t *self, uint64_t id, const void *data,
 void ces_inbox_tell_rooms (ces_inbox_t *self, uint64_t id, bool create,
                            zlist_t *rooms);
 //  DENIED (denied) or ERROR: text is the client's {"error":...} notice
+//  RECALL: the state and since (JSON) of a version 2 client's next REGISTER
+void ces_inbox_tell_recall (ces_inbox_t *self, uint64_t id,
+                            const char *options);
 void ces_inbox_tell_notice (ces_inbox_t *self, uint64_t id, bool denied,
                             const char *text);
 //  PING or PONG with its payload
@@ -68,10 +73,12 @@ void ces_inbox_tell_badpost (ces_inbox_t *self);
 
 //  Asked, not told, so that a later CLOSE (asked on another socket) can
 //  never overtake the OPEN of its client
+//  protocol: the WebSocket subprotocol it chose ("ces.v2"), or NULL;
 //  subject: its token's "sub", or NULL
 void ces_inbox_ask_open (ces_inbox_t *self, uint64_t id, const char *role,
                          void *wire, int64_t expiry, const char *remote,
-                         const char *uri, const char *subject);
+                         const char *uri, const char *protocol,
+                         const char *subject);
 //  Waits until the actor has written the answering Close frame; code 0
 //  answers with the client's own code (or 1000)
 void ces_inbox_ask_close (ces_inbox_t *self, uint64_t id, int code,
@@ -80,6 +87,9 @@ void ces_inbox_ask_close (ces_inbox_t *self, uint64_t id, int code,
 //  the answer; NULL if the actor did not answer in 5 s
 char *ces_inbox_ask_question (ces_inbox_t *self, ces_inbox_command_t question);
 char *ces_inbox_ask_post (ces_inbox_t *self, zframe_t **message_p);
+//  QUERY: a ces_replay request; the answer is the status, a space, and
+//  the JSON body. Caller owns it; NULL if no answer came in 5 s
+char *ces_inbox_ask_query (ces_inbox_t *self, const char *request);
 
 //  Actor side ---------------------------------------------------------------
 //  Reads one message if there is one (CES_INBOX_EMPTY if not: it never
@@ -87,7 +97,8 @@ char *ces_inbox_ask_post (ces_inbox_t *self, zframe_t **message_p);
 ces_inbox_command_t ces_inbox_recv (ces_inbox_t *self);
 //  The client's id, as text ("" for commands without one)
 const char *ces_inbox_id (ces_inbox_t *self);
-//  EVENT and POST: the message; PING/PONG: the payload; DENIED/ERROR: text
+//  EVENT and POST: the message; PING/PONG: the payload; DENIED/ERROR: text;
+//  RECALL: the options; QUERY: the request
 zframe_t *ces_inbox_frame (ces_inbox_t *self);
 //  REGISTER, UNREGISTER: the rooms (strings, owned by the inbox)
 zlist_t *ces_inbox_rooms (ces_inbox_t *self);
@@ -97,6 +108,7 @@ void *ces_inbox_wire (ces_inbox_t *self);
 int64_t ces_inbox_expiry (ces_inbox_t *self);
 const char *ces_inbox_remote (ces_inbox_t *self);
 const char *ces_inbox_uri (ces_inbox_t *self);
+const char *ces_inbox_protocol (ces_inbox_t *self); //  "" when none
 //  OPEN: the token's subject, or NULL
 const char *ces_inbox_subject (ces_inbox_t *self);
 //  CLOSE: the code (0: the client's, none given) and the reason ("" none)
@@ -104,6 +116,11 @@ int ces_inbox_code (ces_inbox_t *self);
 const char *ces_inbox_reason (ces_inbox_t *self);
 //  Answers the message just read, if it was asked
 void ces_inbox_answer (ces_inbox_t *self, const char *answer);
+//  Answers it later: the asker's routing ID (caller owns; NULL if it was
+//  not asked), then the answer, which takes the ID
+zframe_t *ces_inbox_defer (ces_inbox_t *self);
+void ces_inbox_answer_deferred (ces_inbox_t *self, zframe_t **asker_p,
+                                const char *answer);
 
 void ces_inbox_test (bool verbose);
 

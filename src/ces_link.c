@@ -42,6 +42,8 @@ struct _ces_link_t {
     zhashx_t *conns;    //  conn id -> conn_t
     zhashx_t *tokens;   //  pending sync token -> conn id
     zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
+    uint64_t epoch;     //  of the last published event received
+    uint64_t seq;
     uint64_t token_count;
     uint64_t lost;
     //  The DEALER's connection, from its ZeroMQ monitor: whether a hub is
@@ -518,6 +520,37 @@ ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
     return self->wire_up ? -2 : -1;
 }
 
+//  SYNC and QUERY: a JSON request on behalf of conn (or a query ID)
+static int
+s_send_request (ces_link_t *self, ces_proto_id_t id, const char *conn,
+                const char *request)
+{
+    if (!self->connected)
+        return -1;
+    ces_proto_set_id (self->proto, id);
+    ces_proto_set_conn (self->proto, conn);
+    zframe_t *frame = zframe_new (request, strlen (request));
+    ces_proto_set_message (self->proto, &frame);
+    int rc = ces_proto_send (self->proto, self->dealer);
+    frame = ces_proto_take_message (self->proto);
+    zframe_destroy (&frame);
+    return rc == 0 ? 0 : self->wire_up ? -2 : -1;
+}
+
+int
+ces_link_sync (ces_link_t *self, const char *conn, const char *request)
+{
+    assert (self && conn && request);
+    return s_send_request (self, CES_PROTO_SYNC, conn, request);
+}
+
+int
+ces_link_query (ces_link_t *self, const char *id, const char *request)
+{
+    assert (self && id && request);
+    return s_send_request (self, CES_PROTO_QUERY, id, request);
+}
+
 //  --------------------------------------------------------------------------
 //  Joining and losing the hub
 
@@ -688,6 +721,16 @@ ces_link_recv_dealer (ces_link_t *self)
                       self->link_id, self->reason);
             return CES_LINK_REFUSED;
         }
+        case CES_PROTO_SYNCED:
+        case CES_PROTO_ANSWER:
+            snprintf (self->conn, sizeof (self->conn), "%s",
+                      ces_proto_conn (self->proto));
+            self->message = ces_proto_message (self->proto);
+            self->data = zframe_data (self->message);
+            self->size = zframe_size (self->message);
+            return ces_proto_id (self->proto) == CES_PROTO_SYNCED
+                       ? CES_LINK_SYNCED
+                       : CES_LINK_ANSWER;
         case CES_PROTO_REGISTER:
         case CES_PROTO_UNREGISTER:
         case CES_PROTO_PEERS:
@@ -721,6 +764,20 @@ s_track_sequence (ces_link_t *self, uint64_t seq)
     *last = seq;
 }
 
+uint64_t
+ces_link_seq (ces_link_t *self)
+{
+    assert (self);
+    return self->seq;
+}
+
+uint64_t
+ces_link_epoch (ces_link_t *self)
+{
+    assert (self);
+    return self->epoch;
+}
+
 ces_link_event_t
 ces_link_recv_sub (ces_link_t *self)
 {
@@ -743,23 +800,29 @@ ces_link_recv_sub (ces_link_t *self)
         zmq_msg_close (&rest);
         return CES_LINK_NOTHING;
     }
-    //  message, origin, origin length (2 octets), sequence (8 octets)
+    //  message, origin, origin length (2 octets), the room's epoch and the
+    //  event's sequence number (8 octets each)
     const byte *data = (const byte *)zmq_msg_data (&self->published);
     size_t size = zmq_msg_size (&self->published);
-    if (size < 10)
+    if (size < CES_ROOMS_FOOTER)
         return CES_LINK_NOTHING;
-    const byte *footer = data + size - 10;
+    const byte *footer = data + size - CES_ROOMS_FOOTER;
     size_t origin_size = ((size_t)footer[0] << 8) | footer[1];
-    if (origin_size + 10 > size || origin_size >= sizeof (self->origin))
+    if (origin_size + CES_ROOMS_FOOTER > size ||
+        origin_size >= sizeof (self->origin))
         return CES_LINK_NOTHING;
-    size_t message_size = size - 10 - origin_size;
+    size_t message_size = size - CES_ROOMS_FOOTER - origin_size;
     if (!ces_frame_room_copy (data, message_size, self->room))
         return CES_LINK_NOTHING;
     memcpy (self->origin, data + message_size, origin_size);
     self->origin[origin_size] = 0;
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = (seq << 8) | footer[2 + i];
+    uint64_t epoch = 0, seq = 0;
+    for (int i = 0; i < 8; i++) {
+        epoch = (epoch << 8) | footer[2 + i];
+        seq = (seq << 8) | footer[10 + i];
+    }
+    self->epoch = epoch;
+    self->seq = seq;
     s_track_sequence (self, seq);
     self->data = data;
     self->size = message_size;

@@ -85,6 +85,22 @@ static const option_t s_options[] = {
      .help = "the public certificates let in, or \"*\" for any client that "
              "has the hub's public key",
      .env = "CES_CURVE_CLIENTS"},
+    {"history", NUMBER, HUB, P_CES | P_HUB, "N", "1000",
+     .help = "events each room keeps for clients that recover (0: none)",
+     .min = 0, .max = 1000000},
+    {"history-age", NUMBER, HUB, P_CES | P_HUB, "SECONDS", "3600",
+     .help = "how long an event stays in its room's history", .min = 1,
+     .max = 31536000},
+    {"history-bytes", NUMBER, HUB, P_CES | P_HUB, "BYTES", "268435456",
+     .help = "all rooms' history together; the oldest events go first",
+     .min = 1, .max = LONG_MAX},
+    {"state-keys", NUMBER, HUB, P_CES | P_HUB, "N", "10000",
+     .help = "(device, key) pairs of state each room keeps (0: no state)",
+     .min = 0, .max = 1000000},
+    {"data-dir", TEXT, HUB, P_CES | P_HUB, "DIR", NULL,
+     .help = "keep rooms' state, history and sequences in this directory "
+             "(LMDB), across restarts and crashes (default: in memory)",
+     .env = "CES_DATA_DIR"},
     {"sndhwm", NUMBER, HUB, 0, NULL, "100000",
      .help = "messages queued per peer", .min = 1, .max = INT_MAX},
 

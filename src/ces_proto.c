@@ -28,7 +28,9 @@ struct _ces_proto_t {
     bool inproc;               //  the last message came with no ZeroMQ metadata
     zlist_t *rooms;
     zlist_t *peers;
-    zframe_t *message;
+    zframe_t *message; //  EVENT, DELIVER; the JSON of SYNC, SYNCED, QUERY,
+                       //  ANSWER
+    zlist_t *events;   //  SYNCED: zframe_t, seq (8 octets) + message
     char reason[FIELD_MAX + 1]; //  why the last receive was malformed
 };
 
@@ -45,9 +47,18 @@ static const struct {
     {"DETACH", 1},   {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
     {"EVENT", 2},    {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
     {"ERROR", 2},    {"MESH", 2},      {"PEERS", 0},       {"UNLINK", 0},
+    {"SYNC", 2},     {"SYNCED", -2},   {"QUERY", 2},       {"ANSWER", 3},
     {"PRESENT", -2}, {"ABSENT", -1},
 };
 #define COMMAND_COUNT ((int)(sizeof (s_commands) / sizeof (s_commands[0])))
+
+static void
+s_events_purge (ces_proto_t *self)
+{
+    zframe_t *event;
+    while ((event = (zframe_t *)zlist_pop (self->events)))
+        zframe_destroy (&event);
+}
 
 ces_proto_t *
 ces_proto_new (void)
@@ -56,7 +67,8 @@ ces_proto_new (void)
     assert (self);
     self->rooms = zlist_new ();
     self->peers = zlist_new ();
-    assert (self->rooms && self->peers);
+    self->events = zlist_new ();
+    assert (self->rooms && self->peers && self->events);
     zlist_autofree (self->rooms);
     zlist_autofree (self->peers);
     strcpy (self->version, CES_PROTO_VERSION);
@@ -73,6 +85,8 @@ ces_proto_destroy (ces_proto_t **self_p)
         zframe_destroy (&self->message);
         zlist_destroy (&self->rooms);
         zlist_destroy (&self->peers);
+        s_events_purge (self);
+        zlist_destroy (&self->events);
         freen (self);
         *self_p = NULL;
     }
@@ -204,9 +218,16 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
                 return false;
             }
             return true;
+        case CES_PROTO_ANSWER:
+            if (index == 1)
+                return s_copy_field (self, data, size, self->code, "status");
+            __attribute__ ((fallthrough)); //  conn first, as the others
         case CES_PROTO_DETACH:
         case CES_PROTO_EVENT:
         case CES_PROTO_DELIVER:
+        case CES_PROTO_SYNC:
+        case CES_PROTO_SYNCED:
+        case CES_PROTO_QUERY:
             return index == 0
                        ? s_copy_field (self, data, size, self->conn, "conn")
                        : true;
@@ -336,6 +357,8 @@ s_recv (ces_proto_t *self, zsock_t *input, int flags)
         zlist_purge (self->rooms);
     if (zlist_size (self->peers))
         zlist_purge (self->peers);
+    if (zlist_size (self->events))
+        s_events_purge (self);
     self->reason[0] = 0;
     self->id = 0;
     self->flags[0] = 0;
@@ -371,13 +394,30 @@ s_recv (ces_proto_t *self, zsock_t *input, int flags)
         ok = false;
     }
     self->id = (ces_proto_id_t)id;
-    bool carries_message = id == CES_PROTO_EVENT || id == CES_PROTO_DELIVER;
+    //  Where the message frame is (0: none)
+    int message_at = id == CES_PROTO_EVENT || id == CES_PROTO_DELIVER ||
+                             id == CES_PROTO_SYNC || id == CES_PROTO_SYNCED ||
+                             id == CES_PROTO_QUERY
+                         ? 1
+                     : id == CES_PROTO_ANSWER ? 2
+                                              : 0;
     int index = 0;
     while (more) {
-        if (ok && carries_message && index == 1) {
+        if (ok && message_at && index == message_at) {
             //  The event stays in its ZeroMQ message: no copy
             self->message = zframe_recv (input);
             more = self->message && zframe_more (self->message);
+        } else if (ok && id == CES_PROTO_SYNCED && index > message_at) {
+            zframe_t *event = zframe_recv (input);
+            more = event && zframe_more (event);
+            if (event && zframe_size (event) >= 8 + 2)
+                zlist_append (self->events, event);
+            else {
+                zframe_destroy (&event);
+                s_copy (self->reason, "SYNCED event is shorter than a "
+                                      "sequence number and a message");
+                ok = false;
+            }
         } else {
             if (zmq_msg_recv (&part, handle, 0) < 0)
                 break;
@@ -535,6 +575,32 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
             s_send_string (output, self->conn, true);
             return zframe_send (&self->message, output,
                                 ZFRAME_REUSE | ZFRAME_DONTWAIT);
+        case CES_PROTO_SYNC:
+        case CES_PROTO_QUERY:
+        case CES_PROTO_ANSWER:
+            assert (self->message);
+            s_send_string (output, self->conn, true);
+            if (self->id == CES_PROTO_ANSWER)
+                s_send_string (output, self->code, true);
+            return zframe_send (&self->message, output,
+                                ZFRAME_REUSE | ZFRAME_DONTWAIT);
+        case CES_PROTO_SYNCED: {
+            assert (self->message);
+            s_send_string (output, self->conn, true);
+            bool more = zlist_size (self->events) > 0;
+            int rc = zframe_send (&self->message, output,
+                                  ZFRAME_REUSE | ZFRAME_DONTWAIT |
+                                      (more ? ZFRAME_MORE : 0));
+            zframe_t *event = (zframe_t *)zlist_first (self->events);
+            while (event && rc == 0) {
+                zframe_t *next = (zframe_t *)zlist_next (self->events);
+                rc = zframe_send (&event, output,
+                                  ZFRAME_REUSE | ZFRAME_DONTWAIT |
+                                      (next ? ZFRAME_MORE : 0));
+                event = next;
+            }
+            return rc;
+        }
         case CES_PROTO_ERROR:
             s_send_string (output, self->code, true);
             return s_send_string (output, self->error_reason, false);
@@ -743,6 +809,33 @@ ces_proto_message (ces_proto_t *self)
 {
     assert (self);
     return self->message;
+}
+
+zlist_t *
+ces_proto_events (ces_proto_t *self)
+{
+    assert (self);
+    return self->events;
+}
+
+void
+ces_proto_add_event (ces_proto_t *self, uint64_t seq, const byte *message,
+                     size_t size)
+{
+    assert (self && message);
+    zframe_t *event = zframe_new (NULL, 8 + size);
+    byte *data = zframe_data (event);
+    for (int i = 0; i < 8; i++)
+        data[i] = (byte)(seq >> (56 - 8 * i));
+    memcpy (data + 8, message, size);
+    zlist_append (self->events, event);
+}
+
+void
+ces_proto_purge_events (ces_proto_t *self)
+{
+    assert (self);
+    s_events_purge (self);
 }
 
 zframe_t *

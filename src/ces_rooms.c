@@ -9,7 +9,6 @@
 typedef struct {
     size_t subscribers; //  connections that registered it
     size_t topics;      //  SUB subscriptions to "ROOM\n" at the XPUB
-    uint64_t seq;       //  per-room sequence, lets subscribers count loss
 } room_t;
 
 //  A register that waits for its sync subscription to reach the XPUB, so
@@ -32,10 +31,15 @@ struct _ces_rooms_t {
     size_t registered_rooms; //  rooms with subscribers > 0
     size_t star_subscribers;
     size_t star_topics; //  SUB subscriptions to everything ("")
+    zhashx_t *syncs;    //  token -> sync_t
+    ces_store_t *store; //  borrowed: numbers and keeps every event
+    //  Published frames held until the store committed them
+    zmq_msg_t *held;
+    size_t held_count;
+    size_t held_size;
     //  Patterns ("ITB-*"), each a room_t: its registrations, and the SUB
     //  subscriptions to its prefix topic ("ITB-")
     ces_patterns_t *patterns;
-    zhashx_t *syncs; //  token -> sync_t
 };
 
 //  --------------------------------------------------------------------------
@@ -298,13 +302,57 @@ ces_rooms_expire_syncs (ces_rooms_t *self)
 //  --------------------------------------------------------------------------
 //  Publishing
 
+//  The published frame: message, origin, the origin's length (2 octets),
+//  the room's epoch (8 octets) and the event's sequence number (8 octets)
+static void
+s_frame_build (zmq_msg_t *out, zframe_t *message, const char *origin,
+               uint64_t epoch, uint64_t seq)
+{
+    size_t size = zframe_size (message);
+    size_t origin_size = strlen (origin);
+    if (origin_size > 0xFFFF)
+        origin_size = 0xFFFF;
+    int rc = zmq_msg_init_size (out, size + origin_size + CES_ROOMS_FOOTER);
+    assert (rc == 0);
+    byte *data = (byte *)zmq_msg_data (out);
+    memcpy (data, zframe_data (message), size);
+    memcpy (data + size, origin, origin_size);
+    byte *footer = data + size + origin_size;
+    footer[0] = (byte)(origin_size >> 8);
+    footer[1] = (byte)origin_size;
+    for (int i = 0; i < 8; i++) {
+        footer[2 + i] = (byte)(epoch >> (56 - 8 * i));
+        footer[10 + i] = (byte)(seq >> (56 - 8 * i));
+    }
+}
+
+static void
+s_hold (ces_rooms_t *self, zmq_msg_t *frame)
+{
+    if (self->held_count == self->held_size) {
+        self->held_size = self->held_size ? self->held_size * 2 : 64;
+        self->held = (zmq_msg_t *)realloc (self->held, self->held_size *
+                                                           sizeof (zmq_msg_t));
+        assert (self->held);
+    }
+    zmq_msg_init (&self->held[self->held_count]);
+    zmq_msg_move (&self->held[self->held_count++], frame);
+    zmq_msg_close (frame);
+}
+
 //  One frame, so that a subscriber gets the room topic first and each
-//  event costs one ZeroMQ message end to end
+//  event costs one ZeroMQ message end to end. Every event is numbered and
+//  kept, also when nobody is subscribed: a client that registers later
+//  gets the room's state.
 ces_rooms_publish_t
 ces_rooms_publish (ces_rooms_t *self, const char *name, zframe_t *message,
-                   const char *origin)
+                   const char *origin, const char *device, const char *key)
 {
-    assert (self && name && message && origin);
+    assert (self && name && message && origin && device && key);
+    uint64_t epoch = 0, seq = 0;
+    if (self->store)
+        seq = ces_store_append (self->store, name, zframe_data (message),
+                                zframe_size (message), device, key, &epoch);
     room_t *room = (room_t *)zhashx_lookup (self->rooms, name);
     bool registered = room && room->subscribers;
     bool wanted = registered || self->star_subscribers;
@@ -317,32 +365,37 @@ ces_rooms_publish (ces_rooms_t *self, const char *name, zframe_t *message,
     //  whose SUB reconnects after its DEALER): the PUB would drop it unseen
     if (!connected)
         return CES_ROOMS_UNCONNECTED;
-    uint64_t seq = registered ? ++room->seq : 0;
-    size_t size = zframe_size (message);
-    size_t origin_size = strlen (origin);
-    if (origin_size > 0xFFFF)
-        origin_size = 0xFFFF;
     zmq_msg_t out;
-    int rc = zmq_msg_init_size (&out, size + origin_size + 10);
-    assert (rc == 0);
-    byte *data = (byte *)zmq_msg_data (&out);
-    memcpy (data, zframe_data (message), size);
-    memcpy (data + size, origin, origin_size);
-    byte *footer = data + size + origin_size;
-    footer[0] = (byte)(origin_size >> 8);
-    footer[1] = (byte)origin_size;
-    for (int i = 0; i < 8; i++)
-        footer[2 + i] = (byte)(seq >> (56 - 8 * i));
-    if (zmq_msg_send (&out, self->pub_handle, ZMQ_DONTWAIT) < 0)
+    s_frame_build (&out, message, origin, epoch, seq);
+    if (self->store && ces_store_durable (self->store))
+        s_hold (self, &out);
+    else if (zmq_msg_send (&out, self->pub_handle, ZMQ_DONTWAIT) < 0)
         zmq_msg_close (&out);
     return CES_ROOMS_PUBLISHED;
+}
+
+void
+ces_rooms_flush (ces_rooms_t *self)
+{
+    assert (self);
+    if (!self->store)
+        return;
+    //  Committed before it is published: what a subscriber saw survives a
+    //  kill -9, and no sequence number is given twice
+    ces_store_commit (self->store);
+    for (size_t index = 0; index < self->held_count; index++)
+        if (zmq_msg_send (&self->held[index], self->pub_handle, ZMQ_DONTWAIT) <
+            0)
+            zmq_msg_close (&self->held[index]);
+    self->held_count = 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Construction and status
 
 ces_rooms_t *
-ces_rooms_new (zsock_t *router, zsock_t *pub, ces_mesh_t *mesh)
+ces_rooms_new (zsock_t *router, zsock_t *pub, ces_mesh_t *mesh,
+               ces_store_t *store)
 {
     assert (router && pub);
     ces_rooms_t *self = (ces_rooms_t *)zmalloc (sizeof (ces_rooms_t));
@@ -351,6 +404,7 @@ ces_rooms_new (zsock_t *router, zsock_t *pub, ces_mesh_t *mesh)
     self->pub = pub;
     self->pub_handle = zsock_resolve (pub);
     self->mesh = mesh;
+    self->store = store;
     self->proto = ces_proto_new ();
     self->rooms = zhashx_new ();
     self->syncs = zhashx_new ();
@@ -367,6 +421,9 @@ ces_rooms_destroy (ces_rooms_t **self_p)
     assert (self_p);
     if (*self_p) {
         ces_rooms_t *self = *self_p;
+        for (size_t index = 0; index < self->held_count; index++)
+            zmq_msg_close (&self->held[index]);
+        free (self->held);
         zhashx_destroy (&self->syncs);
         zhashx_destroy (&self->rooms);
         ces_patterns_destroy (&self->patterns);
@@ -381,6 +438,14 @@ ces_rooms_registered (ces_rooms_t *self)
 {
     assert (self);
     return self->registered_rooms;
+}
+
+size_t
+ces_rooms_subscribers (ces_rooms_t *self, const char *name)
+{
+    assert (self && name);
+    room_t *room = (room_t *)zhashx_lookup (self->rooms, name);
+    return room ? room->subscribers : 0;
 }
 
 size_t
@@ -437,7 +502,15 @@ ces_rooms_test (bool verbose)
     zsock_set_xpub_verboser (pub, 1);
     assert (zsock_bind (router, "inproc://rooms-test-router") == 0);
     assert (zsock_bind (pub, "inproc://rooms-test-pub") == 0);
-    ces_rooms_t *rooms = ces_rooms_new (router, pub, NULL);
+    ces_store_limits_t limits = {CES_STORE_HISTORY,
+                                 CES_STORE_HISTORY_AGE,
+                                 CES_STORE_HISTORY_BYTES,
+                                 CES_STORE_STATE_KEYS,
+                                 NULL,
+                                 0};
+    char *error = NULL;
+    ces_store_t *store = ces_store_new (&limits, &error);
+    ces_rooms_t *rooms = ces_rooms_new (router, pub, NULL, store);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     zsock_set_identity (dealer, "peer");
     zsock_set_rcvtimeo (dealer, 2000);
@@ -448,12 +521,12 @@ ces_rooms_test (bool verbose)
     zframe_t *message = ces_frame_build ("R-1", "{}", 2);
 
     //  Nobody registered: no subscriber; registered but no SUB: unconnected
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1") ==
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
             CES_ROOMS_NO_SUBSCRIBER);
     ces_rooms_add (rooms, held, "R-1");
     ces_rooms_add (rooms, held, "R-1");
     assert (ces_rooms_registered (rooms) == 1);
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1") ==
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
             CES_ROOMS_UNCONNECTED);
 
     //  The SUB subscribes, then the sync topic; REGISTERED follows both
@@ -476,13 +549,22 @@ ces_rooms_test (bool verbose)
     zstr_free (&conn);
     zstr_free (&token);
 
-    //  Published as one frame, with the room's sequence number
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1") ==
+    //  Published as one frame, with the room's epoch and sequence number:
+    //  the store numbered the two events before, which nobody could get
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
             CES_ROOMS_PUBLISHED);
     zframe_t *published = zframe_recv (sub);
-    assert (published && zframe_size (published) == 6 + 6 + 10);
+    assert (published && zframe_size (published) == 6 + 6 + 18);
     assert (memcmp (zframe_data (published), "R-1\n{}peer/1", 12) == 0);
-    assert (zframe_data (published)[21] == 1);
+    assert (zframe_data (published)[29] == 3);
+    char epoch[CES_STORE_EPOCH_SIZE], seen[CES_STORE_EPOCH_SIZE];
+    uint64_t seq;
+    ces_store_position (store, "R-1", epoch, &seq);
+    snprintf (
+        seen, sizeof seen, "%016" PRIx64,
+        ((uint64_t)ntohl (*(uint32_t *)(zframe_data (published) + 14)) << 32) |
+            ntohl (*(uint32_t *)(zframe_data (published) + 18)));
+    assert (seq == 3 && streq (epoch, seen));
     zframe_destroy (&published);
 
     //  A pattern: registered, then its prefix topic; an event of a room
@@ -490,9 +572,9 @@ ces_rooms_test (bool verbose)
     zframe_t *building = ces_frame_build ("ITB-2202", "{}", 2);
     zframe_t *elsewhere = ces_frame_build ("ITC-1", "{}", 2);
     ces_rooms_add (rooms, held, "ITB-*");
-    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1") ==
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
             CES_ROOMS_UNCONNECTED);
-    assert (ces_rooms_publish (rooms, "ITC-1", elsewhere, "peer/1") ==
+    assert (ces_rooms_publish (rooms, "ITC-1", elsewhere, "peer/1", "", "") ==
             CES_ROOMS_NO_SUBSCRIBER);
     zsock_set_subscribe (sub, "ITB-");
     zsock_set_subscribe (sub, "ITB-2202\n");
@@ -512,9 +594,9 @@ ces_rooms_test (bool verbose)
     zstr_free (&command);
     zstr_free (&conn);
     zstr_free (&token);
-    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1") ==
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
             CES_ROOMS_PUBLISHED);
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1") ==
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
             CES_ROOMS_PUBLISHED);
     published = zframe_recv (sub);
     assert (published &&
@@ -534,7 +616,7 @@ ces_rooms_test (bool verbose)
     while (zpoller_wait (poller, 200) == pub)
         ces_rooms_recv_subscription (rooms);
     zpoller_destroy (&poller);
-    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1") ==
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
             CES_ROOMS_NO_SUBSCRIBER);
     zframe_destroy (&building);
     zframe_destroy (&elsewhere);
@@ -557,6 +639,7 @@ ces_rooms_test (bool verbose)
     ces_rooms_destroy (&rooms);
     ces_rooms_destroy (&rooms);
     assert (!rooms);
+    ces_store_destroy (&store);
     zsock_destroy (&pub);
     zsock_destroy (&router);
     //  @end

@@ -25,7 +25,9 @@ typedef enum {
 //  Create the room interest of a hub. router (a ROUTER) and pub (a verbose
 //  XPUB) are borrowed; mesh may be NULL and is borrowed: it is told when a
 //  room gets its first registration and loses its last.
-ces_rooms_t *ces_rooms_new (zsock_t *router, zsock_t *pub, ces_mesh_t *mesh);
+//  store (may be NULL, borrowed) numbers and keeps every published event.
+ces_rooms_t *ces_rooms_new (zsock_t *router, zsock_t *pub, ces_mesh_t *mesh,
+                            ces_store_t *store);
 
 //  Destroy it; idempotent, nulls the caller's pointer.
 void ces_rooms_destroy (ces_rooms_t **self_p);
@@ -50,11 +52,24 @@ void ces_rooms_recv_subscription (ces_rooms_t *self);
 //  Forget register syncs older than 10 s (their peer went away).
 void ces_rooms_expire_syncs (ces_rooms_t *self);
 
+//  Octets after the message and origin in a published frame
+#define CES_ROOMS_FOOTER 18
+
 //  Publish message ("ROOMID\n...", room its room ID) to the SUBs, as one
-//  frame: the message, origin, the origin's length (2 octets) and the
-//  room's sequence number (8 octets; 0 when only "*" is registered).
+//  frame: the message, origin, the origin's length (2 octets), the room's
+//  epoch (8 octets) and the event's sequence number in it (8 octets; both
+//  0 without a store). device and key are the event's state address ("").
+//  With a data directory the frame is held until ces_rooms_flush.
 ces_rooms_publish_t ces_rooms_publish (ces_rooms_t *self, const char *room,
-                                       zframe_t *message, const char *origin);
+                                       zframe_t *message, const char *origin,
+                                       const char *device, const char *key);
+
+//  Commit what the store appended, then send the held frames. The hub
+//  calls it after each batch of events.
+void ces_rooms_flush (ces_rooms_t *self);
+
+//  Connections that registered room itself.
+size_t ces_rooms_subscribers (ces_rooms_t *self, const char *room);
 
 //  Rooms some connection registered, and connections registered for "*".
 size_t ces_rooms_registered (ces_rooms_t *self);

@@ -50,9 +50,12 @@ struct _ces_routing_t {
     ces_proto_t *proto;
     ces_frame_t *frame;
     ces_event_t *event;
-    zhashx_t *links;     //  link id -> link_t
-    link_t *last_link;   //  the link of the last message, or NULL
-    ces_rooms_t *rooms;  //  room interest, and publishing
+    zhashx_t *links;    //  link id -> link_t
+    link_t *last_link;  //  the link of the last message, or NULL
+    ces_rooms_t *rooms; //  room interest, and publishing
+    ces_store_t *store; //  borrowed, may be NULL: what rooms remember
+    char device[CES_EVENT_ADDRESS_MAX + 1]; //  the checked event's state
+    char key[CES_EVENT_ADDRESS_MAX + 1];    //  address ("" when none)
     zlistx_t *repeaters; //  conn_t, not owned, in attach order
     zlistx_t *hub_peers; //  conn_t, not owned
     uint64_t next_repeater;
@@ -397,9 +400,16 @@ s_check_event (ces_routing_t *self, zframe_t *message, bool validated,
         *reason = ces_frame_strerror (rc);
         return CES_PROTO_ERR_MALFORMED;
     }
-    if (self->validate && !validated &&
-        ces_event_check (self->event, ces_frame_payload (self->frame),
-                         ces_frame_payload_size (self->frame))) {
+    const char *payload = (const char *)ces_frame_payload (self->frame);
+    size_t size = ces_frame_payload_size (self->frame);
+    bool check = self->validate && !validated;
+    self->device[0] = self->key[0] = 0;
+    //  With a store the scan also finds the state address: one pass
+    int problem = self->store ? ces_event_address (self->event, payload, size,
+                                                   self->device, self->key)
+                  : check     ? ces_event_check (self->event, payload, size)
+                              : 0;
+    if (problem && check) {
         s_count_drop (self, CES_DROP_MALFORMED);
         *reason = ces_event_error (self->event);
         return CES_PROTO_ERR_NOT_JSON;
@@ -416,8 +426,8 @@ s_route (ces_routing_t *self, zframe_t *message, ces_role_index_t role,
         role = CES_ROLE_INDEX_REPEATER;
     self->counters.events_in[role]++;
     const char *room = ces_frame_room (self->frame);
-    ces_rooms_publish_t published =
-        ces_rooms_publish (self->rooms, room, message, origin);
+    ces_rooms_publish_t published = ces_rooms_publish (
+        self->rooms, room, message, origin, self->device, self->key);
     bool delivered = published == CES_ROOMS_PUBLISHED;
     if (delivered)
         self->counters.published++;
@@ -638,6 +648,73 @@ s_handle_interest (ces_routing_t *self, link_t *link, ces_proto_id_t id)
                       "mesh command on a link that did not say MESH");
 }
 
+//  SYNC: a client's position, recovery and state, from the store
+static void
+s_handle_sync (ces_routing_t *self, link_t *link)
+{
+    if (!zhashx_lookup (link->conns, ces_proto_conn (self->proto))) {
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    const char *reason = "this hub keeps no room history (--history 0 and "
+                         "--state-keys 0)";
+    if (!self->store || ces_replay_sync (self->store, self->proto, &reason)) {
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_MALFORMED, reason);
+        return;
+    }
+    //  Delivered with the room's earlier events: a full queue would split
+    //  them from the live ones, so it is counted, and the client's edge
+    //  times out its wait
+    ces_proto_set_routing_id (self->proto, link->routing_id);
+    if (ces_proto_send (self->proto, self->router))
+        s_count_drop (self, zmq_errno () == EHOSTUNREACH ? CES_DROP_PEER_GONE
+                                                         : CES_DROP_QUEUE_FULL);
+    ces_proto_purge_events (self->proto);
+}
+
+cJSON *
+ces_routing_query (ces_routing_t *self, const char *request, size_t size,
+                   int *status)
+{
+    assert (self && request && status);
+    if (!self->store) {
+        *status = 404;
+        cJSON *answer = cJSON_CreateObject ();
+        cJSON_AddStringToObject (answer, "error",
+                                 "this hub keeps no room history");
+        return answer;
+    }
+    char room[CES_ROOM_MAX + 1];
+    cJSON *answer = ces_replay_query (self->store, request, size, status, room);
+    if (*status == 200 && *room)
+        cJSON_AddNumberToObject (
+            answer, "subscribers",
+            (double)ces_rooms_subscribers (self->rooms, room));
+    return answer;
+}
+
+//  QUERY: a /rooms view for an edge's HTTP client
+static void
+s_handle_query (ces_routing_t *self, link_t *link)
+{
+    zframe_t *request = ces_proto_message (self->proto);
+    int status = 400;
+    cJSON *answer =
+        ces_routing_query (self, (const char *)zframe_data (request),
+                           zframe_size (request), &status);
+    char *text = cJSON_PrintUnformatted (answer);
+    cJSON_Delete (answer);
+    char code[8];
+    snprintf (code, sizeof code, "%d", status);
+    zframe_t *body = zframe_new (text, strlen (text));
+    freen (text);
+    ces_proto_set_id (self->proto, CES_PROTO_ANSWER);
+    ces_proto_set_code (self->proto, code);
+    ces_proto_set_message (self->proto, &body);
+    s_send_to (self, link->routing_id);
+}
+
 //  A message from a link that said HELLO
 static void
 s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
@@ -670,6 +747,12 @@ s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
         case CES_PROTO_PEERS:
         case CES_PROTO_UNLINK:
             s_handle_interest (self, link, id);
+            break;
+        case CES_PROTO_SYNC:
+            s_handle_sync (self, link);
+            break;
+        case CES_PROTO_QUERY:
+            s_handle_query (self, link);
             break;
         case CES_PROTO_HEARTBEAT:
             ces_proto_set_id (self->proto, CES_PROTO_HEARTBEAT);
@@ -757,6 +840,13 @@ s_expire_links (ces_routing_t *self, int64_t now)
 }
 
 void
+ces_routing_flush (ces_routing_t *self)
+{
+    assert (self);
+    ces_rooms_flush (self->rooms);
+}
+
+void
 ces_routing_recv_subscription (ces_routing_t *self)
 {
     assert (self);
@@ -770,6 +860,8 @@ ces_routing_housekeeping (ces_routing_t *self)
     int64_t now = zclock_mono ();
     s_expire_links (self, now);
     ces_rooms_expire_syncs (self->rooms);
+    if (self->store)
+        ces_store_expire (self->store);
     //  Drops are logged once per interval, not once per event
     for (int reason = 0; reason < CES_DROP_REASONS; reason++) {
         uint64_t fresh =
@@ -880,7 +972,7 @@ ces_routing_presence (ces_routing_t *self, const char *room, cJSON *array)
 
 ces_routing_t *
 ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
-                 ces_mesh_t *mesh)
+                 ces_mesh_t *mesh, ces_store_t *store)
 {
     assert (hub_id && router && pub);
     ces_routing_t *self = (ces_routing_t *)zmalloc (sizeof (ces_routing_t));
@@ -897,7 +989,8 @@ ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
     self->frame = ces_frame_new (CES_PAYLOAD_MAX);
     self->event = ces_event_new ();
     self->links = zhashx_new ();
-    self->rooms = ces_rooms_new (router, pub, mesh);
+    self->store = store;
+    self->rooms = ces_rooms_new (router, pub, mesh, store);
     self->repeaters = zlistx_new ();
     self->hub_peers = zlistx_new ();
     assert (self->links && self->repeaters && self->hub_peers);
@@ -1025,11 +1118,12 @@ s_test_event_path (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
     zframe_t *published = zframe_recv (sub);
     const char *expected = "ITB-1101\n{\"key\":\"power\"}edge/2";
     size_t expected_size = strlen (expected);
-    assert (published && zframe_size (published) == expected_size + 10);
+    assert (published &&
+            zframe_size (published) == expected_size + CES_ROOMS_FOOTER);
     byte *data = zframe_data (published);
     assert (memcmp (data, expected, expected_size) == 0);
     assert (data[expected_size] == 0 && data[expected_size + 1] == 6);
-    assert (data[expected_size + 9] == 1); //  the room's first event
+    assert (data[expected_size + 17] == 1); //  the room's first event
     zframe_destroy (&published);
     char *deliver = zstr_recv (repeater);
     assert (deliver &&
@@ -1174,7 +1268,16 @@ ces_routing_test (bool verbose)
     zsock_set_xpub_verboser (pub, 1);
     assert (zsock_bind (router, "inproc://routing-test-router") == 0);
     assert (zsock_bind (pub, "inproc://routing-test-pub") == 0);
-    ces_routing_t *routing = ces_routing_new ("test-hub", router, pub, NULL);
+    ces_store_limits_t limits = {CES_STORE_HISTORY,
+                                 CES_STORE_HISTORY_AGE,
+                                 CES_STORE_HISTORY_BYTES,
+                                 CES_STORE_STATE_KEYS,
+                                 NULL,
+                                 0};
+    char *error = NULL;
+    ces_store_t *store = ces_store_new (&limits, &error);
+    ces_routing_t *routing =
+        ces_routing_new ("test-hub", router, pub, NULL, store);
     ces_routing_options_t options = {verbose ? CES_LOG_DEBUG : CES_LOG_ERROR,
                                      1000,
                                      true,
@@ -1218,6 +1321,7 @@ ces_routing_test (bool verbose)
     zpoller_destroy (&poller);
     ces_routing_destroy (&routing);
     ces_routing_destroy (&routing);
+    ces_store_destroy (&store);
     assert (!routing);
     zsock_destroy (&pub);
     zsock_destroy (&router);

@@ -67,9 +67,11 @@ typedef struct {
 } ces_routing_counters_t;
 
 //  Create a routing table for the hub hub_id. router (a ROUTER) and pub (an
-//  XPUB, verbose) are borrowed; mesh may be NULL and is borrowed.
+//  XPUB, verbose) are borrowed; mesh and store may be NULL and are
+//  borrowed.
 ces_routing_t *ces_routing_new (const char *hub_id, zsock_t *router,
-                                zsock_t *pub, ces_mesh_t *mesh);
+                                zsock_t *pub, ces_mesh_t *mesh,
+                                ces_store_t *store);
 
 //  Destroy the table; idempotent, nulls the caller's pointer.
 void ces_routing_destroy (ces_routing_t **self_p);
@@ -93,6 +95,15 @@ void ces_routing_set_options (ces_routing_t *self,
 //  Handle what is waiting on the ROUTER, up to max messages, without
 //  blocking. Returns how many were handled (0: nothing was waiting).
 int ces_routing_recv_router (ces_routing_t *self, int max);
+
+//  After a batch of events: commit what the store appended, then publish
+//  what waited for it (with a data directory).
+void ces_routing_flush (ces_routing_t *self);
+
+//  A /rooms view (a ces_replay request), with the room's subscribers;
+//  *status 200, 400 or 404. Caller owns the answer and must destroy it.
+cJSON *ces_routing_query (ces_routing_t *self, const char *request, size_t size,
+                          int *status);
 
 //  Handle one subscription or unsubscription waiting on the XPUB.
 void ces_routing_recv_subscription (ces_routing_t *self);

@@ -17,7 +17,8 @@ static const test_item_t s_tests[] = {
     {"counters", ces_counters_test},
     {"frame", ces_frame_test},         {"event", ces_event_test},
     {"proto", ces_proto_test},         {"link", ces_link_test},
-    {"http", ces_http_test},           {"rooms", ces_rooms_test},
+    {"http", ces_http_test},           {"store", ces_store_test},
+    {"replay", ces_replay_test},       {"rooms", ces_rooms_test},
     {"patterns", ces_patterns_test},
     {"routing", ces_routing_test}, {"hub", ces_hub_test},
     {"messenger", ces_messenger_test}, {"civetweb", ces_civetweb_test},
@@ -30,7 +31,7 @@ static const test_item_t s_tests[] = {
     {"wsclient", ces_wsclient_test},   {"hubpeer", ces_hubpeer_test},
     {"mesh", ces_mesh_test},           {"auth", ces_auth_test},
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
-    {"options", ces_options_test},
+    {"options", ces_options_test},     {"disk", ces_disk_test},
 };
 // clang-format on
 #define TEST_COUNT (sizeof (s_tests) / sizeof (s_tests[0]))

@@ -44,6 +44,7 @@ typedef struct {
     double tokens;      //  rate limit: a token bucket of max-rate
     int64_t refilled;
     const char *role;
+    bool v2; //  it chose the subprotocol ces.v2 (docs/PROTOCOL.md)
     ces_websocket_t *reader;
 } connection_t;
 
@@ -308,6 +309,9 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
     connection->refilled = zclock_mono ();
     connection->id = atomic_fetch_add (&self->next_id, 1) + 1;
     connection->role = role;
+    //  Version 2 is the messengers' only; everyone else is served as today
+    connection->v2 = streq (role, CES_ROLE_MESSENGER) &&
+                     ces_civetweb_choose_subprotocol (conn, CES_PROTOCOL_V2);
     connection->reader = ces_websocket_new (self->config.max_message);
     mg_set_user_connection_data (conn, connection);
     return 0;
@@ -329,6 +333,7 @@ s_ws_ready (struct mg_connection *conn, void *cbdata)
     ces_inbox_ask_open (self->inbox, connection->id, connection->role,
                         connection->wire, ces_grant_expiry (connection->grant),
                         remote, request->local_uri,
+                        connection->v2 ? CES_PROTOCOL_V2 : NULL,
                         ces_grant_subject (connection->grant));
 }
 
@@ -342,6 +347,7 @@ s_registration (worker_t *worker, connection_t *connection, const char *text,
 {
     ces_webserver_t *self = worker->server;
     ces_registration_t *registration = worker->registration;
+    ces_registration_set_v2 (registration, connection->v2);
     if (ces_registration_parse (registration, text, size)) {
         s_notice (worker, connection, ces_registration_error (registration));
         return;
@@ -360,6 +366,9 @@ s_registration (worker_t *worker, connection_t *connection, const char *text,
             return;
         }
     }
+    const char *recall = ces_registration_recall (registration);
+    if (recall)
+        ces_inbox_tell_recall (self->inbox, connection->id, recall);
     ces_inbox_tell_rooms (self->inbox, connection->id, create, rooms);
 }
 
@@ -523,6 +532,63 @@ s_http_interconnect (struct mg_connection *conn, void *cbdata)
                         "linking hubs needs a token with \"admin\": true\n");
     else if (grant)
         ces_http_control (conn, self->hub_control);
+    ces_grant_destroy (&grant);
+    return 1;
+}
+
+//  Keeps the rooms of a GET /rooms answer that grant may register
+static char *
+s_rooms_granted (const char *body, ces_grant_t *grant)
+{
+    cJSON *answer = cJSON_Parse (body);
+    cJSON *rooms = cJSON_GetObjectItemCaseSensitive (answer, "rooms");
+    for (int index = cJSON_GetArraySize (rooms) - 1; index >= 0; index--) {
+        const char *room = cJSON_GetStringValue (
+            cJSON_GetObjectItem (cJSON_GetArrayItem (rooms, index), "room"));
+        if (!room || !ces_grant_may_register (grant, room))
+            cJSON_DeleteItemFromArray (rooms, index);
+    }
+    char *text = answer ? cJSON_PrintUnformatted (answer) : strdup (body);
+    cJSON_Delete (answer);
+    return text;
+}
+
+//  GET /rooms, /rooms/ROOM, /rooms/ROOM/state, /rooms/ROOM/history: the
+//  hub answers; reading a room needs a grant to register it
+static int
+s_http_rooms (struct mg_connection *conn, void *cbdata)
+{
+    ces_webserver_t *self = (ces_webserver_t *)cbdata;
+    const struct mg_request_info *info = mg_get_request_info (conn);
+    if (!streq (info->request_method, "GET")) {
+        ces_http_reply (conn, 405, "text/plain", "use GET\n");
+        return 1;
+    }
+    ces_grant_t *grant = s_authorize (self, conn);
+    if (!grant)
+        return 1;
+    char room[CES_ROOM_MAX + 1];
+    char *request = ces_replay_request (
+        info->local_uri_raw ? info->local_uri_raw : info->local_uri,
+        info->query_string, room);
+    char *answer = NULL;
+    if (!request)
+        ces_http_reply (conn, 404, "text/plain", CES_ROOMS_PATHS);
+    else if (*room && !ces_grant_may_register (grant, room))
+        ces_http_reply (conn, 403, "text/plain",
+                        "reading a room needs a token that may register "
+                        "it\n");
+    else if (!(answer = ces_inbox_ask_query (self->inbox, request)))
+        ces_http_reply (conn, 503, "text/plain", "edge is busy or stopping\n");
+    else {
+        const char *body = strchr (answer, ' ');
+        body = body ? body + 1 : "{}";
+        char *granted = *room ? strdup (body) : s_rooms_granted (body, grant);
+        ces_http_reply (conn, atoi (answer), "application/json", granted);
+        freen (granted);
+    }
+    zstr_free (&answer);
+    freen (request);
     ces_grant_destroy (&grant);
     return 1;
 }
@@ -772,6 +838,8 @@ s_init_context (const struct mg_context *context)
     if (!self->config.outside)
         mg_set_request_handler (civet, "/interconnect", s_http_interconnect,
                                 self);
+    if (!self->config.outside)
+        mg_set_request_handler (civet, "/rooms", s_http_rooms, self);
     mg_set_request_handler (civet, "/status", s_http_status, self);
     mg_set_request_handler (civet, "/metrics", s_http_status, self);
     mg_set_request_handler (civet, "/health", s_http_status, self);

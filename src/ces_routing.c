@@ -673,6 +673,20 @@ s_handle_sync (ces_routing_t *self, link_t *link)
     ces_proto_purge_events (self->proto);
 }
 
+//  GET /rooms/ROOM (the "room" view) lists who holds the room: "presence"
+static void
+s_query_presence (ces_routing_t *self, const char *request, size_t size,
+                  const char *room, cJSON *answer)
+{
+    cJSON *query = cJSON_ParseWithLength (request, size);
+    const char *view =
+        cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (query, "view"));
+    if (view && streq (view, "room"))
+        ces_routing_presence (self, room,
+                              cJSON_AddArrayToObject (answer, "presence"));
+    cJSON_Delete (query);
+}
+
 cJSON *
 ces_routing_query (ces_routing_t *self, const char *request, size_t size,
                    int *status)
@@ -691,6 +705,8 @@ ces_routing_query (ces_routing_t *self, const char *request, size_t size,
         cJSON_AddNumberToObject (
             answer, "subscribers",
             (double)ces_rooms_subscribers (self->rooms, room));
+    if (*status == 200 && *room)
+        s_query_presence (self, request, size, room, answer);
     return answer;
 }
 
@@ -1242,6 +1258,16 @@ s_test_presence (ces_routing_t *routing, zpoller_t *poller)
     assert (!s_test_presence_of (routing, "JFSB-1", "p-edge/c1", &count));
     assert (count == 1);
 
+    //  GET /rooms/ROOM (the room view of a QUERY) carries the same list
+    s_test_send (routing, poller, edge, "EVENT", "c1", "ITB-3303\n{}", NULL);
+    const char *request = "{\"view\":\"room\",\"room\":\"ITB-3303\"}";
+    int status = 0;
+    cJSON *answer =
+        ces_routing_query (routing, request, strlen (request), &status);
+    assert (status == 200);
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (answer, "presence")) == 3);
+    cJSON_Delete (answer);
+
     //  ABSENT, DETACH and UNREGISTER take them away
     s_test_send (routing, poller, edge, "ABSENT", "c2", "ITB-*", NULL);
     assert (!s_test_presence_of (routing, "ITB-2202", "p-edge/c2", &count));
@@ -1297,12 +1323,13 @@ ces_routing_test (bool verbose)
     s_test_refusals (routing, poller, edge, sub);
 
     const ces_routing_counters_t *counters = ces_routing_counters (routing);
-    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 1);
+    //  (one of them the presence test's, which no SUB could get)
+    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 2);
     assert (counters->events_in[CES_ROLE_INDEX_REPEATER] == 1);
     assert (counters->published == 2 && counters->delivered_repeater == 1);
     assert (counters->drops[CES_DROP_MALFORMED] == 2);
     assert (counters->drops[CES_DROP_UNKNOWN_PEER] == 1);
-    assert (counters->drops[CES_DROP_UNCONNECTED] == 0);
+    assert (counters->drops[CES_DROP_UNCONNECTED] == 1);
     assert (counters->links == 2 && counters->rooms == 1);
     assert (counters->connections[CES_ROLE_INDEX_REPEATER] == 2);
     cJSON *status = cJSON_CreateObject ();

@@ -223,4 +223,61 @@ describe('patterns with token grants', { timeout: 60000 }, () => {
     sender.ws.send(e);
     for (const [n, watcher] of watchers.entries()) await expectEvent(watcher, e, `allowed watcher ${n}`);
   });
+
+  // The hub adds "presence" to its answer of the room view (ces_routing_query);
+  // the edge does not answer GET /rooms yet (its actor does not handle the
+  // inbox's QUERY): remove the skip once it does. Until then the edge's
+  // selftest covers presence end to end through the hub actor's PRESENCE.
+  it('presence: GET /rooms/ROOM lists who holds the room, by the room, a pattern or "*": id, role, edge, remote, subject, since, via',
+    { skip: 'GET /rooms is not answered by the edge yet (QUERY in the edge actor)' }, async () => {
+      const building = unique('ITB');
+      const room = `${building}-1101`;
+      const startedAt = Date.now();
+      const sender = await connect({ rooms: ['*'] });
+      const byPattern = await connect({ rooms: ['*'], sub: 'panel-ITB' });
+      const byRoom = await connect({ rooms: [room] });
+      const byStar = await connect({ register: ['*'], sub: 'dashboard' });
+      const elsewhere = await connect({ rooms: ['*'], sub: 'elsewhere' });
+      await byPattern.register([`${building}-*`, `${building}*`]);
+      await byRoom.register([room]);
+      await byStar.register(['*']);
+      await elsewhere.register([unique('ITC')]);
+      // The hub answers for rooms it has events of
+      const e = frame(room, { value: 'for the store' });
+      sender.ws.send(e);
+      await expectEvent(byRoom, e, 'the room has an event');
+      const reader = await sign({ rooms: ['*'] });
+      const presence = async () => {
+        const response = await fetch(`${ces.http}/rooms/${encodeURIComponent(room)}`,
+          { headers: { Authorization: `Bearer ${reader}` } });
+        const text = await response.text();
+        assert.equal(response.status, 200, text);
+        return JSON.parse(text).presence;
+      };
+      const list = await presence();
+      const find = (client) => list.find((p) => p.remote === `127.0.0.1:${client.port}`);
+      assert.equal(list.length, 3, `three hold ${room}: ${JSON.stringify(list)}`);
+      const [pattern, exact, star] = [find(byPattern), find(byRoom), find(byStar)];
+      assert.ok(pattern && exact && star, JSON.stringify(list));
+      assert.equal(pattern.via, `${building}-*`, 'the longest pattern that matches');
+      assert.equal(pattern.subject, 'panel-ITB');
+      assert.equal(exact.via, room);
+      assert.equal(exact.subject, undefined, 'no sub in its token: no subject');
+      assert.equal(star.via, '*');
+      assert.equal(star.subject, 'dashboard');
+      for (const entry of list) {
+        assert.equal(entry.role, 'messenger');
+        assert.match(entry.id, /^[^/]+\/\d+$/, 'link/conn');
+        assert.equal(typeof entry.edge, 'string');
+        assert.ok(entry.since >= startedAt - 1000 && entry.since <= Date.now() + 1000, `since ${entry.since}`);
+      }
+      assert.ok(!list.some((p) => p.subject === 'elsewhere'), 'a client of another room is not listed');
+      // Unregistering one pattern leaves the other; closing takes the client away
+      byPattern.ws.send(JSON.stringify({ rooms: [`${building}-*`], create: false }));
+      await sync(byPattern);
+      await until(presence, (l) => l.find((p) => p.subject === 'panel-ITB')?.via === `${building}*`,
+        'the panel now holds the room by the shorter pattern');
+      await byRoom.close();
+      await until(presence, (l) => l.length === 2 && !l.some((p) => p.via === room), 'the room\'s own client gone');
+    });
 });

@@ -28,8 +28,10 @@ build-tsan: deps-run
 	@cmake --build build-tsan -j $(JOBS)
 TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt"
 
+# Rooms' state, history and sequences survive restarts of make run
+CES_DATA_DIR ?= $(CURDIR)/data
 run: build
-	./build/ces
+	./build/ces --data-dir $(CES_DATA_DIR)
 
 # Normal build (with a valgrind run of the selftests), then ASan+UBSan, then
 # ThreadSanitizer (the threaded edge and repeater; timing bounds skipped)

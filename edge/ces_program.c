@@ -243,6 +243,10 @@ ces_program_banner (ces_program_t *self, int edge_port, int repeater_port,
                 "event)\n"
                 "  status:     http://127.0.0.1:%d/status  /metrics  /health\n",
                 edge_port, edge_port, edge_port, edge_port);
+    if (edge_port)
+        printf ("  rooms:      http://127.0.0.1:%d/rooms  (each room's state "
+                "and history; ces.v2 clients recover)\n",
+                edge_port);
     if (edge_port && self->kind == CES_PROGRAM_CES)
         printf ("  mesh:       POST http://127.0.0.1:%d/interconnect/HOST:PORT "
                 "(another hub's ROUTER)\n",

@@ -18,6 +18,7 @@
 #include "ces_disk.h"
 #include "ces_store.h"
 #include "ces_replay.h"
+#include "ces_cursor.h"
 #include "ces_rooms.h"
 #include "ces_routing.h"
 #include "ces_disk.h"

@@ -27,6 +27,8 @@ struct _ces_client_t {
     int64_t expiry; //  its token's, seconds since 1970; 0 = never
     zhashx_t *rooms;
     uint64_t events_in, events_out, dropped, errors;
+    ces_cursor_t *cursor; //  a version 2 client's; NULL for version 1
+    char *recall;         //  what its next registration also asks (v2)
 };
 
 ces_client_t *
@@ -75,6 +77,8 @@ ces_client_destroy (ces_client_t **self_p)
         s_leave_list (self->lists->blocked, &self->blocked_handle);
         ces_wire_release (&self->wire);
         zhashx_destroy (&self->rooms);
+        ces_cursor_destroy (&self->cursor);
+        zstr_free (&self->recall);
         freen (self->out);
         freen (self);
         *self_p = NULL;
@@ -199,15 +203,18 @@ s_make_room (ces_client_t *self, size_t size)
     }
 }
 
-//  Queues one frame if the buffer has room; force is for notices and
-//  control frames
+//  Queues one frame of count parts if the buffer has room; force is for
+//  notices, control frames and a version 2 client's replies
 static bool
-s_write (ces_client_t *self, int opcode, const void *data, size_t size,
-         bool force)
+s_write_parts (ces_client_t *self, int opcode, const void *const *parts,
+               const size_t *sizes, int count, bool force)
 {
     if (self->state == CES_CLIENT_SHUT ||
         (self->state == CES_CLIENT_CLOSING && opcode != CES_WS_CLOSE))
         return false;
+    size_t size = 0;
+    for (int part = 0; part < count; part++)
+        size += sizes[part];
     size_t pending = self->out_used - self->out_sent;
     //  An empty queue takes any one event, so that an event as large as
     //  max-message reaches a client even with a smaller client-queue
@@ -221,9 +228,11 @@ s_write (ces_client_t *self, int opcode, const void *data, size_t size,
     s_make_room (self, size);
     self->out_used +=
         ces_websocket_header (self->out + self->out_used, opcode, size);
-    if (size)
-        memcpy (self->out + self->out_used, data, size);
-    self->out_used += size;
+    for (int part = 0; part < count; part++)
+        if (sizes[part]) {
+            memcpy (self->out + self->out_used, parts[part], sizes[part]);
+            self->out_used += sizes[part];
+        }
     //  Sent at the end of the batch, one send() for all its frames, or
     //  now when that is already a socket buffer's worth
     if (self->blocked_handle)
@@ -233,6 +242,164 @@ s_write (ces_client_t *self, int opcode, const void *data, size_t size,
     else if (!self->pending_handle)
         self->pending_handle = zlistx_add_end (self->lists->pending, self);
     return true;
+}
+
+static bool
+s_write (ces_client_t *self, int opcode, const void *data, size_t size,
+         bool force)
+{
+    return s_write_parts (self, opcode, &data, &size, 1, force);
+}
+
+bool
+ces_client_send_sequenced (ces_client_t *self, const void *data, size_t size,
+                           uint64_t seq, bool force)
+{
+    assert (self && data);
+    //  ROOMID LF SEQ LF payload: the sequence goes after the room's line
+    const byte *newline = (const byte *)memchr (data, '\n', size);
+    size_t head = newline ? (size_t)(newline - (const byte *)data) + 1 : size;
+    char number[24];
+    int digits = snprintf (number, sizeof number, "%" PRIu64 "\n", seq);
+    const void *parts[] = {data, number, (const byte *)data + head};
+    size_t sizes[] = {head, (size_t)digits, size - head};
+    if (!s_write_parts (self, CES_WS_BINARY, parts, sizes, 3, force))
+        return false;
+    self->events_out++;
+    self->last_event = zclock_mono ();
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Version 2: each event with its sequence number, no gap, no duplicate
+
+ces_client_delivery_t
+ces_client_deliver_sequenced (ces_client_t *self, const char *room,
+                              uint64_t epoch, uint64_t seq, const byte *data,
+                              size_t size, bool own)
+{
+    assert (self && self->cursor && room);
+    const char *notice = NULL;
+    ces_cursor_verdict_t verdict =
+        own ? CES_CURSOR_SKIP
+            : ces_cursor_live (self->cursor, room, epoch, seq, &notice);
+    if (verdict == CES_CURSOR_HOLD ||
+        (own && ces_cursor_holding (self->cursor))) {
+        ces_cursor_hold (self->cursor, room, epoch, seq, data, size, own);
+        return CES_CLIENT_HELD;
+    }
+    if (own)
+        ces_cursor_own (self->cursor, room, epoch, seq);
+    if (verdict == CES_CURSOR_SKIP)
+        return CES_CLIENT_SKIPPED;
+    if (notice)
+        ces_client_send_text (self, notice);
+    if (!ces_client_send_sequenced (self, data, size, seq, false)) {
+        ces_cursor_missed (self->cursor, room, seq);
+        return CES_CLIENT_DROPPED;
+    }
+    //  Its queue has room again: the gaps it had are told now
+    char *gap;
+    while ((gap = ces_cursor_next_gap (self->cursor))) {
+        ces_client_send_text (self, gap);
+        freen (gap);
+    }
+    return CES_CLIENT_DELIVERED;
+}
+
+//  Live events held while its registrations were synced, now in order
+static void
+s_release_held (ces_client_t *self)
+{
+    char room[CES_ROOM_MAX + 1];
+    uint64_t epoch, seq;
+    const byte *data;
+    size_t size;
+    bool own;
+    while (ces_cursor_next_held (self->cursor, room, &epoch, &seq, &data, &size,
+                                 &own))
+        ces_client_deliver_sequenced (self, room, epoch, seq, data, size, own);
+}
+
+static void
+s_send_owned_text (ces_client_t *self, char **text_p)
+{
+    if (*text_p)
+        ces_client_send_text (self, *text_p);
+    zstr_free (text_p);
+}
+
+void
+ces_client_synced (ces_client_t *self, const char *header, zlist_t *events)
+{
+    assert (self && header && events);
+    if (!self->cursor)
+        return;
+    char *before, *after, *registered;
+    if (ces_cursor_synced (self->cursor, header, &before, &after, &registered))
+        return;
+    s_send_owned_text (self, &before);
+    //  Each: its sequence number (8 octets, big-endian), its message
+    for (zframe_t *event = (zframe_t *)zlist_first (events); event;
+         event = (zframe_t *)zlist_next (events)) {
+        const byte *data = zframe_data (event);
+        uint64_t seq = 0;
+        for (int i = 0; i < 8; i++)
+            seq = (seq << 8) | data[i];
+        ces_client_send_sequenced (self, data + 8, zframe_size (event) - 8, seq,
+                                   true);
+    }
+    s_send_owned_text (self, &after);
+    s_send_owned_text (self, &registered);
+    s_release_held (self);
+}
+
+void
+ces_client_expire_syncs (ces_client_t *self, int64_t now)
+{
+    assert (self);
+    if (!self->cursor)
+        return;
+    zlist_t *notices = ces_cursor_expire (self->cursor, now);
+    if (!notices)
+        return;
+    for (const char *text = (const char *)zlist_first (notices); text;
+         text = (const char *)zlist_next (notices))
+        ces_client_send_text (self, text);
+    zlist_destroy (&notices);
+    s_release_held (self);
+}
+
+void
+ces_client_set_v2 (ces_client_t *self)
+{
+    assert (self);
+    if (!self->cursor)
+        self->cursor = ces_cursor_new ();
+}
+
+ces_cursor_t *
+ces_client_cursor (ces_client_t *self)
+{
+    assert (self);
+    return self->cursor;
+}
+
+void
+ces_client_set_recall (ces_client_t *self, const char *options)
+{
+    assert (self);
+    zstr_free (&self->recall);
+    self->recall = options ? strdup (options) : NULL;
+}
+
+char *
+ces_client_take_recall (ces_client_t *self)
+{
+    assert (self);
+    char *recall = self->recall;
+    self->recall = NULL;
+    return recall;
 }
 
 bool

@@ -71,6 +71,40 @@ zhashx_t *ces_client_rooms (ces_client_t *self);
 
 //  Queues an event; false if its buffer was full (counted as dropped)
 bool ces_client_send_event (ces_client_t *self, const void *data, size_t size);
+//  Queues an event of a version 2 client, ROOMID LF SEQ LF payload (data
+//  is ROOMID LF payload); force: whatever the buffer holds (a replay).
+//  False if its buffer was full (counted as dropped)
+bool ces_client_send_sequenced (ces_client_t *self, const void *data,
+                                size_t size, uint64_t seq, bool force);
+//  What became of an event for a version 2 client
+typedef enum {
+    CES_CLIENT_DELIVERED,
+    CES_CLIENT_DROPPED, //  its queue was full: a gap it is told of later
+    CES_CLIENT_SKIPPED, //  it had it already, or it is its own
+    CES_CLIENT_HELD     //  it waits for a registration to be synced
+} ces_client_delivery_t;
+
+//  A live event of room (epoch, seq) for a version 2 client, through its
+//  cursor; own: it sent it (its position moves, nothing is written)
+ces_client_delivery_t
+ces_client_deliver_sequenced (ces_client_t *self, const char *room,
+                              uint64_t epoch, uint64_t seq, const byte *data,
+                              size_t size, bool own);
+//  The hub's SYNCED for it (header: its JSON; events: frames of an 8-octet
+//  sequence number and the message): replies, events, then what was held
+void ces_client_synced (ces_client_t *self, const char *header,
+                        zlist_t *events);
+//  Registrations with nothing (left) to wait for, or waiting too long:
+//  their notices, then what was held
+void ces_client_expire_syncs (ces_client_t *self, int64_t now);
+//  It speaks version 2 (ces.v2): it gets a cursor
+void ces_client_set_v2 (ces_client_t *self);
+//  Its cursor; NULL for a version 1 client
+ces_cursor_t *ces_client_cursor (ces_client_t *self);
+//  What its next registration also asks (a RECALL), kept until taken;
+//  take: caller owns the result (NULL: none)
+void ces_client_set_recall (ces_client_t *self, const char *options);
+char *ces_client_take_recall (ces_client_t *self);
 //  Queues a Text notice or a control frame, whatever the buffer holds
 void ces_client_send_text (ces_client_t *self, const char *text);
 void ces_client_send_control (ces_client_t *self, int opcode, const void *data,

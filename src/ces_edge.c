@@ -13,10 +13,17 @@
 #include "ces_classes.h"
 #include <malloc.h>
 
-#define SUBS_CONN "subs" //  the link connection holding the rooms union
-#define HTTP_CONN "http" //  the link connection of POST /event
-#define TICK      250    //  msecs between timer checks
-#define BATCH     1000   //  messages read from one source per poll
+#define SUBS_CONN     "subs" //  the link connection holding the rooms union
+#define HTTP_CONN     "http" //  the link connection of POST /event
+#define TICK          250    //  msecs between timer checks
+#define BATCH         1000   //  messages read from one source per poll
+#define QUERY_TIMEOUT 4000   //  msecs the hub has to answer a /rooms question
+
+//  A /rooms question waiting for the hub's answer
+typedef struct {
+    zframe_t *asker; //  the worker's routing ID at the inbox
+    int64_t deadline;
+} query_t;
 
 typedef struct {
     uint64_t events_in;
@@ -60,6 +67,8 @@ typedef struct {
     const char *post_conn;        //  the link connection of POSTed events
     int port;
     zhashx_t *clients; //  id -> ces_client_t (owns)
+    zhashx_t *queries; //  id -> query_t (owns)
+    uint64_t next_query;
     ces_client_lists_t lists;
     int64_t next_tick;
     trim_t trim;
@@ -136,11 +145,29 @@ typedef struct {
     size_t size;
 } fan_out_t;
 
+//  A version 2 client: with its sequence number, through its cursor
+static void
+s_deliver_sequenced (self_t *self, ces_client_t *client, fan_out_t *fan,
+                     bool own)
+{
+    ces_client_delivery_t delivery = ces_client_deliver_sequenced (
+        client, ces_link_room (self->link), ces_link_epoch (self->link),
+        ces_link_seq (self->link), fan->data, fan->size, own);
+    if (delivery == CES_CLIENT_DELIVERED)
+        self->counters.delivered++;
+    else if (delivery == CES_CLIENT_DROPPED &&
+             ces_client_state (client) == CES_CLIENT_OPEN)
+        self->counters.dropped_queue_full++;
+}
+
 static void
 s_fan_out_one (ces_client_t *client, void *arg)
 {
     fan_out_t *fan = (fan_out_t *)arg;
-    if (!fan->sender || !streq (fan->sender, ces_client_id (client)))
+    bool own = fan->sender && streq (fan->sender, ces_client_id (client));
+    if (ces_client_cursor (client))
+        s_deliver_sequenced (fan->self, client, fan, own);
+    else if (!own)
         s_deliver (fan->self, client, fan->data, fan->size);
 }
 
@@ -171,10 +198,68 @@ s_on_deliver (self_t *self)
                    ces_link_size (self->link));
 }
 
+//  The hub's answer to a version 2 client's SYNC
+static void
+s_on_synced (self_t *self)
+{
+    ces_client_t *client = (ces_client_t *)zhashx_lookup (
+        self->clients, ces_link_conn (self->link));
+    if (!client)
+        return;
+    char *header = strndup ((const char *)ces_link_data (self->link),
+                            ces_link_size (self->link));
+    ces_client_synced (client, header,
+                       ces_proto_events (ces_link_proto (self->link)));
+    freen (header);
+}
+
+//  The hub confirmed a registration: a version 2 client asks for its
+//  rooms' positions (state, recovery) before it is told
+static bool
+s_on_confirmed (ces_client_t *client, zlist_t *rooms, const char *options,
+                void *arg)
+{
+    self_t *self = (self_t *)arg;
+    ces_cursor_t *cursor = ces_client_cursor (client);
+    if (!cursor)
+        return false;
+    zlist_t *requests = ces_cursor_confirmed (cursor, rooms, options);
+    for (const char *request = (const char *)zlist_first (requests); request;
+         request = (const char *)zlist_next (requests))
+        //  Unsent (the hub just went away): the registration times out
+        ces_link_sync (self->link, ces_client_id (client), request);
+    zlist_destroy (&requests);
+    ces_client_expire_syncs (client, zclock_mono ());
+    return true;
+}
+
+//  The hub's answer to a /rooms question of an HTTP client
+static void
+s_on_answer (self_t *self)
+{
+    query_t *query =
+        (query_t *)zhashx_lookup (self->queries, ces_link_conn (self->link));
+    if (!query)
+        return; //  answered already: it took too long
+    char *answer =
+        zsys_sprintf ("%s %.*s", ces_proto_code (ces_link_proto (self->link)),
+                      (int)ces_link_size (self->link),
+                      (const char *)ces_link_data (self->link));
+    ces_inbox_answer_deferred (self->inbox, &query->asker, answer);
+    freen (answer);
+    zhashx_delete (self->queries, ces_link_conn (self->link));
+}
+
 static void
 s_on_link_event (self_t *self, ces_link_event_t event)
 {
     switch (event) {
+        case CES_LINK_SYNCED:
+            s_on_synced (self);
+            break;
+        case CES_LINK_ANSWER:
+            s_on_answer (self);
+            break;
         case CES_LINK_PUBLISHED:
             s_fan_out (self);
             break;
@@ -219,6 +304,8 @@ s_client_open (self_t *self)
         ces_inbox_remote (self->inbox), ces_inbox_expiry (self->inbox),
         &self->options->limits, &self->lists);
     zhashx_insert (self->clients, id, client);
+    if (streq (ces_inbox_protocol (self->inbox), CES_PROTOCOL_V2))
+        ces_client_set_v2 (client);
     ces_link_attach_client (self->link, id, ces_client_role (client),
                             ces_client_remote (client),
                             ces_inbox_subject (self->inbox));
@@ -254,9 +341,10 @@ s_client_register (self_t *self, ces_client_t *client)
 {
     if (!self->room_index)
         return;
-    if (ces_room_index_register (self->room_index, client,
-                                 ces_inbox_rooms (self->inbox),
-                                 (size_t)self->options->max_rooms) == 0)
+    char *options = ces_client_take_recall (client);
+    if (ces_room_index_register (
+            self->room_index, client, ces_inbox_rooms (self->inbox),
+            (size_t)self->options->max_rooms, &options) == 0)
         return;
     ces_client_count_error (client);
     self->counters.over_limit++;
@@ -305,6 +393,12 @@ s_client_says (self_t *self, ces_inbox_command_t command, ces_client_t *client)
             self->counters.events_in++;
             s_forward_event (self, client, ces_client_id (client), frame);
             break;
+        case CES_INBOX_RECALL: {
+            char *options = zframe_strdup (frame);
+            ces_client_set_recall (client, options);
+            zstr_free (&options);
+            break;
+        }
         case CES_INBOX_REGISTER:
             s_client_register (self, client);
             break;
@@ -365,6 +459,31 @@ s_post (self_t *self)
 }
 
 //  Reads and acts on one inbox message; false if there was none
+//  A /rooms question: the hub answers it (s_on_answer), or nobody
+static void
+s_query (self_t *self)
+{
+    zframe_t *asker = ces_inbox_defer (self->inbox);
+    if (!asker)
+        return;
+    char *id = zsys_sprintf ("q%" PRIu64, ++self->next_query);
+    char *request = zframe_strdup (ces_inbox_frame (self->inbox));
+    if (ces_link_query (self->link, id, request) == 0) {
+        query_t *query = (query_t *)zmalloc (sizeof (query_t));
+        assert (query);
+        query->asker = asker;
+        asker = NULL;
+        query->deadline = zclock_mono () + QUERY_TIMEOUT;
+        zhashx_insert (self->queries, id, query);
+    } else
+        ces_inbox_answer_deferred (
+            self->inbox, &asker,
+            "503 {\"error\":\"the hub is unreachable from this edge\"}");
+    zframe_destroy (&asker);
+    freen (request);
+    freen (id);
+}
+
 static bool
 s_handle_inbox (self_t *self)
 {
@@ -378,7 +497,9 @@ s_handle_inbox (self_t *self)
         char *answer = s_answer (self, command);
         ces_inbox_answer (self->inbox, answer);
         freen (answer);
-    } else if (command == CES_INBOX_POST)
+    } else if (command == CES_INBOX_QUERY)
+        s_query (self);
+    else if (command == CES_INBOX_POST)
         s_post (self);
     else if (command == CES_INBOX_BADPOST)
         self->counters.malformed++;
@@ -425,6 +546,25 @@ s_count_verdict (self_t *self, ces_client_verdict_t verdict)
     counters->closed_silent += verdict == CES_CLIENT_SILENT;
 }
 
+//  Questions the hub did not answer in time (their askers give up soon)
+static void
+s_expire_queries (self_t *self, int64_t now)
+{
+    zlist_t *late = zlist_new ();
+    for (query_t *query = (query_t *)zhashx_first (self->queries); query;
+         query = (query_t *)zhashx_next (self->queries))
+        if (query->deadline <= now) {
+            ces_inbox_answer_deferred (
+                self->inbox, &query->asker,
+                "504 {\"error\":\"the hub did not answer in time\"}");
+            zlist_append (late, (void *)zhashx_cursor (self->queries));
+        }
+    for (const char *id = (const char *)zlist_first (late); id;
+         id = (const char *)zlist_next (late))
+        zhashx_delete (self->queries, id);
+    zlist_destroy (&late);
+}
+
 static void
 s_tick (self_t *self)
 {
@@ -433,8 +573,10 @@ s_tick (self_t *self)
     ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
     while (client) {
         s_count_verdict (self, ces_client_check (client, now, wall));
+        ces_client_expire_syncs (client, now);
         client = (ces_client_t *)zhashx_next (self->clients);
     }
+    s_expire_queries (self, now);
     self->next_tick = now + TICK;
     s_trim_if_due (self, now);
 }
@@ -636,6 +778,7 @@ s_link (self_t *self)
         ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
         self->room_index =
             ces_room_index_new (self->link, SUBS_CONN, self->clients);
+        ces_room_index_set_confirmed (self->room_index, s_on_confirmed, self);
         self->post_conn = HTTP_CONN;
         return NULL;
     }
@@ -803,6 +946,15 @@ s_client_destroy (void **item_p)
     ces_client_destroy ((ces_client_t **)item_p);
 }
 
+static void
+s_query_destroy (void **item_p)
+{
+    query_t *query = (query_t *)*item_p;
+    zframe_destroy (&query->asker);
+    freen (query);
+    *item_p = NULL;
+}
+
 static self_t *
 s_self_new (zsock_t *pipe, bool outside)
 {
@@ -814,6 +966,9 @@ s_self_new (zsock_t *pipe, bool outside)
     self->clients = zhashx_new ();
     assert (self->clients);
     zhashx_set_destructor (self->clients, s_client_destroy);
+    self->queries = zhashx_new ();
+    assert (self->queries);
+    zhashx_set_destructor (self->queries, s_query_destroy);
     self->lists.pending = zlistx_new ();
     self->lists.blocked = zlistx_new ();
     return self;
@@ -829,6 +984,7 @@ s_self_destroy (self_t **self_p)
         ces_room_index_destroy (&self->room_index);
         ces_outside_destroy (&self->outside);
         zhashx_destroy (&self->clients);
+        zhashx_destroy (&self->queries);
         zlistx_destroy (&self->lists.pending);
         zlistx_destroy (&self->lists.blocked);
         ces_webserver_destroy (&self->webserver);

@@ -79,6 +79,44 @@ ces_http_control (struct mg_connection *conn, const char *endpoint)
     zstr_free (&fixed);
 }
 
+//  GET /rooms views: the hub answers on its control socket
+static void
+s_rooms (ces_http_t *self, struct mg_connection *conn)
+{
+    const struct mg_request_info *info = mg_get_request_info (conn);
+    char room[CES_ROOM_MAX + 1];
+    char *request = ces_replay_request (
+        info->local_uri_raw ? info->local_uri_raw : info->local_uri,
+        info->query_string, room);
+    pthread_mutex_lock (&self->lock);
+    char *control = self->control ? strdup (self->control) : NULL;
+    pthread_mutex_unlock (&self->lock);
+    if (!streq (info->request_method, "GET"))
+        ces_http_reply (conn, 405, "text/plain", "use GET\n");
+    else if (!request || !control)
+        ces_http_reply (conn, 404, "text/plain", CES_ROOMS_PATHS);
+    else {
+        zsock_t *asker = zsock_new (ZMQ_DEALER);
+        assert (asker);
+        zsock_set_rcvtimeo (asker, 3000);
+        zsock_set_linger (asker, 0);
+        char *status = NULL, *body = NULL;
+        if (zsock_connect (asker, "%s", control) == 0 &&
+            zstr_sendx (asker, "QUERY", request, NULL) == 0)
+            zstr_recvx (asker, &status, &body, NULL);
+        if (status && body)
+            ces_http_reply (conn, atoi (status), "application/json", body);
+        else
+            ces_http_reply (conn, 503, "text/plain",
+                            "the hub did not answer in 3 s\n");
+        zstr_free (&status);
+        zstr_free (&body);
+        zsock_destroy (&asker);
+    }
+    freen (control);
+    freen (request);
+}
+
 static int
 s_handle (struct mg_connection *conn, void *cbdata)
 {
@@ -91,6 +129,10 @@ s_handle (struct mg_connection *conn, void *cbdata)
         pthread_mutex_unlock (&self->lock);
         ces_http_control (conn, control);
         zstr_free (&control);
+        return 1;
+    }
+    if (strncmp (uri, "/rooms", 6) == 0 && (uri[6] == 0 || uri[6] == '/')) {
+        s_rooms (self, conn);
         return 1;
     }
     pthread_mutex_lock (&self->lock);
@@ -107,8 +149,8 @@ s_handle (struct mg_connection *conn, void *cbdata)
         ces_http_reply (conn, 200, "text/plain; version=0.0.4", metrics);
     else
         ces_http_reply (conn, 404, "text/plain",
-                        "not found; try /health, /status, /metrics or "
-                        "/interconnect\n");
+                        "not found; try /health, /status, /metrics, "
+                        "/interconnect or /rooms\n");
     freen (status);
     freen (metrics);
     return 1;

@@ -150,20 +150,25 @@ ces_replay_query (ces_store_t *store, const char *request, size_t size,
     else {
         snprintf (room, CES_ROOM_MAX + 1, "%s", name);
         answer = cJSON_CreateObject ();
-        bool known =
-            streq (view, "room")    ? ces_store_room_json (store, room, answer)
-            : streq (view, "state") ? ces_store_state_json (store, room, answer)
-            : streq (view, "history")
-                ? ces_store_history_json (store, room, since, (size_t)limit,
-                                          answer)
-                : (cJSON_Delete (answer),
-                   answer = s_error (status, 400, "unknown view"), true);
+        bool known = false;
+        *status = 200;
+        if (streq (view, "room"))
+            known = ces_store_room_json (store, room, answer);
+        else if (streq (view, "state"))
+            known = ces_store_state_json (store, room, answer);
+        else if (streq (view, "history"))
+            known = ces_store_history_json (store, room, since, (size_t)limit,
+                                            answer);
+        else {
+            cJSON_Delete (answer);
+            answer = s_error (status, 400, "unknown view");
+            known = true;
+        }
         if (!known) {
             cJSON_Delete (answer);
             answer =
                 s_error (status, 404, "this hub has no event of that room");
-        } else if (*status != 400)
-            *status = 200;
+        }
     }
     cJSON_Delete (query);
     return answer;

@@ -13,7 +13,16 @@ struct _ces_room_index_t {
     ces_patterns_t *patterns; //  pattern -> zlistx of ces_client_t
     zhashx_t *union_; //  room -> number of clients, subscribed at the hub
     ces_waiters_t *waiters;
+    ces_room_index_confirmed_fn *confirmed; //  may take over the notice
+    void *confirmed_arg;
 };
+
+//  A client that waits for the hub's confirmation of a registration
+typedef struct {
+    char *id;
+    zlist_t *rooms;
+    char *options; //  a version 2 client's RECALL, or NULL
+} waiter_t;
 
 static void
 s_list_destroy (void **item_p)
@@ -25,12 +34,14 @@ s_list_destroy (void **item_p)
 
 static void s_notify (void *waiter, void *arg);
 
-//  A waiter: the client's id, then its rooms
 static void
 s_waiter_destroy (void **item_p)
 {
-    zlist_t *waiter = (zlist_t *)*item_p;
-    zlist_destroy (&waiter);
+    waiter_t *waiter = (waiter_t *)*item_p;
+    zstr_free (&waiter->id);
+    zlist_destroy (&waiter->rooms);
+    zstr_free (&waiter->options);
+    freen (waiter);
     *item_p = NULL;
 }
 
@@ -147,25 +158,31 @@ s_over_limit (ces_client_t *client, zlist_t *rooms, size_t max_rooms)
 }
 
 //  The client waits for the hub's confirmation of everything it asked
-static zlist_t *
-s_waiter_new (ces_client_t *client, zlist_t *rooms)
+static waiter_t *
+s_waiter_new (ces_client_t *client, zlist_t *rooms, char **options_p)
 {
-    zlist_t *waiter = zlist_new ();
-    zlist_autofree (waiter);
-    zlist_append (waiter, (void *)ces_client_id (client));
+    waiter_t *waiter = (waiter_t *)zmalloc (sizeof (waiter_t));
+    assert (waiter);
+    waiter->id = strdup (ces_client_id (client));
+    waiter->rooms = zlist_new ();
+    zlist_autofree (waiter->rooms);
     for (const char *room = (const char *)zlist_first (rooms); room;
          room = (const char *)zlist_next (rooms))
-        zlist_append (waiter, (void *)room);
+        zlist_append (waiter->rooms, (void *)room);
+    waiter->options = *options_p;
+    *options_p = NULL;
     return waiter;
 }
 
 int
 ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
-                         zlist_t *rooms, size_t max_rooms)
+                         zlist_t *rooms, size_t max_rooms, char **options_p)
 {
-    assert (self && client && rooms);
-    if (s_over_limit (client, rooms, max_rooms))
+    assert (self && client && rooms && options_p);
+    if (s_over_limit (client, rooms, max_rooms)) {
+        zstr_free (options_p);
         return -1;
+    }
     zhashx_t *held = ces_client_rooms (client);
     zlist_t *fresh = zlist_new ();
     zlist_t *mine = zlist_new (); //  new to the client: its presence
@@ -185,7 +202,7 @@ ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
                             ? ces_link_register (self->link, self->conn, fresh)
                             : NULL;
     ces_waiters_sent (self->waiters, token);
-    ces_waiters_add (self->waiters, s_waiter_new (client, rooms),
+    ces_waiters_add (self->waiters, s_waiter_new (client, rooms, options_p),
                      ces_link_connected (self->link));
     zlist_destroy (&fresh);
     return 0;
@@ -310,20 +327,34 @@ ces_room_index_each (ces_room_index_t *self, const char *room,
     }
 }
 
-//  Tells {"registered":[...]} if the client is still there
+void
+ces_room_index_set_confirmed (ces_room_index_t *self,
+                              ces_room_index_confirmed_fn *confirmed, void *arg)
+{
+    assert (self);
+    self->confirmed = confirmed;
+    self->confirmed_arg = arg;
+}
+
+//  Tells {"registered":[...]} if the client is still there (or lets the
+//  owner's callback answer)
 static void
 s_notify (void *waiter_item, void *arg)
 {
     ces_room_index_t *self = (ces_room_index_t *)arg;
-    zlist_t *waiter = (zlist_t *)waiter_item;
-    ces_client_t *client = (ces_client_t *)zhashx_lookup (
-        self->clients, (const char *)zlist_first (waiter));
+    waiter_t *waiter = (waiter_t *)waiter_item;
+    ces_client_t *client =
+        (ces_client_t *)zhashx_lookup (self->clients, waiter->id);
     if (!client)
+        return;
+    if (self->confirmed &&
+        self->confirmed (client, waiter->rooms, waiter->options,
+                         self->confirmed_arg))
         return;
     cJSON *notice = cJSON_CreateObject ();
     cJSON *list = cJSON_AddArrayToObject (notice, "registered");
-    for (const char *room = (const char *)zlist_next (waiter); room;
-         room = (const char *)zlist_next (waiter))
+    for (const char *room = (const char *)zlist_first (waiter->rooms); room;
+         room = (const char *)zlist_next (waiter->rooms))
         cJSON_AddItemToArray (list, cJSON_CreateString (room));
     char *text = cJSON_PrintUnformatted (notice);
     cJSON_Delete (notice);
@@ -416,18 +447,20 @@ ces_room_index_test (bool verbose)
         ces_client_new ("2", CES_ROLE_MESSENGER, NULL, "b", 0, &limits, &lists);
     zhashx_insert (clients, "1", one);
     zhashx_insert (clients, "2", two);
+    char *no_options = NULL;
     zlist_t *asked = zlist_new ();
     zlist_append (asked, (void *)"R1");
     zlist_append (asked, (void *)"R2");
-    assert (ces_room_index_register (rooms, one, asked, 0) == 0);
-    assert (ces_room_index_register (rooms, one, asked, 2) == 0); //  the same
+    assert (ces_room_index_register (rooms, one, asked, 0, &no_options) == 0);
+    assert (ces_room_index_register (rooms, one, asked, 2, &no_options) ==
+            0); //  the same
     zlist_append (asked, (void *)"R3");
-    assert (ces_room_index_register (rooms, one, asked, 2) == -1);
+    assert (ces_room_index_register (rooms, one, asked, 2, &no_options) == -1);
     zlist_destroy (&asked);
     asked = zlist_new ();
     zlist_append (asked, (void *)"R1");
     zlist_append (asked, (void *)"*");
-    assert (ces_room_index_register (rooms, two, asked, 0) == 0);
+    assert (ces_room_index_register (rooms, two, asked, 0, &no_options) == 0);
     zlist_destroy (&asked);
     assert (ces_room_index_size (rooms) == 3); //  R1, R2, *
     int count = 0;
@@ -441,10 +474,10 @@ ces_room_index_test (bool verbose)
     //  Patterns: one on ITB-* alone; two on ITB-1101, IT*, ITB-* and *
     asked = zlist_new ();
     zlist_append (asked, (void *)"ITB-*");
-    assert (ces_room_index_register (rooms, one, asked, 0) == 0);
+    assert (ces_room_index_register (rooms, one, asked, 0, &no_options) == 0);
     zlist_append (asked, (void *)"ITB-1101");
     zlist_append (asked, (void *)"IT*");
-    assert (ces_room_index_register (rooms, two, asked, 0) == 0);
+    assert (ces_room_index_register (rooms, two, asked, 0, &no_options) == 0);
     zlist_destroy (&asked);
     count = 0;
     ces_room_index_each (rooms, "ITB-1101", s_test_count, &count);

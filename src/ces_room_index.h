@@ -21,9 +21,20 @@ ces_room_index_t *ces_room_index_new (ces_link_t *link, const char *conn,
 void ces_room_index_destroy (ces_room_index_t **self_p);
 
 //  Registers rooms for client, at most max_rooms in all (0: any); -1 if
-//  that is over the limit (nothing registered)
+//  that is over the limit (nothing registered). *options_p (a version 2
+//  client's RECALL, or NULL) is taken and given back at confirmation.
 int ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
-                             zlist_t *rooms, size_t max_rooms);
+                             zlist_t *rooms, size_t max_rooms,
+                             char **options_p);
+
+//  Called when the hub confirmed a registration of client, instead of
+//  the {"registered":[...]} notice when it returns true
+typedef bool (ces_room_index_confirmed_fn) (ces_client_t *client,
+                                            zlist_t *rooms, const char *options,
+                                            void *arg);
+void ces_room_index_set_confirmed (ces_room_index_t *self,
+                                   ces_room_index_confirmed_fn *confirmed,
+                                   void *arg);
 void ces_room_index_unregister (ces_room_index_t *self, ces_client_t *client,
                                 const char *room);
 void ces_room_index_unregister_all (ces_room_index_t *self,

@@ -224,12 +224,9 @@ describe('patterns with token grants', { timeout: 60000 }, () => {
     for (const [n, watcher] of watchers.entries()) await expectEvent(watcher, e, `allowed watcher ${n}`);
   });
 
-  // The hub adds "presence" to its answer of the room view (ces_routing_query);
-  // the edge does not answer GET /rooms yet (its actor does not handle the
-  // inbox's QUERY): remove the skip once it does. Until then the edge's
-  // selftest covers presence end to end through the hub actor's PRESENCE.
+  // The hub adds "presence" to its answer of the room view (ces_routing_query)
   it('presence: GET /rooms/ROOM lists who holds the room, by the room, a pattern or "*": id, role, edge, remote, subject, since, via',
-    { skip: 'GET /rooms is not answered by the edge yet (QUERY in the edge actor)' }, async () => {
+    async () => {
       const building = unique('ITB');
       const room = `${building}-1101`;
       const startedAt = Date.now();

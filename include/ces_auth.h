@@ -10,11 +10,12 @@
         {"register": ["ITB-1101", "ITB-*"], "send": ["*"], "exp": 1767225600}
 
     An entry is a room ID, a prefix ending in '*' ("ITB-*"), or "*" (every
-    room); "rooms" grants both. "exp" (seconds since 1970) is enforced at
-    the upgrade and on the open connection. Clients from the "open"
-    networks (CIDR list) need no token and may do everything, for old
-    services that cannot send one. An Origin allow-list, when set, refuses
-    browsers from other sites.
+    room); "rooms" grants both. Registering a pattern ("ITB-*") needs a
+    grant of all of its rooms: "ITB-*", a shorter prefix ("IT*") or "*".
+    "exp" (seconds since 1970) is enforced at the upgrade and on the open
+    connection. Clients from the "open" networks (CIDR list) need no token
+    and may do everything, for old services that cannot send one. An Origin
+    allow-list, when set, refuses browsers from other sites.
 
     Read-only once configured, so civetweb's worker threads share one.
     =========================================================================
@@ -67,6 +68,9 @@ bool ces_grant_may_send (ces_grant_t *self, const char *room);
 bool ces_grant_is_admin (ces_grant_t *self);
 //  Seconds since 1970 when it expires; 0 = never.
 int64_t ces_grant_expiry (ces_grant_t *self);
+//  The token's subject ("sub", at most 255 bytes, control characters as
+//  '?'), or NULL: no token, or none in it. Belongs to the grant.
+const char *ces_grant_subject (ces_grant_t *self);
 void ces_grant_destroy (ces_grant_t **self_p);
 
 #endif

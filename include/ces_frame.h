@@ -3,7 +3,9 @@
 
     A frame is a room ID, a newline, and a payload. Extra newlines before the
     payload and one trailing newline (CRLF too) are tolerated; the codec never
-    adds any. The room ID is 1-128 bytes with no control characters or spaces.
+    adds any. The room ID is 1-128 bytes with no control characters or spaces,
+    and does not end in '*' after another byte (that is a pattern of rooms,
+    for registrations only).
     Parsing gives a view into the caller's bytes: nothing is copied but the
     room ID.
     =========================================================================
@@ -20,7 +22,8 @@ typedef enum {
     CES_FRAME_ROOM_TOO_LONG, //  room ID over 128 bytes
     CES_FRAME_ROOM_BAD_CHAR, //  space or control character in the room ID
     CES_FRAME_NO_PAYLOAD,    //  nothing after the newline(s)
-    CES_FRAME_TOO_LARGE      //  payload over the configured limit
+    CES_FRAME_TOO_LARGE,     //  payload over the configured limit
+    CES_FRAME_ROOM_PATTERN   //  room ID ends in '*': a pattern, not a room
 } ces_frame_error_t;
 
 //  Create a parser that accepts payloads up to max_payload bytes
@@ -59,6 +62,11 @@ const char *ces_frame_error_name (ces_frame_error_t code);
 
 //  Check a room ID on its own; returns CES_FRAME_OK or a room error.
 ces_frame_error_t ces_frame_check_room (const char *room, size_t size);
+
+//  Check the room ID of an event: a room ID that is not a pattern of rooms
+//  ("ITB-*", see ces_patterns). "*" alone is still a room an event may
+//  name (it reaches the clients of "*"), as it always was.
+ces_frame_error_t ces_frame_check_event_room (const char *room, size_t size);
 
 //  Is data well-formed UTF-8 (RFC 3629)? Room IDs must be, and so must a
 //  WebSocket Text message.

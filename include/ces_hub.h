@@ -48,6 +48,12 @@
         zstr_send (hub, "STATUS");
         char *json = zstr_recv (hub);
 
+    PRESENCE replies with one string, a JSON array: the connections that
+    hold a room, a pattern that matches it, or "*" (ces_routing_presence):
+
+        zstr_sendx (hub, "PRESENCE", "ITB-1101", NULL);
+        char *json = zstr_recv (hub);
+
     VERBOSE is the same as log-level debug. $TERM ends the actor.
     @end
     =========================================================================

@@ -51,6 +51,14 @@ zsock_t *ces_link_sub (ces_link_t *self);
 //  Attach a connection with a role; kept across hub restarts.
 void ces_link_attach (ces_link_t *self, const char *conn, const char *role);
 
+//  The same, for a client whose presence the hub shows: its address as
+//  seen here and its token's subject (either may be NULL). They go in
+//  ATTACH only to a hub whose WELCOME said "presence" (hubs from before
+//  take two fields and no more).
+void ces_link_attach_client (ces_link_t *self, const char *conn,
+                             const char *role, const char *remote,
+                             const char *subject);
+
 //  Detach a connection and drop its rooms.
 void ces_link_detach (ces_link_t *self, const char *conn);
 
@@ -140,5 +148,17 @@ void ces_link_set_log_level (ces_link_t *self, int level);
 //  trusts the link (over inproc://, with CURVE, or told to with "SET
 //  trust-validated true") then skips its own JSON scan. Default false.
 void ces_link_set_validated (ces_link_t *self, bool validated);
+
+//  Say "presence" in every HELLO: this link's REGISTERs are the union of
+//  what its clients hold, and ces_link_present says which client holds
+//  what. Default false (an embedded messenger's REGISTERs are its own).
+void ces_link_set_presence (ces_link_t *self, bool presence);
+
+//  An attached connection's client holds rooms (patterns, "*") now, or no
+//  longer (present false; NULL or no rooms: none). Kept across hub
+//  restarts; told with PRESENT and ABSENT to a hub whose WELCOME said
+//  "presence", to nobody else. Subscribes nothing: see ces_link_register.
+void ces_link_present (ces_link_t *self, const char *conn, zlist_t *rooms,
+                       bool present);
 
 #endif

@@ -18,7 +18,7 @@
 typedef enum {
     CES_PROTO_HELLO = 1,  //  peer -> hub: version, name
     CES_PROTO_WELCOME,    //  hub -> peer: version, hub_id, heartbeat
-    CES_PROTO_ATTACH,     //  peer -> hub: conn, role
+    CES_PROTO_ATTACH,     //  peer -> hub: conn, role [remote [subject]]
     CES_PROTO_DETACH,     //  peer -> hub: conn
     CES_PROTO_REGISTER,   //  peer -> hub: conn, token, rooms
     CES_PROTO_UNREGISTER, //  peer -> hub: conn, rooms (none = all)
@@ -34,7 +34,9 @@ typedef enum {
     CES_PROTO_SYNC,       //  peer -> hub: conn, request (JSON)
     CES_PROTO_SYNCED,     //  hub -> peer: conn, header (JSON), events
     CES_PROTO_QUERY,      //  peer -> hub: conn (a query ID), request (JSON)
-    CES_PROTO_ANSWER      //  hub -> peer: conn (its ID), status, body (JSON)
+    CES_PROTO_ANSWER,     //  hub -> peer: conn (its ID), status, body (JSON)
+    CES_PROTO_PRESENT,    //  peer -> hub: conn, rooms its client holds
+    CES_PROTO_ABSENT      //  peer -> hub: conn, rooms (none = all)
 } ces_proto_id_t;
 
 //  Error codes the hub sends in ERROR
@@ -112,8 +114,11 @@ void ces_proto_set_error_reason (ces_proto_t *self, const char *reason);
 //  receiver does not know are ignored. In HELLO: "one-frame" (this peer
 //  reads EVENT and DELIVER in one frame, and sends them so if the hub says
 //  it reads them), "validated" (this peer checked every event it sends; a
-//  hub that trusts the link skips its own scan). In WELCOME, only to a
-//  HELLO that had flags: "one-frame". Receive resets them.
+//  hub that trusts the link skips its own scan), "presence" (this peer
+//  tells which of its connections hold which rooms with PRESENT and ABSENT;
+//  its REGISTERs are the union it subscribes). In WELCOME, only to a HELLO
+//  that had flags: "one-frame presence" (the hub takes ATTACH with remote
+//  and subject, and PRESENT and ABSENT). Receive resets them.
 const char *ces_proto_flags (ces_proto_t *self);
 void ces_proto_set_flags (ces_proto_t *self, const char *flags);
 bool ces_proto_has_flag (ces_proto_t *self, const char *flag);
@@ -128,6 +133,14 @@ void ces_proto_set_one_frame (ces_proto_t *self, bool one_frame);
 //  ZeroMQ metadata), that is from this process?
 bool ces_proto_inproc (ces_proto_t *self);
 
+//  Of ATTACH, optional: the client's address as its edge saw it, and its
+//  token's subject ("" = none; both "" = neither sent, as hubs from before
+//  them expect). UTF-8 without control characters, at most 255 bytes.
+//  Receive resets them.
+const char *ces_proto_remote (ces_proto_t *self);
+void ces_proto_set_remote (ces_proto_t *self, const char *remote);
+const char *ces_proto_subject (ces_proto_t *self);
+void ces_proto_set_subject (ces_proto_t *self, const char *subject);
 //  ROUTER address a peer hub can be dialled at, in MESH ("" = none).
 const char *ces_proto_address (ces_proto_t *self);
 void ces_proto_set_address (ces_proto_t *self, const char *address);
@@ -136,7 +149,8 @@ void ces_proto_set_address (ces_proto_t *self, const char *address);
 zlist_t *ces_proto_peers (ces_proto_t *self);
 void ces_proto_set_peers (ces_proto_t *self, zlist_t *peers);
 
-//  Rooms of REGISTER/UNREGISTER; the list belongs to the codec.
+//  Rooms of REGISTER/UNREGISTER/PRESENT/ABSENT; the list belongs to the
+//  codec.
 zlist_t *ces_proto_rooms (ces_proto_t *self);
 void ces_proto_set_rooms (ces_proto_t *self, zlist_t *rooms);
 

@@ -5,9 +5,12 @@
 
     "create": true registers the rooms; false or missing unregisters them,
     and with no rooms (missing, null or []) it unregisters every room. A
-    room is a room ID (1-128 bytes, no spaces or control characters) or
-    "*", every room. Anything else is refused with a reason the client can
-    act on. The edge's workers each own one parser.
+    room is a room ID (1-128 bytes, no spaces or control characters), "*",
+    every room, or a pattern, a prefix and one '*' at its end ("ITB-*":
+    every room starting with "ITB-", see ces_patterns). Anything else is
+    refused with a reason the client can act on (each fault of a pattern
+    its own), and nothing of that registration is applied. The edge's
+    workers each own one parser.
 
     A client of protocol version 2 ("ces.v2", docs/PROTOCOL.md) may also
     ask for the rooms' state and for what it missed since a position:

@@ -29,12 +29,15 @@ struct _ces_auth_t {
     zlist_t *origins; //  allowed Origin values; empty = any
 };
 
+#define SUBJECT_MAX 255 //  bytes of a token's "sub" kept
+
 struct _ces_grant_t {
     bool everything; //  an open network's client
     bool admin;      //  "admin": true, may link hubs
     zlist_t *register_rooms;
     zlist_t *send_rooms;
     int64_t expiry;
+    char *subject; //  the token's "sub", or NULL
 };
 
 ces_auth_t *
@@ -335,6 +338,27 @@ s_algorithm_allowed (ces_auth_t *self, jwt_alg_t alg)
     return alg == JWT_ALG_RS256 || alg == JWT_ALG_ES256;
 }
 
+//  A token's "sub" as presence shows it: at most 255 bytes (cut at a
+//  character), control characters as '?'. JSON strings are UTF-8.
+static char *
+s_subject (const char *sub)
+{
+    if (!sub || !*sub)
+        return NULL;
+    size_t size = strlen (sub);
+    if (size > SUBJECT_MAX) {
+        size = SUBJECT_MAX;
+        while (size && ((unsigned char)sub[size] & 0xC0) == 0x80)
+            size--;
+    }
+    char *subject = strndup (sub, size);
+    assert (subject);
+    for (char *c = subject; *c; c++)
+        if ((unsigned char)*c < ' ' || *c == 0x7f)
+            *c = '?';
+    return subject;
+}
+
 ces_grant_t *
 ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
                 const char *origin, int *status, char *reason,
@@ -407,6 +431,7 @@ ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
     char *admin_json = jwt_get_grants_json (jwt, "admin");
     grant->admin = admin_json && streq (admin_json, "true");
     free (admin_json);
+    grant->subject = s_subject (jwt_get_grant (jwt, "sub"));
     bool valid = exp_valid &&
                  s_take_rooms (jwt, "rooms", grant->register_rooms) &&
                  s_take_rooms (jwt, "rooms", grant->send_rooms) &&
@@ -449,14 +474,20 @@ ces_auth_token_from_query (const char *query)
 //  --------------------------------------------------------------------------
 //  Grants
 
+//  Does a grant of rooms cover room? A pattern ("ITB-*") asked for is
+//  covered only by a grant of all its rooms: itself, a shorter prefix
+//  ("IT*") or "*"; a grant of some of its rooms ("ITB-1*") is not enough
 static bool
 s_matches (zlist_t *rooms, const char *room)
 {
+    size_t room_size = strlen (room);
+    size_t limit = ces_patterns_is_pattern (room) ? room_size - 1 : room_size;
     for (const char *item = (const char *)zlist_first (rooms); item;
          item = (const char *)zlist_next (rooms)) {
         size_t size = strlen (item);
         if (streq (item, "*") || streq (item, room) ||
-            (item[size - 1] == '*' && strncmp (item, room, size - 1) == 0))
+            (item[size - 1] == '*' && size - 1 <= limit &&
+             strncmp (item, room, size - 1) == 0))
             return true;
     }
     return false;
@@ -495,6 +526,13 @@ ces_grant_expiry (ces_grant_t *self)
     return self->expiry;
 }
 
+const char *
+ces_grant_subject (ces_grant_t *self)
+{
+    assert (self);
+    return self->subject;
+}
+
 void
 ces_grant_destroy (ces_grant_t **self_p)
 {
@@ -503,6 +541,7 @@ ces_grant_destroy (ces_grant_t **self_p)
         ces_grant_t *self = *self_p;
         zlist_destroy (&self->register_rooms);
         zlist_destroy (&self->send_rooms);
+        zstr_free (&self->subject);
         freen (self);
         *self_p = NULL;
     }
@@ -563,6 +602,44 @@ ces_auth_test (bool verbose)
     assert (!ces_grant_may_send (grant, "ITB-1102"));
     assert (ces_grant_expiry (grant) == 0);
     assert (!ces_grant_is_admin (grant));
+    assert (ces_grant_subject (grant) == NULL);
+    //  A pattern needs a grant of every room of it
+    assert (ces_grant_may_register (grant, "ITB-*"));
+    assert (ces_grant_may_register (grant, "ITB-11*"));
+    assert (!ces_grant_may_register (grant, "IT*"));
+    assert (!ces_grant_may_register (grant, "JFSB-1*"));
+    assert (!ces_grant_may_register (grant, "JFSB-*"));
+    ces_grant_destroy (&grant);
+    freen (token);
+
+    //  Patterns asked for, against grants of a room, a narrower pattern, a
+    //  wider one and "*"; and the token's subject
+    const char *cases[][3] = {
+        //  grant, asked, allowed?
+        {"ITB-1101", "ITB-*", "no"}, {"ITB-1*", "ITB-*", "no"},
+        {"ITB-*", "ITB-*", "yes"},   {"IT*", "ITB-*", "yes"},
+        {"*", "ITB-*", "yes"},       {"ITB-**", "ITB-*", "no"},
+        {"ITB-*", "ITC-*", "no"},    {"ITB-*", "ITB-1101*", "yes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *claims = zsys_sprintf (
+            "{\"register\":[\"%s\"],\"sub\":\"alice\"}", cases[i][0]);
+        token = s_test_token ("sesame", JWT_ALG_HS256, claims);
+        zstr_free (&claims);
+        grant = ces_auth_check (auth, token, "192.0.2.1", NULL, &status, reason,
+                                256);
+        assert (grant);
+        assert (ces_grant_may_register (grant, cases[i][1]) ==
+                streq (cases[i][2], "yes"));
+        assert (streq (ces_grant_subject (grant), "alice"));
+        ces_grant_destroy (&grant);
+        freen (token);
+    }
+    token = s_test_token ("sesame", JWT_ALG_HS256,
+                          "{\"rooms\":[\"R\"],\"sub\":\"a\\nb\"}");
+    grant =
+        ces_auth_check (auth, token, "192.0.2.1", NULL, &status, reason, 256);
+    assert (grant && streq (ces_grant_subject (grant), "a?b"));
     ces_grant_destroy (&grant);
     freen (token);
 

@@ -310,7 +310,9 @@ s_client_open (self_t *self)
     zhashx_insert (self->clients, id, client);
     if (streq (ces_inbox_protocol (self->inbox), CES_PROTOCOL_V2))
         ces_client_set_v2 (client);
-    ces_link_attach (self->link, id, ces_client_role (client));
+    ces_link_attach_client (self->link, id, ces_client_role (client),
+                            ces_client_remote (client),
+                            ces_inbox_subject (self->inbox));
     if (self->outside && streq (ces_client_role (client), CES_ROLE_OUTSIDE))
         ces_outside_open (self->outside, client, ces_inbox_uri (self->inbox));
     if (ces_client_state (client) == CES_CLIENT_SHUT)
@@ -778,6 +780,9 @@ s_link (self_t *self)
     //  Every event was checked here: a hub that trusts this link skips
     //  its own JSON scan
     ces_link_set_validated (self->link, options->web.validate);
+    //  The hub shows which client holds which room (its presence): our
+    //  REGISTERs are the union of our clients' rooms
+    ces_link_set_presence (self->link, true);
     if (!options->outside) {
         ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
         ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
@@ -1121,6 +1126,35 @@ ces_edge_actor (zsock_t *pipe, void *args)
 //  Self test: the edge's HTTP surface over a real socket. WebSocket
 //  behaviour is tested end to end in tests/ with real clients.
 
+//  Does the hub's presence of room hold text within 5 s? (false at once
+//  for text "via": whether anything is there now)
+static bool
+s_test_presence_has (zactor_t *hub, const char *room, const char *text)
+{
+    int64_t deadline = zclock_mono () + (streq (text, "via") ? 0 : 5000);
+    do {
+        zstr_sendx (hub, "PRESENCE", room, NULL);
+        char *json = zstr_recv (hub);
+        bool found = strstr (json, text) != NULL;
+        zstr_free (&json);
+        if (found)
+            return true;
+        zclock_sleep (10); //  polling a condition, with a deadline
+    } while (zclock_mono () < deadline);
+    return false;
+}
+
+static int
+s_test_local_port (ces_wsclient_t *client)
+{
+    struct sockaddr_in address;
+    socklen_t size = sizeof address;
+    int rc = getsockname (ces_wsclient_fd (client), (struct sockaddr *)&address,
+                          &size);
+    assert (rc == 0);
+    return ntohs (address.sin_port);
+}
+
 void
 ces_edge_test (bool verbose)
 {
@@ -1177,6 +1211,27 @@ ces_edge_test (bool verbose)
     reply = ces_http_test_request (port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert (strstr (reply, "<html"));
     freen (reply);
+
+    //  Presence: a WebSocket client registers a pattern; the hub shows it
+    //  in the rooms it matches, with its address, until it unregisters
+    int ws_status = 0;
+    ces_wsclient_t *client = ces_wsclient_new (
+        "127.0.0.1", port, "/connect/messenger", NULL, 2000, &ws_status);
+    assert (client && ws_status == 101);
+    const char *registration = "{\"rooms\":[\"ITB-*\"],\"create\":true}";
+    ces_wsclient_send (client, 1, registration, strlen (registration));
+    char *mine = zsys_sprintf ("\"remote\":\"127.0.0.1:%d\"",
+                               s_test_local_port (client));
+    assert (s_test_presence_has (hub, "ITB-1101", mine));
+    assert (s_test_presence_has (hub, "ITB-1101", "\"via\":\"ITB-*\""));
+    assert (s_test_presence_has (hub, "ITB-1101", "\"edge\":\"edge "));
+    assert (!s_test_presence_has (hub, "ITC-1", "via"));
+    registration = "{\"rooms\":[\"ITB-*\"],\"create\":false}";
+    ces_wsclient_send (client, 1, registration, strlen (registration));
+    assert (s_test_presence_has (hub, "ITB-1101", "[]"));
+    zstr_free (&mine);
+    ces_wsclient_close (client, 1000);
+    ces_wsclient_destroy (&client);
 
     zactor_destroy (&edge);
     zstr_free (&status);

@@ -27,6 +27,9 @@ static const struct {
      "room ID contains a space, a control character or invalid UTF-8"},
     {"no-payload", "frame has a room ID but no event after the newline"},
     {"too-large", "event is larger than this server's message size limit"},
+    {"pattern-room",
+     "room ID ends in \"*\": that is a pattern of rooms, which clients may "
+     "register; an event goes to one room"},
 };
 
 ces_frame_t *
@@ -103,6 +106,15 @@ ces_frame_check_room (const char *room, size_t size)
 }
 
 ces_frame_error_t
+ces_frame_check_event_room (const char *room, size_t size)
+{
+    ces_frame_error_t rc = ces_frame_check_room (room, size);
+    if (rc == CES_FRAME_OK && size >= 2 && room[size - 1] == '*')
+        rc = CES_FRAME_ROOM_PATTERN;
+    return rc;
+}
+
+ces_frame_error_t
 ces_frame_parse (ces_frame_t *self, const void *data, size_t size)
 {
     assert (self);
@@ -118,7 +130,7 @@ ces_frame_parse (ces_frame_t *self, const void *data, size_t size)
             return CES_FRAME_NO_NEWLINE;
         return ces_frame_check_room (bytes, (size_t)(newline - bytes));
     }
-    ces_frame_error_t rc = ces_frame_check_room (bytes, after - 1);
+    ces_frame_error_t rc = ces_frame_check_event_room (bytes, after - 1);
     if (rc != CES_FRAME_OK)
         return rc;
 
@@ -261,7 +273,14 @@ ces_frame_test (bool verbose)
     room[CES_ROOM_MAX + 1] = '\n';
     assert (ces_frame_parse (frame, room, sizeof (room)) ==
             CES_FRAME_ROOM_TOO_LONG);
-    for (int code = CES_FRAME_EMPTY; code <= CES_FRAME_TOO_LARGE; code++) {
+    //  A pattern is not a room an event can go to; "*" and "A*B" are
+    assert (s_parse (frame, "ITB-*\n{}") == CES_FRAME_ROOM_PATTERN);
+    assert (s_parse (frame, "**\n{}") == CES_FRAME_ROOM_PATTERN);
+    assert (s_parse (frame, "*\n{}") == CES_FRAME_OK);
+    assert (s_parse (frame, "A*B\n{}") == CES_FRAME_OK);
+    assert (ces_frame_check_room ("ITB-*", 5) == CES_FRAME_OK);
+    assert (ces_frame_check_event_room ("ITB-*", 5) == CES_FRAME_ROOM_PATTERN);
+    for (int code = CES_FRAME_EMPTY; code <= CES_FRAME_ROOM_PATTERN; code++) {
         assert (strlen (ces_frame_strerror ((ces_frame_error_t)code)) > 10);
         assert (!streq (ces_frame_error_name ((ces_frame_error_t)code), "ok"));
     }

@@ -601,6 +601,17 @@ s_handle_pipe (self_t *self)
         char *json = s_status_json (self);
         zstr_send (self->pipe, json);
         freen (json);
+    } else if (streq (command, "PRESENCE")) {
+        char *room = zmsg_popstr (request);
+        assert (room);
+        cJSON *array = cJSON_CreateArray ();
+        if (self->routing)
+            ces_routing_presence (self->routing, room, array);
+        char *json = cJSON_PrintUnformatted (array);
+        cJSON_Delete (array);
+        zstr_send (self->pipe, json);
+        freen (json);
+        zstr_free (&room);
     } else if (streq (command, "METRICS")) {
         char *text = s_metrics_text (self);
         zstr_send (self->pipe, text);

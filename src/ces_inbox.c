@@ -28,7 +28,7 @@ struct _ces_inbox_t {
     zmsg_t *rest; //  frames after the id, owned
     zframe_t *frame;
     zlist_t *rooms;
-    char *role, *remote, *uri, *reason, *protocol;
+    char *role, *remote, *uri, *reason, *protocol, *subject;
     void *wire;
     int64_t expiry;
     int code;
@@ -70,6 +70,7 @@ s_forget (ces_inbox_t *self)
     zstr_free (&self->remote);
     zstr_free (&self->uri);
     zstr_free (&self->protocol);
+    zstr_free (&self->subject);
     zstr_free (&self->reason);
     self->id[0] = 0;
     self->wire = NULL;
@@ -234,7 +235,7 @@ ces_inbox_tell_badpost (ces_inbox_t *self)
 void
 ces_inbox_ask_open (ces_inbox_t *self, uint64_t id, const char *role,
                     void *wire, int64_t expiry, const char *remote,
-                    const char *uri, const char *protocol)
+                    const char *uri, const char *protocol, const char *subject)
 {
     assert (self);
     zmsg_t *msg = s_msg (CES_INBOX_OPEN, id);
@@ -244,8 +245,11 @@ ces_inbox_ask_open (ces_inbox_t *self, uint64_t id, const char *role,
     zmsg_addstrf (msg, "%" PRId64, expiry);
     zmsg_addstr (msg, remote);
     zmsg_addstr (msg, uri);
-    if (protocol && *protocol)
-        zmsg_addstr (msg, protocol);
+    //  Both optional: protocol "" when only a subject follows
+    if ((protocol && *protocol) || subject)
+        zmsg_addstr (msg, protocol ? protocol : "");
+    if (subject)
+        zmsg_addstr (msg, subject);
     char *answer = s_ask (self, &msg);
     zstr_free (&answer);
 }
@@ -350,6 +354,7 @@ s_decode (ces_inbox_t *self, ces_inbox_command_t command)
             self->remote = zmsg_popstr (rest);
             self->uri = zmsg_popstr (rest);
             self->protocol = zmsg_popstr (rest); //  NULL: none
+            self->subject = zmsg_popstr (rest);  //  NULL: none
             bool valid = self->role && wire &&
                          zframe_size (wire) == sizeof (void *) && expiry &&
                          self->remote && self->uri;
@@ -487,6 +492,13 @@ ces_inbox_uri (ces_inbox_t *self)
     return self->uri;
 }
 
+const char *
+ces_inbox_subject (ces_inbox_t *self)
+{
+    assert (self);
+    return self->subject;
+}
+
 int
 ces_inbox_code (ces_inbox_t *self)
 {
@@ -550,7 +562,7 @@ s_test_worker (void *arg)
 {
     ces_inbox_t *inbox = (ces_inbox_t *)arg;
     ces_inbox_ask_open (inbox, 7, "messenger", (void *)&s_test_wire, 0,
-                        "127.0.0.1:5", "/connect/messenger", "ces.v2");
+                        "127.0.0.1:5", "/connect/messenger", "ces.v2", "alice");
     ces_inbox_tell_event (inbox, 7, "R\n{}", 4);
     zlist_t *rooms = zlist_new ();
     zlist_append (rooms, (void *)"R");
@@ -592,6 +604,7 @@ ces_inbox_test (bool verbose)
     assert (streq (ces_inbox_role (inbox), "messenger"));
     assert (ces_inbox_wire (inbox) == &s_test_wire); //  the pointer itself
     assert (streq (ces_inbox_uri (inbox), "/connect/messenger"));
+    assert (streq (ces_inbox_subject (inbox), "alice"));
     ces_inbox_answer (inbox, "opened");
     //  Tells share one socket and keep their order; an ask, on its own
     //  socket, may overtake them

@@ -23,7 +23,7 @@ typedef struct _ces_inbox_t ces_inbox_t;
 typedef enum {
     CES_INBOX_EMPTY,      //  nothing to read now
     CES_INBOX_INVALID,    //  not in the grammar: dropped
-    CES_INBOX_OPEN,       //  id role wire expiry remote uri (asked: "opened")
+    CES_INBOX_OPEN,       //  id role wire expiry remote uri [subject] (asked)
     CES_INBOX_EVENT,      //  id message
     CES_INBOX_REGISTER,   //  id *room
     CES_INBOX_UNREGISTER, //  id *room (none: every room)
@@ -73,10 +73,12 @@ void ces_inbox_tell_badpost (ces_inbox_t *self);
 
 //  Asked, not told, so that a later CLOSE (asked on another socket) can
 //  never overtake the OPEN of its client
-//  protocol: the WebSocket subprotocol it chose ("ces.v2"), or NULL
+//  protocol: the WebSocket subprotocol it chose ("ces.v2"), or NULL;
+//  subject: its token's "sub", or NULL
 void ces_inbox_ask_open (ces_inbox_t *self, uint64_t id, const char *role,
                          void *wire, int64_t expiry, const char *remote,
-                         const char *uri, const char *protocol);
+                         const char *uri, const char *protocol,
+                         const char *subject);
 //  Waits until the actor has written the answering Close frame; code 0
 //  answers with the client's own code (or 1000)
 void ces_inbox_ask_close (ces_inbox_t *self, uint64_t id, int code,
@@ -107,6 +109,8 @@ int64_t ces_inbox_expiry (ces_inbox_t *self);
 const char *ces_inbox_remote (ces_inbox_t *self);
 const char *ces_inbox_uri (ces_inbox_t *self);
 const char *ces_inbox_protocol (ces_inbox_t *self); //  "" when none
+//  OPEN: the token's subject, or NULL
+const char *ces_inbox_subject (ces_inbox_t *self);
 //  CLOSE: the code (0: the client's, none given) and the reason ("" none)
 int ces_inbox_code (ces_inbox_t *self);
 const char *ces_inbox_reason (ces_inbox_t *self);

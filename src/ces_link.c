@@ -11,7 +11,10 @@
 //  A connection the link carries, with its role and rooms
 typedef struct {
     char *role;
-    zhashx_t *rooms; //  set
+    zhashx_t *rooms;   //  set
+    char *remote;      //  its client's address, or NULL
+    char *subject;     //  its client's token subject, or NULL
+    zhashx_t *present; //  what its client holds (set), for presence
 } conn_t;
 
 struct _ces_link_t {
@@ -23,8 +26,10 @@ struct _ces_link_t {
     char *pub_endpoint; //  NULL for a peer that wants no room events
     char *hub_id;
     int log_level;
-    bool validated; //  says so in HELLO: its events were checked here
-    bool old_hub;   //  refused HELLO with flags: a hub from before them
+    bool validated;    //  says so in HELLO: its events were checked here
+    bool old_hub;      //  refused HELLO with flags: a hub from before them
+    bool presence;     //  says so in HELLO: PRESENT tells who holds what
+    bool hub_presence; //  the hub's WELCOME said "presence"
     ces_proto_t *proto;
 
     bool connected;
@@ -70,6 +75,9 @@ s_conn_free (void **item_p)
     conn_t *conn = (conn_t *)*item_p;
     zstr_free (&conn->role);
     zhashx_destroy (&conn->rooms);
+    zstr_free (&conn->remote);
+    zstr_free (&conn->subject);
+    zhashx_destroy (&conn->present);
     freen (conn);
     *item_p = NULL;
 }
@@ -229,6 +237,13 @@ ces_link_set_validated (ces_link_t *self, bool validated)
     self->validated = validated;
 }
 
+void
+ces_link_set_presence (ces_link_t *self, bool presence)
+{
+    assert (self);
+    self->presence = presence;
+}
+
 //  --------------------------------------------------------------------------
 //  Subscriptions. ZeroMQ counts subscriptions per topic, so each (conn,
 //  room) pair subscribes once and unsubscribes once.
@@ -237,9 +252,13 @@ static void
 s_subscribe (ces_link_t *self, const char *room, bool on)
 {
     char topic[CES_ROOM_MAX + 2];
-    //  Topics end in a newline so that ITB-1101 does not match ITB-11010
+    //  Topics end in a newline so that ITB-1101 does not match ITB-11010;
+    //  a pattern's is its prefix, which ZeroMQ matches as one. A SUB gets
+    //  a message once however many of its topics match it.
     if (streq (room, "*"))
         topic[0] = 0;
+    else if (ces_patterns_is_pattern (room))
+        ces_patterns_topic (room, topic);
     else
         snprintf (topic, sizeof (topic), "%s\n", room);
     if (on)
@@ -268,6 +287,27 @@ s_send_attach (ces_link_t *self, const char *conn_id, conn_t *conn)
     ces_proto_set_id (self->proto, CES_PROTO_ATTACH);
     ces_proto_set_conn (self->proto, conn_id);
     ces_proto_set_role (self->proto, conn->role);
+    bool more = self->hub_presence;
+    ces_proto_set_remote (self->proto,
+                          more && conn->remote ? conn->remote : "");
+    ces_proto_set_subject (self->proto,
+                           more && conn->subject ? conn->subject : "");
+    s_send (self);
+    ces_proto_set_remote (self->proto, "");
+    ces_proto_set_subject (self->proto, "");
+}
+
+//  PRESENT or ABSENT, to a hub that takes them
+static void
+s_send_presence (ces_link_t *self, const char *conn_id, zlist_t *rooms,
+                 bool present)
+{
+    if (!self->connected || !self->hub_presence)
+        return;
+    ces_proto_set_id (self->proto,
+                      present ? CES_PROTO_PRESENT : CES_PROTO_ABSENT);
+    ces_proto_set_conn (self->proto, conn_id);
+    ces_proto_set_rooms (self->proto, rooms);
     s_send (self);
 }
 
@@ -293,12 +333,36 @@ s_send_register (ces_link_t *self, const char *conn_id, zlist_t *rooms)
 void
 ces_link_attach (ces_link_t *self, const char *conn_id, const char *role)
 {
+    ces_link_attach_client (self, conn_id, role, NULL, NULL);
+}
+
+//  Printable for presence: at most 255 bytes of UTF-8 without control
+//  characters (what the hub takes), or NULL
+static char *
+s_presence_text (const char *text)
+{
+    if (!text || !*text || strlen (text) > 255 ||
+        !ces_frame_utf8_valid (text, strlen (text)))
+        return NULL;
+    for (const char *c = text; *c; c++)
+        if ((unsigned char)*c < ' ' || *c == 0x7f)
+            return NULL;
+    return strdup (text);
+}
+
+void
+ces_link_attach_client (ces_link_t *self, const char *conn_id, const char *role,
+                        const char *remote, const char *subject)
+{
     assert (self && conn_id);
     assert (ces_proto_role_valid (role));
     ces_link_detach (self, conn_id);
     conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
     assert (conn);
     conn->role = strdup (role);
+    conn->remote = s_presence_text (remote);
+    conn->subject = s_presence_text (subject);
+    conn->present = zhashx_new ();
     conn->rooms = zhashx_new ();
     zhashx_insert (self->conns, conn_id, conn);
     if (self->connected)
@@ -387,6 +451,37 @@ ces_link_unregister (ces_link_t *self, const char *conn_id, zlist_t *rooms)
     }
 }
 
+void
+ces_link_present (ces_link_t *self, const char *conn_id, zlist_t *rooms,
+                  bool present)
+{
+    assert (self && conn_id);
+    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
+    if (!conn)
+        return;
+    if (!present && (!rooms || zlist_size (rooms) == 0)) {
+        if (zhashx_size (conn->present))
+            s_send_presence (self, conn_id, NULL, false);
+        zhashx_purge (conn->present);
+        return;
+    }
+    zlist_t *changed = zlist_new ();
+    for (const char *room = (const char *)zlist_first (rooms); room;
+         room = (const char *)zlist_next (rooms)) {
+        bool held = zhashx_lookup (conn->present, room) != NULL;
+        if (present && !held)
+            zhashx_insert (conn->present, room, (void *)"");
+        else if (!present && held)
+            zhashx_delete (conn->present, room);
+        else
+            continue;
+        zlist_append (changed, (void *)room);
+    }
+    if (zlist_size (changed))
+        s_send_presence (self, conn_id, changed, present);
+    zlist_destroy (&changed);
+}
+
 bool
 ces_link_has_room (ces_link_t *self, const char *conn_id, const char *room)
 {
@@ -466,9 +561,11 @@ s_send_hello (ces_link_t *self)
     ces_proto_set_name (self->proto, self->name);
     //  Three frames per event until a hub says it reads one
     ces_proto_set_one_frame (self->proto, false);
-    ces_proto_set_flags (self->proto, self->old_hub     ? ""
-                                      : self->validated ? "one-frame validated"
-                                                        : "one-frame");
+    char flags[64];
+    snprintf (flags, sizeof flags, "one-frame%s%s",
+              self->validated ? " validated" : "",
+              self->presence ? " presence" : "");
+    ces_proto_set_flags (self->proto, self->old_hub ? "" : flags);
     if (ces_proto_send (self->proto, self->dealer)) {
         //  No connection to a hub yet (the DEALER is "immediate"): nothing
         //  went on the wire, so look again soon without backing off
@@ -530,6 +627,8 @@ s_on_welcome (ces_link_t *self)
     self->hub_id = strdup (ces_proto_hub_id (self->proto));
     ces_proto_set_one_frame (self->proto,
                              ces_proto_has_flag (self->proto, "one-frame"));
+    self->hub_presence =
+        self->presence && ces_proto_has_flag (self->proto, "presence");
     ces_info (self->log_level, "link %s: connected to %s (%s)", self->link_id,
               self->hub_id, self->router_endpoint);
     //  Restore every connection and its rooms
@@ -546,6 +645,14 @@ s_on_welcome (ces_link_t *self)
                 room = (const char *)zhashx_next (conn->rooms);
             }
             s_send_register (self, conn_id, rooms);
+            zlist_destroy (&rooms);
+        }
+        if (zhashx_size (conn->present)) {
+            zlist_t *rooms = zlist_new ();
+            for (void *item = zhashx_first (conn->present); item;
+                 item = zhashx_next (conn->present))
+                zlist_append (rooms, (void *)zhashx_cursor (conn->present));
+            s_send_presence (self, conn_id, rooms, true);
             zlist_destroy (&rooms);
         }
         conn_id = (const char *)zlistx_next (conn_ids);

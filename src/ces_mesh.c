@@ -12,18 +12,25 @@
 typedef enum { CHANNEL_NONE, CHANNEL_DIAL, CHANNEL_INBOUND } channel_t;
 
 //  One peer hub (or original hub, for ws:// addresses)
+//  What a peer hub wants: rooms, "*" and patterns ("ITB-*"), all of them
+//  keys of rooms; patterns again in patterns, to be found by a room
 typedef struct {
-    char *address;        //  tcp://host:port we dial; "" if it cannot be
-    char *hub_id;         //  "" until the peer said who it is
-    char *origin;         //  stamped on what it sends us through our dial
-    bool requested;       //  asked for here (request, flag), not learned
-    ces_link_t *dial;     //  our link to it, or NULL
-    zhashx_t *dial_wants; //  rooms it wants, as told over our dial
-    char *inbound_id;     //  its link on our ROUTER, or NULL
+    zhashx_t *rooms;
+    ces_patterns_t *patterns;
+} wants_t;
+
+typedef struct {
+    char *address;       //  tcp://host:port we dial; "" if it cannot be
+    char *hub_id;        //  "" until the peer said who it is
+    char *origin;        //  stamped on what it sends us through our dial
+    bool requested;      //  asked for here (request, flag), not learned
+    ces_link_t *dial;    //  our link to it, or NULL
+    wants_t *dial_wants; //  rooms it wants, as told over our dial
+    char *inbound_id;    //  its link on our ROUTER, or NULL
     zframe_t *inbound_routing_id;
-    zhashx_t *inbound_wants; //  rooms it wants, as told over its link
-    zlist_t *their_peers;    //  "hub-id address" of the hubs it is linked to
-    zactor_t *original;      //  for an original hub: its ces_hubpeer
+    wants_t *inbound_wants; //  rooms it wants, as told over its link
+    zlist_t *their_peers;   //  "hub-id address" of the hubs it is linked to
+    zactor_t *original;     //  for an original hub: its ces_hubpeer
     atomic_bool original_stop;
     char *original_status; //  what it last reported
     int64_t last_heard;
@@ -86,6 +93,35 @@ struct _ces_mesh_t {
 //  --------------------------------------------------------------------------
 //  Peers
 
+static wants_t *
+s_wants_new (void)
+{
+    wants_t *wants = (wants_t *)zmalloc (sizeof (wants_t));
+    assert (wants);
+    wants->rooms = zhashx_new ();
+    wants->patterns = ces_patterns_new (NULL);
+    assert (wants->rooms);
+    return wants;
+}
+
+static void
+s_wants_destroy (wants_t **wants_p)
+{
+    if (*wants_p) {
+        zhashx_destroy (&(*wants_p)->rooms);
+        ces_patterns_destroy (&(*wants_p)->patterns);
+        freen (*wants_p);
+        *wants_p = NULL;
+    }
+}
+
+static void
+s_wants_purge (wants_t *wants)
+{
+    zhashx_purge (wants->rooms);
+    ces_patterns_purge (wants->patterns);
+}
+
 static void
 s_peer_destroy (peer_t **peer_p)
 {
@@ -98,8 +134,8 @@ s_peer_destroy (peer_t **peer_p)
         zactor_destroy (&peer->original);
     }
     zstr_free (&peer->original_status);
-    zhashx_destroy (&peer->dial_wants);
-    zhashx_destroy (&peer->inbound_wants);
+    s_wants_destroy (&peer->dial_wants);
+    s_wants_destroy (&peer->inbound_wants);
     zlist_destroy (&peer->their_peers);
     zframe_destroy (&peer->inbound_routing_id);
     zstr_free (&peer->inbound_id);
@@ -136,8 +172,8 @@ s_peer_new (ces_mesh_t *self, const char *address, bool requested)
     peer->hub_id = strdup ("");
     peer->origin = strdup ("/" MESH_CONN);
     peer->requested = requested;
-    peer->dial_wants = zhashx_new ();
-    peer->inbound_wants = zhashx_new ();
+    peer->dial_wants = s_wants_new ();
+    peer->inbound_wants = s_wants_new ();
     peer->their_peers = zlist_new ();
     assert (peer->dial_wants && peer->inbound_wants && peer->their_peers);
     zlist_autofree (peer->their_peers);
@@ -315,7 +351,7 @@ s_dial (ces_mesh_t *self, peer_t *peer)
         return;
     }
     ces_link_set_log_level (peer->dial, self->log_level);
-    zhashx_purge (peer->dial_wants);
+    s_wants_purge (peer->dial_wants);
     zpoller_add (self->poller, ces_link_dealer (peer->dial));
     ces_info (self->log_level, "mesh: dialling %s", peer->address);
 }
@@ -327,7 +363,7 @@ s_hang_up (ces_mesh_t *self, peer_t *peer)
         return;
     zpoller_remove (self->poller, ces_link_dealer (peer->dial));
     ces_link_destroy (&peer->dial);
-    zhashx_purge (peer->dial_wants);
+    s_wants_purge (peer->dial_wants);
 }
 
 //  Our dial reached a hub: say who we are, who we know, what we want
@@ -358,7 +394,7 @@ s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
             peer->inbound_id = alias->inbound_id, alias->inbound_id = NULL;
             peer->inbound_routing_id = alias->inbound_routing_id;
             alias->inbound_routing_id = NULL;
-            zhashx_t *wants = peer->inbound_wants;
+            wants_t *wants = peer->inbound_wants;
             peer->inbound_wants = alias->inbound_wants;
             alias->inbound_wants = wants;
         }
@@ -366,7 +402,7 @@ s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
         s_remove_peer (self, alias);
     }
     s_peer_set_hub_id (peer, hub_id);
-    zhashx_purge (peer->dial_wants);
+    s_wants_purge (peer->dial_wants);
     peer->up_since = zclock_mono ();
     peer->last_heard = peer->up_since;
     ces_info (self->log_level, "mesh: linked to hub %s at %s", hub_id,
@@ -383,20 +419,26 @@ s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
 //  What peers tell us, over either channel
 
 static void
-s_apply_interest (ces_mesh_t *self, zhashx_t *wants, ces_proto_t *proto)
+s_apply_interest (ces_mesh_t *self, wants_t *wants, ces_proto_t *proto)
 {
     (void)self;
     zlist_t *rooms = ces_proto_rooms (proto);
     if (ces_proto_id (proto) == CES_PROTO_UNREGISTER && !zlist_size (rooms)) {
-        zhashx_purge (wants);
+        s_wants_purge (wants);
         return;
     }
     const char *room = (const char *)zlist_first (rooms);
     while (room) {
-        if (ces_proto_id (proto) == CES_PROTO_REGISTER)
-            zhashx_insert (wants, room, (void *)"");
-        else
-            zhashx_delete (wants, room);
+        bool pattern = ces_patterns_is_pattern (room);
+        if (ces_proto_id (proto) == CES_PROTO_REGISTER) {
+            zhashx_insert (wants->rooms, room, (void *)"");
+            if (pattern)
+                ces_patterns_insert (wants->patterns, room, (void *)"");
+        } else {
+            zhashx_delete (wants->rooms, room);
+            if (pattern)
+                ces_patterns_delete (wants->patterns, room);
+        }
         room = (const char *)zlist_next (rooms);
     }
 }
@@ -423,7 +465,7 @@ s_on_unlink (ces_mesh_t *self, peer_t *peer)
 
 //  Returns false when the peer was removed
 static bool
-s_handle_command (ces_mesh_t *self, peer_t *peer, zhashx_t *wants,
+s_handle_command (ces_mesh_t *self, peer_t *peer, wants_t *wants,
                   ces_proto_t *proto)
 {
     switch (ces_proto_id (proto)) {
@@ -480,7 +522,7 @@ ces_mesh_inbound (ces_mesh_t *self, const char *link_id, zframe_t *routing_id,
     zframe_destroy (&peer->inbound_routing_id);
     peer->inbound_id = strdup (link_id);
     peer->inbound_routing_id = zframe_dup (routing_id);
-    zhashx_purge (peer->inbound_wants);
+    s_wants_purge (peer->inbound_wants);
     peer->last_heard = zclock_mono ();
     if (!peer->up_since || !s_dial_up (peer))
         peer->up_since = peer->last_heard;
@@ -512,7 +554,7 @@ ces_mesh_inbound_gone (ces_mesh_t *self, const char *link_id, bool dial_back)
         return;
     zstr_free (&peer->inbound_id);
     zframe_destroy (&peer->inbound_routing_id);
-    zhashx_purge (peer->inbound_wants);
+    s_wants_purge (peer->inbound_wants);
     if (peer->dial || !dial_back)
         return;
     if (*peer->address) {
@@ -576,7 +618,7 @@ ces_mesh_recv (ces_mesh_t *self, void *socket, const char **origin)
             s_on_dial_connected (self, peer);
             break;
         case CES_LINK_LOST:
-            zhashx_purge (peer->dial_wants);
+            s_wants_purge (peer->dial_wants);
             break;
         case CES_LINK_MESH:
             s_handle_command (self, peer, peer->dial_wants,
@@ -732,7 +774,7 @@ ces_mesh_tick (ces_mesh_t *self)
     while (peer) {
         if (peer->dial && ces_link_timeout (peer->dial) == 0 &&
             ces_link_tick (peer->dial) == CES_LINK_LOST) {
-            zhashx_purge (peer->dial_wants);
+            s_wants_purge (peer->dial_wants);
             ces_info (self->log_level, "mesh: link to hub %s (%s) lost: %s",
                       peer->hub_id, peer->address,
                       ces_link_reason (peer->dial));
@@ -751,9 +793,11 @@ ces_mesh_tick (ces_mesh_t *self)
 //  Routing
 
 static bool
-s_wants (zhashx_t *wants, const char *room)
+s_wants (wants_t *wants, const char *room)
 {
-    return zhashx_lookup (wants, room) || zhashx_lookup (wants, "*");
+    return zhashx_lookup (wants->rooms, room) ||
+           zhashx_lookup (wants->rooms, "*") ||
+           ces_patterns_first_match (wants->patterns, room);
 }
 
 size_t
@@ -765,7 +809,7 @@ ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message,
     peer_t *peer = (peer_t *)zlistx_first (self->peers);
     while (peer) {
         channel_t channel = s_channel (self, peer);
-        zhashx_t *wants =
+        wants_t *wants =
             channel == CHANNEL_DIAL ? peer->dial_wants : peer->inbound_wants;
         if (channel == CHANNEL_NONE)
             ;
@@ -1032,8 +1076,9 @@ ces_mesh_status (ces_mesh_t *self, cJSON *status)
         if (peer->up_since && channel != CHANNEL_NONE)
             cJSON_AddNumberToObject (item, "up_ms",
                                      (double)(now - peer->up_since));
-        zhashx_t *peer_wants =
-            channel == CHANNEL_DIAL ? peer->dial_wants : peer->inbound_wants;
+        zhashx_t *peer_wants = channel == CHANNEL_DIAL
+                                   ? peer->dial_wants->rooms
+                                   : peer->inbound_wants->rooms;
         cJSON *their = cJSON_AddArrayToObject (item, "wants");
         if (channel != CHANNEL_NONE) {
             room = (const char *)zhashx_first (peer_wants);
@@ -1254,6 +1299,16 @@ ces_mesh_test (bool verbose)
     assert (streq (ces_messenger_payload (alice), "{\"n\":3}"));
     //  Hub-sourced events are not sent on: nothing came back to B
     assert (ces_messenger_recv (bob, 300) == -1);
+    //  A pattern at B makes A send the events of its rooms, and only those
+    assert (ces_messenger_register (bob, "JFSB-*", NULL) == 0);
+    assert (s_test_status_has (hub_a, "\"JFSB-*\""));
+    assert (ces_messenger_send (alice, "JFSB-1", "{\"n\":4}") == 0);
+    assert (ces_messenger_send (alice, "JFS-1", "{\"n\":5}") == 0);
+    assert (ces_messenger_send (alice, "JFSB-2", "{\"n\":6}") == 0);
+    assert (ces_messenger_recv (bob, 2000) == 0);
+    assert (streq (ces_messenger_room (bob), "JFSB-1"));
+    assert (ces_messenger_recv (bob, 2000) == 0);
+    assert (streq (ces_messenger_room (bob), "JFSB-2"));
 
     //  Unlinking makes both forget the link
     assert (s_test_link (hub_b, "UNLINK", router_a) == 0);

@@ -282,8 +282,11 @@ s_pop_rooms (zmsg_t *request, bool *valid)
     char *room;
     *valid = true;
     while ((room = zmsg_popstr (request))) {
-        if (!streq (room, "*") &&
-            ces_frame_check_room (room, strlen (room)) != CES_FRAME_OK)
+        if (ces_patterns_is_pattern (room)
+                ? ces_patterns_check (room) != NULL
+                : !streq (room, "*") &&
+                      ces_frame_check_room (room, strlen (room)) !=
+                          CES_FRAME_OK)
             *valid = false;
         zlist_append (rooms, room); //  autofree copies
         zstr_free (&room);
@@ -699,7 +702,7 @@ ces_messenger_send (ces_messenger_t *self, const char *room, const char *json)
     assert (self);
     assert (room && json);
     size_t size = strlen (json);
-    ces_frame_error_t rc = ces_frame_check_room (room, strlen (room));
+    ces_frame_error_t rc = ces_frame_check_event_room (room, strlen (room));
     if (rc == CES_FRAME_OK && size > CES_PAYLOAD_MAX)
         rc = CES_FRAME_TOO_LARGE;
     if (rc != CES_FRAME_OK) {
@@ -1029,15 +1032,15 @@ s_test_curve (bool verbose)
 static void
 s_test_recall (const char *router, const char *pub, ces_messenger_t *bob)
 {
-    //  Events carry their place in the room's stream: so far 3 events
-    assert (ces_messenger_send (bob, "ITB-1101",
+    //  Events carry their place in the room's stream: a fresh room
+    assert (ces_messenger_send (bob, "ITB-7707",
                                 "{\"target-device\":{\"deviceID\":\"D1\"},"
                                 "\"key\":\"power\",\"value\":\"on\"}") == 0);
     ces_messenger_t *carol = ces_messenger_new (router, pub);
-    assert (ces_messenger_recall (carol, "ITB-1101", true, NULL, 0) == 0);
+    assert (ces_messenger_recall (carol, "ITB-7707", true, NULL, 0) == 0);
     //  The state's one event, its summary, the position
     assert (ces_messenger_recv (carol, 2000) == 0);
-    assert (ces_messenger_seq (carol) == 4);
+    assert (ces_messenger_seq (carol) == 1);
     assert (strstr (ces_messenger_payload (carol), "\"on\""));
     char epoch[CES_STORE_EPOCH_SIZE];
     snprintf (epoch, sizeof epoch, "%s", ces_messenger_epoch (carol));
@@ -1045,27 +1048,27 @@ s_test_recall (const char *router, const char *pub, ces_messenger_t *bob)
     assert (strstr (ces_messenger_notice (carol), "\"count\":1"));
     assert (ces_messenger_recv (carol, 2000) == 1);
     assert (strstr (ces_messenger_notice (carol), "\"positions\""));
-    //  Live: the next one, then a recovery of what came after seq 2
-    assert (ces_messenger_send (bob, "ITB-1101", "{\"n\":5}") == 0);
+    //  Live: the next one, then a recovery of everything after seq 0
+    assert (ces_messenger_send (bob, "ITB-7707", "{\"n\":5}") == 0);
     assert (ces_messenger_recv (carol, 2000) == 0);
-    assert (ces_messenger_seq (carol) == 5 &&
+    assert (ces_messenger_seq (carol) == 2 &&
             streq (ces_messenger_epoch (carol), epoch));
     ces_messenger_destroy (&carol);
     carol = ces_messenger_new (router, pub);
-    assert (ces_messenger_recall (carol, "ITB-1101", false, epoch, 2) == 0);
-    for (uint64_t seq = 3; seq <= 5; seq++) {
+    assert (ces_messenger_recall (carol, "ITB-7707", false, epoch, 0) == 0);
+    for (uint64_t seq = 1; seq <= 2; seq++) {
         assert (ces_messenger_recv (carol, 2000) == 0);
         assert (ces_messenger_seq (carol) == seq);
     }
     assert (ces_messenger_recv (carol, 2000) == 1);
     assert (streq (ces_messenger_notice (carol),
-                   "{\"recovered\":{\"ITB-1101\":true}}"));
+                   "{\"recovered\":{\"ITB-7707\":true}}"));
     assert (ces_messenger_recv (carol, 2000) == 1);
     //  A position from another stream: refused, nothing replayed
-    assert (ces_messenger_recall (carol, "ITB-1101", false, "0123456789abcdef",
+    assert (ces_messenger_recall (carol, "ITB-7707", false, "0123456789abcdef",
                                   2) == 0);
     assert (ces_messenger_recv (carol, 2000) == 1);
-    assert (strstr (ces_messenger_notice (carol), "\"recovered\":{\"ITB-1101\""
+    assert (strstr (ces_messenger_notice (carol), "\"recovered\":{\"ITB-7707\""
                                                   ":false}"));
     assert (ces_messenger_recall (carol, "bad room", true, NULL, 0) == -1);
     ces_messenger_destroy (&carol);
@@ -1112,6 +1115,26 @@ ces_messenger_test (bool verbose)
     assert (ces_messenger_recv (alice, 2000) == 0);
     assert (streq (ces_messenger_payload (alice), "{\"n\":2}"));
 
+    //  A pattern: every room of the building, each event once (Alice holds
+    //  ITB-1101 too), no other building's; unregistered, nothing more
+    assert (ces_messenger_register (alice, "ITB-*", NULL) == 0);
+    assert (ces_messenger_send (bob, "ITB-1101", "{\"n\":3}") == 0);
+    assert (ces_messenger_send (bob, "ITC-1", "{\"n\":4}") == 0);
+    assert (ces_messenger_send (bob, "ITB-2202", "{\"n\":5}") == 0);
+    assert (ces_messenger_recv (alice, 2000) == 0);
+    assert (streq (ces_messenger_payload (alice), "{\"n\":3}"));
+    assert (ces_messenger_recv (alice, 2000) == 0);
+    assert (streq (ces_messenger_room (alice), "ITB-2202"));
+    assert (ces_messenger_unregister (alice, "ITB-*", NULL) == 0);
+    assert (ces_messenger_send (bob, "ITB-2202", "{\"n\":6}") == 0);
+    assert (ces_messenger_send (bob, "ITB-1101", "{\"n\":7}") == 0);
+    assert (ces_messenger_recv (alice, 2000) == 0);
+    assert (streq (ces_messenger_payload (alice), "{\"n\":7}"));
+    //  A pattern is not a room to send to; a bad pattern is refused
+    assert (ces_messenger_send (bob, "ITB-*", "{}") == -1);
+    assert (strstr (ces_messenger_reason (bob), "pattern"));
+    assert (ces_messenger_register (bob, "ITB-**", NULL) == -1);
+
     //  Bad input is refused before anything is sent
     assert (ces_messenger_send (bob, "bad room", "{}") == -1);
     assert (strstr (ces_messenger_reason (bob), "space"));
@@ -1120,7 +1143,7 @@ ces_messenger_test (bool verbose)
 
     uint64_t received, sent, dropped, lost;
     ces_messenger_stats (alice, &received, &sent, &dropped, &lost);
-    assert (received == 2 && sent == 1 && dropped == 0 && lost == 0);
+    assert (received == 5 && sent == 1 && dropped == 0 && lost == 0);
     s_test_recall (router, pub, bob);
 
     ces_messenger_destroy (&alice);

@@ -21,6 +21,8 @@ struct _ces_proto_t {
     char code[FIELD_MAX + 1];
     char error_reason[FIELD_MAX + 1];
     char address[FIELD_MAX + 1];
+    char remote[FIELD_MAX + 1];  //  of ATTACH, optional: the client's address
+    char subject[FIELD_MAX + 1]; //  of ATTACH, optional: its token's "sub"
     char flags[FIELD_MAX + 1]; //  of HELLO and WELCOME: words, space-separated
     bool one_frame;            //  send EVENT and DELIVER as one frame
     bool inproc;               //  the last message came with no ZeroMQ metadata
@@ -34,17 +36,19 @@ struct _ces_proto_t {
 
 //  Command names on the wire, and how many field frames each carries;
 //  -n means "at least n fields, then any number of rooms" (HELLO and
-//  WELCOME: then flags; frames after the flags are ignored); PEERS
-//  carries any number of peer frames (its 0 is not checked)
+//  WELCOME: then flags; frames after the flags are ignored; ATTACH: then
+//  remote and subject, frames after those ignored); PEERS carries any
+//  number of peer frames (its 0 is not checked)
 static const struct {
     const char *name;
     int fields;
 } s_commands[] = {
-    {NULL, 0},     {"HELLO", -2},    {"WELCOME", -3},    {"ATTACH", 2},
-    {"DETACH", 1}, {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
-    {"EVENT", 2},  {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
-    {"ERROR", 2},  {"MESH", 2},      {"PEERS", 0},       {"UNLINK", 0},
-    {"SYNC", 2},   {"SYNCED", -2},   {"QUERY", 2},       {"ANSWER", 3},
+    {NULL, 0},       {"HELLO", -2},    {"WELCOME", -3},    {"ATTACH", -2},
+    {"DETACH", 1},   {"REGISTER", -2}, {"UNREGISTER", -1}, {"REGISTERED", 2},
+    {"EVENT", 2},    {"DELIVER", 2},   {"HEARTBEAT", 0},   {"BYE", 0},
+    {"ERROR", 2},    {"MESH", 2},      {"PEERS", 0},       {"UNLINK", 0},
+    {"SYNC", 2},     {"SYNCED", -2},   {"QUERY", 2},       {"ANSWER", 3},
+    {"PRESENT", -2}, {"ABSENT", -1},
 };
 #define COMMAND_COUNT ((int)(sizeof (s_commands) / sizeof (s_commands[0])))
 
@@ -127,8 +131,31 @@ s_take_room (ces_proto_t *self, const byte *data, size_t size)
     char room[CES_ROOM_MAX + 1];
     memcpy (room, data, size);
     room[size] = 0;
+    const char *problem =
+        ces_patterns_is_pattern (room) ? ces_patterns_check (room) : NULL;
+    if (problem) {
+        s_copy (self->reason, problem);
+        return false;
+    }
     zlist_append (self->rooms, room); //  autofree copies
     return true;
+}
+
+//  A field shown to people (a remote address, a token's subject): at most
+//  255 bytes of UTF-8 without control characters
+static bool
+s_take_text (ces_proto_t *self, const byte *data, size_t size, char *dest,
+             const char *what)
+{
+    if (!s_copy_field (self, data, size, dest, what))
+        return false;
+    bool valid = ces_frame_utf8_valid (data, size);
+    for (size_t i = 0; valid && i < size; i++)
+        valid = data[i] >= ' ' && data[i] != 0x7f;
+    if (!valid)
+        snprintf (self->reason, sizeof (self->reason),
+                  "%s field is not UTF-8 without control characters", what);
+    return valid;
 }
 
 static bool
@@ -177,6 +204,10 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
         case CES_PROTO_ATTACH:
             if (index == 0)
                 return s_copy_field (self, data, size, self->conn, "conn");
+            if (index == 2 || index == 3)
+                return s_take_text (self, data, size,
+                                    index == 2 ? self->remote : self->subject,
+                                    index == 2 ? "remote" : "subject");
             if (index != 1)
                 return true;
             if (!s_copy_field (self, data, size, self->role, "role"))
@@ -213,6 +244,8 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
                        ? s_copy_field (self, data, size, self->token, "token")
                        : s_take_room (self, data, size);
         case CES_PROTO_UNREGISTER:
+        case CES_PROTO_PRESENT:
+        case CES_PROTO_ABSENT:
             return index == 0
                        ? s_copy_field (self, data, size, self->conn, "conn")
                        : s_take_room (self, data, size);
@@ -329,6 +362,8 @@ s_recv (ces_proto_t *self, zsock_t *input, int flags)
     self->reason[0] = 0;
     self->id = 0;
     self->flags[0] = 0;
+    self->remote[0] = 0;
+    self->subject[0] = 0;
     bool more = zmq_msg_more (&part);
     bool ok = true;
     if (zsock_type (input) == ZMQ_ROUTER) {
@@ -501,16 +536,26 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
         case CES_PROTO_HELLO:
         case CES_PROTO_WELCOME:
             return s_send_greeting (self, output);
-        case CES_PROTO_ATTACH:
+        case CES_PROTO_ATTACH: {
+            //  remote and subject only when set: hubs from before them
+            //  take two fields and no more
+            bool subject = *self->subject != 0;
+            bool remote = *self->remote || subject;
             s_send_string (output, self->conn, true);
-            return s_send_string (output, self->role, false);
+            s_send_string (output, self->role, remote);
+            if (remote)
+                s_send_string (output, self->remote, subject);
+            return subject ? s_send_string (output, self->subject, false) : 0;
+        }
         case CES_PROTO_DETACH:
             return s_send_string (output, self->conn, false);
         case CES_PROTO_REGISTERED:
             s_send_string (output, self->conn, true);
             return s_send_string (output, self->token, false);
         case CES_PROTO_REGISTER:
-        case CES_PROTO_UNREGISTER: {
+        case CES_PROTO_UNREGISTER:
+        case CES_PROTO_PRESENT:
+        case CES_PROTO_ABSENT: {
             bool more = zlist_size (self->rooms) > 0;
             bool is_register = self->id == CES_PROTO_REGISTER;
             s_send_string (output, self->conn, more || is_register);
@@ -695,6 +740,8 @@ STRING_FIELD (token)
 STRING_FIELD (code)
 STRING_FIELD (error_reason)
 STRING_FIELD (address)
+STRING_FIELD (remote)
+STRING_FIELD (subject)
 
 const char *
 ces_proto_version (ces_proto_t *self)
@@ -953,6 +1000,54 @@ ces_proto_test (bool verbose)
     assert (zframe_streq (ces_proto_message (proto), "ITB-1101\n\n{}\n"));
 
     s_test_one_frame (proto, dealer, router);
+
+    //  ATTACH: two fields as ever, or with the client's remote address and
+    //  token subject; PRESENT and ABSENT with rooms and patterns
+    ces_proto_set_id (proto, CES_PROTO_ATTACH);
+    ces_proto_set_conn (proto, "8");
+    ces_proto_set_role (proto, CES_ROLE_MESSENGER);
+    assert (ces_proto_send (proto, dealer) == 0);
+    zmsg_t *raw = zmsg_recv (router);
+    assert (raw && zmsg_size (raw) == 4); //  routing ID, ATTACH, conn, role
+    zmsg_destroy (&raw);
+    ces_proto_set_remote (proto, "192.0.2.7:4242");
+    ces_proto_set_subject (proto, "alice");
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_ATTACH);
+    assert (streq (ces_proto_remote (proto), "192.0.2.7:4242"));
+    assert (streq (ces_proto_subject (proto), "alice"));
+    zstr_sendx (dealer, "ATTACH", "9", "messenger", "192.0.2.7:1", NULL);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (streq (ces_proto_remote (proto), "192.0.2.7:1"));
+    assert (streq (ces_proto_subject (proto), ""));
+    zstr_sendx (dealer, "ATTACH", "9", "messenger", "x", "a\nb", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "subject"));
+    ces_proto_set_remote (proto, "");
+    ces_proto_set_subject (proto, "");
+    rooms = zlist_new ();
+    zlist_append (rooms, "ITB-1101");
+    zlist_append (rooms, "ITB-*");
+    ces_proto_set_id (proto, CES_PROTO_PRESENT);
+    ces_proto_set_conn (proto, "8");
+    ces_proto_set_rooms (proto, rooms);
+    zlist_destroy (&rooms);
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_PRESENT);
+    assert (zlist_size (ces_proto_rooms (proto)) == 2);
+    ces_proto_set_id (proto, CES_PROTO_ABSENT);
+    ces_proto_set_rooms (proto, NULL);
+    assert (ces_proto_send (proto, dealer) == 0);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_ABSENT);
+    assert (zlist_size (ces_proto_rooms (proto)) == 0);
+    zstr_sendx (dealer, "PRESENT", "8", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+    zstr_sendx (dealer, "REGISTER", "1", "", "ITB-**", NULL);
+    assert (ces_proto_recv (proto, router) == -2);
+    assert (strstr (ces_proto_reason (proto), "pattern"));
 
     //  Malformed input: -2 with a reason, never an abort
     zstr_send (dealer, "NONSENSE");

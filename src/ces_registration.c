@@ -60,9 +60,14 @@ s_check (cJSON *root, cJSON *rooms, cJSON *create)
     cJSON_ArrayForEach (room, list)
     {
         const char *name = cJSON_GetStringValue (room);
-        if (!name ||
-            (!streq (name, "*") &&
-             ces_frame_check_room (name, strlen (name)) != CES_FRAME_OK))
+        //  "ITB-*" is a pattern: every room whose ID starts with "ITB-"
+        if (name && ces_patterns_is_pattern (name)) {
+            const char *problem = ces_patterns_check (name);
+            if (problem)
+                return problem;
+        } else if (!name ||
+                   (!streq (name, "*") &&
+                    ces_frame_check_room (name, strlen (name)) != CES_FRAME_OK))
             return "a room ID is not a string of 1-128 bytes without "
                    "spaces or control characters";
     }
@@ -251,6 +256,31 @@ ces_registration_test (bool verbose)
     assert (s_parse (self, "{\"rooms\":[7],\"create\":true}") == -1);
     assert (s_parse (self, "{\"rooms\":[],\"create\":true}") == -1);
     assert (strstr (ces_registration_error (self), "names no rooms"));
+    //  Patterns: a prefix and one "*" at its end; each fault its own error,
+    //  and the whole registration is refused
+    assert (s_parse (self, "{\"rooms\":[\"ITB-*\",\"A*B\"],\"create\":true}") ==
+            0);
+    assert (zlist_size (ces_registration_rooms (self)) == 2);
+    assert (s_parse (self, "{\"rooms\":[\"ITB-*\"]}") == 0);
+    const char *errors[4];
+    const char *bad_patterns[] = {"**", "A*B*", "A *", "*A*"};
+    for (int i = 0; i < 4; i++) {
+        char text[64];
+        snprintf (text, sizeof text,
+                  "{\"rooms\":[\"R\",\"%s\"],\"create\":true}",
+                  bad_patterns[i]);
+        assert (s_parse (self, text) == -1);
+        errors[i] = ces_registration_error (self);
+        assert (strstr (errors[i], "room pattern"));
+        assert (zlist_size (ces_registration_rooms (self)) == 0);
+    }
+    assert (errors[0] == errors[1] && errors[1] == errors[3]);
+    assert (errors[2] != errors[0]);
+    char long_pattern[CES_ROOM_MAX + 40];
+    snprintf (long_pattern, sizeof long_pattern,
+              "{\"rooms\":[\"%0*d*\"],\"create\":true}", CES_ROOM_MAX, 0);
+    assert (s_parse (self, long_pattern) == -1);
+    assert (strstr (ces_registration_error (self), "longer than 128"));
     //  Nothing after the object, no NUL in a room, nothing deep
     assert (s_parse (self, "{\"rooms\":[\"A\"],\"create\":true} more") == -1);
     assert (s_parse (self, "{\"rooms\":[\"a\\u0000b\"],\"create\":true}") ==

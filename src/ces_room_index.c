@@ -7,10 +7,11 @@
 struct _ces_room_index_t {
     ces_link_t *link;
     char *conn;
-    zhashx_t *clients; //  borrowed: id -> ces_client_t
-    zhashx_t *index;   //  room -> zlistx of ces_client_t
-    zlistx_t *star;    //  clients registered to "*"
-    zhashx_t *union_;  //  room -> number of clients, subscribed at the hub
+    zhashx_t *clients;        //  borrowed: id -> ces_client_t
+    zhashx_t *index;          //  room -> zlistx of ces_client_t
+    zlistx_t *star;           //  clients registered to "*"
+    ces_patterns_t *patterns; //  pattern -> zlistx of ces_client_t
+    zhashx_t *union_; //  room -> number of clients, subscribed at the hub
     ces_waiters_t *waiters;
     ces_room_index_confirmed_fn *confirmed; //  may take over the notice
     void *confirmed_arg;
@@ -55,6 +56,7 @@ ces_room_index_new (ces_link_t *link, const char *conn, zhashx_t *clients)
     self->clients = clients;
     self->index = zhashx_new ();
     self->star = zlistx_new ();
+    self->patterns = ces_patterns_new (s_list_destroy);
     self->union_ = zhashx_new ();
     assert (self->index && self->star && self->union_);
     zhashx_set_destructor (self->index, s_list_destroy);
@@ -72,6 +74,7 @@ ces_room_index_destroy (ces_room_index_t **self_p)
         ces_waiters_destroy (&self->waiters);
         zhashx_destroy (&self->index);
         zlistx_destroy (&self->star);
+        ces_patterns_destroy (&self->patterns);
         zhashx_destroy (&self->union_);
         zstr_free (&self->conn);
         freen (self);
@@ -107,10 +110,16 @@ s_index_add (ces_room_index_t *self, ces_client_t *client, const char *room)
         zlistx_add_end (self->star, client);
         return;
     }
-    zlistx_t *list = (zlistx_t *)zhashx_lookup (self->index, room);
+    bool pattern = ces_patterns_is_pattern (room);
+    zlistx_t *list =
+        pattern ? (zlistx_t *)ces_patterns_lookup (self->patterns, room)
+                : (zlistx_t *)zhashx_lookup (self->index, room);
     if (!list) {
         list = zlistx_new ();
-        zhashx_insert (self->index, room, list);
+        if (pattern)
+            ces_patterns_insert (self->patterns, room, list);
+        else
+            zhashx_insert (self->index, room, list);
     }
     zlistx_add_end (list, client);
 }
@@ -118,14 +127,20 @@ s_index_add (ces_room_index_t *self, ces_client_t *client, const char *room)
 static void
 s_index_remove (ces_room_index_t *self, ces_client_t *client, const char *room)
 {
-    zlistx_t *list = streq (room, "*")
-                         ? self->star
-                         : (zlistx_t *)zhashx_lookup (self->index, room);
+    bool pattern = ces_patterns_is_pattern (room);
+    zlistx_t *list =
+        streq (room, "*") ? self->star
+        : pattern ? (zlistx_t *)ces_patterns_lookup (self->patterns, room)
+                  : (zlistx_t *)zhashx_lookup (self->index, room);
     void *handle = list ? zlistx_find (list, client) : NULL;
     if (handle)
         zlistx_delete (list, handle);
-    if (list && list != self->star && zlistx_size (list) == 0)
-        zhashx_delete (self->index, room);
+    if (list && list != self->star && zlistx_size (list) == 0) {
+        if (pattern)
+            ces_patterns_delete (self->patterns, room);
+        else
+            zhashx_delete (self->index, room);
+    }
 }
 
 //  Rooms the client holds already may be asked again: count the new ones
@@ -170,6 +185,7 @@ ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
     }
     zhashx_t *held = ces_client_rooms (client);
     zlist_t *fresh = zlist_new ();
+    zlist_t *mine = zlist_new (); //  new to the client: its presence
     for (const char *room = (const char *)zlist_first (rooms); room;
          room = (const char *)zlist_next (rooms)) {
         if (zhashx_lookup (held, room))
@@ -177,7 +193,11 @@ ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
         zhashx_insert (held, room, (void *)"");
         s_index_add (self, client, room);
         s_union_change (self, room, 1, fresh);
+        zlist_append (mine, (void *)room);
     }
+    if (zlist_size (mine))
+        ces_link_present (self->link, ces_client_id (client), mine, true);
+    zlist_destroy (&mine);
     const char *token = zlist_size (fresh)
                             ? ces_link_register (self->link, self->conn, fresh)
                             : NULL;
@@ -188,19 +208,32 @@ ces_room_index_register (ces_room_index_t *self, ces_client_t *client,
     return 0;
 }
 
-void
-ces_room_index_unregister (ces_room_index_t *self, ces_client_t *client,
-                           const char *room)
+//  The client no longer holds room; false if it did not
+static bool
+s_unregister (ces_room_index_t *self, ces_client_t *client, const char *room)
 {
-    assert (self && client && room);
     zhashx_t *held = ces_client_rooms (client);
     if (!zhashx_lookup (held, room))
-        return;
+        return false;
     char *name = strdup (room); //  room may be the key being deleted
     zhashx_delete (held, name);
     s_index_remove (self, client, name);
     s_union_change (self, name, -1, NULL);
     freen (name);
+    return true;
+}
+
+void
+ces_room_index_unregister (ces_room_index_t *self, ces_client_t *client,
+                           const char *room)
+{
+    assert (self && client && room);
+    if (!s_unregister (self, client, room))
+        return;
+    zlist_t *gone = zlist_new ();
+    zlist_append (gone, (void *)room);
+    ces_link_present (self->link, ces_client_id (client), gone, false);
+    zlist_destroy (&gone);
 }
 
 void
@@ -210,8 +243,63 @@ ces_room_index_unregister_all (ces_room_index_t *self, ces_client_t *client)
     zlistx_t *rooms = zhashx_keys (ces_client_rooms (client));
     for (const char *room = (const char *)zlistx_first (rooms); room;
          room = (const char *)zlistx_next (rooms))
-        ces_room_index_unregister (self, client, room);
+        s_unregister (self, client, room);
     zlistx_destroy (&rooms);
+    ces_link_present (self->link, ces_client_id (client), NULL, false);
+}
+
+//  Does the client hold one of the patterns matched, at a prefix length
+//  of lengths[0..count)? key holds the room, with room to add a '*'
+static bool
+s_holds_pattern (ces_client_t *client, char *key, const size_t *lengths,
+                 size_t count)
+{
+    zhashx_t *held = ces_client_rooms (client);
+    bool holds = false;
+    for (size_t i = 0; i < count && !holds; i++) {
+        size_t at = lengths[i];
+        char saved[2] = {key[at], key[at + 1]};
+        key[at] = '*';
+        key[at + 1] = 0;
+        holds = zhashx_lookup (held, key) != NULL;
+        key[at] = saved[0];
+        key[at + 1] = saved[1];
+    }
+    return holds;
+}
+
+//  The clients of the patterns room matches, then of "*": each once, by
+//  the most specific registration it holds (the room, the longest
+//  pattern, "*")
+static void
+s_each_by_pattern (ces_room_index_t *self, const char *room,
+                   ces_room_index_fn *fn, void *arg)
+{
+    char key[CES_ROOM_MAX + 2];
+    snprintf (key, sizeof key, "%s", room);
+    size_t lengths[CES_ROOM_MAX + 1];
+    size_t count = 0;
+    zlistx_t *list =
+        (zlistx_t *)ces_patterns_first_match (self->patterns, room);
+    while (list) {
+        lengths[count] = strlen (ces_patterns_cursor (self->patterns)) - 1;
+        ces_client_t *client = (ces_client_t *)zlistx_first (list);
+        while (client) {
+            if (!zhashx_lookup (ces_client_rooms (client), room) &&
+                !s_holds_pattern (client, key, lengths, count))
+                fn (client, arg);
+            client = (ces_client_t *)zlistx_next (list);
+        }
+        count++;
+        list = (zlistx_t *)ces_patterns_next_match (self->patterns);
+    }
+    ces_client_t *client = (ces_client_t *)zlistx_first (self->star);
+    while (client) {
+        if (!zhashx_lookup (ces_client_rooms (client), room) &&
+            !s_holds_pattern (client, key, lengths, count))
+            fn (client, arg);
+        client = (ces_client_t *)zlistx_next (self->star);
+    }
 }
 
 void
@@ -224,6 +312,11 @@ ces_room_index_each (ces_room_index_t *self, const char *room,
     while (client) {
         fn (client, arg);
         client = (ces_client_t *)zlistx_next (list);
+    }
+    //  Patterns cost nothing while no client holds one
+    if (ces_patterns_size (self->patterns)) {
+        s_each_by_pattern (self, room, fn, arg);
+        return;
     }
     client = (ces_client_t *)zlistx_first (self->star);
     while (client) {
@@ -378,6 +471,33 @@ ces_room_index_test (bool verbose)
     assert (count == 1); //  two on *
     ces_room_index_unregister_all (rooms, one);
     assert (ces_room_index_size (rooms) == 2); //  R1 and * of two
+    //  Patterns: one on ITB-* alone; two on ITB-1101, IT*, ITB-* and *
+    asked = zlist_new ();
+    zlist_append (asked, (void *)"ITB-*");
+    assert (ces_room_index_register (rooms, one, asked, 0, &no_options) == 0);
+    zlist_append (asked, (void *)"ITB-1101");
+    zlist_append (asked, (void *)"IT*");
+    assert (ces_room_index_register (rooms, two, asked, 0, &no_options) == 0);
+    zlist_destroy (&asked);
+    count = 0;
+    ces_room_index_each (rooms, "ITB-1101", s_test_count, &count);
+    assert (count == 2); //  each once
+    count = 0;
+    ces_room_index_each (rooms, "ITB-2202", s_test_count, &count);
+    assert (count == 2);
+    count = 0;
+    ces_room_index_each (rooms, "ITC-1", s_test_count, &count);
+    assert (count == 1); //  two by IT*
+    count = 0;
+    ces_room_index_each (rooms, "JFSB-1", s_test_count, &count);
+    assert (count == 1); //  two by *
+    ces_room_index_unregister (rooms, one, "ITB-*");
+    count = 0;
+    ces_room_index_each (rooms, "ITB-2202", s_test_count, &count);
+    assert (count == 1);
+    ces_room_index_unregister (rooms, two, "ITB-*");
+    ces_room_index_unregister (rooms, two, "IT*");
+    ces_room_index_unregister (rooms, two, "ITB-1101");
     ces_room_index_unregister (rooms, two, "*");
     ces_room_index_unregister (rooms, two, "R1");
     assert (ces_room_index_size (rooms) == 0);

@@ -37,6 +37,9 @@ struct _ces_rooms_t {
     zmq_msg_t *held;
     size_t held_count;
     size_t held_size;
+    //  Patterns ("ITB-*"), each a room_t: its registrations, and the SUB
+    //  subscriptions to its prefix topic ("ITB-")
+    ces_patterns_t *patterns;
 };
 
 //  --------------------------------------------------------------------------
@@ -67,8 +70,37 @@ s_room_release (ces_rooms_t *self, room_t *room, const char *name)
 {
     if (room->subscribers == 0 && room->topics == 0) {
         char *gone = strdup (name);
-        zhashx_delete (self->rooms, gone);
+        if (ces_patterns_is_pattern (gone))
+            ces_patterns_delete (self->patterns, gone);
+        else
+            zhashx_delete (self->rooms, gone);
         freen (gone);
+    }
+}
+
+static room_t *
+s_pattern_require (ces_rooms_t *self, const char *pattern)
+{
+    room_t *room = (room_t *)ces_patterns_lookup (self->patterns, pattern);
+    if (!room) {
+        room = (room_t *)zmalloc (sizeof (room_t));
+        assert (room);
+        ces_patterns_insert (self->patterns, pattern, room);
+    }
+    return room;
+}
+
+//  Is room wanted by a pattern some connection registered, and does some
+//  SUB hold the topic of one that matches?
+static void
+s_pattern_interest (ces_rooms_t *self, const char *name, bool *wanted,
+                    bool *connected)
+{
+    room_t *pattern = (room_t *)ces_patterns_first_match (self->patterns, name);
+    while (pattern && !(*wanted && *connected)) {
+        *wanted |= pattern->subscribers > 0;
+        *connected |= pattern->topics > 0;
+        pattern = (room_t *)ces_patterns_next_match (self->patterns);
     }
 }
 
@@ -84,9 +116,12 @@ ces_rooms_add (ces_rooms_t *self, zhashx_t *held, const char *name)
             ces_mesh_want (self->mesh, name, true);
         return;
     }
-    room_t *room = s_room_require (self, name);
+    bool pattern = ces_patterns_is_pattern (name);
+    room_t *room =
+        pattern ? s_pattern_require (self, name) : s_room_require (self, name);
     if (room->subscribers++ == 0) {
-        self->registered_rooms++;
+        if (!pattern)
+            self->registered_rooms++;
         if (self->mesh)
             ces_mesh_want (self->mesh, name, true);
     }
@@ -105,10 +140,14 @@ ces_rooms_remove (ces_rooms_t *self, zhashx_t *held, const char *name)
         if (--self->star_subscribers == 0 && self->mesh)
             ces_mesh_want (self->mesh, copy, false);
     } else {
-        room_t *room = (room_t *)zhashx_lookup (self->rooms, copy);
+        bool pattern = ces_patterns_is_pattern (copy);
+        room_t *room =
+            pattern ? (room_t *)ces_patterns_lookup (self->patterns, copy)
+                    : (room_t *)zhashx_lookup (self->rooms, copy);
         assert (room && room->subscribers > 0);
         if (--room->subscribers == 0) {
-            self->registered_rooms--;
+            if (!pattern)
+                self->registered_rooms--;
             s_room_release (self, room, copy);
             if (self->mesh)
                 ces_mesh_want (self->mesh, copy, false);
@@ -130,7 +169,8 @@ ces_rooms_remove_all (ces_rooms_t *self, zhashx_t *held)
     zlistx_destroy (&rooms);
 }
 
-//  Room topics are "ROOM\n", every room's is ""
+//  Room topics are "ROOM\n", every room's is "", a pattern's its prefix
+//  with no newline ("ITB-" for "ITB-*")
 static void
 s_count_topic (ces_rooms_t *self, const char *topic, size_t size, bool on)
 {
@@ -140,11 +180,21 @@ s_count_topic (ces_rooms_t *self, const char *topic, size_t size, bool on)
                                                 : 0;
         return;
     }
-    char name[CES_ROOM_MAX + 1];
-    if (ces_frame_room_copy (topic, size, name) != size)
+    char name[CES_ROOM_MAX + 2];
+    room_t *room = NULL;
+    if (size < CES_ROOM_MAX && !memchr (topic, '\n', size)) {
+        memcpy (name, topic, size);
+        name[size] = '*';
+        name[size + 1] = 0;
+        if (ces_patterns_check (name))
+            return; //  not one of ours
+        room = on ? s_pattern_require (self, name)
+                  : (room_t *)ces_patterns_lookup (self->patterns, name);
+    } else if (ces_frame_room_copy (topic, size, name) != size)
         return; //  not one of ours
-    room_t *room = on ? s_room_require (self, name)
-                      : (room_t *)zhashx_lookup (self->rooms, name);
+    else
+        room = on ? s_room_require (self, name)
+                  : (room_t *)zhashx_lookup (self->rooms, name);
     if (!room)
         return;
     room->topics = on ? room->topics + 1 : room->topics ? room->topics - 1 : 0;
@@ -305,11 +355,15 @@ ces_rooms_publish (ces_rooms_t *self, const char *name, zframe_t *message,
                                 zframe_size (message), device, key, &epoch);
     room_t *room = (room_t *)zhashx_lookup (self->rooms, name);
     bool registered = room && room->subscribers;
-    if (!registered && self->star_subscribers == 0)
+    bool wanted = registered || self->star_subscribers;
+    bool connected = (room && room->topics) || self->star_topics;
+    if (!(wanted && connected) && ces_patterns_size (self->patterns))
+        s_pattern_interest (self, name, &wanted, &connected);
+    if (!wanted)
         return CES_ROOMS_NO_SUBSCRIBER;
     //  Registered over the DEALER, but no SUB has subscribed yet (a peer
     //  whose SUB reconnects after its DEALER): the PUB would drop it unseen
-    if (!(room && room->topics) && !self->star_topics)
+    if (!connected)
         return CES_ROOMS_UNCONNECTED;
     zmq_msg_t out;
     s_frame_build (&out, message, origin, epoch, seq);
@@ -354,6 +408,7 @@ ces_rooms_new (zsock_t *router, zsock_t *pub, ces_mesh_t *mesh,
     self->proto = ces_proto_new ();
     self->rooms = zhashx_new ();
     self->syncs = zhashx_new ();
+    self->patterns = ces_patterns_new (s_room_free);
     assert (self->rooms && self->syncs);
     zhashx_set_destructor (self->rooms, s_room_free);
     zhashx_set_destructor (self->syncs, s_sync_free);
@@ -371,6 +426,7 @@ ces_rooms_destroy (ces_rooms_t **self_p)
         free (self->held);
         zhashx_destroy (&self->syncs);
         zhashx_destroy (&self->rooms);
+        ces_patterns_destroy (&self->patterns);
         ces_proto_destroy (&self->proto);
         freen (self);
         *self_p = NULL;
@@ -410,6 +466,13 @@ ces_rooms_status (ces_rooms_t *self, cJSON *rooms)
                                      (const char *)zhashx_cursor (self->rooms),
                                      (double)room->subscribers);
         room = (room_t *)zhashx_next (self->rooms);
+    }
+    room = (room_t *)ces_patterns_first (self->patterns);
+    while (room) {
+        if (room->subscribers)
+            cJSON_AddNumberToObject (rooms, ces_patterns_key (self->patterns),
+                                     (double)room->subscribers);
+        room = (room_t *)ces_patterns_next (self->patterns);
     }
 }
 
@@ -503,6 +566,60 @@ ces_rooms_test (bool verbose)
             ntohl (*(uint32_t *)(zframe_data (published) + 18)));
     assert (seq == 3 && streq (epoch, seen));
     zframe_destroy (&published);
+
+    //  A pattern: registered, then its prefix topic; an event of a room
+    //  it matches is published (once to a SUB that holds two topics)
+    zframe_t *building = ces_frame_build ("ITB-2202", "{}", 2);
+    zframe_t *elsewhere = ces_frame_build ("ITC-1", "{}", 2);
+    ces_rooms_add (rooms, held, "ITB-*");
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
+            CES_ROOMS_UNCONNECTED);
+    assert (ces_rooms_publish (rooms, "ITC-1", elsewhere, "peer/1", "", "") ==
+            CES_ROOMS_NO_SUBSCRIBER);
+    zsock_set_subscribe (sub, "ITB-");
+    zsock_set_subscribe (sub, "ITB-2202\n");
+    zsock_set_subscribe (sub, CES_SYNC_PREFIX "t2");
+    zstr_send (dealer, "again");
+    routing_id = zframe_recv (router);
+    hello = zstr_recv (router);
+    zstr_free (&hello);
+    ces_rooms_sync_registered (rooms, "t2", routing_id, "1");
+    zframe_destroy (&routing_id);
+    poller = zpoller_new (pub, dealer, NULL);
+    while (zpoller_wait (poller, 2000) == pub)
+        ces_rooms_recv_subscription (rooms);
+    zpoller_destroy (&poller);
+    assert (zstr_recvx (dealer, &command, &conn, &token, NULL) == 3);
+    assert (streq (command, "REGISTERED") && streq (token, "t2"));
+    zstr_free (&command);
+    zstr_free (&conn);
+    zstr_free (&token);
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
+            CES_ROOMS_PUBLISHED);
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
+            CES_ROOMS_PUBLISHED);
+    published = zframe_recv (sub);
+    assert (published &&
+            memcmp (zframe_data (published), "ITB-2202\n", 9) == 0);
+    zframe_destroy (&published);
+    published = zframe_recv (sub); //  not ITB-2202 again
+    assert (published && memcmp (zframe_data (published), "R-1\n", 4) == 0);
+    zframe_destroy (&published);
+    cJSON *status = cJSON_CreateObject ();
+    ces_rooms_status (rooms, status);
+    assert (cJSON_GetNumberValue (cJSON_GetObjectItem (status, "ITB-*")) == 1);
+    cJSON_Delete (status);
+    assert (ces_rooms_registered (rooms) == 1); //  rooms, not patterns
+    ces_rooms_remove (rooms, held, "ITB-*");
+    zsock_set_unsubscribe (sub, "ITB-");
+    poller = zpoller_new (pub, NULL);
+    while (zpoller_wait (poller, 200) == pub)
+        ces_rooms_recv_subscription (rooms);
+    zpoller_destroy (&poller);
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
+            CES_ROOMS_NO_SUBSCRIBER);
+    zframe_destroy (&building);
+    zframe_destroy (&elsewhere);
 
     s_test_status (rooms, 1);
     ces_rooms_add (rooms, held, "*");

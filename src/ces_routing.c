@@ -16,6 +16,7 @@ typedef struct {
     bool mesh;            //  a peer hub's link: ces_mesh handles its state
     bool validated;       //  its events were checked before (trusted HELLO)
     bool one_frame;       //  it reads DELIVER in one frame
+    bool presence;        //  its PRESENTs say who holds a room, not REGISTER
     zhashx_t *conns;      //  connection id -> conn_t
 } link_t;
 
@@ -26,6 +27,13 @@ typedef struct {
     ces_role_index_t role;
     char *origin;    //  "link/conn", what subscribers compare to skip it
     zhashx_t *rooms; //  rooms it registered ("*" included), as a set
+    //  Presence: who it is, and the rooms, patterns and "*" it holds, each
+    //  with since when (int64_t *, msecs since 1970): what it REGISTERed,
+    //  or on a presence link what the link said it holds (PRESENT)
+    char *remote;             //  its client's address, or NULL
+    char *subject;            //  its client's token subject, or NULL
+    zhashx_t *presence;       //  room -> int64_t *
+    size_t presence_patterns; //  patterns among them
 } conn_t;
 
 struct _ces_routing_t {
@@ -112,20 +120,42 @@ s_conn_free (void **item_p)
 {
     conn_t *conn = (conn_t *)*item_p;
     zhashx_destroy (&conn->rooms);
+    zhashx_destroy (&conn->presence);
+    zstr_free (&conn->remote);
+    zstr_free (&conn->subject);
     zstr_free (&conn->id);
     zstr_free (&conn->origin);
     freen (conn);
     *item_p = NULL;
 }
 
+static void
+s_free (void **item_p)
+{
+    freen (*item_p);
+    *item_p = NULL;
+}
+
+//  Who the connection is, as ATTACH said ("" = not said)
+static void
+s_conn_identify (conn_t *conn, const char *remote, const char *subject)
+{
+    zstr_free (&conn->remote);
+    zstr_free (&conn->subject);
+    conn->remote = remote && *remote ? strdup (remote) : NULL;
+    conn->subject = subject && *subject ? strdup (subject) : NULL;
+}
+
 static conn_t *
 s_conn_attach (ces_routing_t *self, link_t *link, const char *conn_id,
-               const char *role_name)
+               const char *role_name, const char *remote, const char *subject)
 {
     ces_role_index_t role = s_role_index (role_name);
     conn_t *existing = (conn_t *)zhashx_lookup (link->conns, conn_id);
-    if (existing && existing->role == role)
+    if (existing && existing->role == role) {
+        s_conn_identify (existing, remote, subject);
         return existing;
+    }
     s_conn_detach (self, link, conn_id);
 
     conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
@@ -135,7 +165,10 @@ s_conn_attach (ces_routing_t *self, link_t *link, const char *conn_id,
     conn->role = role;
     conn->origin = zsys_sprintf ("%s/%s", link->id, conn_id);
     conn->rooms = zhashx_new ();
-    assert (conn->rooms);
+    conn->presence = zhashx_new ();
+    assert (conn->rooms && conn->presence);
+    zhashx_set_destructor (conn->presence, s_free);
+    s_conn_identify (conn, remote, subject);
     zhashx_insert (link->conns, conn_id, conn);
     zlistx_t *list = s_role_list (self, role);
     if (list)
@@ -473,11 +506,59 @@ s_handle_mesh_hello (ces_routing_t *self, link_t *link)
         return;
     }
     link->mesh = true;
-    conn_t *conn = s_conn_attach (self, link, "mesh", CES_ROLE_HUB);
+    conn_t *conn = s_conn_attach (self, link, "mesh", CES_ROLE_HUB, NULL, NULL);
     //  Not an original hub: it gets what it registers, through ces_mesh
     void *handle = zlistx_find (self->hub_peers, conn);
     if (handle)
         zlistx_delete (self->hub_peers, handle);
+}
+
+//  Presence: the connection holds room (a room, pattern or "*") since now,
+//  or no longer; NULL room: none any more
+static void
+s_presence_add (conn_t *conn, const char *room)
+{
+    if (zhashx_lookup (conn->presence, room))
+        return;
+    int64_t *since = (int64_t *)malloc (sizeof (int64_t));
+    assert (since);
+    *since = zclock_time ();
+    zhashx_insert (conn->presence, room, since);
+    conn->presence_patterns += ces_patterns_is_pattern (room);
+}
+
+static void
+s_presence_remove (conn_t *conn, const char *room)
+{
+    if (!room) {
+        zhashx_purge (conn->presence);
+        conn->presence_patterns = 0;
+    } else if (zhashx_lookup (conn->presence, room)) {
+        conn->presence_patterns -= ces_patterns_is_pattern (room);
+        zhashx_delete (conn->presence, room);
+    }
+}
+
+//  PRESENT and ABSENT: which rooms the clients of a presence link hold
+static void
+s_handle_presence (ces_routing_t *self, link_t *link, bool present)
+{
+    const char *conn_id = ces_proto_conn (self->proto);
+    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    if (!conn) {
+        s_send_error (self, link->routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
+                      "connection is not attached; send ATTACH first");
+        return;
+    }
+    zlist_t *rooms = ces_proto_rooms (self->proto);
+    if (!present && zlist_size (rooms) == 0)
+        s_presence_remove (conn, NULL);
+    for (const char *room = (const char *)zlist_first (rooms); room;
+         room = (const char *)zlist_next (rooms))
+        if (present)
+            s_presence_add (conn, room);
+        else
+            s_presence_remove (conn, room);
 }
 
 static void
@@ -494,6 +575,8 @@ s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
     zlist_t *rooms = ces_proto_rooms (self->proto);
     if (!is_register && zlist_size (rooms) == 0) {
         ces_rooms_remove_all (self->rooms, conn->rooms);
+        if (!link->presence)
+            s_presence_remove (conn, NULL);
         return;
     }
     const char *room = (const char *)zlist_first (rooms);
@@ -502,6 +585,11 @@ s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
             ces_rooms_add (self->rooms, conn->rooms, room);
         else
             ces_rooms_remove (self->rooms, conn->rooms, room);
+        //  A presence link's REGISTERs are the union its clients hold
+        if (!link->presence && is_register)
+            s_presence_add (conn, room);
+        else if (!link->presence)
+            s_presence_remove (conn, room);
         room = (const char *)zlist_next (rooms);
     }
     const char *token = ces_proto_token (self->proto);
@@ -534,6 +622,7 @@ s_handle_hello (ces_routing_t *self)
     link->validated =
         ces_proto_has_flag (self->proto, "validated") && s_trusted (self);
     link->one_frame = ces_proto_has_flag (self->proto, "one-frame");
+    link->presence = ces_proto_has_flag (self->proto, "presence");
     //  A peer that sent flags understands a WELCOME with flags
     bool flags = *ces_proto_flags (self->proto) != 0;
     ces_info (self->log_level, "hub: link %s (%s) connected%s", link->id,
@@ -541,7 +630,7 @@ s_handle_hello (ces_routing_t *self)
     ces_proto_set_id (self->proto, CES_PROTO_WELCOME);
     ces_proto_set_hub_id (self->proto, self->hub_id);
     ces_proto_set_heartbeat (self->proto, self->heartbeat);
-    ces_proto_set_flags (self->proto, flags ? "one-frame" : "");
+    ces_proto_set_flags (self->proto, flags ? "one-frame presence" : "");
     s_send_to (self, routing_id);
     ces_proto_set_flags (self->proto, "");
 }
@@ -584,6 +673,20 @@ s_handle_sync (ces_routing_t *self, link_t *link)
     ces_proto_purge_events (self->proto);
 }
 
+//  GET /rooms/ROOM (the "room" view) lists who holds the room: "presence"
+static void
+s_query_presence (ces_routing_t *self, const char *request, size_t size,
+                  const char *room, cJSON *answer)
+{
+    cJSON *query = cJSON_ParseWithLength (request, size);
+    const char *view =
+        cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (query, "view"));
+    if (view && streq (view, "room"))
+        ces_routing_presence (self, room,
+                              cJSON_AddArrayToObject (answer, "presence"));
+    cJSON_Delete (query);
+}
+
 cJSON *
 ces_routing_query (ces_routing_t *self, const char *request, size_t size,
                    int *status)
@@ -602,6 +705,8 @@ ces_routing_query (ces_routing_t *self, const char *request, size_t size,
         cJSON_AddNumberToObject (
             answer, "subscribers",
             (double)ces_rooms_subscribers (self->rooms, room));
+    if (*status == 200 && *room)
+        s_query_presence (self, request, size, room, answer);
     return answer;
 }
 
@@ -639,7 +744,13 @@ s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
             break;
         case CES_PROTO_ATTACH:
             s_conn_attach (self, link, ces_proto_conn (self->proto),
-                           ces_proto_role (self->proto));
+                           ces_proto_role (self->proto),
+                           ces_proto_remote (self->proto),
+                           ces_proto_subject (self->proto));
+            break;
+        case CES_PROTO_PRESENT:
+        case CES_PROTO_ABSENT:
+            s_handle_presence (self, link, id == CES_PROTO_PRESENT);
             break;
         case CES_PROTO_DETACH:
             s_conn_detach (self, link, ces_proto_conn (self->proto));
@@ -809,6 +920,67 @@ ces_routing_status (ces_routing_t *self, cJSON *root)
     }
     cJSON *rooms = cJSON_AddObjectToObject (root, "rooms");
     ces_rooms_status (self->rooms, rooms);
+}
+
+//  The registration of conn that covers room, most specific first: the
+//  room, the longest pattern that matches it, "*"; NULL if none. *since
+//  is set to its time.
+static const char *
+s_presence_via (conn_t *conn, const char *room, int64_t *since)
+{
+    int64_t *at = (int64_t *)zhashx_lookup (conn->presence, room);
+    if (at) {
+        *since = *at;
+        return room;
+    }
+    const char *via = NULL;
+    size_t longest = 0;
+    if (conn->presence_patterns) {
+        for (at = (int64_t *)zhashx_first (conn->presence); at;
+             at = (int64_t *)zhashx_next (conn->presence)) {
+            const char *held = (const char *)zhashx_cursor (conn->presence);
+            if (ces_patterns_is_pattern (held) &&
+                ces_patterns_match (held, room) && strlen (held) > longest) {
+                via = held;
+                longest = strlen (held);
+                *since = *at;
+            }
+        }
+    }
+    if (!via && (at = (int64_t *)zhashx_lookup (conn->presence, "*"))) {
+        via = "*";
+        *since = *at;
+    }
+    return via;
+}
+
+void
+ces_routing_presence (ces_routing_t *self, const char *room, cJSON *array)
+{
+    assert (self && room && array);
+    for (link_t *link = (link_t *)zhashx_first (self->links); link;
+         link = (link_t *)zhashx_next (self->links)) {
+        for (conn_t *conn = (conn_t *)zhashx_first (link->conns); conn;
+             conn = (conn_t *)zhashx_next (link->conns)) {
+            int64_t since = 0;
+            const char *via = zhashx_size (conn->presence)
+                                  ? s_presence_via (conn, room, &since)
+                                  : NULL;
+            if (!via)
+                continue;
+            cJSON *item = cJSON_CreateObject ();
+            cJSON_AddStringToObject (item, "id", conn->origin);
+            cJSON_AddStringToObject (item, "role", s_role_names[conn->role]);
+            cJSON_AddStringToObject (item, "edge", link->name);
+            if (conn->remote)
+                cJSON_AddStringToObject (item, "remote", conn->remote);
+            if (conn->subject)
+                cJSON_AddStringToObject (item, "subject", conn->subject);
+            cJSON_AddNumberToObject (item, "since", (double)since);
+            cJSON_AddStringToObject (item, "via", via);
+            cJSON_AddItemToArray (array, item);
+        }
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -1003,6 +1175,112 @@ s_test_refusals (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
     zframe_destroy (&published);
 }
 
+//  The presence of room: how many connections, and the one of id (or
+//  NULL)
+static cJSON *
+s_test_presence_of (ces_routing_t *routing, const char *room, const char *id,
+                    int *count)
+{
+    cJSON *array = cJSON_CreateArray ();
+    ces_routing_presence (routing, room, array);
+    *count = cJSON_GetArraySize (array);
+    cJSON *found = NULL, *item;
+    cJSON_ArrayForEach (item, array)
+    {
+        if (streq (cJSON_GetStringValue (cJSON_GetObjectItem (item, "id")), id))
+            found = cJSON_Duplicate (item, true);
+    }
+    cJSON_Delete (array);
+    return found;
+}
+
+static const char *
+s_test_field (cJSON *item, const char *name)
+{
+    return cJSON_GetStringValue (cJSON_GetObjectItem (item, name));
+}
+
+//  An edge says what its clients hold (its REGISTERs are their union); a
+//  messenger link's REGISTERs are its own
+static void
+s_test_presence (ces_routing_t *routing, zpoller_t *poller)
+{
+    zsock_t *edge = s_test_dealer ("p-edge");
+    zsock_t *embedded = s_test_dealer ("p-embedded");
+    s_test_send (routing, poller, edge, "HELLO", "1", "edge :7100",
+                 "one-frame presence", NULL);
+    s_test_expect (edge, "WELCOME", "test-hub");
+    s_test_send (routing, poller, embedded, "HELLO", "1", "app", NULL);
+    s_test_expect (embedded, "WELCOME", "test-hub");
+    int64_t before = zclock_time ();
+    s_test_send (routing, poller, edge, "ATTACH", "subs", "messenger", NULL);
+    s_test_send (routing, poller, edge, "ATTACH", "c1", "messenger",
+                 "192.0.2.1:5000", "alice", NULL);
+    s_test_send (routing, poller, edge, "ATTACH", "c2", "messenger",
+                 "192.0.2.2:6000", NULL);
+    s_test_send (routing, poller, edge, "REGISTER", "subs", "", "ITB-1101",
+                 "ITB-*", NULL);
+    s_test_send (routing, poller, edge, "PRESENT", "c1", "ITB-1101", "IT*",
+                 NULL);
+    s_test_send (routing, poller, edge, "PRESENT", "c2", "ITB-*", NULL);
+    s_test_send (routing, poller, embedded, "ATTACH", "0", "messenger", NULL);
+    s_test_send (routing, poller, embedded, "REGISTER", "0", "", "*", NULL);
+    s_test_send (routing, poller, edge, "PRESENT", "c9", "R", NULL);
+    s_test_expect (edge, "ERROR",
+                   "connection is not attached; send ATTACH "
+                   "first");
+
+    int count;
+    cJSON *one = s_test_presence_of (routing, "ITB-1101", "p-edge/c1", &count);
+    assert (count == 3); //  c1, c2, the messenger's "*"; not the union
+    assert (one && streq (s_test_field (one, "via"), "ITB-1101"));
+    assert (streq (s_test_field (one, "role"), "messenger"));
+    assert (streq (s_test_field (one, "edge"), "edge :7100"));
+    assert (streq (s_test_field (one, "remote"), "192.0.2.1:5000"));
+    assert (streq (s_test_field (one, "subject"), "alice"));
+    double since = cJSON_GetNumberValue (cJSON_GetObjectItem (one, "since"));
+    assert (since >= (double)before && since <= (double)zclock_time ());
+    cJSON_Delete (one);
+    cJSON *two = s_test_presence_of (routing, "ITB-1101", "p-edge/c2", &count);
+    assert (two && streq (s_test_field (two, "via"), "ITB-*"));
+    assert (!cJSON_GetObjectItem (two, "subject"));
+    cJSON_Delete (two);
+    cJSON *app =
+        s_test_presence_of (routing, "ITB-1101", "p-embedded/0", &count);
+    assert (app && streq (s_test_field (app, "via"), "*"));
+    assert (streq (s_test_field (app, "edge"), "app"));
+    assert (!cJSON_GetObjectItem (app, "remote"));
+    cJSON_Delete (app);
+    //  ITB-2202: c1 by its longest pattern IT*, c2 by ITB-*
+    one = s_test_presence_of (routing, "ITB-2202", "p-edge/c1", &count);
+    assert (count == 3 && streq (s_test_field (one, "via"), "IT*"));
+    cJSON_Delete (one);
+    assert (!s_test_presence_of (routing, "JFSB-1", "p-edge/c1", &count));
+    assert (count == 1);
+
+    //  GET /rooms/ROOM (the room view of a QUERY) carries the same list
+    s_test_send (routing, poller, edge, "EVENT", "c1", "ITB-3303\n{}", NULL);
+    const char *request = "{\"view\":\"room\",\"room\":\"ITB-3303\"}";
+    int status = 0;
+    cJSON *answer =
+        ces_routing_query (routing, request, strlen (request), &status);
+    assert (status == 200);
+    assert (cJSON_GetArraySize (cJSON_GetObjectItem (answer, "presence")) == 3);
+    cJSON_Delete (answer);
+
+    //  ABSENT, DETACH and UNREGISTER take them away
+    s_test_send (routing, poller, edge, "ABSENT", "c2", "ITB-*", NULL);
+    assert (!s_test_presence_of (routing, "ITB-2202", "p-edge/c2", &count));
+    s_test_send (routing, poller, edge, "DETACH", "c1", NULL);
+    s_test_send (routing, poller, embedded, "UNREGISTER", "0", NULL);
+    assert (!s_test_presence_of (routing, "ITB-2202", "p-edge/c2", &count));
+    assert (count == 0);
+    s_test_send (routing, poller, edge, "BYE", NULL);
+    s_test_send (routing, poller, embedded, "BYE", NULL);
+    zsock_destroy (&edge);
+    zsock_destroy (&embedded);
+}
+
 void
 ces_routing_test (bool verbose)
 {
@@ -1040,16 +1318,18 @@ ces_routing_test (bool verbose)
     zsock_t *sub = zsock_new_sub ("inproc://routing-test-pub", NULL);
     zsock_set_rcvtimeo (sub, 2000);
 
+    s_test_presence (routing, poller);
     s_test_event_path (routing, poller, edge, repeater, sub);
     s_test_refusals (routing, poller, edge, sub);
 
     const ces_routing_counters_t *counters = ces_routing_counters (routing);
-    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 1);
+    //  (one of them the presence test's, which no SUB could get)
+    assert (counters->events_in[CES_ROLE_INDEX_MESSENGER] == 2);
     assert (counters->events_in[CES_ROLE_INDEX_REPEATER] == 1);
     assert (counters->published == 2 && counters->delivered_repeater == 1);
     assert (counters->drops[CES_DROP_MALFORMED] == 2);
     assert (counters->drops[CES_DROP_UNKNOWN_PEER] == 1);
-    assert (counters->drops[CES_DROP_UNCONNECTED] == 0);
+    assert (counters->drops[CES_DROP_UNCONNECTED] == 1);
     assert (counters->links == 2 && counters->rooms == 1);
     assert (counters->connections[CES_ROLE_INDEX_REPEATER] == 2);
     cJSON *status = cJSON_CreateObject ();

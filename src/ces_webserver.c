@@ -333,7 +333,8 @@ s_ws_ready (struct mg_connection *conn, void *cbdata)
     ces_inbox_ask_open (self->inbox, connection->id, connection->role,
                         connection->wire, ces_grant_expiry (connection->grant),
                         remote, request->local_uri,
-                        connection->v2 ? CES_PROTOCOL_V2 : NULL);
+                        connection->v2 ? CES_PROTOCOL_V2 : NULL,
+                        ces_grant_subject (connection->grant));
 }
 
 //  --------------------------------------------------------------------------
@@ -646,6 +647,9 @@ s_post_problem (ces_webserver_t *self, ces_event_t *event, const char *body,
     if (ces_frame_check_room (room, strlen (room)))
         return "affected-room.roomID is not a valid room ID (1-128 bytes, "
                "no spaces or control characters)";
+    if (ces_frame_check_event_room (room, strlen (room)))
+        return "affected-room.roomID ends in \"*\": that is a pattern of "
+               "rooms, which clients may register; an event goes to one room";
     return s_room_too_long (self, room);
 }
 

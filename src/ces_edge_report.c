@@ -77,8 +77,8 @@ static const ces_counter_t s_report_table[] = {
      "Rooms of version 2 registrations asked of the hub (position, state, "
      "recovery).",
      AT (syncs)},
-    {"rooms_queries.asked", "ces_edge_rooms_queries_total",
-     "result=\"asked\"", CES_COUNTER,
+    {"rooms_queries.asked", "ces_edge_rooms_queries_total", "result=\"asked\"",
+     CES_COUNTER,
      "GET /rooms questions passed to the hub, and those it did not answer "
      "in time.",
      AT (queries)},

@@ -701,6 +701,24 @@ ces_routing_query (ces_routing_t *self, const char *request, size_t size,
     }
     char room[CES_ROOM_MAX + 1];
     cJSON *answer = ces_replay_query (self->store, request, size, status, room);
+    if (*status == 404 && *room) {
+        //  No event yet, but someone may hold it: then it is a room too
+        cJSON *presence = cJSON_CreateObject ();
+        s_query_presence (self, request, size, room, presence);
+        if (cJSON_GetArraySize (cJSON_GetObjectItem (presence, "presence"))) {
+            cJSON_Delete (answer);
+            answer = presence;
+            cJSON_AddStringToObject (answer, "room", room);
+            cJSON_AddNullToObject (answer, "epoch");
+            cJSON_AddNumberToObject (answer, "seq", 0);
+            cJSON_AddNumberToObject (
+                answer, "subscribers",
+                (double)ces_rooms_subscribers (self->rooms, room));
+            *status = 200;
+            return answer;
+        }
+        cJSON_Delete (presence);
+    }
     if (*status == 200 && *room)
         cJSON_AddNumberToObject (
             answer, "subscribers",

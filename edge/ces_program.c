@@ -150,19 +150,15 @@ s_usage (ces_program_t *self, const char *about)
     ces_options_usage (self->options, stdout);
 }
 
-//  The peers of --peers-file join those of --peer and the environment
+//  The peers of --peers-file join those of --peer and the environment;
+//  false with the reason in error
 static bool
-s_read_peers_file (ces_program_t *self)
+s_read_peers_file (ces_options_t *options, char *error, size_t size)
 {
-    const char *file = ces_options_get (self->options, "peers-file");
-    char error[256];
-    if (file &&
-        ces_mesh_read_peers (file, ces_options_list (self->options, "peer"),
-                             error, sizeof error)) {
-        fprintf (stderr, "%s: --peers-file: %s\n", self->name, error);
-        return false;
-    }
-    return true;
+    const char *file = ces_options_get (options, "peers-file");
+    return !file ||
+           ces_mesh_read_peers (file, ces_options_list (options, "peer"), error,
+                                size) == 0;
 }
 
 //  --help, --version, --print-config and --example-config
@@ -206,8 +202,10 @@ ces_program_new (ces_options_program_t kind, const char *about, int argc,
         self->done = true, self->exit_code = 2;
         return self;
     }
+    char error[256];
     if (kind & (CES_PROGRAM_CES | CES_PROGRAM_HUB) &&
-        !s_read_peers_file (self)) {
+        !s_read_peers_file (self->options, error, sizeof error)) {
+        fprintf (stderr, "%s: --peers-file: %s\n", self->name, error);
         self->done = true, self->exit_code = 2;
         return self;
     }
@@ -416,9 +414,13 @@ s_reload (ces_program_t *self, zactor_t *repeater)
 {
     sd_notify (0, "RELOADING=1");
     ces_options_t *fresh = ces_options_new (self->kind);
-    if (ces_options_parse (fresh, self->argc, self->argv) != 0) {
-        zsys_error ("reload refused, nothing changed: %s",
-                    ces_options_error (fresh));
+    char error[256] = "";
+    bool peers = self->kind & (CES_PROGRAM_CES | CES_PROGRAM_HUB);
+    if (ces_options_parse (fresh, self->argc, self->argv) != 0 ||
+        (peers && !s_read_peers_file (fresh, error, sizeof error))) {
+        zsys_error ("reload refused, nothing changed: %s%s",
+                    *error ? "--peers-file: " : "",
+                    *error ? error : ces_options_error (fresh));
         ces_options_destroy (&fresh);
         sd_notify (0, "READY=1");
         return;
@@ -428,8 +430,8 @@ s_reload (ces_program_t *self, zactor_t *repeater)
     for (const char *flag = (const char *)zlist_first (changed); flag;
          flag = (const char *)zlist_next (changed))
         if (!ces_options_reloadable (fresh, flag))
-            zsys_warning ("reload: %s changed in %s: needs a restart", flag,
-                          path ? path : "the environment");
+            zsys_warning ("reload: %s changed%s%s: needs a restart", flag,
+                          path ? " in " : "", path ? path : "");
         else if (s_logs (self, 2))
             zsys_info ("reload: %s is now %s (was %s)", flag,
                        *ces_options_shown (fresh, flag)

@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure --timeout 600
 
-.PHONY: all deps deps-run build build-asan build-tsan run test test-asan bench soak fuzz format format-check clean
+.PHONY: all deps deps-run build build-asan build-tsan run test test-asan bench soak fuzz format format-check config-examples clean
 
 all: build
 
@@ -63,6 +63,11 @@ bench: build
 # SOAK_SECONDS=180 make soak: a short run. See bench/README.md.
 soak: build
 	bench/soak.sh --append docs/SOAK.md
+
+# The commented example configuration of each program, from its option table
+# (the test "operating" checks that they are current)
+config-examples: build
+	for p in ces ces-hub ces-edge ces-repeater; do ./build/$$p --example-config >ops/$$p.conf.example; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -42,11 +42,13 @@ typedef struct _ces_program_t ces_program_t;
 //  Call first thing in main.
 void ces_program_exec_without_thread_caches (char *argv[]);
 
-//  Reads the environment and the flags. --help prints the usage (about is
-//  the paragraph under the usage line) and ends the program with 0; a bad
-//  flag prints why and ends it with 2. Otherwise sets up czmq and logging
-//  as the program, and (but for ces-hub) SIGHUP. Caller owns return value
-//  and must end it with ces_program_end.
+//  Reads the --config file, the environment and the flags. --help prints
+//  the usage (about is the paragraph under the usage line), --version,
+//  --print-config and --example-config what they say, and end the program
+//  with 0; a bad flag, key or value prints why and ends it with 2.
+//  Otherwise sets up czmq and logging as the program (--log-format), and
+//  SIGHUP. argv must live as long as the program (main's). Caller owns
+//  return value and must end it with ces_program_end.
 ces_program_t *ces_program_new (ces_options_program_t kind, const char *about,
                                 int argc, char *argv[]);
 
@@ -91,8 +93,18 @@ int ces_program_start (ces_program_t *self, zactor_t *actor, const char *what);
 void ces_program_banner (ces_program_t *self, int edge_port, int repeater_port,
                          const char *router, const char *pub);
 
-//  Waits for SIGINT or SIGTERM, waking on what actor says; on SIGHUP tells
-//  the repeater (if any) to RELOAD its targets
+//  Prints text (lines) to stdout, or with --log-format json each line as
+//  an info log line
+void ces_program_say (ces_program_t *self, const char *text);
+
+//  Tells systemd the program is ready (sd_notify READY=1; nothing when not
+//  under systemd), then waits for SIGINT or SIGTERM, feeding systemd's
+//  watchdog (WATCHDOG=1 at half of WATCHDOG_USEC) and telling it
+//  STOPPING=1 at the end. On SIGHUP reads the configuration again (the
+//  --config file and the environment, with the same flags), SETs on the
+//  actors configured by ces_program_actor the options that may change
+//  while running and whose values changed, logs those that need a restart,
+//  and tells the repeater (if any) to RELOAD its targets.
 void ces_program_wait (ces_program_t *self, zactor_t *actor,
                        zactor_t *repeater);
 

@@ -19,16 +19,17 @@ main (int argc, char *argv[])
     if (ces_program_bind (program, hub, ces_options_get (options, "router"),
                           ces_options_get (options, "pub"), &router, &pub,
                           &http, NULL)) {
-        printf ("ces-hub ready\n"
-                "  peers (edges, messengers, repeaters) connect a DEALER to "
-                "%s\n"
-                "  subscribers connect a SUB to %s\n"
-                "  status: http://%s/status  /metrics  /health\n"
-                "  mesh:   POST http://%s/interconnect/HOST:PORT links this "
-                "hub to another hub's ROUTER\n"
-                "  stop with Ctrl-C\n",
-                router, pub, http, http);
-        fflush (stdout);
+        char *banner = zsys_sprintf (
+            "ces-hub ready\n"
+            "  peers (edges, messengers, repeaters) connect a DEALER to %s\n"
+            "  subscribers connect a SUB to %s\n"
+            "  status: http://%s/status  /metrics  /health\n"
+            "  mesh:   POST http://%s/interconnect/HOST:PORT links this hub "
+            "to another hub's ROUTER\n"
+            "  stop with Ctrl-C; SIGHUP reloads the configuration\n",
+            router, pub, http, http);
+        ces_program_say (program, banner);
+        zstr_free (&banner);
         ces_program_wait (program, hub, NULL);
     }
     zstr_free (&router);

@@ -14,16 +14,30 @@
     --repeater-max-clients). A switch whose default is on is turned off with
     --no-NAME (--no-validate sets "validate" to "false").
 
-    A program reads its environment, then its flags (a flag wins):
+    A program reads its --config file (or CES_CONFIG), then its
+    environment, then its flags (a flag wins over the environment, which
+    wins over the file, which wins over the defaults). The file's keys are
+    the flags' names (ces_config reads it):
 
         ces_options_t *options = ces_options_new (CES_PROGRAM_EDGE);
         int rc = ces_options_parse (options, argc, argv);
-        //  0 go on, 1 --help was asked (print ces_options_usage), -1 bad
-        //  flag or value: ces_options_error says which and why
+        //  0 go on, CES_OPTIONS_HELP etc. when asked, -1 bad flag, key or
+        //  value: ces_options_error says which and why (FILE:LINE: ... for
+        //  the file)
         zactor_t *edge = zactor_new (ces_edge_actor, NULL);
         rc = ces_options_configure (options, edge, CES_OPTIONS_EDGE);
         //  sends SET for every option given for that actor; -1 when the
         //  actor refused one (ces_options_error names the flag)
+
+    SIGHUP: read everything again with the same flags, send what may
+    change while running, and name what needs a restart:
+
+        ces_options_t *fresh = ces_options_new (CES_PROGRAM_EDGE);
+        if (ces_options_parse (fresh, argc, argv) == 0) {
+            zlist_t *changed = ces_options_changed (options, fresh);
+            //  each: ces_options_reloadable (fresh, flag)?
+            ces_options_reconfigure (options, fresh, edge, CES_OPTIONS_EDGE);
+        }
 
     An actor checks a SET against the same table:
 
@@ -58,10 +72,19 @@ void ces_options_destroy (ces_options_t **self_p);
 //  The program's name: "ces", "ces-edge", "ces-repeater" or "ces-hub"
 const char *ces_options_program (ces_options_t *self);
 
-//  Reads the environment variables of the program's options, then argv
-//  (--NAME VALUE, --NAME=VALUE, a unique prefix of a name, --help or -h).
-//  Checks every value against its option's type and range. Returns 0, 1
-//  when --help was given, or -1 with the reason in ces_options_error.
+//  What ces_options_parse returns when a flag asks rather than sets
+#define CES_OPTIONS_HELP    1 //  --help or -h
+#define CES_OPTIONS_VERSION 2 //  --version
+#define CES_OPTIONS_PRINT   3 //  --print-config (after reading the file)
+#define CES_OPTIONS_EXAMPLE 4 //  --example-config
+
+//  Reads the --config file (the flag, or CES_CONFIG), the environment
+//  variables of the program's options, then argv (--NAME VALUE,
+//  --NAME=VALUE, a unique prefix of a name, --help or -h, --version,
+//  --print-config, --example-config). Checks every value against its
+//  option's type and range, and every key of the file. Returns 0, one of
+//  CES_OPTIONS_HELP..EXAMPLE, or -1 with the reason in ces_options_error.
+//  --help, --version and --example-config do not read the file.
 int ces_options_parse (ces_options_t *self, int argc, char *argv[]);
 
 //  Why the last parse or configure failed: one line that names the flag
@@ -72,6 +95,17 @@ const char *ces_options_error (ces_options_t *self);
 //  the flag, its aliases, what it does, its default, range and environment
 //  variable; then --help.
 void ces_options_usage (ces_options_t *self, FILE *out);
+
+//  Every option of the program as "key = value  # source" lines, the
+//  source being default, flag, env NAME or file:LINE (--print-config)
+void ces_options_print (ces_options_t *self, FILE *out);
+
+//  A configuration file of every key at its default, commented out, each
+//  under its help (--example-config; ops/*.conf.example)
+void ces_options_example (ces_options_t *self, FILE *out);
+
+//  The --config file read, or NULL (borrowed)
+const char *ces_options_path (ces_options_t *self);
 
 //  The value in force for --flag (a flag's name as the program spells it,
 //  e.g. "repeater-listen"): given by flag, else by environment, else the
@@ -92,6 +126,25 @@ zlist_t *ces_options_list (ces_options_t *self, const char *flag);
 //  ces_options_error.
 int ces_options_configure (ces_options_t *self, zactor_t *actor,
                            int actor_kind);
+
+//  The flags (as the program spells them) whose value differs between self
+//  and fresh, in table order. Caller owns return value and must destroy it
+//  when done.
+zlist_t *ces_options_changed (ces_options_t *self, ces_options_t *fresh);
+
+//  True when --flag can change while the program runs (SIGHUP)
+bool ces_options_reloadable (ces_options_t *self, const char *flag);
+
+//  The value in force for people: "" when none, "(hidden)" for a secret
+const char *ces_options_shown (ces_options_t *self, const char *flag);
+
+//  Sends "SET", NAME, value (the default, or "" when none, for an option no
+//  longer given) to the actor for every option it takes that can change
+//  while running and whose value in fresh differs from self; waits for each
+//  signal. Returns 0, or -1 at the first refusal with the reason in
+//  ces_options_error (fresh).
+int ces_options_reconfigure (ces_options_t *self, ces_options_t *fresh,
+                             zactor_t *actor, int actor_kind);
 
 //  For actors: 0 when name is an option one of the actors in the mask takes
 //  and value has its type and is in its range; -1 otherwise. (What the

@@ -63,6 +63,9 @@ ces_log_level_parse (const char *name)
 #include "ces_edge_report.h"
 #include "ces_edge_options.h"
 
+//  The programs' configuration file
+#include "ces_config.h"
+
 //  A whole HTTP response with a body, for every civetweb handler in libces
 struct mg_connection;
 void ces_http_reply (struct mg_connection *conn, int code, const char *type,

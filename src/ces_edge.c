@@ -904,6 +904,33 @@ s_reload (self_t *self)
     zstr_sendx (self->pipe, rc ? "-1" : "0", rc ? reason : "", NULL);
 }
 
+//  SET while the edge serves (a reload): only what can change while
+//  running; the rest was refused by the program already
+static int
+s_set_running (self_t *self, const char *name, const char *value)
+{
+    ces_edge_options_t *options = self->options;
+    if (!name || !value)
+        return -1;
+    if (streq (name, "log-level") || streq (name, "targets") ||
+        streq (name, "central"))
+        return ces_edge_options_set (options, name, value);
+    if (!streq (name, "auth-secret") && !streq (name, "auth-key-file") &&
+        !streq (name, "auth-open-networks") && !streq (name, "allowed-origins"))
+        return -1;
+    char reason[256] = "";
+    ces_auth_t *auth = ces_edge_options_auth_with (options, name, value, reason,
+                                                   sizeof reason);
+    if (!auth) {
+        ces_error (options->limits.log_level, "edge: %s: %s", name, reason);
+        return -1;
+    }
+    ces_webserver_set_auth (self->webserver, auth);
+    ces_auth_destroy (&options->auth);
+    options->auth = self->auth = auth;
+    return 0;
+}
+
 static void
 s_handle_pipe (self_t *self)
 {
@@ -917,11 +944,10 @@ s_handle_pipe (self_t *self)
     else if (streq (command, "SET")) {
         char *name = zmsg_popstr (request);
         char *value = zmsg_popstr (request);
-        zsock_signal (self->pipe,
-                      !self->webserver && ces_edge_options_set (
-                                              self->options, name, value) == 0
-                          ? 0
-                          : 1);
+        int rc = self->webserver
+                     ? s_set_running (self, name, value)
+                     : ces_edge_options_set (self->options, name, value);
+        zsock_signal (self->pipe, rc == 0 ? 0 : 1);
         zstr_free (&name);
         zstr_free (&value);
     } else if (streq (command, "HUB")) {

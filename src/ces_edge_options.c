@@ -51,6 +51,8 @@ ces_edge_options_destroy (ces_edge_options_t **self_p)
         zstr_free (&self->system_id);
         zstr_free (&self->targets_file);
         zstr_free (&self->central);
+        for (int i = 0; i < 4; i++)
+            zstr_free (&self->auth_given[i]);
         ces_auth_destroy (&self->auth);
         freen (self);
         *self_p = NULL;
@@ -113,6 +115,48 @@ s_set_number (ces_edge_options_t *options, const char *name, long number)
     return true;
 }
 
+//  The auth options, in the order they are applied
+static const char *const s_auth_names[4] = {
+    "auth-secret", "auth-key-file", "auth-open-networks", "allowed-origins"};
+
+static int
+s_auth_index (const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (streq (name, s_auth_names[i]))
+            return i;
+    return -1;
+}
+
+ces_auth_t *
+ces_edge_options_auth_with (ces_edge_options_t *self, const char *name,
+                            const char *value, char *reason, size_t size)
+{
+    assert (self && name && value && reason);
+    int index = s_auth_index (name);
+    assert (index >= 0);
+    const char *given[4];
+    for (int i = 0; i < 4; i++)
+        given[i] = i == index ? value : self->auth_given[i];
+    ces_auth_t *auth = ces_auth_new ();
+    int rc = 0;
+    if (given[0] && *given[0])
+        ces_auth_set_secret (auth, given[0]);
+    if (given[1] && *given[1])
+        rc = ces_auth_set_key_file (auth, given[1], reason, size);
+    if (rc == 0 && given[2] && *given[2])
+        rc = ces_auth_set_open (auth, given[2], reason, size);
+    if (rc == 0 && given[3])
+        ces_auth_set_origins (auth, given[3]);
+    if (rc) {
+        ces_auth_destroy (&auth);
+        return NULL;
+    }
+    zstr_free (&self->auth_given[index]);
+    self->auth_given[index] = strdup (value);
+    return auth;
+}
+
 int
 ces_edge_options_set (ces_edge_options_t *self, const char *name,
                       const char *value)
@@ -128,6 +172,11 @@ ces_edge_options_set (ces_edge_options_t *self, const char *name,
     long number = strtol (value, &end, 10);
     if (*value && !*end && s_set_number (options, name, number))
         return 0;
+    int auth_index = s_auth_index (name);
+    if (auth_index >= 0) {
+        zstr_free (&self->auth_given[auth_index]);
+        self->auth_given[auth_index] = strdup (value);
+    }
     if (streq (name, "listen"))
         s_set_string (&options->listen, value);
     else if (streq (name, "hub-router"))

@@ -27,6 +27,9 @@ typedef struct {
     char *central;
     int link_idle;
     ces_auth_t *auth;
+    //  What made the auth (auth-secret, auth-key-file, auth-open-networks,
+    //  allowed-origins), to make a new one when one of them changes
+    char *auth_given[4];
 } ces_edge_options_t;
 
 //  The defaults of a messenger edge, or of a repeater (outside)
@@ -37,6 +40,16 @@ void ces_edge_options_destroy (ces_edge_options_t **self_p);
 //  key file or network list is logged with its reason)
 int ces_edge_options_set (ces_edge_options_t *self, const char *name,
                           const char *value);
+
+//  While the edge runs (SIGHUP): a new auth made from the auth options
+//  given so far with name (one of the four above) set to value ("": not
+//  set), or NULL with the reason. On success the options remember value;
+//  the caller hands the auth to the webserver and then replaces
+//  self->auth with it. Caller owns return value and must destroy it when
+//  done.
+ces_auth_t *ces_edge_options_auth_with (ces_edge_options_t *self,
+                                        const char *name, const char *value,
+                                        char *reason, size_t size);
 
 void ces_edge_options_test (bool verbose);
 

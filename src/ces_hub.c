@@ -212,6 +212,28 @@ s_set_curve_cert (self_t *self, const char *path)
 
 static void s_routing_options (self_t *self);
 
+//  A new clients directory while the hub runs (SIGHUP): zauth reads it
+//  for the next handshakes; links already in are not asked again
+static int
+s_reload_curve_clients (self_t *self, const char *clients)
+{
+    bool any = streq (clients, "*");
+    if (!any && !zsys_file_exists (clients)) {
+        ces_error (self->log_level, "hub %s: no clients directory %s",
+                   self->hub_id, clients);
+        return -1;
+    }
+    zstr_free (&self->curve_clients);
+    self->curve_clients = strdup (clients);
+    if (self->auth) {
+        zstr_sendx (self->auth, "CURVE", any ? CURVE_ALLOW_ANY : clients, NULL);
+        zsock_wait (self->auth);
+        ces_info (self->log_level, "hub %s: CURVE clients now %s", self->hub_id,
+                  any ? "any that has the key" : clients);
+    }
+    return 0;
+}
+
 static int
 s_set_option (self_t *self, const char *name, const char *value)
 {
@@ -258,6 +280,8 @@ s_set_option (self_t *self, const char *name, const char *value)
         return s_set_curve_cert (self, value);
     else if (streq (name, "curve-clients") && *value && !self->router)
         zstr_free (&self->curve_clients), self->curve_clients = strdup (value);
+    else if (streq (name, "curve-clients") && *value)
+        return s_reload_curve_clients (self, value);
     else
         return -1;
     if (self->routing)

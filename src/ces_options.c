@@ -42,6 +42,8 @@ typedef struct {
     const char *prefix;  //  the flag is prefix + name ("repeater-")
     const char *alias;   //  another spelling of the flag, or NULL
     bool sent;           //  the program sends the default when not given
+    bool reload;         //  SIGHUP sends it again when its value changed
+    bool secret;         //  --print-config and reloads do not show it
 } option_t;
 
 //  Each row: name, type, actors, programs, hint, default, help, then what
@@ -51,6 +53,16 @@ typedef struct {
 //  program) are here too, so that every SET an actor takes is in the table.
 //  In --help order.
 static const option_t s_options[] = {
+    //  Every program
+    {"config", TEXT, 0, P_ALL, "FILE", NULL,
+     .help = "read options from this file first: key = value lines, the keys "
+             "being these flags' names; the environment and flags win",
+     .env = "CES_CONFIG"},
+    {"log-format", CHOICE, 0, P_ALL, "FORMAT", "text",
+     .help = "log lines as text, or as one JSON object a line (time, level, "
+             "program, message)",
+     .choices = "text,json", .env = "CES_LOG_FORMAT"},
+
     //  The hub
     {"router", TEXT, 0, P_CES | P_HUB, "ENDPOINT", CES_HUB_ROUTER,
      .help = "the hub's ROUTER, for edges, messengers, repeaters and peer "
@@ -84,7 +96,7 @@ static const option_t s_options[] = {
     {"curve-clients", TEXT, HUB, P_CES | P_HUB, "DIR", NULL,
      .help = "the public certificates let in, or \"*\" for any client that "
              "has the hub's public key",
-     .env = "CES_CURVE_CLIENTS"},
+     .env = "CES_CURVE_CLIENTS", .reload = true},
     {"history", NUMBER, HUB, P_CES | P_HUB, "N", "1000",
      .help = "events each room keeps for clients that recover (0: none)",
      .min = 0, .max = 1000000},
@@ -129,10 +141,11 @@ static const option_t s_options[] = {
 
     //  The repeater's targets
     {"targets", TEXT, REPEATER, P_CES | P_REP, "FILE", NULL,
-     .help = "JSON file: room -> list of target URLs (reloaded on SIGHUP)"},
+     .help = "JSON file: room -> list of target URLs (reloaded on SIGHUP)",
+     .reload = true},
     {"central", TEXT, REPEATER, P_CES | P_REP, "URLS", NULL,
      .help = "comma-separated target URLs that get every event",
-     .env = "CENTRAL_REPEATER_ADDRESSES"},
+     .env = "CENTRAL_REPEATER_ADDRESSES", .reload = true},
     {"system-id", TEXT, REPEATER, P_CES | P_REP, "ID", NULL,
      .help = "our name on WebSocket links we dial (default: the host name)",
      .env = "SYSTEM_ID"},
@@ -197,13 +210,15 @@ static const option_t s_options[] = {
     //  Who may connect
     {"auth-secret", TEXT, EDGE | REPEATER, P_EDGES, "SECRET", NULL,
      .help = "require HS256 tokens signed with this secret",
-     .env = "CES_AUTH_SECRET"},
+     .env = "CES_AUTH_SECRET", .reload = true, .secret = true},
     {"auth-key-file", TEXT, EDGE | REPEATER, P_EDGES, "FILE", NULL,
-     .help = "require RS256/ES256 tokens; the issuer's PEM public key"},
+     .help = "require RS256/ES256 tokens; the issuer's PEM public key",
+     .reload = true},
     {"auth-open-networks", TEXT, EDGE | REPEATER, P_EDGES, "NETWORKS", NULL,
-     .help = "IPv4 networks that need no token (10.0.0.0/8,...)"},
+     .help = "IPv4 networks that need no token (10.0.0.0/8,...)",
+     .reload = true},
     {"allowed-origins", TEXT, EDGE | REPEATER, P_EDGES, "ORIGINS", NULL,
-     .help = "browser Origins allowed (https://a,https://b)"},
+     .help = "browser Origins allowed (https://a,https://b)", .reload = true},
 
     //  Everyone
     {"validate", SWITCH, HUB | EDGE | REPEATER, P_ALL, NULL, "true",
@@ -220,7 +235,7 @@ static const option_t s_options[] = {
      "info",
      .help = "log lines of this level and above: error, warn, info or "
              "debug",
-     .choices = "error,warn,info,debug", .env = "LOG_LEVEL"},
+     .choices = "error,warn,info,debug", .env = "LOG_LEVEL", .reload = true},
 };
 #define OPTIONS (sizeof (s_options) / sizeof (s_options[0]))
 
@@ -230,9 +245,12 @@ static const char *const s_program_names[] = {
 
 struct _ces_options_t {
     ces_options_program_t program;
-    char *values[OPTIONS];     //  given by flag or environment, or NULL
-    const char *from[OPTIONS]; //  the environment variable, or NULL: flag
+    char *values[OPTIONS];     //  given by file, environment or flag, or NULL
+    const char *from[OPTIONS]; //  the environment variable, or NULL
+    int line[OPTIONS];         //  the line of the file, or 0 (neither: flag)
     zlist_t *lists[OPTIONS];   //  LIST: every value given
+    char *sources[OPTIONS];    //  LIST: where each came from, for people
+    char *path;                //  the --config file read, or NULL
     char error[512];           //  why the last parse or configure failed
 };
 
@@ -253,16 +271,29 @@ ces_options_new (ces_options_program_t program)
     return self;
 }
 
+//  Forgets every value given
+static void
+s_clear (ces_options_t *self)
+{
+    for (size_t row = 0; row < OPTIONS; row++) {
+        zstr_free (&self->values[row]);
+        zstr_free (&self->sources[row]);
+        self->from[row] = NULL, self->line[row] = 0;
+        if (self->lists[row])
+            zlist_purge (self->lists[row]);
+    }
+    zstr_free (&self->path);
+}
+
 void
 ces_options_destroy (ces_options_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
         ces_options_t *self = *self_p;
-        for (size_t row = 0; row < OPTIONS; row++) {
-            zstr_free (&self->values[row]);
+        s_clear (self);
+        for (size_t row = 0; row < OPTIONS; row++)
             zlist_destroy (&self->lists[row]);
-        }
         freen (self);
         *self_p = NULL;
     }
@@ -381,47 +412,78 @@ s_takes (const option_t *option, char *text, size_t size)
         snprintf (text, size, "text");
 }
 
+//  Where a value came from, for people: "flag", "env NAME", "file:LINE";
+//  with where, the file's path too
+static void
+s_source (ces_options_t *self, const char *env, int line, bool where,
+          char *text, size_t size)
+{
+    if (env)
+        snprintf (text, size, "env %s", env);
+    else if (line)
+        snprintf (text, size, "%s:%d", where ? self->path : "file", line);
+    else
+        snprintf (text, size, "flag");
+}
+
 static int
 s_invalid (ces_options_t *self, const option_t *option, const char *value,
-           const char *env)
+           const char *env, int line)
 {
     char flag[64], takes[128];
     s_flag (option, flag, sizeof flag);
     s_takes (option, takes, sizeof takes);
-    snprintf (self->error, sizeof self->error,
-              "invalid value '%s' for --%s%s%s%s: %s", value, flag,
-              env ? " (from " : "", env ? env : "", env ? ")" : "", takes);
+    if (line)
+        snprintf (self->error, sizeof self->error,
+                  "%s:%d: invalid value '%s' for %s%s: %s", self->path, line,
+                  value, option->prefix ? option->prefix : "", option->name,
+                  takes);
+    else
+        snprintf (self->error, sizeof self->error,
+                  "invalid value '%s' for --%s%s%s%s: %s", value, flag,
+                  env ? " (from " : "", env ? env : "", env ? ")" : "", takes);
     return -1;
 }
 
-//  Stores a value given for a row, from a flag (env NULL) or from env
+//  Stores a value given for a row by a flag (env NULL, line 0), env, or
+//  the file's line; the environment and the file give lists
+//  comma-separated
 static int
-s_give (ces_options_t *self, size_t row, const char *value, const char *env)
+s_give (ces_options_t *self, size_t row, const char *value, const char *env,
+        int line)
 {
     const option_t *option = &s_options[row];
-    if (option->type == LIST && env) {
+    char source[64];
+    s_source (self, env, line, false, source, sizeof source);
+    if (option->type == LIST) {
         char *items = strdup (value), *saveptr = NULL;
-        for (char *item = strtok_r (items, ",", &saveptr); item;
-             item = strtok_r (NULL, ",", &saveptr))
+        for (char *item = strtok_r (items, env || line ? "," : "", &saveptr);
+             item; item = strtok_r (NULL, env || line ? "," : "", &saveptr))
             zlist_append (self->lists[row], item);
         freen (items);
-        return 0;
-    }
-    if (option->type == LIST) {
-        zlist_append (self->lists[row], (void *)value);
+        char *sources = zsys_sprintf (
+            "%s%s%s", self->sources[row] ? self->sources[row] : "",
+            self->sources[row] ? ", " : "", source);
+        zstr_free (&self->sources[row]);
+        self->sources[row] = sources;
         return 0;
     }
     if (!s_valid (option, value))
-        return s_invalid (self, option, value, env);
+        return s_invalid (self, option, value, env, line);
     zstr_free (&self->values[row]);
     self->values[row] = strdup (value);
-    self->from[row] = env;
+    self->from[row] = env, self->line[row] = line;
     return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Parsing
 
+//  The words that ask something of the program rather than set an option,
+//  by what ces_options_parse returns; their row "number" is -1 - that
+static const char *const s_asks[] = {NULL, "help", "version", "print-config",
+                                     "example-config"};
+#define ASKS (sizeof (s_asks) / sizeof (s_asks[0]))
 #define HELP -2 //  the row "number" of --help
 
 //  Whether --name names --flag (or its alias) exactly (2), by a prefix (1),
@@ -437,14 +499,19 @@ s_names (const char *name, const char *flag, const char *alias)
 }
 
 //  The row of --name (a flag, an alias, or a unique prefix of one), or
-//  HELP; -1 with the reason in self->error
+//  HELP and below for s_asks; -1 with the reason in self->error
 static int
 s_match (ces_options_t *self, const char *name)
 {
-    int found = s_names (name, "help", NULL) ? HELP : -1;
-    if (s_names (name, "help", NULL) == 2)
-        return HELP;
-    size_t matches = found == HELP;
+    int found = -1;
+    size_t matches = 0;
+    for (size_t ask = 1; ask < ASKS; ask++) {
+        int named = s_names (name, s_asks[ask], NULL);
+        if (named == 2)
+            return -1 - (int)ask;
+        if (named == 1)
+            found = -1 - (int)ask, matches++;
+    }
     for (size_t row = 0; row < OPTIONS; row++) {
         char flag[64];
         s_flag (&s_options[row], flag, sizeof flag);
@@ -473,7 +540,7 @@ s_parse_environment (ces_options_t *self)
         const char *value = s_offered (self, option) && option->env
                                 ? getenv (option->env)
                                 : NULL;
-        if (value && *value && s_give (self, row, value, option->env))
+        if (value && *value && s_give (self, row, value, option->env, 0))
             return -1;
     }
     return 0;
@@ -490,11 +557,11 @@ s_fail (ces_options_t *self, const char *format, const char *word)
 //  Takes argv[*arg] (and its value, moving *arg on); 0, or -1 with the
 //  reason in self->error
 static int
-s_parse_word (ces_options_t *self, int argc, char *argv[], int *arg, bool *help)
+s_parse_word (ces_options_t *self, int argc, char *argv[], int *arg, int *asked)
 {
     const char *word = argv[*arg];
     if (streq (word, "-h")) {
-        *help = true;
+        *asked = CES_OPTIONS_HELP;
         return 0;
     }
     if (*word != '-' || !word[1])
@@ -508,24 +575,128 @@ s_parse_word (ces_options_t *self, int argc, char *argv[], int *arg, bool *help)
     int row = s_match (self, name);
     if (row == -1)
         return -1;
-    if (row == HELP || s_options[row].type == SWITCH) {
+    if (row <= HELP || s_options[row].type == SWITCH) {
         if (equals)
             return s_fail (self, "option '--%s' doesn't allow an argument",
                            name);
-        *help = *help || row == HELP;
-        if (row == HELP)
+        //  --help wins over the rest
+        if (row <= HELP && (!*asked || -1 - row < *asked))
+            *asked = -1 - row;
+        if (row <= HELP)
             return 0;
         //  A switch sets the other value than its default
         const char *value =
             streq (s_options[row].value, "true") ? "false" : "true";
-        return s_give (self, (size_t)row, value, NULL);
+        return s_give (self, (size_t)row, value, NULL, 0);
     }
     const char *value = equals ? equals + 1 : NULL;
     if (!value && *arg + 1 < argc)
         value = argv[++*arg];
     if (!value)
         return s_fail (self, "option '--%s' requires an argument", name);
-    return s_give (self, (size_t)row, value, NULL);
+    return s_give (self, (size_t)row, value, NULL, 0);
+}
+
+static int
+s_parse_flags (ces_options_t *self, int argc, char *argv[], int *asked)
+{
+    for (int arg = 1; arg < argc; arg++) {
+        //  "--" ends the options, and no program takes arguments
+        if (streq (argv[arg], "--") && arg + 1 < argc)
+            return s_fail (self, "unexpected argument '%s'", argv[arg + 1]);
+        if (streq (argv[arg], "--"))
+            break;
+        if (s_parse_word (self, argc, argv, &arg, asked))
+            return -1;
+    }
+    return 0;
+}
+
+//  The row a key of the file names: the flag without "--" (a switch by its
+//  name, not --no-NAME), or its alias; -1 when none
+static int
+s_row_of_key (ces_options_t *self, const char *key)
+{
+    for (size_t row = 0; row < OPTIONS; row++) {
+        const option_t *option = &s_options[row];
+        char flag[64];
+        snprintf (flag, sizeof flag, "%s%s",
+                  option->prefix ? option->prefix : "", option->name);
+        if (s_offered (self, option) &&
+            (streq (key, flag) ||
+             (option->alias && streq (key, option->alias))))
+            return (int)row;
+    }
+    return -1;
+}
+
+static int
+s_unknown_key (ces_options_t *self, const char *key, int line)
+{
+    char spelled[OPTIONS][64];
+    const char *keys[OPTIONS + 1];
+    size_t count = 0;
+    for (size_t row = 0; row < OPTIONS; row++)
+        if (s_offered (self, &s_options[row])) {
+            snprintf (spelled[count], 64, "%s%s",
+                      s_options[row].prefix ? s_options[row].prefix : "",
+                      s_options[row].name);
+            keys[count] = spelled[count];
+            count++;
+        }
+    keys[count] = NULL;
+    const char *closest = ces_config_closest (key, keys);
+    char hint[96] = "";
+    if (closest)
+        snprintf (hint, sizeof hint, "did you mean '%s'? ", closest);
+    snprintf (self->error, sizeof self->error,
+              "%s:%d: unknown key '%s' (%sthe keys are the flags of %s --help, "
+              "without the dashes)",
+              self->path, line, key, hint, ces_options_program (self));
+    return -1;
+}
+
+//  One "key = value" line of the file
+static int
+s_give_line (ces_options_t *self, ces_config_t *config, size_t index)
+{
+    const char *key = ces_config_key (config, index);
+    const char *value = ces_config_value (config, index);
+    int line = ces_config_line (config, index);
+    int row = s_row_of_key (self, key);
+    if (row < 0)
+        return s_unknown_key (self, key, line);
+    if (streq (key, "config")) {
+        snprintf (self->error, sizeof self->error,
+                  "%s:%d: config is a flag, not a key of the file", self->path,
+                  line);
+        return -1;
+    }
+    if (self->line[row] && s_options[row].type != LIST) {
+        snprintf (self->error, sizeof self->error,
+                  "%s:%d: %s is set already on line %d", self->path, line, key,
+                  self->line[row]);
+        return -1;
+    }
+    //  "key =" leaves it unset
+    return *value ? s_give (self, (size_t)row, value, NULL, line) : 0;
+}
+
+static int
+s_parse_file (ces_options_t *self, const char *path)
+{
+    self->path = strdup (path);
+    ces_config_t *config =
+        ces_config_read (path, self->error, sizeof self->error);
+    if (!config)
+        return -1;
+    for (size_t index = 0; index < ces_config_size (config); index++)
+        if (s_give_line (self, config, index)) {
+            ces_config_destroy (&config);
+            return -1;
+        }
+    ces_config_destroy (&config);
+    return 0;
 }
 
 int
@@ -533,19 +704,22 @@ ces_options_parse (ces_options_t *self, int argc, char *argv[])
 {
     assert (self);
     *self->error = 0;
-    if (s_parse_environment (self))
+    int asked = 0;
+    if (s_parse_environment (self) || s_parse_flags (self, argc, argv, &asked))
         return -1;
-    bool help = false;
-    for (int arg = 1; arg < argc; arg++) {
-        //  "--" ends the options, and no program takes arguments
-        if (streq (argv[arg], "--") && arg + 1 < argc)
-            return s_fail (self, "unexpected argument '%s'", argv[arg + 1]);
-        if (streq (argv[arg], "--"))
-            break;
-        if (s_parse_word (self, argc, argv, &arg, &help))
-            return -1;
-    }
-    return help ? 1 : 0;
+    const char *path = ces_options_get (self, "config");
+    if (!path || asked == CES_OPTIONS_HELP || asked == CES_OPTIONS_VERSION ||
+        asked == CES_OPTIONS_EXAMPLE)
+        return asked;
+    //  Again from the file up, each a layer over the one before
+    char *file = strdup (path);
+    s_clear (self);
+    int rc = s_parse_file (self, file) || s_parse_environment (self) ||
+                     s_parse_flags (self, argc, argv, &asked)
+                 ? -1
+                 : asked;
+    freen (file);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -580,24 +754,119 @@ ces_options_list (ces_options_t *self, const char *flag)
 }
 
 static int
+s_set (ces_options_t *self, zactor_t *actor, size_t row, const char *value)
+{
+    const option_t *option = &s_options[row];
+    zstr_sendx (actor, "SET", option->name, value, NULL);
+    if (zsock_wait (actor) == 0)
+        return 0;
+    char flag[64], source[300] = "";
+    s_flag (option, flag, sizeof flag);
+    if (self->from[row] || self->line[row])
+        s_source (self, self->from[row], self->line[row], true, source,
+                  sizeof source);
+    snprintf (self->error, sizeof self->error,
+              "invalid value '%s' for --%s%s%s%s",
+              option->secret ? "(hidden)" : value, flag,
+              *source ? " (from " : "", source, *source ? ")" : "");
+    return -1;
+}
+
+static int
 s_send (ces_options_t *self, zactor_t *actor, size_t row)
 {
     const option_t *option = &s_options[row];
     const char *value = self->values[row];
     if (!value && option->sent)
         value = option->value;
-    if (!value)
-        return 0;
-    zstr_sendx (actor, "SET", option->name, value, NULL);
-    if (zsock_wait (actor) == 0)
-        return 0;
-    char flag[64];
-    s_flag (option, flag, sizeof flag);
-    const char *env = self->from[row];
-    snprintf (self->error, sizeof self->error,
-              "invalid value '%s' for --%s%s%s%s", value, flag,
-              env ? " (from " : "", env ? env : "", env ? ")" : "");
-    return -1;
+    return value ? s_set (self, actor, row, value) : 0;
+}
+
+//  The value in force for people: "" when none
+static const char *
+s_value (ces_options_t *self, size_t row)
+{
+    const char *value =
+        self->values[row] ? self->values[row] : s_options[row].value;
+    return value ? value : "";
+}
+
+static bool
+s_changed (ces_options_t *self, ces_options_t *fresh, size_t row)
+{
+    if (s_options[row].type != LIST)
+        return !streq (s_value (self, row), s_value (fresh, row));
+    zlist_t *old = self->lists[row], *now = fresh->lists[row];
+    if (zlist_size (old) != zlist_size (now))
+        return true;
+    for (char *a = (char *)zlist_first (old), *b = (char *)zlist_first (now);
+         a && b; a = (char *)zlist_next (old), b = (char *)zlist_next (now))
+        if (!streq (a, b))
+            return true;
+    return false;
+}
+
+zlist_t *
+ces_options_changed (ces_options_t *self, ces_options_t *fresh)
+{
+    assert (self && fresh && self->program == fresh->program);
+    zlist_t *changed = zlist_new ();
+    assert (changed);
+    zlist_autofree (changed);
+    for (size_t row = 0; row < OPTIONS; row++)
+        if (s_offered (self, &s_options[row]) && s_changed (self, fresh, row)) {
+            char flag[64];
+            s_flag (&s_options[row], flag, sizeof flag);
+            zlist_append (changed, flag);
+        }
+    return changed;
+}
+
+bool
+ces_options_reloadable (ces_options_t *self, const char *flag)
+{
+    assert (self && flag);
+    int row = s_row_of_flag (self, flag);
+    return row >= 0 && s_options[row].reload;
+}
+
+static const char *
+s_shown (ces_options_t *self, size_t row)
+{
+    return s_options[row].secret && *s_value (self, row) ? "(hidden)"
+                                                         : s_value (self, row);
+}
+
+const char *
+ces_options_shown (ces_options_t *self, const char *flag)
+{
+    assert (self && flag);
+    int row = s_row_of_flag (self, flag);
+    assert (row >= 0);
+    return s_shown (self, (size_t)row);
+}
+
+const char *
+ces_options_path (ces_options_t *self)
+{
+    assert (self);
+    return self->path;
+}
+
+int
+ces_options_reconfigure (ces_options_t *self, ces_options_t *fresh,
+                         zactor_t *actor, int actor_kind)
+{
+    assert (self && fresh && actor);
+    *fresh->error = 0;
+    for (size_t row = 0; row < OPTIONS; row++) {
+        const option_t *option = &s_options[row];
+        if (s_offered (self, option) && option->reload &&
+            (option->actors & actor_kind) && s_changed (self, fresh, row) &&
+            s_set (fresh, actor, row, s_value (fresh, row)))
+            return -1;
+    }
+    return 0;
 }
 
 int
@@ -652,13 +921,11 @@ s_wrap (FILE *out, const char *text, size_t column, size_t at)
     fputc ('\n', out);
 }
 
+//  What the option does, its default, range, alias and environment variable
 static void
-s_usage_line (const option_t *option, FILE *out)
+s_explain (const option_t *option, char *text, size_t size)
 {
-    char flag[64], left[96], text[512], tail[256] = "";
-    s_flag (option, flag, sizeof flag);
-    snprintf (left, sizeof left, "  --%s%s%s", flag, option->hint ? " " : "",
-              option->hint ? option->hint : "");
+    char tail[256] = "";
     size_t used = 0;
     if (option->value && option->type != SWITCH)
         used +=
@@ -676,8 +943,18 @@ s_usage_line (const option_t *option, FILE *out)
         used += (size_t)snprintf (tail + used, sizeof tail - used,
                                   "%senvironment %s", used ? "; " : "",
                                   option->env);
-    snprintf (text, sizeof text, "%s%s%s%s", option->help, used ? " [" : "",
-              tail, used ? "]" : "");
+    snprintf (text, size, "%s%s%s%s", option->help, used ? " [" : "", tail,
+              used ? "]" : "");
+}
+
+static void
+s_usage_line (const option_t *option, FILE *out)
+{
+    char flag[64], left[96], text[512];
+    s_flag (option, flag, sizeof flag);
+    snprintf (left, sizeof left, "  --%s%s%s", flag, option->hint ? " " : "",
+              option->hint ? option->hint : "");
+    s_explain (option, text, sizeof text);
     fputs (left, out);
     s_wrap (out, text, strlen (left), 28);
 }
@@ -689,8 +966,116 @@ ces_options_usage (ces_options_t *self, FILE *out)
     for (size_t row = 0; row < OPTIONS; row++)
         if (s_offered (self, &s_options[row]))
             s_usage_line (&s_options[row], out);
-    fputs ("  --help", out);
-    s_wrap (out, "this text", 8, 28);
+    const char *asks[][2] = {
+        {"  --print-config", "print the configuration in force, each value "
+                             "with where it came from (default, file:LINE, "
+                             "env NAME, flag), and exit"},
+        {"  --example-config", "print a configuration file of every key at its "
+                               "default, commented, and exit"},
+        {"  --version", "print the version and exit"},
+        {"  --help", "this text"}};
+    for (size_t ask = 0; ask < sizeof asks / sizeof asks[0]; ask++) {
+        fputs (asks[ask][0], out);
+        s_wrap (out, asks[ask][1], strlen (asks[ask][0]), 28);
+    }
+}
+
+//  "key = value" padded to a column, then "# source"
+void
+ces_options_print (ces_options_t *self, FILE *out)
+{
+    assert (self && out);
+    fprintf (out,
+             "# %s: the configuration in force; a flag wins over the "
+             "environment,\n# which wins over %s, which wins over the "
+             "defaults\n",
+             ces_options_program (self),
+             self->path ? self->path : "the --config file");
+    for (size_t row = 0; row < OPTIONS; row++) {
+        const option_t *option = &s_options[row];
+        if (!s_offered (self, option))
+            continue;
+        char *joined = NULL, source[300];
+        const char *value = s_shown (self, row);
+        if (option->type == LIST) {
+            joined = strdup ("");
+            for (char *item = (char *)zlist_first (self->lists[row]); item;
+                 item = (char *)zlist_next (self->lists[row])) {
+                char *more =
+                    zsys_sprintf ("%s%s%s", joined, *joined ? "," : "", item);
+                zstr_free (&joined);
+                joined = more;
+            }
+            value = joined;
+        }
+        if (option->type == LIST)
+            snprintf (source, sizeof source, "%s",
+                      self->sources[row] ? self->sources[row] : "default");
+        else if (self->values[row])
+            s_source (self, self->from[row], self->line[row], false, source,
+                      sizeof source);
+        else
+            snprintf (source, sizeof source, "default");
+        int width =
+            fprintf (out, "%s%s = %s", option->prefix ? option->prefix : "",
+                     option->name, value);
+        fprintf (out, "%*s# %s\n", width < 39 ? 40 - width : 1, "", source);
+        zstr_free (&joined);
+    }
+}
+
+void
+ces_options_example (ces_options_t *self, FILE *out)
+{
+    assert (self && out);
+    const char *name = ces_options_program (self);
+    //  Where the units of ops/systemd read it
+    const char *const units[] = {NULL,
+                                 "ces.conf",
+                                 "edge-NAME.conf (ces-edge@NAME)",
+                                 NULL,
+                                 "repeater-NAME.conf (ces-repeater@NAME)",
+                                 NULL,
+                                 NULL,
+                                 NULL,
+                                 "hub.conf"};
+    char *text = zsys_sprintf (
+        "%s configuration: %s --config FILE, or /etc/ces/%s under systemd. One "
+        "\"key = value\" a line; the keys are the flags of %s --help without "
+        "the dashes (a switch by its name: validate = false). A repeatable key "
+        "may appear on several lines or take comma-separated values. # and ; "
+        "start a comment at the start of a line or after a blank. The "
+        "environment and flags win over this file. Every key is shown at its "
+        "default, commented out.",
+        name, name, units[self->program], name);
+    ces_config_comment (out, text);
+    zstr_free (&text);
+    char reloaded[512] = "";
+    for (size_t row = 0, used = 0; row < OPTIONS; row++)
+        if (s_offered (self, &s_options[row]) && s_options[row].reload)
+            used += (size_t)snprintf (
+                reloaded + used, sizeof reloaded - used, "%s%s%s",
+                used ? ", " : "",
+                s_options[row].prefix ? s_options[row].prefix : "",
+                s_options[row].name);
+    text = zsys_sprintf ("SIGHUP reloads %s; a change of any other key "
+                         "is logged as needing a restart. Generated by "
+                         "%s --example-config.",
+                         reloaded, name);
+    ces_config_comment (out, text);
+    zstr_free (&text);
+    for (size_t row = 0; row < OPTIONS; row++) {
+        const option_t *option = &s_options[row];
+        if (!s_offered (self, option) || streq (option->name, "config"))
+            continue;
+        char text[512];
+        s_explain (option, text, sizeof text);
+        fputc ('\n', out);
+        ces_config_comment (out, text);
+        fprintf (out, "#%s%s =%s%s\n", option->prefix ? option->prefix : "",
+                 option->name, option->value ? " " : "",
+                 option->value ? option->value : "");
+    }
 }
 
 //  --------------------------------------------------------------------------

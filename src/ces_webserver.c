@@ -13,6 +13,7 @@ struct _ces_webserver_t {
     char *hub_control;
     char room_too_long[96]; //  the error for a longer room ID
     ces_inbox_t *inbox;
+    pthread_rwlock_t auth_lock; //  workers read auth; a reload replaces it
     ces_auth_t *auth;
     struct mg_context *civet;
     int port;
@@ -199,9 +200,11 @@ s_authorize (ces_webserver_t *self, struct mg_connection *conn)
         token = strdup (header + 7);
     int status = 401;
     char reason[256];
+    pthread_rwlock_rdlock (&self->auth_lock);
     ces_grant_t *grant = ces_auth_check (
         self->auth, token, request->remote_addr, mg_get_header (conn, "Origin"),
         &status, reason, sizeof (reason) - 1);
+    pthread_rwlock_unlock (&self->auth_lock);
     freen (token);
     if (!grant) {
         atomic_fetch_add (&self->refused_auth, 1);
@@ -799,11 +802,21 @@ ces_webserver_new (const ces_webserver_config_t *config, ces_inbox_t *inbox,
               config->max_room_length);
     self->inbox = inbox;
     self->auth = auth;
+    pthread_rwlock_init (&self->auth_lock, NULL);
     self->addresses = zhashx_new ();
     assert (self->addresses);
     pthread_mutex_init (&self->addresses_lock, NULL);
     atomic_init (&self->full_logged_at, 0);
     return self;
+}
+
+void
+ces_webserver_set_auth (ces_webserver_t *self, ces_auth_t *auth)
+{
+    assert (self && auth);
+    pthread_rwlock_wrlock (&self->auth_lock);
+    self->auth = auth;
+    pthread_rwlock_unlock (&self->auth_lock);
 }
 
 void
@@ -815,6 +828,7 @@ ces_webserver_destroy (ces_webserver_t **self_p)
         ces_webserver_stop (self, NULL, NULL);
         zhashx_destroy (&self->addresses);
         pthread_mutex_destroy (&self->addresses_lock);
+        pthread_rwlock_destroy (&self->auth_lock);
         zstr_free (&self->listen);
         zstr_free (&self->hub_control);
         freen (self);

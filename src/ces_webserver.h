@@ -53,6 +53,11 @@ ces_webserver_t *ces_webserver_new (const ces_webserver_config_t *config,
                                     ces_inbox_t *inbox, ces_auth_t *auth);
 void ces_webserver_destroy (ces_webserver_t **self_p);
 
+//  Replaces the auth that workers check requests with (a reload); once this
+//  returns no worker uses the one before, which the caller may destroy.
+//  auth is borrowed, as in ces_webserver_new.
+void ces_webserver_set_auth (ces_webserver_t *self, ces_auth_t *auth);
+
 //  Starts civetweb; returns the listening port, or -1 with a reason
 int ces_webserver_start (ces_webserver_t *self, char *reason,
                          size_t reason_size);

@@ -56,6 +56,8 @@ main (int argc, char *argv[])
     int repeater_port = ces_program_start (program, repeater, "repeater");
 
     if (ces_program_ok (program)) {
+        ces_program_await_hub (program, edge, 5000);
+        ces_program_await_hub (program, repeater, 5000);
         //  Show the tcp:// endpoints, not the inproc:// ones
         ces_program_banner (program, edge_port, repeater_port,
                             strchr (router, ',') + 1, strchr (pub, ',') + 1);

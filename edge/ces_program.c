@@ -474,6 +474,34 @@ s_reload (ces_program_t *self, zactor_t *repeater)
     sd_notify (0, "READY=1");
 }
 
+//  Is the edge or repeater actor's link to its hub up (its /status)?
+static bool
+s_hub_connected (zactor_t *actor)
+{
+    zstr_send (actor, "STATUS");
+    char *json = zstr_recv (actor);
+    cJSON *status = cJSON_Parse (json);
+    bool connected = cJSON_IsTrue (cJSON_GetObjectItem (
+        cJSON_GetObjectItem (status, "edge"), "hub_connected"));
+    cJSON_Delete (status);
+    zstr_free (&json);
+    return connected;
+}
+
+void
+ces_program_await_hub (ces_program_t *self, zactor_t *actor, int msecs)
+{
+    assert (self);
+    if (!actor)
+        return;
+    //  The hub in this process answers within milliseconds; the link says
+    //  HELLO at once and again 50 ms later at most, so a short poll is due
+    int64_t deadline = zclock_mono () + msecs;
+    while (!s_hub_connected (actor) && zclock_mono () < deadline &&
+           !zsys_interrupted)
+        zclock_sleep (10);
+}
+
 void
 ces_program_wait (ces_program_t *self, zactor_t *actor, zactor_t *repeater)
 {

@@ -88,6 +88,11 @@ bool ces_program_bind (ces_program_t *self, zactor_t *hub, const char *routers,
 //  why (exit 1)
 int ces_program_start (ces_program_t *self, zactor_t *actor, const char *what);
 
+//  Waits up to msecs until actor (an edge or a repeater; NULL: none) is
+//  linked to its hub: ces says it is ready, and systemd hears READY=1, once
+//  /health answers 200, as its hub is in the same process
+void ces_program_await_hub (ces_program_t *self, zactor_t *actor, int msecs);
+
 //  "PROGRAM ready" and where to connect: the edge's port, the repeater's,
 //  and the hub's tcp:// ROUTER and PUB (0 or NULL for what it does not run)
 void ces_program_banner (ces_program_t *self, int edge_port, int repeater_port,

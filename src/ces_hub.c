@@ -686,6 +686,14 @@ s_handle_control (self_t *self)
         reply = cJSON_PrintUnformatted (root);
         cJSON_Delete (root);
         status = "200";
+    } else if (streq (method, "QUERY") && self->routing) {
+        //  A /rooms view for ces_http
+        int code = 400;
+        cJSON *answer =
+            ces_routing_query (self->routing, address, strlen (address), &code);
+        reply = cJSON_PrintUnformatted (answer);
+        cJSON_Delete (answer);
+        status = code == 200 ? "200" : code == 404 ? "404" : "400";
     } else if (streq (method, "POST")) {
         int rc = ces_mesh_link (self->mesh, address, &reply);
         status = rc < 0 ? "400" : rc ? "200" : "201";

@@ -960,13 +960,30 @@ ces_hub_test (bool verbose)
     zstr_free (&json);
     zstr_sendx (hub, "BIND", "inproc://hub-test-router",
                 "inproc://hub-test-pub", NULL);
-    char *status, *router_endpoint, *pub_endpoint;
-    zstr_recvx (hub, &status, &router_endpoint, &pub_endpoint, NULL);
+    char *status, *router_endpoint, *pub_endpoint, *http, *control;
+    zstr_recvx (hub, &status, &router_endpoint, &pub_endpoint, &http, &control,
+                NULL);
     assert (streq (status, "0"));
     assert (streq (router_endpoint, "inproc://hub-test-router"));
+    //  The control socket answers /rooms views (QUERY), for ces_http
+    zsock_t *asker = zsock_new_dealer (control);
+    zstr_sendx (asker, "QUERY", "{\"view\":\"rooms\"}", NULL);
+    char *code, *body;
+    zstr_recvx (asker, &code, &body, NULL);
+    assert (streq (code, "200") && streq (body, "{\"rooms\":[]}"));
+    zstr_free (&code);
+    zstr_free (&body);
+    zstr_sendx (asker, "QUERY", "{\"view\":\"state\",\"room\":\"R\"}", NULL);
+    zstr_recvx (asker, &code, &body, NULL);
+    assert (streq (code, "404"));
+    zstr_free (&code);
+    zstr_free (&body);
+    zsock_destroy (&asker);
     zstr_free (&status);
     zstr_free (&router_endpoint);
     zstr_free (&pub_endpoint);
+    zstr_free (&http);
+    zstr_free (&control);
     zstr_sendx (hub, "BIND", "inproc://hub-test-2", "inproc://hub-test-3",
                 NULL);
     zstr_recvx (hub, &status, &router_endpoint, &pub_endpoint, NULL);

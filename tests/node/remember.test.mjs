@@ -9,8 +9,8 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startCes, stop, open as openClient, openV2, registerV2, nextV2, parseV2, status, mine, unique, until, getJson,
-  getStatusJson, expectError, jwt,
+  startCes, stop, open as openClient, openV2, registerV2, nextV2, status, mine, unique, until, getJson,
+  getStatusJson, expectError, jwt, Client,
 } from './harness.mjs';
 
 // Every client a test opened; those it left open are ended after it
@@ -35,7 +35,7 @@ function lcg(seed) {
 }
 
 // The room's summary once the hub has numbered `seq` events in it
-const roomAt = (server, room, seq, timeout = 10000) => until(() => getStatusJson(`${server.http}/rooms/${room}`),
+const roomAt = (server, room, seq, timeout = 10000) => until(() => getStatusJson(`${server.http}/rooms/${encodeURIComponent(room)}`),
   (r) => r.status === 200 && r.body.seq >= seq, `/rooms/${room} at seq ${seq}`, timeout).then((r) => r.body);
 
 // Sends `events` (payload strings) to `room` from a v1 messenger in order,
@@ -257,6 +257,151 @@ describe('rooms remember: state, HTTP views, gaps, malformed v2 fields, counters
     await publish(ces, sender, many, Array.from({ length: 150 }, (_, i) => eventOf(many, 'd', 'k', `m${i}`)));
     const first = await getStatusJson(`${ces.http}/rooms/${many}/history`);
     assert.deepEqual(seqsOf(first), Array.from({ length: 100 }, (_, i) => i + 1), 'default limit 100');
+  });
+
+  it('a v2 client never gets its own events, its position moves past them with no gap notice', async () => {
+    const room = unique('OWN');
+    const other = track(await openClient(ces, 'messenger'));
+    const client = track(await openV2(ces));
+    await registerV2(client, { rooms: [room], create: true });
+    const payloads = ['other-1', 'own-2', 'own-3', 'other-4', 'own-5', 'other-6'].map((v) => eventOf(room, 'd', 'k', v));
+    // One at a time, each numbered before the next is sent, so that the
+    // seqs follow this order across the two senders
+    for (const [i, payload] of payloads.entries()) {
+      (payload.includes('own-') ? client : other).ws.send(Buffer.from(`${room}\n${payload}`));
+      await roomAt(ces, room, i + 1);
+    }
+    const got = await collectUntil(client, (c) => c.some((r) => r.event?.seq === 6), 'the other sender\'s events');
+    assert.deepEqual(got, [1, 4, 6].map((seq) => ({ event: { room, seq, payload: payloads[seq - 1] } })),
+      'only the other sender\'s events, with no gap notice for its own');
+    await assert.rejects(client.next(200), /no message/, 'nothing else');
+    // Its position is past its own events: recovering from 6 misses nothing
+    const again = await registerV2(client, { rooms: [room], create: true, since: { [room]: { epoch: (await getJson(`${ces.http}/rooms/${room}`)).epoch, seq: 3 } } });
+    assert.deepEqual(again.events.map((e) => e.seq), [4, 5, 6], 'a replay gives every event after the position, its own too');
+    assert.deepEqual(again.registered.positions[room].seq, 6);
+  });
+
+  it('a registration of several rooms: each room\'s replies in order, one registered notice with a position per room (none for patterns)', async () => {
+    const [a, b, fresh] = [unique('MA'), unique('MB'), unique('MC')];
+    const sender = track(await openClient(ces, 'messenger'));
+    const sentA = Array.from({ length: 6 }, (_, i) => eventOf(a, `d${i % 2}`, 'k', `a${i}`));
+    const sentB = Array.from({ length: 4 }, (_, i) => eventOf(b, `d${i % 3}`, 'k', `b${i}`));
+    const { epoch: epochA } = await publish(ces, sender, a, sentA);
+    const { epoch: epochB } = await publish(ces, sender, b, sentB);
+    const client = track(await openV2(ces));
+    const reply = await registerV2(client, {
+      rooms: [a, b, fresh, `${a}-*`], create: true, state: true,
+      since: { [a]: { epoch: epochA, seq: 4 }, [b]: { epoch: 'ffffffffffffffff', seq: 2 } },
+    });
+    const shape = reply.replies.map((r) => (r.event ? `${r.event.room === a ? 'A' : r.event.room === b ? 'B' : '?'}${r.event.seq}`
+      : Object.keys(r.notice).join('+')));
+    // A recovers (5, 6); B is refused (another epoch) and gets its state
+    // (the latest of d0, d1, d2: 2, 3, 4 ... d0 was sent at 1 and 4); the
+    // new room gets an empty state
+    assert.deepEqual(shape, ['A5', 'A6', 'recovered', 'recovered+reason', 'B2', 'B3', 'B4', 'state', 'state'], JSON.stringify(reply.replies));
+    assert.deepEqual(reply.replies[2].notice, { recovered: { [a]: true } });
+    assert.equal(reply.replies[3].notice.recovered[b], false);
+    assert.deepEqual(reply.replies[7].notice, { state: { [b]: { epoch: epochB, seq: 4, count: 3 } } });
+    assert.equal(reply.replies[8].notice.state[fresh].count, 0);
+    assert.deepEqual(Object.keys(reply.registered.positions).sort(), [a, b, fresh].sort(), 'a position per room, none for the pattern');
+    assert.deepEqual(reply.registered.positions[a], { epoch: epochA, seq: 6 });
+    assert.deepEqual(reply.registered.positions[b], { epoch: epochB, seq: 4 });
+    assert.deepEqual(reply.registered.registered, [a, b, fresh, `${a}-*`]);
+  });
+
+  it('the subprotocol ces.v2 is chosen among others on /connect/messenger; v1 clients offering others are unchanged', async () => {
+    const both = track(await new Client(`${ces.ws}/connect/messenger`, {}, ['chat', 'ces.v2']).open());
+    assert.equal(both.ws.protocol, 'ces.v2', 'ces.v2 chosen from a list');
+    const room = unique('SUB');
+    assert.ok((await registerV2(both, { rooms: [room], create: true })).registered.positions[room], 'served v2');
+    const near = track(await new Client(`${ces.ws}/connect/messenger`, {}, ['ces.v22']).open().catch((e) => e));
+    // The original echoed any offer: the edge may echo it, but never serves v2 for it
+    if (near instanceof Client) {
+      assert.notEqual(near.ws.protocol, 'ces.v2');
+      near.ws.send(JSON.stringify({ rooms: [room], create: true }));
+      assert.deepEqual(JSON.parse((await near.next()).text), { registered: [room] }, 'served v1');
+    }
+  });
+
+  it('ces.v2 is the messengers\' only: /connect/hub and /connect/repeater asking for it are not told ces.v2', {
+    todo: 'ces bug: civetweb echoes the offered subprotocol for other roles, so a /connect/hub or /connect/repeater client asking for ces.v2 is told ces.v2 and then gets v1 frames ROOMID\\nJSON',
+  }, async () => {
+    const sender = track(await openClient(ces, 'messenger'));
+    for (const type of ['hub', 'repeater']) {
+      const client = new Client(`${ces.ws}/connect/${type}`, {}, 'ces.v2');
+      const opened = await client.open().then(() => true, () => false);  // refusing the offer is fine too
+      if (!opened) continue;
+      track(client);
+      await until(() => status(ces), (st) => mine(st, client), `the ${type} client listed`);
+      if (type === 'hub') {
+        const room = unique('ROLE');
+        const payload = eventOf(room, 'd', 'k', 'to a hub peer');
+        sender.ws.send(Buffer.from(`${room}\n${payload}`));
+        const got = await client.next();
+        assert.equal(client.ws.protocol === 'ces.v2', /^[^\n]+\n\d+\n\{/.test(got.text),
+          `/connect/hub told ${JSON.stringify(client.ws.protocol)} and got ${JSON.stringify(got.text.slice(0, 60))}: the answer must match the framing`);
+      }
+      assert.notEqual(client.ws.protocol, 'ces.v2', `/connect/${type} is served v1, so must not be told ces.v2`);
+    }
+  });
+
+  it('HTTP views of rooms whose IDs need percent-encoding (%, /, #, ?, non-ASCII)', {
+    todo: 'ces bug: the path of /rooms/ROOM is percent-decoded twice (civetweb, then ces_replay_request): room "a%b" is reachable only as /rooms/a%2525b, "a/b" only as /rooms/a%252Fb, and "a%41b" not at all',
+  }, async () => {
+    const base = unique('ENC');
+    const sender = track(await openClient(ces, 'messenger'));
+    const rooms = [`${base}#x`, `${base}?y`, `${base}-ü`, `${base}%z`, `${base}/w`, `${base}%41`];
+    for (const room of rooms) sender.ws.send(Buffer.from(`${room}\n${eventOf(room, 'd', 'k', 'v')}`));
+    // /rooms lists them all by name (no encoding involved)
+    await until(() => getJson(`${ces.http}/rooms`), (list) => rooms.every((room) => list.rooms.some((r) => r.room === room)),
+      '/rooms lists every room');
+    for (const room of rooms) {
+      for (const view of ['', '/state', '/history']) {
+        const r = await getStatusJson(`${ces.http}/rooms/${encodeURIComponent(room)}${view}`);
+        assert.equal(r.status, 200, `/rooms/${encodeURIComponent(room)}${view}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.room, room);
+      }
+    }
+  });
+
+  it('bounds: --state-keys keeps the latest (device, key) pairs, --history-bytes and --history-age evict the oldest events, counted', async () => {
+    const bounded = await startCes(['--state-keys', '3', '--history-bytes', '4000', '--history-age', '1']);
+    try {
+      const room = unique('BOUND');
+      const sender = track(await openClient(bounded, 'messenger'));
+      // 4 devices: the first one's pair is the least recently updated
+      const sent = ['d1', 'd1', 'd2', 'd3', 'd4'].map((d, i) => eventOf(room, d, 'k', `s${i}`));
+      await publish(bounded, sender, room, sent);
+      let st = (await status(bounded)).hub.store;
+      assert.equal(st.evicted.state_keys, 1, `one pair evicted: ${JSON.stringify(st.evicted)}`);
+      const state = await getJson(`${bounded.http}/rooms/${room}/state`);
+      assert.deepEqual(state.state.map((s) => [s.seq, s.device]), [[3, 'd2'], [4, 'd3'], [5, 'd4']], 'the 3 latest pairs');
+      assert.equal((await getJson(`${bounded.http}/rooms/${room}`)).state_keys, 3);
+
+      // ~300 bytes each: 4000 bytes of history keep about 13 of 40
+      const more = Array.from({ length: 35 }, (_, i) => eventOf(room, 'd4', 'k', `b${i}`));
+      await publish(bounded, sender, room, more, 5);
+      st = (await status(bounded)).hub.store;
+      assert.ok(st.history.bytes <= 4000, `history within 4000 bytes: ${JSON.stringify(st.history)}`);
+      assert.ok(st.evicted.bytes > 0, `evicted for bytes: ${JSON.stringify(st.evicted)}`);
+      const summary = await getJson(`${bounded.http}/rooms/${room}`);
+      assert.equal(summary.history.last, 40);
+      assert.equal(summary.history.count, 40 - summary.history.first + 1);
+      assert.equal(summary.history.count, st.history.events);
+      assert.equal(st.evicted.count + st.evicted.bytes + st.evicted.age, 40 - st.history.events, 'every eviction counted once');
+
+      // Past the age (1 s): the history empties, the state stays
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const aged = await until(() => status(bounded), (s) => s.hub.store.history.events === 0, 'the history aged out', 5000);
+      assert.ok(aged.hub.store.evicted.age > 0, `evicted for age: ${JSON.stringify(aged.hub.store.evicted)}`);
+      const late = await getJson(`${bounded.http}/rooms/${room}/state`);
+      assert.equal(late.state.length, 3, 'the state does not age with the history');
+      const client = track(await openV2(bounded));
+      const refused = await registerV2(client, { rooms: [room], create: true, since: { [room]: { epoch: summary.epoch, seq: 39 } } });
+      assert.equal(refused.replies[0]?.notice?.recovered?.[room], false, `history aged out: refused, ${JSON.stringify(refused.replies)}`);
+    } finally {
+      await stop(bounded.child);
+    }
   });
 
   // A v2 client of `server` that stops reading while `total` events of 4 KB

@@ -36,7 +36,7 @@ const eventOf = (room, device, key, value) => JSON.stringify({
 });
 
 // The room's summary once the hub has numbered `seq` events in it
-const roomAt = (server, room, seq, timeout = 10000) => until(() => getStatusJson(`${server.http}/rooms/${room}`),
+const roomAt = (server, room, seq, timeout = 10000) => until(() => getStatusJson(`${server.http}/rooms/${encodeURIComponent(room)}`),
   (r) => r.status === 200 && r.body.seq >= seq, `/rooms/${room} at seq ${seq}`, timeout).then((r) => r.body);
 
 // Makes `sender` (a v1 messenger) send events to `room` steadily, `batch`
@@ -142,6 +142,33 @@ describe('rooms remember: recovery with since', () => {
     }
     assert.equal((await getJson(`${ces.http}/rooms/${room}`)).seq, total, 'the room numbered exactly the events sent');
     await assert.rejects(second.next(200), /no message/, 'nothing more');
+  });
+
+  it('state on join while events flow: the state is the stream up to the position, live events follow it with no gap or duplicate', async () => {
+    const ces = await run();
+    const room = unique('JOIN');
+    const sent = [];
+    const sender = track(await openClient(ces, 'messenger'));
+    publishSteadily(sender, room, sent, { batch: 3, every: 2 });
+    await roomAt(ces, room, 50);
+    const client = track(await openV2(ces));
+    const reg = await registerV2(client, { rooms: [room], create: true, state: true });
+    const { epoch, seq: at } = reg.registered.positions[room];
+    // The state of the first `at` events sent: the latest per (device, key)
+    const latest = new Map();
+    sent.slice(0, at).forEach((payload, i) => {
+      const e = JSON.parse(payload);
+      latest.set(`${e['target-device'].deviceID}\n${e.key}`, i + 1);
+    });
+    const expected = [...latest.values()].sort((x, y) => x - y);
+    assert.deepEqual(reg.events.map((e) => e.seq), expected, `the state at seq ${at}`);
+    reg.events.forEach((e) => assert.equal(e.payload, sent[e.seq - 1]));
+    assert.deepEqual(reg.replies.at(-1).notice, { state: { [room]: { epoch, seq: at, count: expected.length } } });
+    const live = await collectUntil(client, (c) => c.length >= 300, 'live events after the state');
+    assert.ok(live.every((r) => r.event), `only events: ${JSON.stringify(live.find((r) => !r.event))}`);
+    assertContiguous(live.map((r) => r.event.seq), at + 1, at + 300, 'live events after the position');
+    live.forEach((r) => assert.equal(r.event.payload, sent[r.event.seq - 1], `live seq ${r.event.seq}`));
+    sender.stopPublishing();
   });
 
   it('recovery refused when the history was evicted (--history 5), or the position is ahead; state when asked', async () => {

@@ -10,7 +10,7 @@ import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startCes, stop, open as openClient, openV2, registerV2, nextV2, status, mine, unique, until, getJson,
-  getStatusJson, expectError, jwt, Client,
+  getStatusJson, expectError, jwt, Client, postJson,
 } from './harness.mjs';
 
 // Every client a test opened; those it left open are ended after it
@@ -279,6 +279,40 @@ describe('rooms remember: state, HTTP views, gaps, malformed v2 fields, counters
     const again = await registerV2(client, { rooms: [room], create: true, since: { [room]: { epoch: (await getJson(`${ces.http}/rooms/${room}`)).epoch, seq: 3 } } });
     assert.deepEqual(again.events.map((e) => e.seq), [4, 5, 6], 'a replay gives every event after the position, its own too');
     assert.deepEqual(again.registered.positions[room].seq, 6);
+  });
+
+  it('events from POST /event and from the repeater are numbered and kept like a messenger\'s', async () => {
+    const room = unique('POSTED');
+    const client = track(await openV2(ces));
+    await registerV2(client, { rooms: [room], create: true });
+    const posted = eventOf(room, 'd1', 'k', 'posted');
+    const outside = eventOf(room, 'd2', 'k', 'outside');
+    assert.equal((await postJson(`${ces.http}/event`, posted)).status, 200);
+    assert.deepEqual(await nextV2(client), { event: { room, seq: 1, payload: posted } });
+    assert.equal((await postJson(`${ces.repeater.http}/send`, outside)).status, 200);
+    assert.deepEqual(await nextV2(client), { event: { room, seq: 2, payload: outside } });
+    const history = await getJson(`${ces.http}/rooms/${room}/history`);
+    assert.deepEqual(history.events.map((e) => e.event.value), ['posted', 'outside']);
+    assert.equal((await getJson(`${ces.http}/rooms/${room}/state`)).state.length, 2);
+  });
+
+  it('re-registering a room with since while its events are on the way: no event twice', {
+    todo: 'ces bug: the replay of a since is written whole (ces_client_synced, forced) even for seqs the edge already gave this client live; events in flight arrive twice',
+  }, async () => {
+    const room = unique('AGAIN');
+    const sender = track(await openClient(ces, 'messenger'));
+    const client = track(await openV2(ces));
+    const { registered } = await registerV2(client, { rooms: [room], create: true });
+    const { epoch } = registered.positions[room];
+    const payloads = Array.from({ length: 10 }, (_, i) => eventOf(room, 'd', 'k', `a${i}`));
+    await publish(ces, sender, room, payloads);
+    // The edge has written the 10 to the client; it has not read them yet
+    await until(() => status(ces), (st) => mine(st, client)?.events_out >= 10, 'the 10 events written to the client');
+    const again = await registerV2(client, { rooms: [room], create: true, since: { [room]: { epoch, seq: 0 } } });
+    const seqs = again.events.map((e) => e.seq);
+    assert.deepEqual(again.registered.positions[room], { epoch, seq: 10 });
+    assert.deepEqual(again.replies.filter((r) => r.notice), [{ notice: { recovered: { [room]: true } } }]);
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], `each event once, got seqs ${seqs.join(',')}`);
   });
 
   it('a registration of several rooms: each room\'s replies in order, one registered notice with a position per room (none for patterns)', async () => {

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  start, startCes, startEdge, stop, freePort, open as openClient, openV2, registerV2, nextV2, parseV2, status, mine,
+  start, startCes, startEdge, stop, freePort, open as openClient, openV2, registerV2, nextV2, status,
   unique, until, getJson, getStatusJson,
 } from './harness.mjs';
 

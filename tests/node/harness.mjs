@@ -205,14 +205,20 @@ export function stop(child) {
 
 // Starts `ces` (hub + edge + repeater) on free ports; returns
 // { child, port, router, pub, http, ws, repeater: { port, http, ws } }
-export async function startCes(extra = []) {
-  const [port, routerPort, pubPort, repeaterPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+// ports: { port, routerPort, pubPort, repeaterPort } of an earlier start
+// (its .ports), to start it again where it was
+export async function startCes(extra = [], ports = undefined) {
+  const { port, routerPort, pubPort, repeaterPort } = ports
+    || { port: await freePort(), routerPort: await freePort(), pubPort: await freePort(), repeaterPort: await freePort() };
   const router = `tcp://127.0.0.1:${routerPort}`;
   const pub = `tcp://127.0.0.1:${pubPort}`;
   const child = await start('ces', ['--listen', `127.0.0.1:${port}`, '--router', router, '--pub', pub,
     '--repeater-listen', `127.0.0.1:${repeaterPort}`, ...extra]);
   const repeater = { port: repeaterPort, http: `http://127.0.0.1:${repeaterPort}`, ws: `ws://127.0.0.1:${repeaterPort}` };
-  return { child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, repeater };
+  return {
+    child, port, router, pub, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, repeater,
+    ports: { port, routerPort, pubPort, repeaterPort },
+  };
 }
 
 // Starts `ces-repeater` linked to a hub's ROUTER; returns { child, port, http, ws }
@@ -231,10 +237,11 @@ export async function startEdge(router, pub, extra = [], env = undefined) {
   return { child, port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
 }
 
-// A WebSocket client that queues what it receives, for awaiting in order
+// A WebSocket client that queues what it receives, for awaiting in order;
+// protocols: the subprotocol(s) it asks for ('ces.v2'), none if undefined
 export class Client {
-  constructor(url, options = {}) {
-    this.ws = new WebSocket(url, options);
+  constructor(url, options = {}, protocols = undefined) {
+    this.ws = protocols === undefined ? new WebSocket(url, options) : new WebSocket(url, protocols, options);
     this.ws.binaryType = 'nodebuffer';
     this.queue = [];
     this.waiters = [];
@@ -284,6 +291,61 @@ export class Client {
   }
   sendEvent(room, json) { this.ws.send(Buffer.from(`${room}\n${typeof json === 'string' ? json : JSON.stringify(json)}`)); }
   close() { this.ws.close(); return this.closed; }
+}
+
+// --------------------------------------------------------------------------
+// Protocol version 2: a messenger that asks for the subprotocol ces.v2 gets
+// events as Binary ROOMID\nSEQ\nJSON and, per registration, its replies
+// (recovered, state, registered with positions; Text JSON)
+
+// Opens /connect/messenger of `server` asking for ces.v2; fails unless the
+// edge chose it
+export async function openV2(server, options = {}) {
+  const client = await new Client(`${server.ws}/connect/messenger`, options, 'ces.v2').open();
+  assert.equal(client.ws.protocol, 'ces.v2', 'the edge chose the subprotocol ces.v2');
+  return client;
+}
+
+// A v2 event frame ROOMID\nSEQ\nJSON as { room, seq, payload (a string) }
+export function parseV2(data) {
+  const first = data.indexOf(10);
+  const second = first < 0 ? -1 : data.indexOf(10, first + 1);
+  const shown = JSON.stringify(data.toString().slice(0, 200));
+  assert.ok(first > 0 && second > first, `a v2 event ROOMID\\nSEQ\\nJSON, got ${shown}`);
+  const digits = data.subarray(first + 1, second).toString();
+  assert.match(digits, /^[1-9][0-9]*$/, `the sequence number of a v2 event, got ${shown}`);
+  return { room: data.subarray(0, first).toString(), seq: Number(digits), payload: data.subarray(second + 1).toString() };
+}
+
+// The next message of a v2 client: { event: {room, seq, payload} } for a
+// Binary one, { notice: its JSON } for a Text one
+export async function nextV2(client, timeout = 3000) {
+  const item = await client.next(timeout);
+  return item.binary ? { event: parseV2(item.data) } : { notice: JSON.parse(item.text) };
+}
+
+// Sends a v2 registration (an object or raw text) and reads every reply up
+// to its {"registered":...} notice. Returns { replies: each {event} or
+// {notice} in the order received, events: the events among them,
+// registered: the final notice }
+export async function registerV2(client, request, timeout = 10000) {
+  client.ws.send(typeof request === 'string' ? request : JSON.stringify(request));
+  const replies = [];
+  for (;;) {
+    const reply = await nextV2(client, timeout).catch((error) => assert.fail(
+      `registration ${JSON.stringify(request)}: ${error.message}; the replies before: ${JSON.stringify(replies).slice(0, 2000)}`));
+    if (reply.notice?.registered) return { replies, events: replies.filter((r) => r.event).map((r) => r.event), registered: reply.notice };
+    replies.push(reply);
+  }
+}
+
+// GETs a URL; returns { status, body (parsed JSON, or the text if it is not JSON) }
+export async function getStatusJson(url, options = {}) {
+  const response = await fetch(url, options);
+  const text = await response.text();
+  let body;
+  try { body = JSON.parse(text); } catch { body = text; }
+  return { status: response.status, body };
 }
 
 // GETs a URL and parses its JSON body

@@ -120,6 +120,17 @@ s_offered (const char *offered, const char *protocol)
     return false;
 }
 
+void
+ces_civetweb_refuse_subprotocol (const struct mg_connection *conn,
+                                 const char *protocol)
+{
+    assert (conn && protocol);
+    const struct mg_request_info *info = mg_get_request_info (conn);
+    if (info->acceptedWebSocketSubprotocol &&
+        streq (info->acceptedWebSocketSubprotocol, protocol))
+        ((struct mg_request_info *)info)->acceptedWebSocketSubprotocol = NULL;
+}
+
 bool
 ces_civetweb_choose_subprotocol (const struct mg_connection *conn,
                                  const char *protocol)

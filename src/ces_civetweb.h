@@ -40,6 +40,12 @@ void ces_civetweb_stop (struct mg_context *civet, const char *listen, int port,
 bool ces_civetweb_choose_subprotocol (const struct mg_connection *conn,
                                       const char *protocol);
 
+//  Does not answer protocol when civetweb's echo picked it (a client that
+//  offered only it is then refused by its own WebSocket library, rightly:
+//  this connection does not speak it).
+void ces_civetweb_refuse_subprotocol (const struct mg_connection *conn,
+                                      const char *protocol);
+
 void ces_civetweb_test (bool verbose);
 
 #endif

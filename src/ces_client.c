@@ -355,6 +355,22 @@ ces_client_synced (ces_client_t *self, const char *header, zlist_t *events)
 }
 
 void
+ces_client_tell_gaps (ces_client_t *self)
+{
+    assert (self);
+    //  Once its queue has room again (half of it, so that the notice does
+    //  not come between two drops)
+    if (!self->cursor || self->state != CES_CLIENT_OPEN ||
+        self->out_used - self->out_sent > self->limits->queue / 2)
+        return;
+    char *gap;
+    while ((gap = ces_cursor_next_gap (self->cursor))) {
+        ces_client_send_text (self, gap);
+        freen (gap);
+    }
+}
+
+void
 ces_client_expire_syncs (ces_client_t *self, int64_t now)
 {
     assert (self);

@@ -94,6 +94,9 @@ ces_client_deliver_sequenced (ces_client_t *self, const char *room,
 //  sequence number and the message): replies, events, then what was held
 void ces_client_synced (ces_client_t *self, const char *header,
                         zlist_t *events);
+//  A version 2 client whose queue has room again is told its gaps (every
+//  tick: a room gone quiet after a burst sends no event that would)
+void ces_client_tell_gaps (ces_client_t *self);
 //  Registrations with nothing (left) to wait for, or waiting too long:
 //  their notices, then what was held
 void ces_client_expire_syncs (ces_client_t *self, int64_t now);

@@ -353,9 +353,9 @@ ces_cursor_synced (ces_cursor_t *self, const char *header, char **before,
         return -1;
     }
     position_t *position = s_position (self, room);
+    cJSON *recovered = cJSON_GetObjectItem (answer, "recovered");
     position->epoch = s_epoch_parse (epoch);
     position->seq = (uint64_t)seq->valuedouble;
-    cJSON *recovered = cJSON_GetObjectItem (answer, "recovered");
     cJSON *state = cJSON_GetObjectItem (answer, "state");
     if (cJSON_IsTrue (recovered))
         *after = s_room_notice ("recovered", room, cJSON_CreateTrue ());

@@ -67,7 +67,10 @@ zlist_t *ces_cursor_confirmed (ces_cursor_t *self, zlist_t *rooms,
 //  after them (recovered, or the state's summary); *registered, once
 //  every room of the registration is answered, the registered notice
 //  with the positions (write it last). Each NULL or owned by the caller.
-//  Returns -1 if no registration waits for it (it is ignored).
+//  A recovery gives every event after the client's since: its position
+//  is what it says it has (events it was given live meanwhile may come
+//  again; a client drops what it has by its sequence number). Returns -1
+//  if no registration waits for it (it is ignored).
 int ces_cursor_synced (ces_cursor_t *self, const char *header, char **before,
                        char **after, char **registered);
 

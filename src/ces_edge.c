@@ -580,6 +580,7 @@ s_tick (self_t *self)
     while (client) {
         s_count_verdict (self, ces_client_check (client, now, wall));
         ces_client_expire_syncs (client, now);
+        ces_client_tell_gaps (client);
         client = (ces_client_t *)zhashx_next (self->clients);
     }
     s_expire_queries (self, now);

@@ -38,8 +38,10 @@ cJSON *ces_replay_query (ces_store_t *store, const char *request, size_t size,
 
 //  A QUERY request for an HTTP GET of /rooms, /rooms/ROOM,
 //  /rooms/ROOM/state or /rooms/ROOM/history (query string: since, limit),
-//  or NULL when the path is none of them. The room ID is URL-decoded into
-//  room (CES_ROOM_MAX + 1 bytes; "" for /rooms). Caller frees.
+//  or NULL when the path is none of them. path is URL-decoded already (as
+//  civetweb gives it); the view is read from its end, so that a room ID
+//  may hold a '/'. The room ID goes into room (CES_ROOM_MAX + 1 bytes; ""
+//  for /rooms). Caller frees.
 char *ces_replay_request (const char *path, const char *query, char *room);
 
 //  What a 404 of /rooms says

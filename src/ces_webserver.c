@@ -315,6 +315,8 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
     //  Version 2 is the messengers' only; everyone else is served as today
     connection->v2 = streq (role, CES_ROLE_MESSENGER) &&
                      ces_civetweb_choose_subprotocol (conn, CES_PROTOCOL_V2);
+    if (!connection->v2)
+        ces_civetweb_refuse_subprotocol (conn, CES_PROTOCOL_V2);
     connection->reader = ces_websocket_new (self->config.max_message);
     mg_set_user_connection_data (conn, connection);
     return 0;

@@ -402,9 +402,7 @@ describe('rooms remember: the views on ces-hub --http', () => {
   let hub;
   after(async () => { if (hub) await stop(hub); });
 
-  it('ces-hub --http answers GET /rooms, /rooms/ROOM, /state, /history like an edge', {
-    todo: 'ces bug: ces-hub --http answers 404 "not found; try /health, /status, /metrics or /interconnect" for /rooms',
-  }, async () => {
+  it('ces-hub --http answers GET /rooms, /rooms/ROOM, /state, /history like an edge', async () => {
     const router = `tcp://127.0.0.1:${await freePort()}`;
     const pub = `tcp://127.0.0.1:${await freePort()}`;
     const http = `http://127.0.0.1:${await freePort()}`;

@@ -196,6 +196,26 @@ describe('the page served by ces at /', { timeout: 90000 }, () => {
       assert.ok((await page.textContent('#events')).includes('recovered every missed event'));
     });
 
+  it('watches a building pattern: live events of its rooms, with a room column', async () => {
+    if (setupError) throw setupError;
+    const building = unique('PBLD');
+    await page.fill('#room', `${building}-*`);
+    await page.click('#watch-button');
+    await explain('watching the pattern', page.locator('#events .notice', { hasText: `watching ${building}-*` }).waitFor());
+    publisher.publish(`${building}-1`, event('A', 'power', 'on'));
+    publisher.publish(`${building}X-1`, event('A', 'power', 'not this building'));
+    publisher.publish(`${building}-2`, event('B', 'power', 'off'));
+    await explain('the pattern\'s events', until(listed, (l) => l.length === 2, 'two events'));
+    assert.deepEqual(await listed(), [{ room: `${building}-1`, seq: 1, source: 'live' }, { room: `${building}-2`, seq: 1, source: 'live' }]);
+    assert.deepEqual(await page.$$eval('#state tbody tr', (trs) => trs.map((tr) => tr.querySelector('td.room').textContent)),
+      [`${building}-1`, `${building}-2`]);
+    assert.ok(await page.isVisible('#state th.room'), 'the room column is shown for a pattern');
+    // Back to the room
+    await page.fill('#room', room);
+    await page.click('#watch-button');
+    await explain('the room again', until(table, (rows) => rows.some((r) => r.device === 'D3'), 'the room\'s state again'));
+  });
+
   it('marks a device not heard for a while as stale, and unmarks it when it is heard', async () => {
     if (setupError) throw setupError;
     await explain('D3 stale', until(table, (rows) => rows.find((r) => r.device === 'D3').stale, 'D3 marked stale'));

@@ -117,6 +117,22 @@ class Room {
     this.mode = null;      // while registering: "replay", "state" or null (live)
     this.askedState = false;
     this.held = [];        // state events, kept until the {"state"} notice
+    this.holes = [];       // [from, to] of a gap notice, being filled by a replay
+  }
+  // The position to recover from: before the first hole, if any
+  since() {
+    const from = Math.min(this.seq + 1, ...this.holes.map(([start]) => start));
+    return { epoch: this.epoch, seq: from - 1 };
+  }
+  // Whether an event is new: "next" after the last reported, "hole" in a
+  // hole (which it fills), or "" (reported already)
+  fresh(seq) {
+    if (this.epoch === null || seq > this.seq) return "next";
+    const hole = this.holes.findIndex(([from, to]) => seq >= from && seq <= to);
+    if (hole < 0) return "";
+    const [from, to] = this.holes[hole];
+    this.holes.splice(hole, 1, ...[[from, seq - 1], [seq + 1, to]].filter(([a, b]) => a <= b));
+    return "hole";
   }
   get wantsState() { return [...this.subs].some((sub) => sub.options.state); }
 }
@@ -218,7 +234,7 @@ class Client {
       const since = {};
       for (const room of stateful) {
         room.askedState = true;
-        if (room.epoch !== null) since[room.name] = { epoch: room.epoch, seq: room.seq };
+        if (room.epoch !== null) since[room.name] = room.since();
         room.mode = room.epoch !== null ? "replay" : "state";
         room.held = [];
       }
@@ -374,9 +390,10 @@ class Client {
     }
     let source = "live";
     if (room) {
-      if (room.mode === "replay") source = "replay";
-      if (room.epoch !== null && seq <= room.seq) return;  // reported already
-      room.seq = seq;
+      const fresh = room.fresh(seq);
+      if (!fresh) return;  // reported already
+      if (room.mode === "replay" || fresh === "hole") source = "replay";
+      room.seq = Math.max(room.seq, seq);
     } else {
       const last = this.seen.get(name);
       if (last !== undefined && seq <= last) return;
@@ -414,6 +431,7 @@ class Client {
         if (room) {
           room.mode = ok ? null : room.askedState ? "state" : null;
           room.held = [];
+          room.holes = [];  // filled, or lost for good (and said so)
         }
         this._emit("recovered", { room: name, recovered: !!ok, reason, state: !ok && !!room && room.askedState });
       }
@@ -436,15 +454,32 @@ class Client {
       }
       this._emit("registered", { rooms: notice.registered, positions });
     }
-    if (notice.gap) this._emit("gap", { ...notice.gap });
+    if (notice.gap) this._gap(notice.gap);
     if (notice.epoch && typeof notice.epoch === "object") {
       for (const [name, epoch] of Object.entries(notice.epoch)) {
         const room = this.rooms.get(name);
-        if (room) { room.epoch = epoch; room.seq = 0; }
+        if (room) { room.epoch = epoch; room.seq = 0; room.holes = []; }
         this.seen.delete(name);
         this._emit("epoch", { room: name, epoch });
       }
     }
+  }
+
+  // Events the server could not send (its queue for this client was full,
+  // or they never reached the edge): for a room with a position, it is
+  // registered again with "since" before them, and the replay fills the hole
+  _gap(gap) {
+    const room = this.rooms.get(gap.room);
+    const from = Number(gap.from);
+    const to = Number(gap.to);
+    const filling = !!room && !room.pattern && room.epoch !== null && this.connected &&
+      Number.isInteger(from) && Number.isInteger(to) && from >= 1 && from <= to;
+    this._emit("gap", { ...gap, filling });
+    if (!filling) return;
+    room.holes.push([from, to]);
+    const message = { rooms: [room.name], create: true, since: { [room.name]: room.since() } };
+    if (room.askedState) message.state = true;
+    this._send(JSON.stringify(message));
   }
 
   // The room's state is complete: it replaces what the room's own

@@ -52,7 +52,8 @@ class Recorder {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`${what}: not within ${timeout} ms; seen: ${JSON.stringify(this.items.slice(-12).map(({ at, sub, ...rest }) => rest))}`));
+        const seen = this.items.slice(-12).map(({ at, sub, ...rest }) => JSON.stringify(rest).slice(0, 200));
+        reject(new Error(`${what}: not within ${timeout} ms; ${this.items.length} items, the last: ${seen.join('\n')}`));
       }, timeout);
       const cleanup = () => { clearTimeout(timer); this.waiters.splice(this.waiters.indexOf(look), 1); };
       this.waiters.push(look);
@@ -323,6 +324,87 @@ describe('the JavaScript client library', { timeout: 120000 }, () => {
         assert.deepEqual(next.info, { room, seq: 14, source: 'live' });
         const seqs = rec.of('event').map((i) => i.info.seq);
         assert.equal(new Set(seqs).size, seqs.length, `no sequence number twice: ${seqs}`);
+      } finally {
+        await stop(ces.child);
+      }
+    });
+
+  // A library client on a room of a `ces` with a small client queue whose
+  // socket stops reading while a sender floods the room, until the edge has
+  // dropped events for it; then it reads again. Returns what the test needs
+  async function flooded(ces) {
+    const room = unique('GAP');
+    const rec = new Recorder();
+    const ws = sockets();
+    const client = open(ces.ws, { WebSocket: ws.WebSocket });
+    rec.listen(client);
+    client.subscribe(room, rec.onEvent());
+    await rec.waitFor((i) => i.kind === 'registered', 'registered');
+    const socket = ws.last()._socket;
+    const port = socket.localPort;
+    socket.pause();  // stops reading: kernel buffers, then the edge's queue, fill up
+    const sender = new WS(`${ces.ws}/connect/messenger`);
+    await new Promise((resolve, reject) => { sender.once('open', resolve); sender.once('error', reject); });
+    const padding = 'x'.repeat(1900);
+    const state = { room, rec, sender, sent: 0, dropped: 0 };
+    state.send = (n) => sender.send(Buffer.from(`${room}\n${JSON.stringify({ n, padding })}`));
+    const deadline = Date.now() + 20000;
+    while (state.dropped < 200) {
+      assert.ok(Date.now() < deadline, `no drops for the paused client in 20 s (sent ${state.sent})`);
+      for (let i = 0; i < 200; i++) state.send(++state.sent);
+      const st = await getJson(`${ces.http}/status`);
+      state.dropped = st.edge.clients.find((c) => c.remote.endsWith(`:${port}`))?.dropped || 0;
+    }
+    await until(() => seqOf(ces, room), (seq) => seq === state.sent, 'the hub has every event');
+    socket.resume();
+    return state;
+  }
+
+  it('a gap while connected (the edge dropped events for a client that did not read): filled by a replay, nothing twice',
+    async () => {
+      const ces = await startCes(['--client-queue', '65536', '--stuck-timeout', '60000', '--history', '50000']);
+      try {
+        const flood = await flooded(ces);
+        const { room, rec, sender, dropped } = flood;
+        // The edge tells the gap with the next event it can deliver (see the
+        // todo test below): one more event every 100 ms until it does
+        const nudge = setInterval(() => flood.send(++flood.sent), 100);
+        let gap;
+        try {
+          gap = await rec.waitFor((i) => i.kind === 'gap', 'the gap notice', { timeout: 15000 });
+        } finally {
+          clearInterval(nudge);
+        }
+        await until(() => seqOf(ces, room), (seq) => seq === flood.sent, 'the hub has every event');
+        const { sent } = flood;
+        assert.equal(gap.filling, true);
+        assert.equal(gap.reason, 'queue_full');
+        await rec.waitFor((i) => i.kind === 'recovered', 'the gap filled', { timeout: 15000 });
+        await rec.waitFor(() => rec.of('event').length >= sent, `all ${sent} events`, { timeout: 15000 });
+        const seqs = rec.of('event').map((i) => i.info.seq);
+        assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
+        assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: sent }, (_, i) => i + 1), 'every event');
+        const filled = rec.of('event').filter((i) => i.info.seq >= gap.from && i.info.seq <= gap.to);
+        assert.ok(filled.every((i) => i.info.source === 'replay'), 'the hole filled by the replay');
+        assert.deepEqual(filled.map((i) => i.event.n), filled.map((i) => i.info.seq), 'the events are the room\'s');
+        console.log(`# ${sent} sent, ${dropped}+ dropped by the edge, gaps ${JSON.stringify(rec.of('gap').map(({ from, to }) => [from, to]))}`);
+        sender.terminate();
+      } finally {
+        await stop(ces.child);
+      }
+    });
+
+  it('the edge tells a gap once the client\'s queue has room again, with no further event (PROTOCOL.md)',
+    { todo: 'ces bug: the gap notice waits for the next event delivered to the client (ces_client_deliver_sequenced)' },
+    async () => {
+      const ces = await startCes(['--client-queue', '65536', '--stuck-timeout', '60000', '--history', '50000']);
+      try {
+        const { rec, sender } = await flooded(ces);
+        try {
+          await rec.waitFor((i) => i.kind === 'gap', 'the gap notice, with no further event', { timeout: 10000 });
+        } finally {
+          sender.terminate();
+        }
       } finally {
         await stop(ces.child);
       }

@@ -66,4 +66,7 @@ void ces_edge_actor (zsock_t *pipe, void *args);
 //  The page served at "/", built from examples/watch.html.
 extern const char ces_edge_page[];
 
+//  The JavaScript client served at "/ces.js", built from clients/js/ces.js.
+extern const char ces_edge_client_js[];
+
 #endif

@@ -760,6 +760,19 @@ s_http_page (struct mg_connection *conn, void *cbdata)
     return 1;
 }
 
+//  The JavaScript client library, for pages: import { connect } from "/ces.js"
+static int
+s_http_client_js (struct mg_connection *conn, void *cbdata)
+{
+    ces_webserver_t *self = (ces_webserver_t *)cbdata;
+    const char *uri = mg_get_request_info (conn)->local_uri;
+    if (self->config.outside || !streq (uri, "/ces.js"))
+        return s_http_page (conn, cbdata);
+    ces_http_reply (conn, 200, "application/javascript; charset=utf-8",
+                    ces_edge_client_js);
+    return 1;
+}
+
 static int
 s_log_message (const struct mg_connection *conn, const char *message)
 {
@@ -860,6 +873,7 @@ s_init_context (const struct mg_context *context)
     mg_set_request_handler (civet, "/metrics", s_http_status, self);
     mg_set_request_handler (civet, "/health", s_http_status, self);
     mg_set_request_handler (civet, "/", s_http_page, self);
+    mg_set_request_handler (civet, "/ces.js", s_http_client_js, self);
 }
 
 int

@@ -120,35 +120,27 @@ s_offered (const char *offered, const char *protocol)
     return false;
 }
 
-void
-ces_civetweb_refuse_subprotocol (const struct mg_connection *conn,
-                                 const char *protocol)
-{
-    assert (conn && protocol);
-    const struct mg_request_info *info = mg_get_request_info (conn);
-    if (info->acceptedWebSocketSubprotocol &&
-        streq (info->acceptedWebSocketSubprotocol, protocol))
-        ((struct mg_request_info *)info)->acceptedWebSocketSubprotocol = NULL;
-}
-
 bool
-ces_civetweb_choose_subprotocol (const struct mg_connection *conn,
-                                 const char *protocol)
+ces_civetweb_subprotocol (const struct mg_connection *conn,
+                          const char *protocol, bool allowed)
 {
     assert (conn && protocol);
-    const struct mg_request_info *info = mg_get_request_info (conn);
-    for (int index = 0; index < info->num_headers; index++)
-        if (strcasecmp (info->http_headers[index].name,
-                        "Sec-WebSocket-Protocol") == 0 &&
-            s_offered (info->http_headers[index].value, protocol)) {
-            //  civetweb writes its answer from this field after the connect
-            //  handler returns; a handler with a subprotocol list would
-            //  refuse other clients' offers, which the original echoed
-            ((struct mg_request_info *)info)->acceptedWebSocketSubprotocol =
-                protocol;
-            return true;
-        }
-    return false;
+    struct mg_request_info *info =
+        (struct mg_request_info *)mg_get_request_info (conn);
+    const char *offered = mg_get_header (conn, "Sec-WebSocket-Protocol");
+    //  civetweb writes its answer from this field after the connect
+    //  handler returns, and sets it only when the request offers one: a
+    //  worker's next connection would be answered with the last one's
+    if (!offered)
+        info->acceptedWebSocketSubprotocol = NULL;
+    else if (allowed && s_offered (offered, protocol))
+        info->acceptedWebSocketSubprotocol = protocol;
+    else if (info->acceptedWebSocketSubprotocol &&
+             streq (info->acceptedWebSocketSubprotocol, protocol))
+        info->acceptedWebSocketSubprotocol = NULL; //  not spoken here
+    //  Any other offer: civetweb's choice (without a subprotocol list it
+    //  answers the client's only offer, or its last), as the original did
+    return info->acceptedWebSocketSubprotocol == protocol;
 }
 
 //  --------------------------------------------------------------------------

@@ -32,19 +32,15 @@ typedef void (ces_civetweb_drain_fn) (void *arg);
 void ces_civetweb_stop (struct mg_context *civet, const char *listen, int port,
                         ces_civetweb_drain_fn *drain, void *arg);
 
-//  Chooses the WebSocket subprotocol protocol for a connection being
+//  Answers the WebSocket subprotocol protocol to a connection being
 //  upgraded (call it from the connect handler) when the client offered it
-//  in Sec-WebSocket-Protocol; returns whether it did. Without a
-//  subprotocol list civetweb answers with the client's only offer, or its
-//  last one: kept for every other client, as the original did.
-bool ces_civetweb_choose_subprotocol (const struct mg_connection *conn,
-                                      const char *protocol);
-
-//  Does not answer protocol when civetweb's echo picked it (a client that
-//  offered only it is then refused by its own WebSocket library, rightly:
-//  this connection does not speak it).
-void ces_civetweb_refuse_subprotocol (const struct mg_connection *conn,
-                                      const char *protocol);
+//  and it is allowed here; never answers it otherwise. Returns whether it
+//  was chosen. Other offers get civetweb's own answer (without a
+//  subprotocol list it echoes the client's only offer, or its last), as
+//  the original did. Also clears what civetweb kept from the worker's
+//  last connection when this one offers nothing.
+bool ces_civetweb_subprotocol (const struct mg_connection *conn,
+                               const char *protocol, bool allowed);
 
 void ces_civetweb_test (bool verbose);
 

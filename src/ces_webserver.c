@@ -313,10 +313,8 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
     connection->id = atomic_fetch_add (&self->next_id, 1) + 1;
     connection->role = role;
     //  Version 2 is the messengers' only; everyone else is served as today
-    connection->v2 = streq (role, CES_ROLE_MESSENGER) &&
-                     ces_civetweb_choose_subprotocol (conn, CES_PROTOCOL_V2);
-    if (!connection->v2)
-        ces_civetweb_refuse_subprotocol (conn, CES_PROTOCOL_V2);
+    connection->v2 = ces_civetweb_subprotocol (
+        conn, CES_PROTOCOL_V2, streq (role, CES_ROLE_MESSENGER));
     connection->reader = ces_websocket_new (self->config.max_message);
     mg_set_user_connection_data (conn, connection);
     return 0;

@@ -365,6 +365,18 @@ describe('rooms remember: state, HTTP views, gaps, malformed v2 fields, counters
     }
   });
 
+  it('a plain client after a ces.v2 one is answered with no subprotocol (civetweb keeps the last answer per worker)', async () => {
+    // civetweb sets the answered subprotocol only when a request offers one:
+    // a worker's next connection would be told ces.v2 unless the edge clears it
+    for (let round = 0; round < 20; round++) {
+      const v2 = await openV2(ces);
+      v2.ws.close();
+      const plain = track(await openClient(ces, 'messenger'));
+      assert.equal(plain.ws.protocol, '', `round ${round}: a plain client was told ${JSON.stringify(plain.ws.protocol)}`);
+      plain.ws.close();
+    }
+  });
+
   it('ces.v2 is the messengers\' only: /connect/hub and /connect/repeater asking for it are not told ces.v2', async () => {
     const sender = track(await openClient(ces, 'messenger'));
     for (const type of ['hub', 'repeater']) {

@@ -566,10 +566,11 @@ ces_rooms_test (bool verbose)
     char epoch[CES_STORE_EPOCH_SIZE], seen[CES_STORE_EPOCH_SIZE];
     uint64_t seq;
     ces_store_position (store, "R-1", epoch, &seq);
-    snprintf (
-        seen, sizeof seen, "%016" PRIx64,
-        ((uint64_t)ntohl (*(uint32_t *)(zframe_data (published) + 22)) << 32) |
-            ntohl (*(uint32_t *)(zframe_data (published) + 26)));
+    uint64_t published_epoch = 0;
+    for (int i = 0; i < 8; i++)
+        published_epoch =
+            (published_epoch << 8) | zframe_data (published)[22 + i];
+    snprintf (seen, sizeof seen, "%016" PRIx64, published_epoch);
     assert (seq == 3 && streq (epoch, seen));
     zframe_destroy (&published);
 

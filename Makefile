@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure --timeout 600
 
-.PHONY: all deps deps-run build build-asan build-tsan run test test-asan bench soak fuzz format format-check config-examples clean
+.PHONY: all deps deps-run build build-asan build-tsan deb run test test-asan bench soak fuzz format format-check config-examples clean
 
 all: build
 
@@ -27,6 +27,12 @@ build-tsan: deps-run
 	@cmake -S . -B build-tsan -DCES_SANITIZER=thread -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
 TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt"
+
+# The Debian packages ces_VERSION_ARCH.deb (programs, units, /etc/ces, man pages,
+# dashboard and alerts) and libces-dev_VERSION_ARCH.deb (libces.a, headers,
+# ces.pc), from the build above, into build/ (dpkg-deb; scripts/make-deb)
+deb: build
+	sh scripts/make-deb build
 
 # Rooms' state, history and sequences survive restarts of make run
 CES_DATA_DIR ?= $(CURDIR)/data

@@ -94,6 +94,8 @@ int ces_link_query (ces_link_t *self, const char *id, const char *request);
 //  returned (0 and 0 from a hub that keeps no streams).
 uint64_t ces_link_epoch (ces_link_t *self);
 uint64_t ces_link_seq (ces_link_t *self);
+//  When the hub received it (CLOCK_REALTIME microseconds; 0 = not stamped)
+int64_t ces_link_stamp (ces_link_t *self);
 
 //  Handle what is readable on the DEALER / the SUB.
 ces_link_event_t ces_link_recv_dealer (ces_link_t *self);

@@ -140,6 +140,59 @@ ces_counters_check (const ces_counter_t *table, size_t rows)
 }
 
 //  --------------------------------------------------------------------------
+//  Histograms
+
+//  Upper bounds of the buckets, in microseconds and as Prometheus writes
+//  them in seconds
+static const int64_t s_bucket_usecs[CES_HISTOGRAM_BUCKETS] = {
+    50,    100,   250,    500,    1000,   2500,    5000,    10000,
+    25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000};
+static const char *const s_bucket_le[CES_HISTOGRAM_BUCKETS + 1] = {
+    "5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025",
+    "0.005", "0.01",   "0.025",   "0.05",   "0.1",   "0.25",
+    "0.5",   "1",      "2.5",     "5",      "+Inf"};
+
+void
+ces_histogram_observe (ces_histogram_t *self, int64_t usecs)
+{
+    assert (self);
+    if (usecs < 0)
+        usecs = 0;
+    //  Most observations fall in the first buckets: a linear scan ends soon
+    size_t index = 0;
+    while (index < CES_HISTOGRAM_BUCKETS && usecs > s_bucket_usecs[index])
+        index++;
+    self->buckets[index]++;
+    self->count++;
+    self->sum_usecs += (uint64_t)usecs;
+}
+
+void
+ces_histogram_metrics (const ces_histogram_t *self, const char *metric,
+                       const char *help, FILE *out)
+{
+    assert (self && metric && help && out);
+    fprintf (out, "# HELP %s %s\n# TYPE %s histogram\n", metric, help, metric);
+    uint64_t cumulative = 0;
+    for (size_t index = 0; index <= CES_HISTOGRAM_BUCKETS; index++) {
+        cumulative += self->buckets[index];
+        fprintf (out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", metric,
+                 s_bucket_le[index], cumulative);
+    }
+    fprintf (out, "%s_sum %" PRIu64 ".%06" PRIu64 "\n%s_count %" PRIu64 "\n",
+             metric, self->sum_usecs / 1000000, self->sum_usecs % 1000000,
+             metric, self->count);
+}
+
+int64_t
+ces_histogram_now (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+//  --------------------------------------------------------------------------
 //  Self test
 
 typedef struct {
@@ -237,6 +290,32 @@ ces_counters_test (bool verbose)
         {NULL, "a", "x=\"2\"", CES_GAUGE, NULL, 0},
     };
     assert (ces_counters_check (mixed, 2));
+
+    //  A histogram: buckets are upper bounds, written cumulative
+    ces_histogram_t latency;
+    memset (&latency, 0, sizeof (latency));
+    ces_histogram_observe (&latency, 50);      //  le 5e-05
+    ces_histogram_observe (&latency, 51);      //  le 0.0001
+    ces_histogram_observe (&latency, -3);      //  skew: 0
+    ces_histogram_observe (&latency, 1500000); //  le 2.5
+    ces_histogram_observe (&latency, 9000000); //  +Inf
+    assert (latency.count == 5 && latency.sum_usecs == 10500101);
+    assert (ces_histogram_now () > 1600000000LL * 1000000);
+    out = open_memstream (&text, &size);
+    ces_histogram_metrics (&latency, "ces_x_seconds", "Time to x.", out);
+    fclose (out);
+    assert (strstr (text, "# HELP ces_x_seconds Time to x.\n"
+                          "# TYPE ces_x_seconds histogram\n"
+                          "ces_x_seconds_bucket{le=\"5e-05\"} 2\n"
+                          "ces_x_seconds_bucket{le=\"0.0001\"} 3\n"
+                          "ces_x_seconds_bucket{le=\"0.00025\"} 3\n"));
+    assert (strstr (text, "ces_x_seconds_bucket{le=\"1\"} 3\n"
+                          "ces_x_seconds_bucket{le=\"2.5\"} 4\n"
+                          "ces_x_seconds_bucket{le=\"5\"} 4\n"
+                          "ces_x_seconds_bucket{le=\"+Inf\"} 5\n"
+                          "ces_x_seconds_sum 10.500101\n"
+                          "ces_x_seconds_count 5\n"));
+    freen (text);
     //  @end
     if (verbose)
         printf ("(verbose) ");

@@ -109,4 +109,40 @@ void ces_counters_metrics_each (const ces_counter_t *table, size_t rows,
 //  selftests: call it once on every table.
 const char *ces_counters_check (const ces_counter_t *table, size_t rows);
 
+//  --------------------------------------------------------------------------
+//  A Prometheus histogram of durations, with fixed buckets from 50 us to
+//  5 s, log-spaced (1, 2.5, 5 per decade). Plain data like the counters:
+//  zero it to start, keep it in the struct of the thread that observes (no
+//  locks), copy it to report it.
+//
+//      ces_histogram_t latency = {0};
+//      ces_histogram_observe (&latency, 180);     //  microseconds
+//      ces_histogram_metrics (&latency, "ces_x_seconds", "Time to x.", out);
+//      //  # HELP ces_x_seconds Time to x.
+//      //  # TYPE ces_x_seconds histogram
+//      //  ces_x_seconds_bucket{le="5e-05"} 0
+//      //  ces_x_seconds_bucket{le="0.0001"} 0
+//      //  ces_x_seconds_bucket{le="0.00025"} 1  ... (cumulative)
+//      //  ces_x_seconds_bucket{le="+Inf"} 1
+//      //  ces_x_seconds_sum 0.000180
+//      //  ces_x_seconds_count 1
+#define CES_HISTOGRAM_BUCKETS 16
+typedef struct {
+    uint64_t buckets[CES_HISTOGRAM_BUCKETS + 1]; //  per bucket, last +Inf
+    uint64_t count;
+    uint64_t sum_usecs;
+} ces_histogram_t;
+
+//  Counts one duration in microseconds; a negative one (clocks of two
+//  machines that disagree) counts as 0.
+void ces_histogram_observe (ces_histogram_t *self, int64_t usecs);
+
+//  Writes the histogram as Prometheus text (buckets cumulative, in seconds)
+void ces_histogram_metrics (const ces_histogram_t *self, const char *metric,
+                            const char *help, FILE *out);
+
+//  The wall clock in microseconds (CLOCK_REALTIME): comparable between
+//  processes, and between machines as far as their clocks agree
+int64_t ces_histogram_now (void);
+
 #endif

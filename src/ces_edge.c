@@ -42,8 +42,11 @@ typedef struct {
     uint64_t closed_expired; //  tokens that expired on open connections
     uint64_t over_limit;     //  registrations over max-rooms-per-client
     uint64_t syncs;          //  SYNCs for version 2 registrations
-    uint64_t queries;        //  /rooms questions to the hub
-    uint64_t queries_late;   //  ... it did not answer in time
+    //  From the hub's receive time of a published event to its queueing on
+    //  a client's socket here (one observation per client written)
+    ces_histogram_t latency;
+    uint64_t queries;      //  /rooms questions to the hub
+    uint64_t queries_late; //  ... it did not answer in time
 } counters_t;
 
 //  Handing freed memory back to the system (malloc_trim)
@@ -146,6 +149,7 @@ typedef struct {
     const char *sender; //  the client that sent it, if on this edge
     const byte *data;
     size_t size;
+    int64_t latency; //  since the hub received it (us), -1: not stamped
 } fan_out_t;
 
 //  A version 2 client: with its sequence number, through its cursor
@@ -167,18 +171,23 @@ static void
 s_fan_out_one (ces_client_t *client, void *arg)
 {
     fan_out_t *fan = (fan_out_t *)arg;
+    uint64_t delivered = fan->self->counters.delivered;
     bool own = fan->sender && streq (fan->sender, ces_client_id (client));
     if (ces_client_cursor (client))
         s_deliver_sequenced (fan->self, client, fan, own);
     else if (!own)
         s_deliver (fan->self, client, fan->data, fan->size);
+    if (fan->latency >= 0 && fan->self->counters.delivered != delivered)
+        ces_histogram_observe (&fan->self->counters.latency, fan->latency);
 }
 
 static void
 s_fan_out (self_t *self)
 {
+    int64_t stamp = ces_link_stamp (self->link);
     fan_out_t fan = {self, NULL, ces_link_data (self->link),
-                     ces_link_size (self->link)};
+                     ces_link_size (self->link),
+                     stamp ? ces_histogram_now () - stamp : -1};
     if (!ces_link_is_origin (self->link, ces_link_origin (self->link),
                              &fan.sender))
         fan.sender = NULL;
@@ -642,6 +651,7 @@ s_report (self_t *self, ces_edge_report_t *report)
     report->rate_limited = web.rate_limited;
     report->rooms =
         self->room_index ? ces_room_index_size (self->room_index) : 0;
+    report->max_clients = (uint64_t)self->options->web.max_clients;
     report->hub_connected = ces_link_connected (self->link);
     struct mallinfo2 info = mallinfo2 ();
     report->heap_in_use = info.uordblks + info.hblkhd;
@@ -727,6 +737,12 @@ s_metrics_text (self_t *self)
     FILE *out = open_memstream (&text, &size);
     assert (out);
     ces_edge_report_metrics (&report, out);
+    ces_histogram_metrics (&self->counters.latency,
+                           "ces_edge_delivery_latency_seconds",
+                           "Time from the hub's receipt of an event to its "
+                           "write to a client here (the clocks of two "
+                           "machines add their difference).",
+                           out);
     if (self->outside)
         ces_outside_metrics (self->outside, out);
     char *hub = s_hub_answer (self, "METRICS");

@@ -51,6 +51,8 @@ static const ces_counter_t s_report_table[] = {
      "Rooms the edge subscribes to at the hub.", AT (rooms)},
     {NULL, "ces_edge_hub_connected", NULL, CES_GAUGE,
      "1 when the hub link is up.", AT (hub_connected)},
+    {NULL, "ces_edge_max_clients", NULL, CES_GAUGE,
+     "The most clients the edge takes (--max-clients).", AT (max_clients)},
     {"counters.denied", "ces_edge_denied_total", NULL, CES_COUNTER,
      "Registers and sends outside a client's token grant.", AT (denied)},
     {"counters.protocol_errors", "ces_edge_protocol_errors_total", NULL,

@@ -18,7 +18,7 @@ struct _ces_edge_report_t {
     uint64_t closed_stuck, closed_silent, closed_abruptly, closed_expired;
     uint64_t refused_full, refused_bad, refused_auth, http_errors;
     uint64_t protocol_errors, denied, rate_limited, over_limit;
-    uint64_t rooms, hub_connected;
+    uint64_t rooms, hub_connected, max_clients;
     uint64_t heap_in_use, heap_free, trims, last_trim_usecs;
     uint64_t clients_v2, syncs, queries, queries_late; //  rooms remember
 };

@@ -165,6 +165,10 @@ s_metrics_text (self_t *self)
     assert (out);
     ces_counters_metrics (s_counter_table, CES_COUNTERS_SIZE (s_counter_table),
                           s_counters (self), out);
+    ces_histogram_metrics (
+        &self->counters.routing.routing_time, "ces_hub_routing_seconds",
+        "Time from reading an event to handing it to every socket it goes to.",
+        out);
     if (self->mesh)
         ces_mesh_metrics (self->mesh, out);
     if (self->store)

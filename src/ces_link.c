@@ -44,6 +44,7 @@ struct _ces_link_t {
     zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
     uint64_t epoch;     //  of the last published event received
     uint64_t seq;
+    int64_t stamp; //  the hub's receive time of it (us), or 0
     uint64_t token_count;
     uint64_t lost;
     //  The DEALER's connection, from its ZeroMQ monitor: whether a hub is
@@ -771,6 +772,13 @@ ces_link_seq (ces_link_t *self)
     return self->seq;
 }
 
+int64_t
+ces_link_stamp (ces_link_t *self)
+{
+    assert (self);
+    return self->stamp;
+}
+
 uint64_t
 ces_link_epoch (ces_link_t *self)
 {
@@ -800,8 +808,8 @@ ces_link_recv_sub (ces_link_t *self)
         zmq_msg_close (&rest);
         return CES_LINK_NOTHING;
     }
-    //  message, origin, origin length (2 octets), the room's epoch and the
-    //  event's sequence number (8 octets each)
+    //  message, origin, origin length (2 octets), the hub's receive time,
+    //  the room's epoch and the event's sequence number (8 octets each)
     const byte *data = (const byte *)zmq_msg_data (&self->published);
     size_t size = zmq_msg_size (&self->published);
     if (size < CES_ROOMS_FOOTER)
@@ -816,11 +824,13 @@ ces_link_recv_sub (ces_link_t *self)
         return CES_LINK_NOTHING;
     memcpy (self->origin, data + message_size, origin_size);
     self->origin[origin_size] = 0;
-    uint64_t epoch = 0, seq = 0;
+    uint64_t stamp = 0, epoch = 0, seq = 0;
     for (int i = 0; i < 8; i++) {
-        epoch = (epoch << 8) | footer[2 + i];
-        seq = (seq << 8) | footer[10 + i];
+        stamp = (stamp << 8) | footer[2 + i];
+        epoch = (epoch << 8) | footer[10 + i];
+        seq = (seq << 8) | footer[18 + i];
     }
+    self->stamp = stamp <= INT64_MAX ? (int64_t)stamp : 0;
     self->epoch = epoch;
     self->seq = seq;
     s_track_sequence (self, seq);

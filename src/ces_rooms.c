@@ -303,10 +303,11 @@ ces_rooms_expire_syncs (ces_rooms_t *self)
 //  Publishing
 
 //  The published frame: message, origin, the origin's length (2 octets),
-//  the room's epoch (8 octets) and the event's sequence number (8 octets)
+//  the hub's receive time (8 octets), the room's epoch (8 octets) and the
+//  event's sequence number (8 octets, last)
 static void
 s_frame_build (zmq_msg_t *out, zframe_t *message, const char *origin,
-               uint64_t epoch, uint64_t seq)
+               int64_t stamp, uint64_t epoch, uint64_t seq)
 {
     size_t size = zframe_size (message);
     size_t origin_size = strlen (origin);
@@ -320,9 +321,11 @@ s_frame_build (zmq_msg_t *out, zframe_t *message, const char *origin,
     byte *footer = data + size + origin_size;
     footer[0] = (byte)(origin_size >> 8);
     footer[1] = (byte)origin_size;
+    uint64_t when = stamp > 0 ? (uint64_t)stamp : 0;
     for (int i = 0; i < 8; i++) {
-        footer[2 + i] = (byte)(epoch >> (56 - 8 * i));
-        footer[10 + i] = (byte)(seq >> (56 - 8 * i));
+        footer[2 + i] = (byte)(when >> (56 - 8 * i));
+        footer[10 + i] = (byte)(epoch >> (56 - 8 * i));
+        footer[18 + i] = (byte)(seq >> (56 - 8 * i));
     }
 }
 
@@ -346,7 +349,8 @@ s_hold (ces_rooms_t *self, zmq_msg_t *frame)
 //  gets the room's state.
 ces_rooms_publish_t
 ces_rooms_publish (ces_rooms_t *self, const char *name, zframe_t *message,
-                   const char *origin, const char *device, const char *key)
+                   const char *origin, const char *device, const char *key,
+                   int64_t stamp)
 {
     assert (self && name && message && origin && device && key);
     uint64_t epoch = 0, seq = 0;
@@ -366,7 +370,7 @@ ces_rooms_publish (ces_rooms_t *self, const char *name, zframe_t *message,
     if (!connected)
         return CES_ROOMS_UNCONNECTED;
     zmq_msg_t out;
-    s_frame_build (&out, message, origin, epoch, seq);
+    s_frame_build (&out, message, origin, stamp, epoch, seq);
     if (self->store && ces_store_durable (self->store))
         s_hold (self, &out);
     else if (zmq_msg_send (&out, self->pub_handle, ZMQ_DONTWAIT) < 0)
@@ -521,12 +525,12 @@ ces_rooms_test (bool verbose)
     zframe_t *message = ces_frame_build ("R-1", "{}", 2);
 
     //  Nobody registered: no subscriber; registered but no SUB: unconnected
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "", 0) ==
             CES_ROOMS_NO_SUBSCRIBER);
     ces_rooms_add (rooms, held, "R-1");
     ces_rooms_add (rooms, held, "R-1");
     assert (ces_rooms_registered (rooms) == 1);
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "", 0) ==
             CES_ROOMS_UNCONNECTED);
 
     //  The SUB subscribes, then the sync topic; REGISTERED follows both
@@ -551,19 +555,22 @@ ces_rooms_test (bool verbose)
 
     //  Published as one frame, with the room's epoch and sequence number:
     //  the store numbered the two events before, which nobody could get
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
+    //  (and the hub's receive time, a stamp of 42 here)
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "", 42) ==
             CES_ROOMS_PUBLISHED);
     zframe_t *published = zframe_recv (sub);
-    assert (published && zframe_size (published) == 6 + 6 + 18);
+    assert (published && zframe_size (published) == 6 + 6 + 26);
     assert (memcmp (zframe_data (published), "R-1\n{}peer/1", 12) == 0);
-    assert (zframe_data (published)[29] == 3);
+    assert (zframe_data (published)[21] == 42);
+    assert (zframe_data (published)[37] == 3);
     char epoch[CES_STORE_EPOCH_SIZE], seen[CES_STORE_EPOCH_SIZE];
     uint64_t seq;
     ces_store_position (store, "R-1", epoch, &seq);
-    uint64_t footer_epoch = 0;
+    uint64_t published_epoch = 0;
     for (int i = 0; i < 8; i++)
-        footer_epoch = (footer_epoch << 8) | zframe_data (published)[14 + i];
-    snprintf (seen, sizeof seen, "%016" PRIx64, footer_epoch);
+        published_epoch =
+            (published_epoch << 8) | zframe_data (published)[22 + i];
+    snprintf (seen, sizeof seen, "%016" PRIx64, published_epoch);
     assert (seq == 3 && streq (epoch, seen));
     zframe_destroy (&published);
 
@@ -572,10 +579,10 @@ ces_rooms_test (bool verbose)
     zframe_t *building = ces_frame_build ("ITB-2202", "{}", 2);
     zframe_t *elsewhere = ces_frame_build ("ITC-1", "{}", 2);
     ces_rooms_add (rooms, held, "ITB-*");
-    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
-            CES_ROOMS_UNCONNECTED);
-    assert (ces_rooms_publish (rooms, "ITC-1", elsewhere, "peer/1", "", "") ==
-            CES_ROOMS_NO_SUBSCRIBER);
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "",
+                               0) == CES_ROOMS_UNCONNECTED);
+    assert (ces_rooms_publish (rooms, "ITC-1", elsewhere, "peer/1", "", "",
+                               0) == CES_ROOMS_NO_SUBSCRIBER);
     zsock_set_subscribe (sub, "ITB-");
     zsock_set_subscribe (sub, "ITB-2202\n");
     zsock_set_subscribe (sub, CES_SYNC_PREFIX "t2");
@@ -594,9 +601,9 @@ ces_rooms_test (bool verbose)
     zstr_free (&command);
     zstr_free (&conn);
     zstr_free (&token);
-    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
-            CES_ROOMS_PUBLISHED);
-    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "") ==
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "",
+                               0) == CES_ROOMS_PUBLISHED);
+    assert (ces_rooms_publish (rooms, "R-1", message, "peer/1", "", "", 0) ==
             CES_ROOMS_PUBLISHED);
     published = zframe_recv (sub);
     assert (published &&
@@ -616,8 +623,8 @@ ces_rooms_test (bool verbose)
     while (zpoller_wait (poller, 200) == pub)
         ces_rooms_recv_subscription (rooms);
     zpoller_destroy (&poller);
-    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "") ==
-            CES_ROOMS_NO_SUBSCRIBER);
+    assert (ces_rooms_publish (rooms, "ITB-2202", building, "peer/1", "", "",
+                               0) == CES_ROOMS_NO_SUBSCRIBER);
     zframe_destroy (&building);
     zframe_destroy (&elsewhere);
 

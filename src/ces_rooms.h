@@ -53,16 +53,19 @@ void ces_rooms_recv_subscription (ces_rooms_t *self);
 void ces_rooms_expire_syncs (ces_rooms_t *self);
 
 //  Octets after the message and origin in a published frame
-#define CES_ROOMS_FOOTER 18
+#define CES_ROOMS_FOOTER 26
 
 //  Publish message ("ROOMID\n...", room its room ID) to the SUBs, as one
-//  frame: the message, origin, the origin's length (2 octets), the room's
-//  epoch (8 octets) and the event's sequence number in it (8 octets; both
-//  0 without a store). device and key are the event's state address ("").
-//  With a data directory the frame is held until ces_rooms_flush.
+//  frame: the message, origin, the origin's length (2 octets), stamp (8
+//  octets: when the hub received the event, CLOCK_REALTIME microseconds; 0
+//  = not stamped), the room's epoch (8 octets) and the event's sequence
+//  number in it (8 octets; both 0 without a store). device and key are the
+//  event's state address (""). With a data directory the frame is held
+//  until ces_rooms_flush.
 ces_rooms_publish_t ces_rooms_publish (ces_rooms_t *self, const char *room,
                                        zframe_t *message, const char *origin,
-                                       const char *device, const char *key);
+                                       const char *device, const char *key,
+                                       int64_t stamp);
 
 //  Commit what the store appended, then send the held frames. The hub
 //  calls it after each batch of events.

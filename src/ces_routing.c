@@ -60,6 +60,7 @@ struct _ces_routing_t {
     zlistx_t *hub_peers; //  conn_t, not owned
     uint64_t next_repeater;
     bool some_link_dead; //  a link was found gone while routing
+    int64_t received;    //  when the message being handled was read (us)
     ces_routing_counters_t counters;
     uint64_t drops_logged[CES_DROP_REASONS];
 };
@@ -426,8 +427,9 @@ s_route (ces_routing_t *self, zframe_t *message, ces_role_index_t role,
         role = CES_ROLE_INDEX_REPEATER;
     self->counters.events_in[role]++;
     const char *room = ces_frame_room (self->frame);
-    ces_rooms_publish_t published = ces_rooms_publish (
-        self->rooms, room, message, origin, self->device, self->key);
+    ces_rooms_publish_t published =
+        ces_rooms_publish (self->rooms, room, message, origin, self->device,
+                           self->key, self->received);
     bool delivered = published == CES_ROOMS_PUBLISHED;
     if (delivered)
         self->counters.published++;
@@ -475,6 +477,8 @@ s_handle_event (ces_routing_t *self, link_t *link)
     zframe_t *message = ces_proto_take_message (self->proto);
     s_route (self, message, sender->role, sender->origin, sender);
     zframe_destroy (&message);
+    ces_histogram_observe (&self->counters.routing_time,
+                           ces_histogram_now () - self->received);
 }
 
 void
@@ -482,13 +486,17 @@ ces_routing_mesh_event (ces_routing_t *self, zframe_t **message_p,
                         const char *origin)
 {
     assert (self && message_p && *message_p && origin);
+    self->received = ces_histogram_now ();
     const char *reason = NULL;
     const char *code = s_check_event (self, *message_p, false, &reason);
     if (code)
         ces_debug (self->log_level, "hub: peer hub %s sent a bad event: %s",
                    origin, reason);
-    else
+    else {
         s_route (self, *message_p, CES_ROLE_INDEX_HUB, origin, NULL);
+        ces_histogram_observe (&self->counters.routing_time,
+                               ces_histogram_now () - self->received);
+    }
     zframe_destroy (message_p);
 }
 
@@ -842,6 +850,8 @@ ces_routing_recv_router (ces_routing_t *self, int max)
     assert (self);
     int count = 0;
     while (count < max) {
+        //  The event's receive time, stamped into what is published
+        self->received = ces_histogram_now ();
         int rc = ces_proto_recv_nowait (self->proto, self->router);
         if (rc == -1)
             break;
@@ -1157,7 +1167,14 @@ s_test_event_path (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
     byte *data = zframe_data (published);
     assert (memcmp (data, expected, expected_size) == 0);
     assert (data[expected_size] == 0 && data[expected_size + 1] == 6);
-    assert (data[expected_size + 17] == 1); //  the room's first event
+    assert (data[expected_size + 25] == 1); //  the room's first event
+    //  Stamped with the hub's receive time
+    int64_t stamp = 0;
+    for (int i = 0; i < 8; i++)
+        stamp = (stamp << 8) | data[expected_size + 2 + i];
+    assert (stamp <= ces_histogram_now () &&
+            stamp > ces_histogram_now () - 60 * 1000000LL);
+    assert (routing->counters.routing_time.count >= 1);
     zframe_destroy (&published);
     char *deliver = zstr_recv (repeater);
     assert (deliver &&

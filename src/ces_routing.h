@@ -64,6 +64,9 @@ typedef struct {
     uint64_t rooms;            //  gauge: rooms some connection registered
     uint64_t star_subscribers; //  gauge: connections registered for "*"
     uint64_t repeaters;        //  gauge: repeater connections in rotation
+    //  From reading an event off the ROUTER (or a peer hub's, from ces_mesh)
+    //  to having handed it to every socket it goes to
+    ces_histogram_t routing_time;
 } ces_routing_counters_t;
 
 //  Create a routing table for the hub hub_id. router (a ROUTER) and pub (an

@@ -22,7 +22,8 @@ s_usage (FILE *out)
              "\n"
              "  --dir DIR   where to write (default: the current directory)\n"
              "  --force     replace an existing pair\n"
-             "  --help      this text\n");
+             "  --help      this text\n"
+             "  --version   print the version and exit\n");
 }
 
 int
@@ -34,6 +35,7 @@ main (int argc, char *argv[])
         {"dir", required_argument, NULL, 'd'},
         {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     int option;
     while ((option = getopt_long (argc, argv, "h", options, NULL)) != -1) {
@@ -43,6 +45,10 @@ main (int argc, char *argv[])
             force = true;
         else if (option == 'h') {
             s_usage (stdout);
+            return 0;
+        } else if (option == 'V') {
+            printf ("ces-keygen (ces) %d.%d.%d\n", CES_VERSION_MAJOR,
+                    CES_VERSION_MINOR, CES_VERSION_PATCH);
             return 0;
         } else {
             fprintf (stderr, "ces-keygen: try --help\n");

@@ -48,7 +48,7 @@ s_event (size_t size)
 }
 
 //  Counts messages on the SUB until `expected` (or a second of silence),
-//  and, for the hub's frames (message, origin, origin size, sequence), the
+//  and, for the hub's frames (whose last 8 octets are the sequence), the
 //  sequence numbers that never came
 static uint64_t
 s_receive (zsock_t *sub, uint64_t expected, int64_t *last, bool sequenced,
@@ -68,11 +68,16 @@ s_receive (zsock_t *sub, uint64_t expected, int64_t *last, bool sequenced,
             uint64_t seq = 0;
             for (int i = 0; i < 8; i++)
                 seq = (seq << 8) | footer[i];
-            if (previous && seq > previous + 1)
+            if (seq > previous + 1)
                 *gaps += seq - previous - 1;
             previous = seq;
         }
     }
+    //  The room's stream holds exactly the events sent, numbered from 1: a
+    //  PUB that dropped the last ones at its high-water mark left no later
+    //  number to show them, so they are counted from the stream's end
+    if (sequenced && previous < expected)
+        *gaps += expected - previous;
     zmq_msg_close (&msg);
     return received;
 }

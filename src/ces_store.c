@@ -519,6 +519,16 @@ ces_store_recover (ces_store_t *self, const char *room, const char *epoch,
     else if (since < stream->seq &&
              (!stream->ring_count || s_history_first (stream) > since + 1))
         *reason = "the history no longer reaches the position";
+    else if (since < stream->seq) {
+        //  One answer carries them all: a bounded one
+        size_t bytes = 0;
+        for (size_t index = (size_t)(since + 1 - s_history_first (stream));
+             index < stream->ring_count; index++)
+            bytes += s_history_at (stream, index)->size;
+        if (bytes > CES_STORE_REPLAY_BYTES)
+            *reason = "more than 16 MiB of events were missed; ask for the "
+                      "state";
+    }
     if (*reason) {
         self->counters.refused++;
         return CES_STORE_REFUSED;
@@ -565,12 +575,17 @@ ces_store_state (ces_store_t *self, const char *room, ces_store_visit_fn *visit,
     assert (self && room && visit);
     stream_t *stream = s_stream_require (self, room);
     state_t **sorted = s_state_sorted (stream);
-    for (size_t index = 0; index < stream->state_keys; index++)
+    //  At most CES_STORE_REPLAY_BYTES: the newest entries that fit
+    size_t first = stream->state_keys, bytes = 0;
+    while (first > 0 &&
+           bytes + sorted[first - 1]->entry->size <= CES_STORE_REPLAY_BYTES)
+        bytes += sorted[--first]->entry->size;
+    for (size_t index = first; index < stream->state_keys; index++)
         visit (arg, sorted[index]->entry->seq, sorted[index]->entry->message,
                sorted[index]->entry->size);
     free (sorted);
     self->counters.state_served++;
-    return stream->state_keys;
+    return stream->state_keys - first;
 }
 
 //  --------------------------------------------------------------------------
@@ -1052,6 +1067,33 @@ ces_store_test (bool verbose)
     ces_store_destroy (&store);
     ces_store_destroy (&store);
     assert (!store);
+
+    //  One answer is bounded: a recovery over 16 MiB is refused, the state
+    //  gives the newest entries within it
+    limits = (ces_store_limits_t){100, 3600000, 1 << 30, 100, NULL, 0};
+    store = ces_store_new (&limits, &error);
+    size_t big = 1 << 20;
+    byte *message = (byte *)malloc (big);
+    memset (message, 'x', big);
+    memcpy (message, "RB\n", 3);
+    for (int key = 0; key < 20; key++) {
+        char name[8];
+        snprintf (name, sizeof name, "k%d", key);
+        ces_store_append (store, "RB", message, big, "D", name, &ignored);
+    }
+    free (message);
+    ces_store_position (store, "RB", epoch, &seq);
+    assert (ces_store_recover (store, "RB", epoch, 0, s_test_visit, &visited,
+                               &reason) == CES_STORE_REFUSED);
+    assert (strstr (reason, "16 MiB"));
+    visited.count = 0;
+    assert (ces_store_recover (store, "RB", epoch, 10, s_test_visit, &visited,
+                               &reason) == CES_STORE_RECOVERED);
+    assert (visited.count == 10);
+    visited.count = 0;
+    assert (ces_store_state (store, "RB", s_test_visit, &visited) == 16);
+    assert (visited.seqs[0] == 5 && visited.seqs[15] == 20);
+    ces_store_destroy (&store);
 
     //  With a data directory: the same streams after a restart
     char dir[] = "/tmp/ces-store-test-XXXXXX";

@@ -41,6 +41,9 @@ typedef struct {
 //  state and LMDB's own pages (the file grows as it is used)
 #define CES_STORE_MAP_SIZE (4ULL * 1024 * 1024 * 1024)
 
+//  The most a recovery or a state gives in one answer, in message bytes
+#define CES_STORE_REPLAY_BYTES (16 * 1024 * 1024)
+
 //  An epoch as text: 16 lowercase hex digits and a NUL
 #define CES_STORE_EPOCH_SIZE 17
 
@@ -85,15 +88,17 @@ void ces_store_position (ces_store_t *self, const char *room, char *epoch,
                          uint64_t *seq);
 
 //  Give back the events of room after (epoch, since), oldest first, when
-//  the history still holds all of them; otherwise give none and say why
-//  in *reason (a static sentence).
+//  the history still holds all of them and they are at most
+//  CES_STORE_REPLAY_BYTES; otherwise give none and say why in *reason (a
+//  static sentence).
 ces_store_recovery_t ces_store_recover (ces_store_t *self, const char *room,
                                         const char *epoch, uint64_t since,
                                         ces_store_visit_fn *visit, void *arg,
                                         const char **reason);
 
 //  Give back the room's state, one event per (device, key), in sequence
-//  order. Returns how many.
+//  order: the newest entries within CES_STORE_REPLAY_BYTES. Returns how
+//  many.
 size_t ces_store_state (ces_store_t *self, const char *room,
                         ces_store_visit_fn *visit, void *arg);
 

@@ -20,6 +20,7 @@
 #include "ces_replay.h"
 #include "ces_cursor.h"
 #include "ces_rooms.h"
+#include "ces_presence.h"
 #include "ces_routing.h"
 #include "ces_disk.h"
 

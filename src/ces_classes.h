@@ -59,6 +59,7 @@ ces_log_level_parse (const char *name)
 #include "ces_waiters.h"
 #include "ces_client.h"
 #include "ces_room_index.h"
+#include "ces_edge_rooms.h"
 #include "ces_outside.h"
 #include "ces_webserver.h"
 #include "ces_edge_report.h"

@@ -27,7 +27,7 @@ static const test_item_t s_tests[] = {
     {"inbox", ces_inbox_test},         {"waiters", ces_waiters_test},
     {"client", ces_client_test},       {"room_index", ces_room_index_test},
     {"outside", ces_outside_test},     {"webserver", ces_webserver_test},
-    {"edge_report", ces_edge_report_test}, {"edge_options", ces_edge_options_test}, {"edge", ces_edge_test},           {"target", ces_target_test},
+    {"edge_report", ces_edge_report_test}, {"edge_options", ces_edge_options_test}, {"edge_rooms", ces_edge_rooms_test}, {"edge", ces_edge_test},           {"target", ces_target_test},
     {"targets", ces_targets_test},     {"repeater", ces_repeater_test},
     {"wsclient", ces_wsclient_test},   {"hubpeer", ces_hubpeer_test},
     {"mesh", ces_mesh_test},           {"auth", ces_auth_test},

@@ -68,6 +68,9 @@ ces_log_level_parse (const char *name)
 //  The programs' configuration file
 #include "ces_config.h"
 
+//  The option table's texts (--help, --print-config, --example-config)
+#include "ces_options_text.h"
+
 //  A whole HTTP response with a body, for every civetweb handler in libces
 struct mg_connection;
 void ces_http_reply (struct mg_connection *conn, int code, const char *type,

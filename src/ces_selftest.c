@@ -32,7 +32,8 @@ static const test_item_t s_tests[] = {
     {"wsclient", ces_wsclient_test},   {"hubpeer", ces_hubpeer_test},
     {"mesh", ces_mesh_test},           {"auth", ces_auth_test},
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
-    {"options", ces_options_test},     {"config", ces_config_test},
+    {"options", ces_options_test},     {"options_text", ces_options_text_test},
+    {"config", ces_config_test},
     {"disk", ces_disk_test},
 };
 // clang-format on

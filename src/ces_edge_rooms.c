@@ -221,24 +221,10 @@ s_test_ask (ces_edge_rooms_t *rooms, ces_inbox_t *inbox, test_ask_t *ask)
     return worker;
 }
 
-void
-ces_edge_rooms_test (bool verbose)
+//  Questions: one the hub answers, one it answers too late
+static void
+s_test_queries (ces_edge_rooms_t *rooms, ces_link_t *link, ces_inbox_t *inbox)
 {
-    printf (" * ces_edge_rooms: ");
-    //  @selftest
-    char *router, *pub;
-    zactor_t *hub = ces_hub_test_start (NULL, NULL, &router, &pub, "log-level",
-                                        verbose ? "debug" : "warn", NULL);
-    ces_link_t *link =
-        ces_link_new (router, pub, "edge-rooms-test", "edge rooms test", NULL);
-    assert (link);
-    ces_link_set_log_level (link, verbose ? CES_LOG_DEBUG : CES_LOG_WARN);
-    ces_link_attach (link, "subs", CES_ROLE_MESSENGER);
-    s_test_link_until (link, CES_LINK_CONNECTED);
-    ces_inbox_t *inbox = ces_inbox_new ();
-    zhashx_t *clients = zhashx_new ();
-    ces_edge_rooms_t *rooms = ces_edge_rooms_new (link, inbox, clients);
-
     //  A question the hub answers: its status and JSON to the worker
     test_ask_t ask = {inbox, "{\"view\":\"rooms\"}", NULL};
     pthread_t worker = s_test_ask (rooms, inbox, &ask);
@@ -261,9 +247,13 @@ ces_edge_rooms_test (bool verbose)
     ces_edge_rooms_on_answer (rooms);
     const ces_edge_rooms_counters_t *counters = ces_edge_rooms_counters (rooms);
     assert (counters->queries == 2 && counters->queries_late == 1);
+}
 
-    //  A confirmed registration: a version 1 client has nothing to sync; a
-    //  version 2 client SYNCs each room, and is given the SYNCED answer
+//  A confirmed registration: a version 1 client has nothing to sync; a
+//  version 2 client SYNCs each room, and is given the SYNCED answer
+static void
+s_test_syncs (ces_edge_rooms_t *rooms, ces_link_t *link, zhashx_t *clients)
+{
     ces_client_limits_t limits = {.queue = 65536,
                                   .stuck_timeout = 10000,
                                   .ping_interval = 30000,
@@ -284,11 +274,38 @@ ces_edge_rooms_test (bool verbose)
     zlist_append (registered, (void *)"R*");
     assert (!ces_edge_rooms_on_confirmed (one, registered, NULL, rooms));
     assert (ces_edge_rooms_on_confirmed (two, registered, NULL, rooms));
-    assert (counters->syncs == 1); //  patterns have no position
+    //  Patterns have no position
+    assert (ces_edge_rooms_counters (rooms)->syncs == 1);
     zlist_destroy (&registered);
     s_test_link_until (link, CES_LINK_SYNCED);
     assert (streq (ces_link_conn (link), "2"));
     ces_edge_rooms_on_synced (rooms);
+    zhashx_purge (clients);
+    ces_client_destroy (&one);
+    ces_client_destroy (&two);
+    zlistx_destroy (&lists.pending);
+    zlistx_destroy (&lists.blocked);
+}
+
+void
+ces_edge_rooms_test (bool verbose)
+{
+    printf (" * ces_edge_rooms: ");
+    //  @selftest
+    char *router, *pub;
+    zactor_t *hub = ces_hub_test_start (NULL, NULL, &router, &pub, "log-level",
+                                        verbose ? "debug" : "warn", NULL);
+    ces_link_t *link =
+        ces_link_new (router, pub, "edge-rooms-test", "edge rooms test", NULL);
+    assert (link);
+    ces_link_set_log_level (link, verbose ? CES_LOG_DEBUG : CES_LOG_WARN);
+    ces_link_attach (link, "subs", CES_ROLE_MESSENGER);
+    s_test_link_until (link, CES_LINK_CONNECTED);
+    ces_inbox_t *inbox = ces_inbox_new ();
+    zhashx_t *clients = zhashx_new ();
+    ces_edge_rooms_t *rooms = ces_edge_rooms_new (link, inbox, clients);
+    s_test_queries (rooms, link, inbox);
+    s_test_syncs (rooms, link, clients);
 
     //  The hub gone: a question is answered 503 at once
     ces_link_destroy (&link);
@@ -296,7 +313,8 @@ ces_edge_rooms_test (bool verbose)
     ces_link_t *nowhere =
         ces_link_new (router, pub, "edge-rooms-test", "edge rooms test", NULL);
     ces_edge_rooms_t *alone = ces_edge_rooms_new (nowhere, inbox, clients);
-    worker = s_test_ask (alone, inbox, &ask);
+    test_ask_t ask = {inbox, "{\"view\":\"rooms\"}", NULL};
+    pthread_t worker = s_test_ask (alone, inbox, &ask);
     pthread_join (worker, NULL);
     assert (ask.answer && memcmp (ask.answer, "503 ", 4) == 0);
     zstr_free (&ask.answer);
@@ -306,11 +324,7 @@ ces_edge_rooms_test (bool verbose)
     ces_edge_rooms_destroy (&rooms);
     ces_edge_rooms_destroy (&rooms);
     assert (!rooms);
-    ces_client_destroy (&one);
-    ces_client_destroy (&two);
     zhashx_destroy (&clients);
-    zlistx_destroy (&lists.pending);
-    zlistx_destroy (&lists.blocked);
     ces_inbox_destroy (&inbox);
     ces_link_destroy (&nowhere);
     zstr_free (&router);

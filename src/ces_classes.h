@@ -20,6 +20,7 @@
 #include "ces_replay.h"
 #include "ces_cursor.h"
 #include "ces_rooms.h"
+#include "ces_presence.h"
 #include "ces_routing.h"
 #include "ces_disk.h"
 
@@ -58,6 +59,7 @@ ces_log_level_parse (const char *name)
 #include "ces_waiters.h"
 #include "ces_client.h"
 #include "ces_room_index.h"
+#include "ces_edge_rooms.h"
 #include "ces_outside.h"
 #include "ces_webserver.h"
 #include "ces_edge_report.h"
@@ -65,6 +67,9 @@ ces_log_level_parse (const char *name)
 
 //  The programs' configuration file
 #include "ces_config.h"
+
+//  The option table's texts (--help, --print-config, --example-config)
+#include "ces_options_text.h"
 
 //  A whole HTTP response with a body, for every civetweb handler in libces
 struct mg_connection;

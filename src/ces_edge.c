@@ -13,17 +13,10 @@
 #include "ces_classes.h"
 #include <malloc.h>
 
-#define SUBS_CONN     "subs" //  the link connection holding the rooms union
-#define HTTP_CONN     "http" //  the link connection of POST /event
-#define TICK          250    //  msecs between timer checks
-#define BATCH         1000   //  messages read from one source per poll
-#define QUERY_TIMEOUT 4000   //  msecs the hub has to answer a /rooms question
-
-//  A /rooms question waiting for the hub's answer
-typedef struct {
-    zframe_t *asker; //  the worker's routing ID at the inbox
-    int64_t deadline;
-} query_t;
+#define SUBS_CONN "subs" //  the link connection holding the rooms union
+#define HTTP_CONN "http" //  the link connection of POST /event
+#define TICK      250    //  msecs between timer checks
+#define BATCH     1000   //  messages read from one source per poll
 
 typedef struct {
     uint64_t events_in;
@@ -41,12 +34,9 @@ typedef struct {
     uint64_t closed_idle;
     uint64_t closed_expired; //  tokens that expired on open connections
     uint64_t over_limit;     //  registrations over max-rooms-per-client
-    uint64_t syncs;          //  SYNCs for version 2 registrations
     //  From the hub's receive time of a published event to its queueing on
     //  a client's socket here (one observation per client written)
     ces_histogram_t latency;
-    uint64_t queries;      //  /rooms questions to the hub
-    uint64_t queries_late; //  ... it did not answer in time
 } counters_t;
 
 //  Handing freed memory back to the system (malloc_trim)
@@ -72,9 +62,8 @@ typedef struct {
     ces_outside_t *outside;       //  repeater mode
     const char *post_conn;        //  the link connection of POSTed events
     int port;
-    zhashx_t *clients; //  id -> ces_client_t (owns)
-    zhashx_t *queries; //  id -> query_t (owns)
-    uint64_t next_query;
+    zhashx_t *clients;       //  id -> ces_client_t (owns)
+    ces_edge_rooms_t *rooms; //  /rooms questions, version 2 syncs
     ces_client_lists_t lists;
     int64_t next_tick;
     trim_t trim;
@@ -210,68 +199,15 @@ s_on_deliver (self_t *self)
                    ces_link_size (self->link));
 }
 
-//  The hub's answer to a version 2 client's SYNC
-static void
-s_on_synced (self_t *self)
-{
-    ces_client_t *client = (ces_client_t *)zhashx_lookup (
-        self->clients, ces_link_conn (self->link));
-    if (!client)
-        return;
-    char *header = strndup ((const char *)ces_link_data (self->link),
-                            ces_link_size (self->link));
-    ces_client_synced (client, header,
-                       ces_proto_events (ces_link_proto (self->link)));
-    freen (header);
-}
-
-//  The hub confirmed a registration: a version 2 client asks for its
-//  rooms' positions (state, recovery) before it is told
-static bool
-s_on_confirmed (ces_client_t *client, zlist_t *rooms, const char *options,
-                void *arg)
-{
-    self_t *self = (self_t *)arg;
-    ces_cursor_t *cursor = ces_client_cursor (client);
-    if (!cursor)
-        return false;
-    zlist_t *requests = ces_cursor_confirmed (cursor, rooms, options);
-    for (const char *request = (const char *)zlist_first (requests); request;
-         request = (const char *)zlist_next (requests))
-        //  Unsent (the hub just went away): the registration times out
-        if (ces_link_sync (self->link, ces_client_id (client), request) == 0)
-            self->counters.syncs++;
-    zlist_destroy (&requests);
-    ces_client_expire_syncs (client, zclock_mono ());
-    return true;
-}
-
-//  The hub's answer to a /rooms question of an HTTP client
-static void
-s_on_answer (self_t *self)
-{
-    query_t *query =
-        (query_t *)zhashx_lookup (self->queries, ces_link_conn (self->link));
-    if (!query)
-        return; //  answered already: it took too long
-    char *answer =
-        zsys_sprintf ("%s %.*s", ces_proto_code (ces_link_proto (self->link)),
-                      (int)ces_link_size (self->link),
-                      (const char *)ces_link_data (self->link));
-    ces_inbox_answer_deferred (self->inbox, &query->asker, answer);
-    freen (answer);
-    zhashx_delete (self->queries, ces_link_conn (self->link));
-}
-
 static void
 s_on_link_event (self_t *self, ces_link_event_t event)
 {
     switch (event) {
         case CES_LINK_SYNCED:
-            s_on_synced (self);
+            ces_edge_rooms_on_synced (self->rooms);
             break;
         case CES_LINK_ANSWER:
-            s_on_answer (self);
+            ces_edge_rooms_on_answer (self->rooms);
             break;
         case CES_LINK_PUBLISHED:
             s_fan_out (self);
@@ -472,32 +408,6 @@ s_post (self_t *self)
 }
 
 //  Reads and acts on one inbox message; false if there was none
-//  A /rooms question: the hub answers it (s_on_answer), or nobody
-static void
-s_query (self_t *self)
-{
-    zframe_t *asker = ces_inbox_defer (self->inbox);
-    if (!asker)
-        return;
-    char *id = zsys_sprintf ("q%" PRIu64, ++self->next_query);
-    char *request = zframe_strdup (ces_inbox_frame (self->inbox));
-    self->counters.queries++;
-    if (ces_link_query (self->link, id, request) == 0) {
-        query_t *query = (query_t *)zmalloc (sizeof (query_t));
-        assert (query);
-        query->asker = asker;
-        asker = NULL;
-        query->deadline = zclock_mono () + QUERY_TIMEOUT;
-        zhashx_insert (self->queries, id, query);
-    } else
-        ces_inbox_answer_deferred (
-            self->inbox, &asker,
-            "503 {\"error\":\"the hub is unreachable from this edge\"}");
-    zframe_destroy (&asker);
-    freen (request);
-    freen (id);
-}
-
 static bool
 s_handle_inbox (self_t *self)
 {
@@ -512,7 +422,7 @@ s_handle_inbox (self_t *self)
         ces_inbox_answer (self->inbox, answer);
         freen (answer);
     } else if (command == CES_INBOX_QUERY)
-        s_query (self);
+        ces_edge_rooms_query (self->rooms);
     else if (command == CES_INBOX_POST)
         s_post (self);
     else if (command == CES_INBOX_BADPOST)
@@ -560,26 +470,6 @@ s_count_verdict (self_t *self, ces_client_verdict_t verdict)
     counters->closed_silent += verdict == CES_CLIENT_SILENT;
 }
 
-//  Questions the hub did not answer in time (their askers give up soon)
-static void
-s_expire_queries (self_t *self, int64_t now)
-{
-    zlist_t *late = zlist_new ();
-    for (query_t *query = (query_t *)zhashx_first (self->queries); query;
-         query = (query_t *)zhashx_next (self->queries))
-        if (query->deadline <= now) {
-            ces_inbox_answer_deferred (
-                self->inbox, &query->asker,
-                "504 {\"error\":\"the hub did not answer in time\"}");
-            self->counters.queries_late++;
-            zlist_append (late, (void *)zhashx_cursor (self->queries));
-        }
-    for (const char *id = (const char *)zlist_first (late); id;
-         id = (const char *)zlist_next (late))
-        zhashx_delete (self->queries, id);
-    zlist_destroy (&late);
-}
-
 static void
 s_tick (self_t *self)
 {
@@ -592,7 +482,7 @@ s_tick (self_t *self)
         ces_client_tell_gaps (client);
         client = (ces_client_t *)zhashx_next (self->clients);
     }
-    s_expire_queries (self, now);
+    ces_edge_rooms_expire (self->rooms, now);
     self->next_tick = now + TICK;
     s_trim_if_due (self, now);
 }
@@ -623,9 +513,11 @@ s_report (self_t *self, ces_edge_report_t *report)
         report->clients_v2 += ces_client_cursor (client) != NULL;
         client = (ces_client_t *)zhashx_next (self->clients);
     }
-    report->syncs = self->counters.syncs;
-    report->queries = self->counters.queries;
-    report->queries_late = self->counters.queries_late;
+    const ces_edge_rooms_counters_t *rooms =
+        ces_edge_rooms_counters (self->rooms);
+    report->syncs = rooms->syncs;
+    report->queries = rooms->queries;
+    report->queries_late = rooms->queries_late;
     counters_t *counters = &self->counters;
     report->events_in = counters->events_in;
     report->posted = counters->posted;
@@ -805,7 +697,6 @@ s_link (self_t *self)
         ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
         self->room_index =
             ces_room_index_new (self->link, SUBS_CONN, self->clients);
-        ces_room_index_set_confirmed (self->room_index, s_on_confirmed, self);
         self->post_conn = HTTP_CONN;
         return NULL;
     }
@@ -856,6 +747,11 @@ s_start (self_t *self)
         return;
     }
     self->inbox = ces_inbox_new ();
+    ces_edge_rooms_destroy (&self->rooms);
+    self->rooms = ces_edge_rooms_new (self->link, self->inbox, self->clients);
+    if (self->room_index)
+        ces_room_index_set_confirmed (self->room_index,
+                                      ces_edge_rooms_on_confirmed, self->rooms);
     ces_edge_options_t *options = self->options;
     options->web.listen = options->listen;
     options->web.outside = options->outside;
@@ -999,15 +895,6 @@ s_client_destroy (void **item_p)
     ces_client_destroy ((ces_client_t **)item_p);
 }
 
-static void
-s_query_destroy (void **item_p)
-{
-    query_t *query = (query_t *)*item_p;
-    zframe_destroy (&query->asker);
-    freen (query);
-    *item_p = NULL;
-}
-
 static self_t *
 s_self_new (zsock_t *pipe, bool outside)
 {
@@ -1019,9 +906,6 @@ s_self_new (zsock_t *pipe, bool outside)
     self->clients = zhashx_new ();
     assert (self->clients);
     zhashx_set_destructor (self->clients, s_client_destroy);
-    self->queries = zhashx_new ();
-    assert (self->queries);
-    zhashx_set_destructor (self->queries, s_query_destroy);
     self->lists.pending = zlistx_new ();
     self->lists.blocked = zlistx_new ();
     return self;
@@ -1037,7 +921,7 @@ s_self_destroy (self_t **self_p)
         ces_room_index_destroy (&self->room_index);
         ces_outside_destroy (&self->outside);
         zhashx_destroy (&self->clients);
-        zhashx_destroy (&self->queries);
+        ces_edge_rooms_destroy (&self->rooms);
         zlistx_destroy (&self->lists.pending);
         zlistx_destroy (&self->lists.blocked);
         ces_webserver_destroy (&self->webserver);

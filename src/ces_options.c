@@ -888,194 +888,64 @@ ces_options_configure (ces_options_t *self, zactor_t *actor, int actor_kind)
 }
 
 //  --------------------------------------------------------------------------
-//  --help
+//  --help, --print-config, --example-config: written by ces_options_text
+//  from the rows, one at a time
 
-//  Writes text from column `at` (the cursor is at `column`), wrapped at 79
-static void
-s_wrap (FILE *out, const char *text, size_t column, size_t at)
+size_t
+ces_options_rows (void)
 {
-    const size_t width = 79;
-    if (column > at) {
-        fprintf (out, "\n%*s", (int)at, "");
-        column = at;
-    } else {
-        fprintf (out, "%*s", (int)(at - column), "");
-        column = at;
-    }
-    bool first = true;
-    while (*text) {
-        size_t word = strcspn (text, " ");
-        if (!first && column + 1 + word > width) {
-            fprintf (out, "\n%*s", (int)at, "");
-            column = at;
-            first = true;
-        }
-        if (!first)
-            fputc (' ', out), column++;
-        fprintf (out, "%.*s", (int)word, text);
-        column += word;
-        first = false;
-        text += word;
-        text += strspn (text, " ");
-    }
-    fputc ('\n', out);
+    return OPTIONS;
 }
 
-//  What the option does, its default, range, alias and environment variable
-static void
-s_explain (const option_t *option, char *text, size_t size)
+bool
+ces_options_row (ces_options_t *self, size_t index, ces_options_row_t *row)
 {
-    char tail[256] = "";
-    size_t used = 0;
-    if (option->value && option->type != SWITCH)
-        used +=
-            (size_t)snprintf (tail + used, sizeof tail - used, "%sdefault %s",
-                              used ? "; " : "", option->value);
-    if (option->type == NUMBER && option->max < INT_MAX)
-        used +=
-            (size_t)snprintf (tail + used, sizeof tail - used, "%s%ld to %ld",
-                              used ? "; " : "", option->min, option->max);
-    if (option->alias)
-        used +=
-            (size_t)snprintf (tail + used, sizeof tail - used, "%salso --%s",
-                              used ? "; " : "", option->alias);
-    if (option->env)
-        used += (size_t)snprintf (tail + used, sizeof tail - used,
-                                  "%senvironment %s", used ? "; " : "",
-                                  option->env);
-    snprintf (text, size, "%s%s%s%s", option->help, used ? " [" : "", tail,
-              used ? "]" : "");
-}
-
-static void
-s_usage_line (const option_t *option, FILE *out)
-{
-    char flag[64], left[96], text[512];
-    s_flag (option, flag, sizeof flag);
-    snprintf (left, sizeof left, "  --%s%s%s", flag, option->hint ? " " : "",
-              option->hint ? option->hint : "");
-    s_explain (option, text, sizeof text);
-    fputs (left, out);
-    s_wrap (out, text, strlen (left), 28);
+    assert (self && row && index < OPTIONS);
+    const option_t *option = &s_options[index];
+    if (!s_offered (self, option))
+        return false;
+    row->name = option->name;
+    row->prefix = option->prefix ? option->prefix : "";
+    s_flag (option, row->flag, sizeof row->flag);
+    row->hint = option->hint;
+    row->value = option->value;
+    row->help = option->help;
+    row->alias = option->alias;
+    row->env = option->env;
+    row->is_switch = option->type == SWITCH;
+    row->ranged = option->type == NUMBER && option->max < INT_MAX;
+    row->min = option->min;
+    row->max = option->max;
+    row->reload = option->reload;
+    row->shown = option->type == LIST ? NULL : s_shown (self, index);
+    row->list = option->type == LIST ? self->lists[index] : NULL;
+    if (option->type == LIST)
+        snprintf (row->source, sizeof row->source, "%s",
+                  self->sources[index] ? self->sources[index] : "default");
+    else if (self->values[index])
+        s_source (self, self->from[index], self->line[index], false,
+                  row->source, sizeof row->source);
+    else
+        snprintf (row->source, sizeof row->source, "default");
+    return true;
 }
 
 void
 ces_options_usage (ces_options_t *self, FILE *out)
 {
-    assert (self && out);
-    for (size_t row = 0; row < OPTIONS; row++)
-        if (s_offered (self, &s_options[row]))
-            s_usage_line (&s_options[row], out);
-    const char *asks[][2] = {
-        {"  --print-config", "print the configuration in force, each value "
-                             "with where it came from (default, file:LINE, "
-                             "env NAME, flag), and exit"},
-        {"  --example-config", "print a configuration file of every key at its "
-                               "default, commented, and exit"},
-        {"  --version", "print the version and exit"},
-        {"  --help", "this text"}};
-    for (size_t ask = 0; ask < sizeof asks / sizeof asks[0]; ask++) {
-        fputs (asks[ask][0], out);
-        s_wrap (out, asks[ask][1], strlen (asks[ask][0]), 28);
-    }
+    ces_options_text_usage (self, out);
 }
 
-//  "key = value" padded to a column, then "# source"
 void
 ces_options_print (ces_options_t *self, FILE *out)
 {
-    assert (self && out);
-    fprintf (out,
-             "# %s: the configuration in force; a flag wins over the "
-             "environment,\n# which wins over %s, which wins over the "
-             "defaults\n",
-             ces_options_program (self),
-             self->path ? self->path : "the --config file");
-    for (size_t row = 0; row < OPTIONS; row++) {
-        const option_t *option = &s_options[row];
-        if (!s_offered (self, option))
-            continue;
-        char *joined = NULL, source[300];
-        const char *value = s_shown (self, row);
-        if (option->type == LIST) {
-            joined = strdup ("");
-            for (char *item = (char *)zlist_first (self->lists[row]); item;
-                 item = (char *)zlist_next (self->lists[row])) {
-                char *more =
-                    zsys_sprintf ("%s%s%s", joined, *joined ? "," : "", item);
-                zstr_free (&joined);
-                joined = more;
-            }
-            value = joined;
-        }
-        if (option->type == LIST)
-            snprintf (source, sizeof source, "%s",
-                      self->sources[row] ? self->sources[row] : "default");
-        else if (self->values[row])
-            s_source (self, self->from[row], self->line[row], false, source,
-                      sizeof source);
-        else
-            snprintf (source, sizeof source, "default");
-        int width =
-            fprintf (out, "%s%s = %s", option->prefix ? option->prefix : "",
-                     option->name, value);
-        fprintf (out, "%*s# %s\n", width < 39 ? 40 - width : 1, "", source);
-        zstr_free (&joined);
-    }
+    ces_options_text_print (self, out);
 }
 
 void
 ces_options_example (ces_options_t *self, FILE *out)
 {
-    assert (self && out);
-    const char *name = ces_options_program (self);
-    //  Where the units of ops/systemd read it
-    const char *const units[] = {NULL,
-                                 "ces.conf",
-                                 "edge-NAME.conf (ces-edge@NAME)",
-                                 NULL,
-                                 "repeater-NAME.conf (ces-repeater@NAME)",
-                                 NULL,
-                                 NULL,
-                                 NULL,
-                                 "hub.conf"};
-    char *text = zsys_sprintf (
-        "%s configuration: %s --config FILE, or /etc/ces/%s under systemd. One "
-        "\"key = value\" a line; the keys are the flags of %s --help without "
-        "the dashes (a switch by its name: validate = false). A repeatable key "
-        "may appear on several lines or take comma-separated values. # and ; "
-        "start a comment at the start of a line or after a blank. The "
-        "environment and flags win over this file. Every key is shown at its "
-        "default, commented out.",
-        name, name, units[self->program], name);
-    ces_config_comment (out, text);
-    zstr_free (&text);
-    char reloaded[512] = "";
-    for (size_t row = 0, used = 0; row < OPTIONS; row++)
-        if (s_offered (self, &s_options[row]) && s_options[row].reload)
-            used += (size_t)snprintf (
-                reloaded + used, sizeof reloaded - used, "%s%s%s",
-                used ? ", " : "",
-                s_options[row].prefix ? s_options[row].prefix : "",
-                s_options[row].name);
-    text = zsys_sprintf ("SIGHUP reloads %s; a change of any other key "
-                         "is logged as needing a restart. Generated by "
-                         "%s --example-config.",
-                         reloaded, name);
-    ces_config_comment (out, text);
-    zstr_free (&text);
-    for (size_t row = 0; row < OPTIONS; row++) {
-        const option_t *option = &s_options[row];
-        if (!s_offered (self, option) || streq (option->name, "config"))
-            continue;
-        char text[512];
-        s_explain (option, text, sizeof text);
-        fputc ('\n', out);
-        ces_config_comment (out, text);
-        fprintf (out, "#%s%s =%s%s\n", option->prefix ? option->prefix : "",
-                 option->name, option->value ? " " : "",
-                 option->value ? option->value : "");
-    }
+    ces_options_text_example (self, out);
 }
 
 //  --------------------------------------------------------------------------

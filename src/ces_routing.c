@@ -27,13 +27,6 @@ typedef struct {
     ces_role_index_t role;
     char *origin;    //  "link/conn", what subscribers compare to skip it
     zhashx_t *rooms; //  rooms it registered ("*" included), as a set
-    //  Presence: who it is, and the rooms, patterns and "*" it holds, each
-    //  with since when (int64_t *, msecs since 1970): what it REGISTERed,
-    //  or on a presence link what the link said it holds (PRESENT)
-    char *remote;             //  its client's address, or NULL
-    char *subject;            //  its client's token subject, or NULL
-    zhashx_t *presence;       //  room -> int64_t *
-    size_t presence_patterns; //  patterns among them
 } conn_t;
 
 struct _ces_routing_t {
@@ -50,10 +43,11 @@ struct _ces_routing_t {
     ces_proto_t *proto;
     ces_frame_t *frame;
     ces_event_t *event;
-    zhashx_t *links;    //  link id -> link_t
-    link_t *last_link;  //  the link of the last message, or NULL
-    ces_rooms_t *rooms; //  room interest, and publishing
-    ces_store_t *store; //  borrowed, may be NULL: what rooms remember
+    zhashx_t *links;          //  link id -> link_t
+    link_t *last_link;        //  the link of the last message, or NULL
+    ces_rooms_t *rooms;       //  room interest, and publishing
+    ces_presence_t *presence; //  who holds which room (the room view)
+    ces_store_t *store;       //  borrowed, may be NULL: what rooms remember
     char device[CES_EVENT_ADDRESS_MAX + 1]; //  the checked event's state
     char key[CES_EVENT_ADDRESS_MAX + 1];    //  address ("" when none)
     zlistx_t *repeaters; //  conn_t, not owned, in attach order
@@ -111,6 +105,7 @@ s_conn_detach (ces_routing_t *self, link_t *link, const char *conn_id)
     if (handle)
         zlistx_delete (list, handle);
     self->counters.connections[conn->role]--;
+    ces_presence_detach (self->presence, conn->origin);
     ces_debug (self->log_level, "hub: %s detached (%s)", conn->origin,
                s_role_names[conn->role]);
     zhashx_delete (link->conns, conn_id);
@@ -121,30 +116,10 @@ s_conn_free (void **item_p)
 {
     conn_t *conn = (conn_t *)*item_p;
     zhashx_destroy (&conn->rooms);
-    zhashx_destroy (&conn->presence);
-    zstr_free (&conn->remote);
-    zstr_free (&conn->subject);
     zstr_free (&conn->id);
     zstr_free (&conn->origin);
     freen (conn);
     *item_p = NULL;
-}
-
-static void
-s_free (void **item_p)
-{
-    freen (*item_p);
-    *item_p = NULL;
-}
-
-//  Who the connection is, as ATTACH said ("" = not said)
-static void
-s_conn_identify (conn_t *conn, const char *remote, const char *subject)
-{
-    zstr_free (&conn->remote);
-    zstr_free (&conn->subject);
-    conn->remote = remote && *remote ? strdup (remote) : NULL;
-    conn->subject = subject && *subject ? strdup (subject) : NULL;
 }
 
 static conn_t *
@@ -154,7 +129,8 @@ s_conn_attach (ces_routing_t *self, link_t *link, const char *conn_id,
     ces_role_index_t role = s_role_index (role_name);
     conn_t *existing = (conn_t *)zhashx_lookup (link->conns, conn_id);
     if (existing && existing->role == role) {
-        s_conn_identify (existing, remote, subject);
+        ces_presence_attach (self->presence, existing->origin, role_name,
+                             link->name, remote, subject);
         return existing;
     }
     s_conn_detach (self, link, conn_id);
@@ -166,10 +142,9 @@ s_conn_attach (ces_routing_t *self, link_t *link, const char *conn_id,
     conn->role = role;
     conn->origin = zsys_sprintf ("%s/%s", link->id, conn_id);
     conn->rooms = zhashx_new ();
-    conn->presence = zhashx_new ();
-    assert (conn->rooms && conn->presence);
-    zhashx_set_destructor (conn->presence, s_free);
-    s_conn_identify (conn, remote, subject);
+    assert (conn->rooms);
+    ces_presence_attach (self->presence, conn->origin, role_name, link->name,
+                         remote, subject);
     zhashx_insert (link->conns, conn_id, conn);
     zlistx_t *list = s_role_list (self, role);
     if (list)
@@ -521,32 +496,6 @@ s_handle_mesh_hello (ces_routing_t *self, link_t *link)
         zlistx_delete (self->hub_peers, handle);
 }
 
-//  Presence: the connection holds room (a room, pattern or "*") since now,
-//  or no longer; NULL room: none any more
-static void
-s_presence_add (conn_t *conn, const char *room)
-{
-    if (zhashx_lookup (conn->presence, room))
-        return;
-    int64_t *since = (int64_t *)malloc (sizeof (int64_t));
-    assert (since);
-    *since = zclock_time ();
-    zhashx_insert (conn->presence, room, since);
-    conn->presence_patterns += ces_patterns_is_pattern (room);
-}
-
-static void
-s_presence_remove (conn_t *conn, const char *room)
-{
-    if (!room) {
-        zhashx_purge (conn->presence);
-        conn->presence_patterns = 0;
-    } else if (zhashx_lookup (conn->presence, room)) {
-        conn->presence_patterns -= ces_patterns_is_pattern (room);
-        zhashx_delete (conn->presence, room);
-    }
-}
-
 //  PRESENT and ABSENT: which rooms the clients of a presence link hold
 static void
 s_handle_presence (ces_routing_t *self, link_t *link, bool present)
@@ -558,15 +507,8 @@ s_handle_presence (ces_routing_t *self, link_t *link, bool present)
                       "connection is not attached; send ATTACH first");
         return;
     }
-    zlist_t *rooms = ces_proto_rooms (self->proto);
-    if (!present && zlist_size (rooms) == 0)
-        s_presence_remove (conn, NULL);
-    for (const char *room = (const char *)zlist_first (rooms); room;
-         room = (const char *)zlist_next (rooms))
-        if (present)
-            s_presence_add (conn, room);
-        else
-            s_presence_remove (conn, room);
+    ces_presence_update (self->presence, conn->origin,
+                         ces_proto_rooms (self->proto), present);
 }
 
 static void
@@ -584,7 +526,7 @@ s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
     if (!is_register && zlist_size (rooms) == 0) {
         ces_rooms_remove_all (self->rooms, conn->rooms);
         if (!link->presence)
-            s_presence_remove (conn, NULL);
+            ces_presence_remove (self->presence, conn->origin, NULL);
         return;
     }
     const char *room = (const char *)zlist_first (rooms);
@@ -595,9 +537,9 @@ s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
             ces_rooms_remove (self->rooms, conn->rooms, room);
         //  A presence link's REGISTERs are the union its clients hold
         if (!link->presence && is_register)
-            s_presence_add (conn, room);
+            ces_presence_add (self->presence, conn->origin, room);
         else if (!link->presence)
-            s_presence_remove (conn, room);
+            ces_presence_remove (self->presence, conn->origin, room);
         room = (const char *)zlist_next (rooms);
     }
     const char *token = ces_proto_token (self->proto);
@@ -950,65 +892,11 @@ ces_routing_status (ces_routing_t *self, cJSON *root)
     ces_rooms_status (self->rooms, rooms);
 }
 
-//  The registration of conn that covers room, most specific first: the
-//  room, the longest pattern that matches it, "*"; NULL if none. *since
-//  is set to its time.
-static const char *
-s_presence_via (conn_t *conn, const char *room, int64_t *since)
-{
-    int64_t *at = (int64_t *)zhashx_lookup (conn->presence, room);
-    if (at) {
-        *since = *at;
-        return room;
-    }
-    const char *via = NULL;
-    size_t longest = 0;
-    if (conn->presence_patterns) {
-        for (at = (int64_t *)zhashx_first (conn->presence); at;
-             at = (int64_t *)zhashx_next (conn->presence)) {
-            const char *held = (const char *)zhashx_cursor (conn->presence);
-            if (ces_patterns_is_pattern (held) &&
-                ces_patterns_match (held, room) && strlen (held) > longest) {
-                via = held;
-                longest = strlen (held);
-                *since = *at;
-            }
-        }
-    }
-    if (!via && (at = (int64_t *)zhashx_lookup (conn->presence, "*"))) {
-        via = "*";
-        *since = *at;
-    }
-    return via;
-}
-
 void
 ces_routing_presence (ces_routing_t *self, const char *room, cJSON *array)
 {
     assert (self && room && array);
-    for (link_t *link = (link_t *)zhashx_first (self->links); link;
-         link = (link_t *)zhashx_next (self->links)) {
-        for (conn_t *conn = (conn_t *)zhashx_first (link->conns); conn;
-             conn = (conn_t *)zhashx_next (link->conns)) {
-            int64_t since = 0;
-            const char *via = zhashx_size (conn->presence)
-                                  ? s_presence_via (conn, room, &since)
-                                  : NULL;
-            if (!via)
-                continue;
-            cJSON *item = cJSON_CreateObject ();
-            cJSON_AddStringToObject (item, "id", conn->origin);
-            cJSON_AddStringToObject (item, "role", s_role_names[conn->role]);
-            cJSON_AddStringToObject (item, "edge", link->name);
-            if (conn->remote)
-                cJSON_AddStringToObject (item, "remote", conn->remote);
-            if (conn->subject)
-                cJSON_AddStringToObject (item, "subject", conn->subject);
-            cJSON_AddNumberToObject (item, "since", (double)since);
-            cJSON_AddStringToObject (item, "via", via);
-            cJSON_AddItemToArray (array, item);
-        }
-    }
+    ces_presence_list (self->presence, room, array);
 }
 
 //  --------------------------------------------------------------------------
@@ -1035,6 +923,7 @@ ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
     self->links = zhashx_new ();
     self->store = store;
     self->rooms = ces_rooms_new (router, pub, mesh, store);
+    self->presence = ces_presence_new ();
     self->repeaters = zlistx_new ();
     self->hub_peers = zlistx_new ();
     assert (self->links && self->repeaters && self->hub_peers);
@@ -1051,6 +940,7 @@ ces_routing_destroy (ces_routing_t **self_p)
         zlistx_destroy (&self->repeaters);
         zlistx_destroy (&self->hub_peers);
         zhashx_destroy (&self->links);
+        ces_presence_destroy (&self->presence);
         ces_rooms_destroy (&self->rooms);
         ces_proto_destroy (&self->proto);
         ces_frame_destroy (&self->frame);

@@ -128,12 +128,7 @@ const ces_routing_counters_t *ces_routing_counters (ces_routing_t *self);
 void ces_routing_status (ces_routing_t *self, cJSON *root);
 
 //  Presence: append to array one object per connection that holds room,
-//  a pattern that matches it, or "*":
-//      {"id": "link/conn", "role": "messenger", "edge": the link's name
-//       from HELLO, "remote": "address:port" (when its edge said),
-//       "subject": its token's "sub" (when there is one), "since": msecs
-//       since 1970 when this hub learned it, "via": the room, pattern or
-//       "*" it holds that covers room (the most specific)}
+//  a pattern that matches it, or "*" (the objects of ces_presence_list).
 //  A connection holds what it REGISTERed, except on a link whose HELLO
 //  said "presence" (an edge, whose REGISTERs are the union of its
 //  clients'): there what the link said its clients hold (PRESENT).

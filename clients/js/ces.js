@@ -124,15 +124,17 @@ class Room {
     const from = Math.min(this.seq + 1, ...this.holes.map(([start]) => start));
     return { epoch: this.epoch, seq: from - 1 };
   }
-  // Whether an event is new: "next" after the last reported, "hole" in a
-  // hole (which it fills), or "" (reported already)
+  // Whether an event is new: "hole" in a hole (which it fills; a hole may
+  // reach past the last event reported, when the gap was at the end of a
+  // burst), "next" after the last reported, or "" (reported already)
   fresh(seq) {
-    if (this.epoch === null || seq > this.seq) return "next";
-    const hole = this.holes.findIndex(([from, to]) => seq >= from && seq <= to);
-    if (hole < 0) return "";
-    const [from, to] = this.holes[hole];
-    this.holes.splice(hole, 1, ...[[from, seq - 1], [seq + 1, to]].filter(([a, b]) => a <= b));
-    return "hole";
+    const hole = this.epoch === null ? -1 : this.holes.findIndex(([from, to]) => seq >= from && seq <= to);
+    if (hole >= 0) {
+      const [from, to] = this.holes[hole];
+      this.holes.splice(hole, 1, ...[[from, seq - 1], [seq + 1, to]].filter(([a, b]) => a <= b));
+      return "hole";
+    }
+    return this.epoch === null || seq > this.seq ? "next" : "";
   }
   get wantsState() { return [...this.subs].some((sub) => sub.options.state); }
 }

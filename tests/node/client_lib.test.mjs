@@ -384,7 +384,9 @@ describe('the JavaScript client library', { timeout: 120000 }, () => {
         assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
         assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: sent }, (_, i) => i + 1), 'every event');
         const filled = rec.of('event').filter((i) => i.info.seq >= gap.from && i.info.seq <= gap.to);
-        assert.ok(filled.every((i) => i.info.source === 'replay'), 'the hole filled by the replay');
+        assert.ok(filled.every((i) => i.info.source === 'replay'),
+          `the hole filled by the replay: gaps ${JSON.stringify(rec.of('gap').map(({ from, to, reason }) => [from, to, reason]))}, ` +
+          `in the hole not from the replay: ${JSON.stringify(filled.filter((i) => i.info.source !== 'replay').map((i) => [i.info.seq, i.info.source]).slice(0, 10))}`);
         assert.deepEqual(filled.map((i) => i.event.n), filled.map((i) => i.info.seq), 'the events are the room\'s');
         console.log(`# ${sent} sent, ${dropped}+ dropped by the edge, gaps ${JSON.stringify(rec.of('gap').map(({ from, to }) => [from, to]))}`);
         sender.terminate();

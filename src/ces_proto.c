@@ -340,18 +340,10 @@ s_take_compact (ces_proto_t *self, zmq_msg_t *part, bool more)
     return true;
 }
 
-static int
-s_recv (ces_proto_t *self, zsock_t *input, int flags)
+//  Forgets the last message's fields
+static void
+s_reset (ces_proto_t *self)
 {
-    assert (self);
-    assert (input);
-    void *handle = zsock_resolve (input);
-    zmq_msg_t part;
-    zmq_msg_init (&part);
-    if (zmq_msg_recv (&part, handle, flags) < 0) {
-        zmq_msg_close (&part);
-        return -1;
-    }
     zframe_destroy (&self->message);
     if (zlist_size (self->rooms))
         zlist_purge (self->rooms);
@@ -364,6 +356,91 @@ s_recv (ces_proto_t *self, zsock_t *input, int flags)
     self->flags[0] = 0;
     self->remote[0] = 0;
     self->subject[0] = 0;
+}
+
+//  Where a command's message frame is among its fields (0: none)
+static int
+s_message_at (int id)
+{
+    return id == CES_PROTO_EVENT || id == CES_PROTO_DELIVER ||
+                   id == CES_PROTO_SYNC || id == CES_PROTO_SYNCED ||
+                   id == CES_PROTO_QUERY
+               ? 1
+           : id == CES_PROTO_ANSWER ? 2
+                                    : 0;
+}
+
+//  A SYNCED event frame, kept; false if it is too short to be one
+static bool
+s_take_event (ces_proto_t *self, zframe_t *event)
+{
+    if (event && zframe_size (event) >= 8 + 2) {
+        zlist_append (self->events, event);
+        return true;
+    }
+    zframe_destroy (&event);
+    s_copy (self->reason,
+            "SYNCED event is shorter than a sequence number and a message");
+    return false;
+}
+
+//  Reads the fields of command id after its name (part, which more says
+//  is followed by more), then checks how many there were. 0 or -2
+static int
+s_recv_fields (ces_proto_t *self, zsock_t *input, zmq_msg_t *part, bool more,
+               bool ok)
+{
+    void *handle = zsock_resolve (input);
+    int id = self->id;
+    int message_at = s_message_at (id);
+    int index = 0;
+    while (more) {
+        if (ok && message_at && index == message_at) {
+            //  The event stays in its ZeroMQ message: no copy
+            self->message = zframe_recv (input);
+            more = self->message && zframe_more (self->message);
+        } else if (ok && id == CES_PROTO_SYNCED && index > message_at) {
+            zframe_t *event = zframe_recv (input);
+            more = event && zframe_more (event);
+            ok = s_take_event (self, event);
+        } else {
+            if (zmq_msg_recv (part, handle, 0) < 0)
+                break;
+            more = zmq_msg_more (part);
+            if (ok)
+                ok = s_take_field (self, index,
+                                   (const byte *)zmq_msg_data (part),
+                                   zmq_msg_size (part));
+        }
+        index++;
+    }
+    if (!ok)
+        return -2;
+    int fields = s_commands[id].fields;
+    bool count_ok = id == CES_PROTO_PEERS ||
+                    (fields >= 0 ? index == fields : index >= -fields);
+    if (!count_ok) {
+        snprintf (self->reason, sizeof (self->reason),
+                  "%s has %d fields, expected %s%d", s_commands[id].name, index,
+                  fields < 0 ? "at least " : "", fields < 0 ? -fields : fields);
+        return -2;
+    }
+    return 0;
+}
+
+static int
+s_recv (ces_proto_t *self, zsock_t *input, int flags)
+{
+    assert (self);
+    assert (input);
+    void *handle = zsock_resolve (input);
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, handle, flags) < 0) {
+        zmq_msg_close (&part);
+        return -1;
+    }
+    s_reset (self);
     bool more = zmq_msg_more (&part);
     bool ok = true;
     if (zsock_type (input) == ZMQ_ROUTER) {
@@ -394,54 +471,9 @@ s_recv (ces_proto_t *self, zsock_t *input, int flags)
         ok = false;
     }
     self->id = (ces_proto_id_t)id;
-    //  Where the message frame is (0: none)
-    int message_at = id == CES_PROTO_EVENT || id == CES_PROTO_DELIVER ||
-                             id == CES_PROTO_SYNC || id == CES_PROTO_SYNCED ||
-                             id == CES_PROTO_QUERY
-                         ? 1
-                     : id == CES_PROTO_ANSWER ? 2
-                                              : 0;
-    int index = 0;
-    while (more) {
-        if (ok && message_at && index == message_at) {
-            //  The event stays in its ZeroMQ message: no copy
-            self->message = zframe_recv (input);
-            more = self->message && zframe_more (self->message);
-        } else if (ok && id == CES_PROTO_SYNCED && index > message_at) {
-            zframe_t *event = zframe_recv (input);
-            more = event && zframe_more (event);
-            if (event && zframe_size (event) >= 8 + 2)
-                zlist_append (self->events, event);
-            else {
-                zframe_destroy (&event);
-                s_copy (self->reason, "SYNCED event is shorter than a "
-                                      "sequence number and a message");
-                ok = false;
-            }
-        } else {
-            if (zmq_msg_recv (&part, handle, 0) < 0)
-                break;
-            more = zmq_msg_more (&part);
-            if (ok)
-                ok = s_take_field (self, index,
-                                   (const byte *)zmq_msg_data (&part),
-                                   zmq_msg_size (&part));
-        }
-        index++;
-    }
+    int rc = s_recv_fields (self, input, &part, more, ok);
     zmq_msg_close (&part);
-    if (!ok)
-        return -2;
-    int fields = s_commands[id].fields;
-    bool count_ok = id == CES_PROTO_PEERS ||
-                    (fields >= 0 ? index == fields : index >= -fields);
-    if (!count_ok) {
-        snprintf (self->reason, sizeof (self->reason),
-                  "%s has %d fields, expected %s%d", s_commands[id].name, index,
-                  fields < 0 ? "at least " : "", fields < 0 ? -fields : fields);
-        return -2;
-    }
-    return 0;
+    return rc;
 }
 
 int
@@ -508,6 +540,118 @@ s_send_greeting (ces_proto_t *self, zsock_t *output)
     return *self->flags ? s_send_string (output, self->flags, false) : 0;
 }
 
+//  ATTACH conn role [remote [subject]]: the optional ones only when set,
+//  as hubs from before them take two fields and no more
+static int
+s_send_attach (ces_proto_t *self, zsock_t *output)
+{
+    bool subject = *self->subject != 0;
+    bool remote = *self->remote || subject;
+    s_send_string (output, self->conn, true);
+    s_send_string (output, self->role, remote);
+    if (remote)
+        s_send_string (output, self->remote, subject);
+    return subject ? s_send_string (output, self->subject, false) : 0;
+}
+
+//  A list of strings, the last without "more"
+static int
+s_send_list (zlist_t *list, zsock_t *output)
+{
+    const char *item = (const char *)zlist_first (list);
+    while (item) {
+        const char *next = (const char *)zlist_next (list);
+        s_send_string (output, item, next != NULL);
+        item = next;
+    }
+    return 0;
+}
+
+//  REGISTER conn token *room, UNREGISTER / PRESENT / ABSENT conn *room
+static int
+s_send_rooms (ces_proto_t *self, zsock_t *output)
+{
+    bool more = zlist_size (self->rooms) > 0;
+    bool is_register = self->id == CES_PROTO_REGISTER;
+    s_send_string (output, self->conn, more || is_register);
+    if (is_register)
+        s_send_string (output, self->token, more);
+    return s_send_list (self->rooms, output);
+}
+
+//  EVENT, DELIVER, SYNC, QUERY: conn message; ANSWER: conn status message
+static int
+s_send_message (ces_proto_t *self, zsock_t *output)
+{
+    assert (self->message);
+    s_send_string (output, self->conn, true);
+    if (self->id == CES_PROTO_ANSWER)
+        s_send_string (output, self->code, true);
+    return zframe_send (&self->message, output, ZFRAME_REUSE | ZFRAME_DONTWAIT);
+}
+
+//  SYNCED conn header *event: one message, however many events
+static int
+s_send_synced (ces_proto_t *self, zsock_t *output)
+{
+    assert (self->message);
+    s_send_string (output, self->conn, true);
+    bool more = zlist_size (self->events) > 0;
+    int rc =
+        zframe_send (&self->message, output,
+                     ZFRAME_REUSE | ZFRAME_DONTWAIT | (more ? ZFRAME_MORE : 0));
+    zframe_t *event = (zframe_t *)zlist_first (self->events);
+    while (event && rc == 0) {
+        zframe_t *next = (zframe_t *)zlist_next (self->events);
+        rc = zframe_send (&event, output,
+                          ZFRAME_REUSE | ZFRAME_DONTWAIT |
+                              (next ? ZFRAME_MORE : 0));
+        event = next;
+    }
+    return rc;
+}
+
+//  The fields after the command name
+static int
+s_send_fields (ces_proto_t *self, zsock_t *output)
+{
+    switch (self->id) {
+        case CES_PROTO_HELLO:
+        case CES_PROTO_WELCOME:
+            return s_send_greeting (self, output);
+        case CES_PROTO_ATTACH:
+            return s_send_attach (self, output);
+        case CES_PROTO_DETACH:
+            return s_send_string (output, self->conn, false);
+        case CES_PROTO_REGISTERED:
+            s_send_string (output, self->conn, true);
+            return s_send_string (output, self->token, false);
+        case CES_PROTO_REGISTER:
+        case CES_PROTO_UNREGISTER:
+        case CES_PROTO_PRESENT:
+        case CES_PROTO_ABSENT:
+            return s_send_rooms (self, output);
+        case CES_PROTO_EVENT:
+        case CES_PROTO_DELIVER:
+        case CES_PROTO_SYNC:
+        case CES_PROTO_QUERY:
+        case CES_PROTO_ANSWER:
+            return s_send_message (self, output);
+        case CES_PROTO_SYNCED:
+            return s_send_synced (self, output);
+        case CES_PROTO_ERROR:
+            s_send_string (output, self->code, true);
+            return s_send_string (output, self->error_reason, false);
+        case CES_PROTO_MESH:
+            s_send_string (output, self->hub_id, true);
+            return s_send_string (output, self->address, false);
+        case CES_PROTO_PEERS:
+            return s_send_list (self->peers, output);
+        default:
+            return 0;
+    }
+}
+
 int
 ces_proto_send (ces_proto_t *self, zsock_t *output)
 {
@@ -531,94 +675,7 @@ ces_proto_send (ces_proto_t *self, zsock_t *output)
                           : s_commands[self->id].fields != 0;
     if (s_send_string (output, s_commands[self->id].name, has_fields))
         return -1;
-
-    switch (self->id) {
-        case CES_PROTO_HELLO:
-        case CES_PROTO_WELCOME:
-            return s_send_greeting (self, output);
-        case CES_PROTO_ATTACH: {
-            //  remote and subject only when set: hubs from before them
-            //  take two fields and no more
-            bool subject = *self->subject != 0;
-            bool remote = *self->remote || subject;
-            s_send_string (output, self->conn, true);
-            s_send_string (output, self->role, remote);
-            if (remote)
-                s_send_string (output, self->remote, subject);
-            return subject ? s_send_string (output, self->subject, false) : 0;
-        }
-        case CES_PROTO_DETACH:
-            return s_send_string (output, self->conn, false);
-        case CES_PROTO_REGISTERED:
-            s_send_string (output, self->conn, true);
-            return s_send_string (output, self->token, false);
-        case CES_PROTO_REGISTER:
-        case CES_PROTO_UNREGISTER:
-        case CES_PROTO_PRESENT:
-        case CES_PROTO_ABSENT: {
-            bool more = zlist_size (self->rooms) > 0;
-            bool is_register = self->id == CES_PROTO_REGISTER;
-            s_send_string (output, self->conn, more || is_register);
-            if (is_register)
-                s_send_string (output, self->token, more);
-            const char *room = (const char *)zlist_first (self->rooms);
-            while (room) {
-                const char *next = (const char *)zlist_next (self->rooms);
-                s_send_string (output, room, next != NULL);
-                room = next;
-            }
-            return 0;
-        }
-        case CES_PROTO_EVENT:
-        case CES_PROTO_DELIVER:
-            assert (self->message);
-            s_send_string (output, self->conn, true);
-            return zframe_send (&self->message, output,
-                                ZFRAME_REUSE | ZFRAME_DONTWAIT);
-        case CES_PROTO_SYNC:
-        case CES_PROTO_QUERY:
-        case CES_PROTO_ANSWER:
-            assert (self->message);
-            s_send_string (output, self->conn, true);
-            if (self->id == CES_PROTO_ANSWER)
-                s_send_string (output, self->code, true);
-            return zframe_send (&self->message, output,
-                                ZFRAME_REUSE | ZFRAME_DONTWAIT);
-        case CES_PROTO_SYNCED: {
-            assert (self->message);
-            s_send_string (output, self->conn, true);
-            bool more = zlist_size (self->events) > 0;
-            int rc = zframe_send (&self->message, output,
-                                  ZFRAME_REUSE | ZFRAME_DONTWAIT |
-                                      (more ? ZFRAME_MORE : 0));
-            zframe_t *event = (zframe_t *)zlist_first (self->events);
-            while (event && rc == 0) {
-                zframe_t *next = (zframe_t *)zlist_next (self->events);
-                rc = zframe_send (&event, output,
-                                  ZFRAME_REUSE | ZFRAME_DONTWAIT |
-                                      (next ? ZFRAME_MORE : 0));
-                event = next;
-            }
-            return rc;
-        }
-        case CES_PROTO_ERROR:
-            s_send_string (output, self->code, true);
-            return s_send_string (output, self->error_reason, false);
-        case CES_PROTO_MESH:
-            s_send_string (output, self->hub_id, true);
-            return s_send_string (output, self->address, false);
-        case CES_PROTO_PEERS: {
-            const char *peer = (const char *)zlist_first (self->peers);
-            while (peer) {
-                const char *next = (const char *)zlist_next (self->peers);
-                s_send_string (output, peer, next != NULL);
-                peer = next;
-            }
-            return 0;
-        }
-        default:
-            return 0;
-    }
+    return s_send_fields (self, output);
 }
 
 const char *

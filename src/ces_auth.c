@@ -359,66 +359,57 @@ s_subject (const char *sub)
     return subject;
 }
 
-ces_grant_t *
-ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
-                const char *origin, int *status, char *reason,
-                size_t reason_size)
+//  An Origin outside the allow-list (when there is one) is refused: 403
+static bool
+s_origin_allowed (ces_auth_t *self, const char *origin, int *status,
+                  char *reason, size_t reason_size)
 {
-    assert (self && status && reason);
-    if (origin && zlist_size (self->origins)) {
-        bool allowed = false;
-        for (const char *item = (const char *)zlist_first (self->origins);
-             item && !allowed; item = (const char *)zlist_next (self->origins))
-            allowed = streq (item, origin);
-        if (!allowed) {
-            *status = 403;
-            snprintf (reason, reason_size,
-                      "Origin %.100s is not allowed to connect here", origin);
-            return NULL;
-        }
-    }
-    if (!self->key || s_is_open (self, remote_addr)) {
-        ces_grant_t *grant = s_grant_new ();
-        grant->everything = true;
-        return grant;
-    }
-    *status = 401;
-    if (!token || !*token) {
-        snprintf (reason, reason_size,
-                  "a token is required: ?token=JWT or Authorization: Bearer "
-                  "JWT");
-        return NULL;
-    }
+    if (!origin || !zlist_size (self->origins))
+        return true;
+    for (const char *item = (const char *)zlist_first (self->origins); item;
+         item = (const char *)zlist_next (self->origins))
+        if (streq (item, origin))
+            return true;
+    *status = 403;
+    snprintf (reason, reason_size,
+              "Origin %.100s is not allowed to connect here", origin);
+    return false;
+}
+
+//  The token's form and algorithm, before its signature; NULL if fine
+static const char *
+s_token_problem (ces_auth_t *self, const char *token, char *reason,
+                 size_t reason_size)
+{
+    if (!token || !*token)
+        return "a token is required: ?token=JWT or Authorization: Bearer JWT";
     if (!s_token_shape_ok (token)) {
         snprintf (reason, reason_size,
                   "the token is not a JWT of at most %d bytes whose header "
                   "and claims are JSON objects nesting at most %d levels",
                   TOKEN_MAX, TOKEN_DEPTH_MAX);
-        return NULL;
+        return reason;
     }
     //  libjwt trusts the token's own "alg": verify only what we expect, so
     //  that a public key is never taken for an HMAC secret
     jwt_alg_t alg = s_header_alg (token);
-    if (alg == JWT_ALG_INVAL) {
-        snprintf (reason, reason_size, "the token is not a JWT");
-        return NULL;
-    }
-    if (!s_algorithm_allowed (self, alg)) {
-        snprintf (reason, reason_size, "tokens here are signed with %s",
-                  self->asymmetric ? "RS256 or ES256" : "HS256");
-        return NULL;
-    }
-    jwt_t *jwt = NULL;
-    if (jwt_decode (&jwt, token, self->key, (int)self->key_size) || !jwt) {
-        snprintf (reason, reason_size, "the token's signature is not valid");
-        return NULL;
-    }
-    ces_grant_t *grant = s_grant_new ();
-    //  exp is a NumericDate: any JSON number, fractions too
+    if (alg == JWT_ALG_INVAL)
+        return "the token is not a JWT";
+    if (!s_algorithm_allowed (self, alg))
+        return self->asymmetric ? "tokens here are signed with RS256 or ES256"
+                                : "tokens here are signed with HS256";
+    return NULL;
+}
+
+//  exp is a NumericDate: any JSON number, fractions too. False if it is
+//  there and not a number
+static bool
+s_take_expiry (jwt_t *jwt, ces_grant_t *grant)
+{
     char *exp_json = jwt_get_grants_json (jwt, "exp");
     cJSON *exp = exp_json ? cJSON_Parse (exp_json) : NULL;
     free (exp_json);
-    bool exp_valid = !exp_json || cJSON_IsNumber (exp);
+    bool valid = !exp_json || cJSON_IsNumber (exp);
     if (cJSON_IsNumber (exp)) {
         //  Clamped before the cast (found by fuzzing): at most the year
         //  9999, and 1970 or before is "expired", not "never"
@@ -428,16 +419,23 @@ ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
                                                 : (int64_t)value;
     }
     cJSON_Delete (exp);
+    return valid;
+}
+
+//  The grant of a verified token's claims, or NULL with the reason
+static ces_grant_t *
+s_grant_of (jwt_t *jwt, char *reason, size_t reason_size)
+{
+    ces_grant_t *grant = s_grant_new ();
+    bool valid = s_take_expiry (jwt, grant);
     char *admin_json = jwt_get_grants_json (jwt, "admin");
     grant->admin = admin_json && streq (admin_json, "true");
     free (admin_json);
     grant->subject = s_subject (jwt_get_grant (jwt, "sub"));
-    bool valid = exp_valid &&
-                 s_take_rooms (jwt, "rooms", grant->register_rooms) &&
-                 s_take_rooms (jwt, "rooms", grant->send_rooms) &&
-                 s_take_rooms (jwt, "register", grant->register_rooms) &&
-                 s_take_rooms (jwt, "send", grant->send_rooms);
-    jwt_free (jwt);
+    valid = valid && s_take_rooms (jwt, "rooms", grant->register_rooms) &&
+            s_take_rooms (jwt, "rooms", grant->send_rooms) &&
+            s_take_rooms (jwt, "register", grant->register_rooms) &&
+            s_take_rooms (jwt, "send", grant->send_rooms);
     if (!valid) {
         snprintf (reason, reason_size,
                   "\"exp\" must be a number, and \"rooms\", \"register\" "
@@ -449,6 +447,36 @@ ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
         snprintf (reason, reason_size, "the token has expired");
         ces_grant_destroy (&grant);
     }
+    return grant;
+}
+
+ces_grant_t *
+ces_auth_check (ces_auth_t *self, const char *token, const char *remote_addr,
+                const char *origin, int *status, char *reason,
+                size_t reason_size)
+{
+    assert (self && status && reason);
+    if (!s_origin_allowed (self, origin, status, reason, reason_size))
+        return NULL;
+    if (!self->key || s_is_open (self, remote_addr)) {
+        ces_grant_t *grant = s_grant_new ();
+        grant->everything = true;
+        return grant;
+    }
+    *status = 401;
+    const char *problem = s_token_problem (self, token, reason, reason_size);
+    if (problem) {
+        if (problem != reason)
+            snprintf (reason, reason_size, "%s", problem);
+        return NULL;
+    }
+    jwt_t *jwt = NULL;
+    if (jwt_decode (&jwt, token, self->key, (int)self->key_size) || !jwt) {
+        snprintf (reason, reason_size, "the token's signature is not valid");
+        return NULL;
+    }
+    ces_grant_t *grant = s_grant_of (jwt, reason, reason_size);
+    jwt_free (jwt);
     return grant;
 }
 

@@ -191,6 +191,46 @@ s_take_greeting (ces_proto_t *self, int index, const byte *data, size_t size)
     return true;
 }
 
+//  ATTACH conn role [remote [subject]]
+static bool
+s_take_attach (ces_proto_t *self, int index, const byte *data, size_t size)
+{
+    if (index == 0)
+        return s_copy_field (self, data, size, self->conn, "conn");
+    if (index == 2 || index == 3)
+        return s_take_text (self, data, size,
+                            index == 2 ? self->remote : self->subject,
+                            index == 2 ? "remote" : "subject");
+    if (index != 1)
+        return true;
+    if (!s_copy_field (self, data, size, self->role, "role"))
+        return false;
+    if (!ces_proto_role_valid (self->role)) {
+        s_copy (self->reason,
+                "role must be messenger, repeater, hub or outside");
+        return false;
+    }
+    return true;
+}
+
+//  MESH hub-id address
+static bool
+s_take_mesh (ces_proto_t *self, int index, const byte *data, size_t size)
+{
+    if (index == 1)
+        return s_copy_field (self, data, size, self->address, "address");
+    if (index != 0)
+        return true;
+    if (!s_copy_field (self, data, size, self->hub_id, "hub-id"))
+        return false;
+    if (!ces_proto_name_valid (self->hub_id)) {
+        s_copy (self->reason, "hub-id must be printable, without spaces or "
+                              "'/'");
+        return false;
+    }
+    return true;
+}
+
 //  Takes field number index of the current command from one frame; false
 //  if it is malformed. Frames past a command's fields are left for the
 //  count check.
@@ -202,22 +242,7 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
         case CES_PROTO_WELCOME:
             return s_take_greeting (self, index, data, size);
         case CES_PROTO_ATTACH:
-            if (index == 0)
-                return s_copy_field (self, data, size, self->conn, "conn");
-            if (index == 2 || index == 3)
-                return s_take_text (self, data, size,
-                                    index == 2 ? self->remote : self->subject,
-                                    index == 2 ? "remote" : "subject");
-            if (index != 1)
-                return true;
-            if (!s_copy_field (self, data, size, self->role, "role"))
-                return false;
-            if (!ces_proto_role_valid (self->role)) {
-                s_copy (self->reason,
-                        "role must be messenger, repeater, hub or outside");
-                return false;
-            }
-            return true;
+            return s_take_attach (self, index, data, size);
         case CES_PROTO_ANSWER:
             if (index == 1)
                 return s_copy_field (self, data, size, self->code, "status");
@@ -256,19 +281,7 @@ s_take_field (ces_proto_t *self, int index, const byte *data, size_t size)
                                                 self->error_reason, "reason")
                                 : true;
         case CES_PROTO_MESH:
-            if (index == 0) {
-                if (!s_copy_field (self, data, size, self->hub_id, "hub-id"))
-                    return false;
-                if (!ces_proto_name_valid (self->hub_id)) {
-                    s_copy (self->reason, "hub-id must be printable, without "
-                                          "spaces or '/'");
-                    return false;
-                }
-                return true;
-            }
-            return index == 1 ? s_copy_field (self, data, size, self->address,
-                                              "address")
-                              : true;
+            return s_take_mesh (self, index, data, size);
         case CES_PROTO_PEERS: {
             char peer[FIELD_MAX + 1];
             if (!s_copy_field (self, data, size, peer, "peer"))

@@ -36,6 +36,7 @@ struct _ces_cursor_t {
     held_t *given;       //  the last held event given back
     zlist_t *gaps;       //  notices ready to tell
     zlist_t *open_gaps;  //  rooms with an open gap
+    size_t registering;  //  registrations told, not yet confirmed
     char notice[CES_ROOM_MAX + 160];
 };
 
@@ -139,7 +140,7 @@ ces_cursor_live (ces_cursor_t *self, const char *room, uint64_t epoch,
 {
     assert (self && room && notice);
     *notice = NULL;
-    if (zlistx_size (self->batches))
+    if (ces_cursor_holding (self))
         return CES_CURSOR_HOLD;
     if (seq == 0)
         return CES_CURSOR_DELIVER; //  a hub that numbers nothing
@@ -277,6 +278,8 @@ zlist_t *
 ces_cursor_confirmed (ces_cursor_t *self, zlist_t *rooms, const char *options)
 {
     assert (self && rooms);
+    if (self->registering)
+        self->registering--;
     cJSON *asked = options ? cJSON_Parse (options) : NULL;
     bool state = cJSON_IsTrue (cJSON_GetObjectItem (asked, "state"));
     cJSON *since = cJSON_GetObjectItem (asked, "since");
@@ -423,7 +426,7 @@ ces_cursor_next_held (ces_cursor_t *self, char *room, uint64_t *epoch,
     assert (self && room && epoch && seq && message && size && own);
     free (self->given);
     self->given = NULL;
-    if (zlistx_size (self->batches))
+    if (ces_cursor_holding (self))
         return false;
     held_t *held = (held_t *)zlistx_first (self->held);
     if (!held)
@@ -444,7 +447,22 @@ bool
 ces_cursor_holding (ces_cursor_t *self)
 {
     assert (self);
-    return zlistx_size (self->batches) > 0;
+    return zlistx_size (self->batches) > 0 || self->registering > 0;
+}
+
+void
+ces_cursor_registering (ces_cursor_t *self)
+{
+    assert (self);
+    self->registering++;
+}
+
+void
+ces_cursor_refused (ces_cursor_t *self)
+{
+    assert (self);
+    if (self->registering)
+        self->registering--;
 }
 
 //  --------------------------------------------------------------------------
@@ -486,6 +504,14 @@ ces_cursor_test (bool verbose)
     assert (gap && strstr (gap, "\"from\":5,\"to\":5"));
     freen (gap);
     assert (ces_cursor_next_gap (cursor) == NULL);
+
+    //  A registration told but not yet confirmed holds too; a refused one
+    //  does not
+    ces_cursor_registering (cursor);
+    assert (ces_cursor_live (cursor, "Z", 1, 1, &notice) == CES_CURSOR_HOLD);
+    ces_cursor_refused (cursor);
+    assert (!ces_cursor_holding (cursor));
+    ces_cursor_registering (cursor);
 
     //  A registration: live events are held until both rooms are synced
     zlist_t *rooms = zlist_new ();

@@ -86,7 +86,13 @@ bool ces_cursor_next_held (ces_cursor_t *self, char *room, uint64_t *epoch,
                            uint64_t *seq, const byte **message, size_t *size,
                            bool *own);
 
-//  Is a registration being synced?
+//  A registration was told (live events are held from now on, as its
+//  rooms' events may already flow), or refused before the hub saw it;
+//  ces_cursor_confirmed ends the wait of one told
+void ces_cursor_registering (ces_cursor_t *self);
+void ces_cursor_refused (ces_cursor_t *self);
+
+//  Is a registration being told or synced?
 bool ces_cursor_holding (ces_cursor_t *self);
 
 void ces_cursor_test (bool verbose);

@@ -291,10 +291,19 @@ s_client_register (self_t *self, ces_client_t *client)
     if (!self->room_index)
         return;
     char *options = ces_client_take_recall (client);
+    //  A version 2 client's live events wait from now, not only from the
+    //  hub's confirmation: its rooms' events may already flow here
+    ces_cursor_t *cursor = ces_client_cursor (client);
+    if (cursor)
+        ces_cursor_registering (cursor);
     if (ces_room_index_register (
             self->room_index, client, ces_inbox_rooms (self->inbox),
             (size_t)self->options->max_rooms, &options) == 0)
         return;
+    if (cursor) {
+        ces_cursor_refused (cursor);
+        ces_client_expire_syncs (client, zclock_mono ());
+    }
     ces_client_count_error (client);
     self->counters.over_limit++;
     char *text = zsys_sprintf ("{\"error\":\"registration refused: a client "

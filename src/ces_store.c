@@ -385,6 +385,18 @@ s_stream_free (void **item_p)
     *item_p = NULL;
 }
 
+//  Only a data directory needs to know what changed: in memory, the event
+//  path does no bookkeeping for a commit that writes nothing
+static void
+s_stream_mark_dirty (stream_t *stream)
+{
+    if (stream->store->disk && !stream->dirty) {
+        stream->dirty = true;
+        stream->next_dirty = stream->store->dirty;
+        stream->store->dirty = stream;
+    }
+}
+
 static stream_t *
 s_stream_require (ces_store_t *self, const char *room)
 {
@@ -400,21 +412,9 @@ s_stream_require (ces_store_t *self, const char *room)
         zhashx_set_destructor (stream->devices, s_device_free);
         zhashx_insert (self->streams, room, stream);
         self->counters.rooms++;
-        stream->dirty = true;
-        stream->next_dirty = self->dirty;
-        self->dirty = stream;
+        s_stream_mark_dirty (stream);
     }
     return stream;
-}
-
-static void
-s_stream_mark_dirty (stream_t *stream)
-{
-    if (!stream->dirty) {
-        stream->dirty = true;
-        stream->next_dirty = stream->store->dirty;
-        stream->store->dirty = stream;
-    }
 }
 
 uint64_t

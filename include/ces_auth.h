@@ -64,6 +64,9 @@ char *ces_auth_token_from_query (const char *query);
 //  What a grant allows.
 bool ces_grant_may_register (ces_grant_t *self, const char *room);
 bool ces_grant_may_send (ces_grant_t *self, const char *room);
+//  A GET /rooms answer ({"rooms":[{"room":...},...]}) with only the rooms
+//  the grant may register; caller frees.
+char *ces_grant_rooms_answer (ces_grant_t *self, const char *answer);
 //  May it change the mesh (/interconnect)? A token's "admin": true.
 bool ces_grant_is_admin (ces_grant_t *self);
 //  Seconds since 1970 when it expires; 0 = never.

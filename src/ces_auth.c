@@ -533,6 +533,23 @@ ces_grant_may_register (ces_grant_t *self, const char *room)
     return self->everything || s_matches (self->register_rooms, room);
 }
 
+char *
+ces_grant_rooms_answer (ces_grant_t *self, const char *answer)
+{
+    assert (self && answer);
+    cJSON *root = cJSON_Parse (answer);
+    cJSON *rooms = cJSON_GetObjectItemCaseSensitive (root, "rooms");
+    for (int index = cJSON_GetArraySize (rooms) - 1; index >= 0; index--) {
+        const char *room = cJSON_GetStringValue (
+            cJSON_GetObjectItem (cJSON_GetArrayItem (rooms, index), "room"));
+        if (!room || !ces_grant_may_register (self, room))
+            cJSON_DeleteItemFromArray (rooms, index);
+    }
+    char *text = root ? cJSON_PrintUnformatted (root) : strdup (answer);
+    cJSON_Delete (root);
+    return text;
+}
+
 bool
 ces_grant_may_send (ces_grant_t *self, const char *room)
 {
@@ -637,6 +654,17 @@ ces_auth_test (bool verbose)
     assert (!ces_grant_may_register (grant, "IT*"));
     assert (!ces_grant_may_register (grant, "JFSB-1*"));
     assert (!ces_grant_may_register (grant, "JFSB-*"));
+    //  A GET /rooms answer keeps the rooms it may register
+    char *rooms = ces_grant_rooms_answer (
+        grant, "{\"rooms\":[{\"room\":\"ITB-1101\",\"seq\":3},"
+               "{\"room\":\"ITB-1102\"},{\"room\":\"JFSB-12\"},"
+               "{\"room\":\"JFSB-1\"},{\"seq\":1}]}");
+    assert (streq (rooms, "{\"rooms\":[{\"room\":\"ITB-1101\",\"seq\":3},"
+                          "{\"room\":\"ITB-1102\"},{\"room\":\"JFSB-1\"}]}"));
+    freen (rooms);
+    rooms = ces_grant_rooms_answer (grant, "not json");
+    assert (streq (rooms, "not json"));
+    freen (rooms);
     ces_grant_destroy (&grant);
     freen (token);
 

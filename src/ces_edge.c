@@ -11,41 +11,11 @@
     =========================================================================
 */
 #include "ces_classes.h"
-#include <malloc.h>
 
 #define SUBS_CONN "subs" //  the link connection holding the rooms union
 #define HTTP_CONN "http" //  the link connection of POST /event
 #define TICK      250    //  msecs between timer checks
 #define BATCH     1000   //  messages read from one source per poll
-
-typedef struct {
-    uint64_t events_in;
-    uint64_t posted;
-    uint64_t delivered;
-    uint64_t dropped_queue_full;
-    uint64_t dropped_hub_unreachable;
-    uint64_t dropped_hub_busy; //  the queue to a connected hub was full
-    uint64_t hub_busy_logged;
-    int64_t hub_busy_next_log;
-    uint64_t malformed;
-    uint64_t closed_stuck;
-    uint64_t closed_silent;
-    uint64_t closed_abruptly; //  gone with no Close frame either way
-    uint64_t closed_idle;
-    uint64_t closed_expired; //  tokens that expired on open connections
-    uint64_t over_limit;     //  registrations over max-rooms-per-client
-    //  From the hub's receive time of a published event to its queueing on
-    //  a client's socket here (one observation per client written)
-    ces_histogram_t latency;
-} counters_t;
-
-//  Handing freed memory back to the system (malloc_trim)
-typedef struct {
-    int64_t last;       //  when it last ran, zclock_mono
-    size_t gone_since;  //  clients gone since then
-    uint64_t count;     //  trims so far
-    int64_t last_usecs; //  how long the last one took
-} trim_t;
 
 typedef struct {
     zsock_t *pipe;
@@ -60,14 +30,15 @@ typedef struct {
     ces_link_t *link;
     ces_room_index_t *room_index; //  messenger mode
     ces_outside_t *outside;       //  repeater mode
-    const char *post_conn;        //  the link connection of POSTed events
+    ces_fanout_t *fanout;
+    const char *post_conn; //  the link connection of POSTed events
     int port;
     zhashx_t *clients;       //  id -> ces_client_t (owns)
     ces_edge_rooms_t *rooms; //  /rooms questions, version 2 syncs
     ces_client_lists_t lists;
     int64_t next_tick;
-    trim_t trim;
-    counters_t counters;
+    ces_heap_t *heap;
+    ces_edge_counts_t counters;
 } self_t;
 
 //  --------------------------------------------------------------------------
@@ -114,75 +85,14 @@ s_forward_event (self_t *self, ces_client_t *client, const char *conn,
 }
 
 //  --------------------------------------------------------------------------
-//  Events from the hub
-
-static void
-s_deliver (self_t *self, ces_client_t *client, const byte *data, size_t size)
-{
-    if (ces_client_send_event (client, data, size))
-        self->counters.delivered++;
-    else if (ces_client_state (client) == CES_CLIENT_OPEN)
-        self->counters.dropped_queue_full++;
-}
+//  Events from the hub (ces_fanout)
 
 //  ces_outside_write_fn
 static void
 s_write_to_outside (ces_client_t *client, const byte *data, size_t size,
                     void *arg)
 {
-    s_deliver ((self_t *)arg, client, data, size);
-}
-
-typedef struct {
-    self_t *self;
-    const char *sender; //  the client that sent it, if on this edge
-    const byte *data;
-    size_t size;
-    int64_t latency; //  since the hub received it (us), -1: not stamped
-} fan_out_t;
-
-//  A version 2 client: with its sequence number, through its cursor
-static void
-s_deliver_sequenced (self_t *self, ces_client_t *client, fan_out_t *fan,
-                     bool own)
-{
-    ces_client_delivery_t delivery = ces_client_deliver_sequenced (
-        client, ces_link_room (self->link), ces_link_epoch (self->link),
-        ces_link_seq (self->link), fan->data, fan->size, own);
-    if (delivery == CES_CLIENT_DELIVERED)
-        self->counters.delivered++;
-    else if (delivery == CES_CLIENT_DROPPED &&
-             ces_client_state (client) == CES_CLIENT_OPEN)
-        self->counters.dropped_queue_full++;
-}
-
-static void
-s_fan_out_one (ces_client_t *client, void *arg)
-{
-    fan_out_t *fan = (fan_out_t *)arg;
-    uint64_t delivered = fan->self->counters.delivered;
-    bool own = fan->sender && streq (fan->sender, ces_client_id (client));
-    if (ces_client_cursor (client))
-        s_deliver_sequenced (fan->self, client, fan, own);
-    else if (!own)
-        s_deliver (fan->self, client, fan->data, fan->size);
-    if (fan->latency >= 0 && fan->self->counters.delivered != delivered)
-        ces_histogram_observe (&fan->self->counters.latency, fan->latency);
-}
-
-static void
-s_fan_out (self_t *self)
-{
-    int64_t stamp = ces_link_stamp (self->link);
-    fan_out_t fan = {self, NULL, ces_link_data (self->link),
-                     ces_link_size (self->link),
-                     stamp ? ces_histogram_now () - stamp : -1};
-    if (!ces_link_is_origin (self->link, ces_link_origin (self->link),
-                             &fan.sender))
-        fan.sender = NULL;
-    if (self->room_index)
-        ces_room_index_each (self->room_index, ces_link_room (self->link),
-                             s_fan_out_one, &fan);
+    ces_fanout_deliver ((ces_fanout_t *)arg, client, data, size);
 }
 
 //  An event the hub gave one connection of ours
@@ -195,8 +105,8 @@ s_on_deliver (self_t *self)
         return;
     ces_client_t *client = (ces_client_t *)zhashx_lookup (self->clients, conn);
     if (client)
-        s_deliver (self, client, ces_link_data (self->link),
-                   ces_link_size (self->link));
+        ces_fanout_deliver (self->fanout, client, ces_link_data (self->link),
+                            ces_link_size (self->link));
 }
 
 static void
@@ -210,7 +120,7 @@ s_on_link_event (self_t *self, ces_link_event_t event)
             ces_edge_rooms_on_answer (self->rooms);
             break;
         case CES_LINK_PUBLISHED:
-            s_fan_out (self);
+            ces_fanout_published (self->fanout);
             break;
         case CES_LINK_DELIVER:
             s_on_deliver (self);
@@ -281,7 +191,7 @@ s_client_gone (self_t *self, ces_client_t *client)
     if (self->outside)
         ces_outside_gone (self->outside, client);
     ces_link_detach (self->link, ces_client_id (client));
-    self->trim.gone_since++;
+    ces_heap_client_gone (self->heap);
     zhashx_delete (self->clients, ces_client_id (client));
 }
 
@@ -452,27 +362,10 @@ s_handle_inbox (self_t *self)
 //  --------------------------------------------------------------------------
 //  Timers: keep-alive, stuck, idle and expired clients; freed memory
 
-//  A thousand civetweb threads spread their buffers over glibc's arenas,
-//  which keep what is freed: the edge hands it back soon after clients
-//  leave (what they used is free then), and at least once a minute
-static void
-s_trim_if_due (self_t *self, int64_t now)
-{
-    int64_t since = now - self->trim.last;
-    if (since < 60000 && (self->trim.gone_since == 0 || since < 5000))
-        return;
-    int64_t start = zclock_usecs ();
-    malloc_trim (0);
-    self->trim.last_usecs = zclock_usecs () - start;
-    self->trim.last = now;
-    self->trim.gone_since = 0;
-    self->trim.count++;
-}
-
 static void
 s_count_verdict (self_t *self, ces_client_verdict_t verdict)
 {
-    counters_t *counters = &self->counters;
+    ces_edge_counts_t *counters = &self->counters;
     counters->closed_expired += verdict == CES_CLIENT_EXPIRED;
     counters->closed_stuck += verdict == CES_CLIENT_STUCK;
     counters->closed_idle += verdict == CES_CLIENT_IDLE;
@@ -493,227 +386,62 @@ s_tick (self_t *self)
     }
     ces_edge_rooms_expire (self->rooms, now);
     self->next_tick = now + TICK;
-    s_trim_if_due (self, now);
+    ces_heap_trim_if_due (self->heap, now);
 }
 
 //  --------------------------------------------------------------------------
-//  Status and metrics
+//  Status and metrics (ces_edge_report)
 
-static int
-s_role_slot (ces_client_t *client)
+static ces_edge_parts_t
+s_parts (self_t *self)
 {
-    const char *role = ces_client_role (client);
-    return streq (role, CES_ROLE_MESSENGER)  ? 0
-           : streq (role, CES_ROLE_REPEATER) ? 1
-           : streq (role, CES_ROLE_HUB)      ? 2
-                                             : 3;
-}
-
-//  The heap, from glibc's own accounting over all arenas: when RSS grows,
-//  "in_use" growing means memory still held (a leak), and "free" growing
-//  means freed memory the allocator keeps (fragmentation)
-static void
-s_report (self_t *self, ces_edge_report_t *report)
-{
-    memset (report, 0, sizeof (*report));
-    ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
-    while (client) {
-        report->clients[s_role_slot (client)]++;
-        report->clients_v2 += ces_client_cursor (client) != NULL;
-        client = (ces_client_t *)zhashx_next (self->clients);
-    }
-    const ces_edge_rooms_counters_t *rooms =
-        ces_edge_rooms_counters (self->rooms);
-    report->syncs = rooms->syncs;
-    report->queries = rooms->queries;
-    report->queries_late = rooms->queries_late;
-    counters_t *counters = &self->counters;
-    report->events_in = counters->events_in;
-    report->posted = counters->posted;
-    report->delivered = counters->delivered;
-    report->queue_full = counters->dropped_queue_full;
-    report->hub_unreachable = counters->dropped_hub_unreachable;
-    report->hub_busy = counters->dropped_hub_busy;
-    report->malformed = counters->malformed;
-    report->lost_upstream = ces_link_lost (self->link);
-    report->closed_stuck = counters->closed_stuck;
-    report->closed_silent = counters->closed_silent;
-    report->closed_abruptly = counters->closed_abruptly;
-    report->closed_expired = counters->closed_expired;
-    report->over_limit = counters->over_limit;
-    ces_webserver_counters_t web;
-    ces_webserver_counters (self->webserver, &web);
-    report->refused_full = web.refused_full;
-    report->refused_bad = web.refused_bad;
-    report->refused_auth = web.refused_auth;
-    report->http_errors = web.http_errors;
-    report->protocol_errors = web.protocol_errors;
-    report->denied = web.denied;
-    report->rate_limited = web.rate_limited;
-    report->rooms =
-        self->room_index ? ces_room_index_size (self->room_index) : 0;
-    report->max_clients = (uint64_t)self->options->web.max_clients;
-    report->hub_connected = ces_link_connected (self->link);
-    struct mallinfo2 info = mallinfo2 ();
-    report->heap_in_use = info.uordblks + info.hblkhd;
-    report->heap_free = info.fordblks;
-    report->trims = self->trim.count;
-    report->last_trim_usecs = (uint64_t)self->trim.last_usecs;
-}
-
-static char *
-s_hub_answer (self_t *self, const char *question)
-{
-    if (!self->hub)
-        return NULL;
-    zstr_send (self->hub, question);
-    return zstr_recv (self->hub);
-}
-
-//  What the table does not hold: the link, each client, the rooms
-static void
-s_edge_status (self_t *self, cJSON *edge, ces_edge_report_t *report)
-{
-    cJSON_AddStringToObject (edge, "listen", self->options->listen);
-    cJSON_AddStringToObject (edge, "link_id", ces_link_id (self->link));
-    cJSON_AddStringToObject (
-        edge, "hub",
-        ces_link_connected (self->link) ? ces_link_hub_id (self->link) : "");
-    cJSON_AddBoolToObject (edge, "hub_connected",
-                           ces_link_connected (self->link));
-    cJSON_AddBoolToObject (edge, "hub_curve", self->curve != NULL);
-    cJSON_AddNumberToObject (edge, "hub_refused_handshakes",
-                             (double)ces_link_refused (self->link));
-    cJSON_AddNumberToObject (edge, "max_clients",
-                             (double)self->options->web.max_clients);
-    cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
-    ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
-    while (client) {
-        cJSON_AddItemToArray (clients, ces_client_status (client));
-        client = (ces_client_t *)zhashx_next (self->clients);
-    }
-    cJSON *roles = cJSON_AddObjectToObject (edge, "clients_by_role");
-    cJSON_AddNumberToObject (roles, "messenger", (double)report->clients[0]);
-    cJSON_AddNumberToObject (roles, "repeater", (double)report->clients[1]);
-    cJSON_AddNumberToObject (roles, "hub", (double)report->clients[2]);
-    if (self->outside)
-        cJSON_AddNumberToObject (roles, "outside", (double)report->clients[3]);
-    cJSON *rooms = cJSON_AddObjectToObject (edge, "rooms");
-    if (self->room_index)
-        ces_room_index_status (self->room_index, rooms);
+    ces_edge_parts_t parts = {self->options, self->clients,   self->link,
+                              self->curve,   self->webserver, self->room_index,
+                              self->rooms,   self->fanout,    self->outside,
+                              self->heap,    self->hub,       &self->counters};
+    return parts;
 }
 
 static char *
 s_status_json (self_t *self)
 {
-    ces_edge_report_t report;
-    s_report (self, &report);
-    cJSON *root = cJSON_CreateObject ();
-    cJSON *edge = cJSON_AddObjectToObject (root, "edge");
-    s_edge_status (self, edge, &report);
-    ces_edge_report_json (&report, edge);
-    cJSON_AddBoolToObject (cJSON_GetObjectItem (edge, "counters"),
-                           "auth_required", ces_auth_required (self->auth));
-    const char *tunables = getenv ("GLIBC_TUNABLES");
-    cJSON_AddStringToObject (cJSON_GetObjectItem (edge, "memory"),
-                             "glibc_tunables", tunables ? tunables : "");
-    if (self->outside)
-        ces_outside_status (self->outside, root, self->counters.closed_idle);
-    char *hub = s_hub_answer (self, "STATUS");
-    if (hub)
-        cJSON_AddItemToObject (root, "hub", cJSON_Parse (hub));
-    zstr_free (&hub);
-    char *text = cJSON_PrintUnformatted (root);
-    cJSON_Delete (root);
-    return text;
+    ces_edge_parts_t parts = s_parts (self);
+    return ces_edge_report_status (&parts);
 }
 
 static char *
 s_metrics_text (self_t *self)
 {
-    ces_edge_report_t report;
-    s_report (self, &report);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    assert (out);
-    ces_edge_report_metrics (&report, out);
-    ces_histogram_metrics (&self->counters.latency,
-                           "ces_edge_delivery_latency_seconds",
-                           "Time from the hub's receipt of an event to its "
-                           "write to a client here (the clocks of two "
-                           "machines add their difference).",
-                           out);
-    if (self->outside)
-        ces_outside_metrics (self->outside, out);
-    char *hub = s_hub_answer (self, "METRICS");
-    if (hub)
-        fputs (hub, out);
-    zstr_free (&hub);
-    fclose (out);
-    return text;
+    ces_edge_parts_t parts = s_parts (self);
+    return ces_edge_report_metrics_text (&parts);
 }
 
 //  --------------------------------------------------------------------------
 //  Starting and stopping
-
-//  Both or neither of the certificate and the hub key; NULL or a reason
-static char *
-s_load_curve (self_t *self)
-{
-    ces_edge_options_t *options = self->options;
-    bool cert = options->curve_cert && *options->curve_cert;
-    bool key = options->hub_key && *options->hub_key;
-    if (!cert && !key)
-        return NULL;
-    if (!cert || !key)
-        return strdup ("CURVE needs both this edge's certificate "
-                       "(--curve-cert) and the hub's public key (--hub-key)");
-    char reason[256];
-    self->curve = ces_curve_new (options->curve_cert, options->hub_key, reason,
-                                 sizeof reason);
-    return self->curve ? NULL : strdup (reason);
-}
 
 //  The hub link, with the connections of this edge's mode
 static char *
 s_link (self_t *self)
 {
     ces_edge_options_t *options = self->options;
-    zuuid_t *uuid = zuuid_new ();
-    char *link_id = zsys_sprintf ("%c-%.12s", options->outside ? 'r' : 'e',
-                                  zuuid_str (uuid));
-    zuuid_destroy (&uuid);
-    char *name = zsys_sprintf ("%s %s", options->outside ? "repeater" : "edge",
-                               options->listen);
-    //  A repeater subscribes to nothing: the hub hands it events
-    self->link = ces_link_new (options->hub_router,
-                               options->outside ? NULL : options->hub_pub,
-                               link_id, name, self->curve);
-    zstr_free (&name);
-    zstr_free (&link_id);
+    self->link = ces_edge_options_link (options, self->curve);
     if (!self->link)
         return strdup ("invalid hub endpoints");
-    ces_link_set_log_level (self->link, options->limits.log_level);
-    //  Every event was checked here: a hub that trusts this link skips
-    //  its own JSON scan
-    ces_link_set_validated (self->link, options->web.validate);
-    //  The hub shows which client holds which room (its presence): our
-    //  REGISTERs are the union of our clients' rooms
-    ces_link_set_presence (self->link, true);
     if (!options->outside) {
         ces_link_attach (self->link, SUBS_CONN, CES_ROLE_MESSENGER);
         ces_link_attach (self->link, HTTP_CONN, CES_ROLE_MESSENGER);
         self->room_index =
             ces_room_index_new (self->link, SUBS_CONN, self->clients);
+        self->fanout = ces_fanout_new (self->link, self->room_index);
         self->post_conn = HTTP_CONN;
         return NULL;
     }
     //  A repeater's POST /send is an outside system's event
     self->post_conn = CES_OUTSIDE_CONN;
-    self->outside =
-        ces_outside_new (self->link, options->system_id, options->link_idle,
-                         options->limits.log_level, s_write_to_outside, self);
+    self->fanout = ces_fanout_new (self->link, NULL);
+    self->outside = ces_outside_new (
+        self->link, options->system_id, options->link_idle,
+        options->limits.log_level, s_write_to_outside, self->fanout);
     char reason[256];
     if (ces_outside_configure (self->outside, options->targets_file,
                                options->central, reason, sizeof (reason)))
@@ -747,8 +475,12 @@ s_start (self_t *self)
         zstr_sendx (self->pipe, "-1", "edge is already started", NULL);
         return;
     }
-    char *problem = s_load_curve (self);
-    if (!problem)
+    char reason[256];
+    char *problem = NULL;
+    if (ces_edge_options_curve (self->options, &self->curve, reason,
+                                sizeof reason))
+        problem = strdup (reason);
+    else
         problem = s_link (self);
     if (problem) {
         zstr_sendx (self->pipe, "-1", problem, NULL);
@@ -768,7 +500,6 @@ s_start (self_t *self)
     options->web.log_level = options->limits.log_level;
     self->webserver =
         ces_webserver_new (&options->web, self->inbox, self->auth);
-    char reason[256];
     self->port = ces_webserver_start (self->webserver, reason, sizeof (reason));
     if (self->port < 0) {
         ces_webserver_destroy (&self->webserver);
@@ -914,6 +645,7 @@ s_self_new (zsock_t *pipe, bool outside)
     self->auth = self->options->auth;
     self->clients = zhashx_new ();
     assert (self->clients);
+    self->heap = ces_heap_new ();
     zhashx_set_destructor (self->clients, s_client_destroy);
     self->lists.pending = zlistx_new ();
     self->lists.blocked = zlistx_new ();
@@ -929,6 +661,8 @@ s_self_destroy (self_t **self_p)
         s_stop (self);
         ces_room_index_destroy (&self->room_index);
         ces_outside_destroy (&self->outside);
+        ces_fanout_destroy (&self->fanout);
+        ces_heap_destroy (&self->heap);
         zhashx_destroy (&self->clients);
         ces_edge_rooms_destroy (&self->rooms);
         zlistx_destroy (&self->lists.pending);

@@ -219,6 +219,54 @@ ces_edge_options_set (ces_edge_options_t *self, const char *name,
     return 0;
 }
 
+int
+ces_edge_options_curve (ces_edge_options_t *self, ces_curve_t **curve_p,
+                        char *reason, size_t size)
+{
+    assert (self && curve_p);
+    *curve_p = NULL;
+    bool cert = self->curve_cert && *self->curve_cert;
+    bool key = self->hub_key && *self->hub_key;
+    if (!cert && !key)
+        return 0;
+    if (!cert || !key) {
+        snprintf (reason, size,
+                  "CURVE needs both this edge's certificate (--curve-cert) "
+                  "and the hub's public key (--hub-key)");
+        return -1;
+    }
+    *curve_p = ces_curve_new (self->curve_cert, self->hub_key, reason, size);
+    return *curve_p ? 0 : -1;
+}
+
+ces_link_t *
+ces_edge_options_link (ces_edge_options_t *self, ces_curve_t *curve)
+{
+    assert (self);
+    zuuid_t *uuid = zuuid_new ();
+    char *link_id =
+        zsys_sprintf ("%c-%.12s", self->outside ? 'r' : 'e', zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    char *name = zsys_sprintf ("%s %s", self->outside ? "repeater" : "edge",
+                               self->listen);
+    //  A repeater subscribes to nothing: the hub hands it events
+    ces_link_t *link =
+        ces_link_new (self->hub_router, self->outside ? NULL : self->hub_pub,
+                      link_id, name, curve);
+    zstr_free (&name);
+    zstr_free (&link_id);
+    if (!link)
+        return NULL;
+    ces_link_set_log_level (link, self->limits.log_level);
+    //  Every event was checked here: a hub that trusts this link skips
+    //  its own JSON scan
+    ces_link_set_validated (link, self->web.validate);
+    //  The hub shows which client holds which room (its presence): our
+    //  REGISTERs are the union of our clients' rooms
+    ces_link_set_presence (link, true);
+    return link;
+}
+
 void
 ces_edge_options_test (bool verbose)
 {
@@ -244,6 +292,23 @@ ces_edge_options_test (bool verbose)
     options = ces_edge_options_new (true);
     assert (options->outside);
     assert (options->web.max_clients == CES_REPEATER_MAX_CLIENTS);
+    //  CURVE: both or neither; a repeater's link
+    ces_curve_t *curve = NULL;
+    char reason[256] = "";
+    assert (ces_edge_options_curve (options, &curve, reason, sizeof reason) ==
+                0 &&
+            curve == NULL);
+    assert (ces_edge_options_set (options, "hub-key", "x") == 0);
+    assert (ces_edge_options_curve (options, &curve, reason, sizeof reason) ==
+            -1);
+    assert (strstr (reason, "--curve-cert") && curve == NULL);
+    assert (ces_edge_options_set (options, "hub-router", "tcp://127.0.0.1:1") ==
+            0);
+    ces_link_t *link = ces_edge_options_link (options, NULL);
+    assert (link && ces_link_id (link)[0] == 'r');
+    ces_link_destroy (&link);
+    assert (ces_edge_options_set (options, "hub-router", "nowhere") == 0);
+    assert (ces_edge_options_link (options, NULL) == NULL);
     ces_edge_options_destroy (&options);
     //  @end
     printf ("OK\n");

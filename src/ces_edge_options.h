@@ -51,6 +51,17 @@ ces_auth_t *ces_edge_options_auth_with (ces_edge_options_t *self,
                                         const char *name, const char *value,
                                         char *reason, size_t size);
 
+//  CURVE to the hub takes both or neither of this edge's certificate and
+//  the hub's public key: 0 with *curve_p set (NULL: no CURVE), or -1 and
+//  why
+int ces_edge_options_curve (ces_edge_options_t *self, ces_curve_t **curve_p,
+                            char *reason, size_t size);
+
+//  The hub link the options describe (its id, name and log level; a
+//  repeater's subscribes to nothing), or NULL if the endpoints are invalid
+ces_link_t *ces_edge_options_link (ces_edge_options_t *self,
+                                   ces_curve_t *curve);
+
 void ces_edge_options_test (bool verbose);
 
 #endif

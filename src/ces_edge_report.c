@@ -112,6 +112,164 @@ ces_edge_report_metrics (const ces_edge_report_t *self, FILE *out)
                           self, out);
 }
 
+//  --------------------------------------------------------------------------
+//  An edge's parts, read
+
+static int
+s_role_slot (ces_client_t *client)
+{
+    const char *role = ces_client_role (client);
+    return streq (role, CES_ROLE_MESSENGER)  ? 0
+           : streq (role, CES_ROLE_REPEATER) ? 1
+           : streq (role, CES_ROLE_HUB)      ? 2
+                                             : 3;
+}
+
+static void
+s_gather (const ces_edge_parts_t *self, ces_edge_report_t *report)
+{
+    memset (report, 0, sizeof (*report));
+    ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
+    while (client) {
+        report->clients[s_role_slot (client)]++;
+        report->clients_v2 += ces_client_cursor (client) != NULL;
+        client = (ces_client_t *)zhashx_next (self->clients);
+    }
+    const ces_edge_rooms_counters_t *rooms =
+        ces_edge_rooms_counters (self->rooms);
+    report->syncs = rooms->syncs;
+    report->queries = rooms->queries;
+    report->queries_late = rooms->queries_late;
+    const ces_edge_counts_t *counters = self->counts;
+    report->events_in = counters->events_in;
+    report->posted = counters->posted;
+    report->delivered = ces_fanout_delivered (self->fanout);
+    report->queue_full = ces_fanout_queue_full (self->fanout);
+    report->hub_unreachable = counters->dropped_hub_unreachable;
+    report->hub_busy = counters->dropped_hub_busy;
+    report->malformed = counters->malformed;
+    report->lost_upstream = ces_link_lost (self->link);
+    report->closed_stuck = counters->closed_stuck;
+    report->closed_silent = counters->closed_silent;
+    report->closed_abruptly = counters->closed_abruptly;
+    report->closed_expired = counters->closed_expired;
+    report->over_limit = counters->over_limit;
+    ces_webserver_counters_t web;
+    ces_webserver_counters (self->webserver, &web);
+    report->refused_full = web.refused_full;
+    report->refused_bad = web.refused_bad;
+    report->refused_auth = web.refused_auth;
+    report->http_errors = web.http_errors;
+    report->protocol_errors = web.protocol_errors;
+    report->denied = web.denied;
+    report->rate_limited = web.rate_limited;
+    report->rooms =
+        self->room_index ? ces_room_index_size (self->room_index) : 0;
+    report->max_clients = (uint64_t)self->options->web.max_clients;
+    report->hub_connected = ces_link_connected (self->link);
+    ces_heap_report_t heap;
+    ces_heap_report (self->heap, &heap);
+    report->heap_in_use = heap.in_use;
+    report->heap_free = heap.free;
+    report->trims = heap.trims;
+    report->last_trim_usecs = heap.last_trim_usecs;
+}
+
+static char *
+s_hub_answer (const ces_edge_parts_t *self, const char *question)
+{
+    if (!self->hub)
+        return NULL;
+    zstr_send (self->hub, question);
+    return zstr_recv (self->hub);
+}
+
+//  What the table does not hold: the link, each client, the rooms
+static void
+s_edge_status (const ces_edge_parts_t *self, cJSON *edge,
+               ces_edge_report_t *report)
+{
+    cJSON_AddStringToObject (edge, "listen", self->options->listen);
+    cJSON_AddStringToObject (edge, "link_id", ces_link_id (self->link));
+    cJSON_AddStringToObject (
+        edge, "hub",
+        ces_link_connected (self->link) ? ces_link_hub_id (self->link) : "");
+    cJSON_AddBoolToObject (edge, "hub_connected",
+                           ces_link_connected (self->link));
+    cJSON_AddBoolToObject (edge, "hub_curve", self->curve != NULL);
+    cJSON_AddNumberToObject (edge, "hub_refused_handshakes",
+                             (double)ces_link_refused (self->link));
+    cJSON_AddNumberToObject (edge, "max_clients",
+                             (double)self->options->web.max_clients);
+    cJSON *clients = cJSON_AddArrayToObject (edge, "clients");
+    ces_client_t *client = (ces_client_t *)zhashx_first (self->clients);
+    while (client) {
+        cJSON_AddItemToArray (clients, ces_client_status (client));
+        client = (ces_client_t *)zhashx_next (self->clients);
+    }
+    cJSON *roles = cJSON_AddObjectToObject (edge, "clients_by_role");
+    cJSON_AddNumberToObject (roles, "messenger", (double)report->clients[0]);
+    cJSON_AddNumberToObject (roles, "repeater", (double)report->clients[1]);
+    cJSON_AddNumberToObject (roles, "hub", (double)report->clients[2]);
+    if (self->outside)
+        cJSON_AddNumberToObject (roles, "outside", (double)report->clients[3]);
+    cJSON *rooms = cJSON_AddObjectToObject (edge, "rooms");
+    if (self->room_index)
+        ces_room_index_status (self->room_index, rooms);
+}
+
+char *
+ces_edge_report_status (const ces_edge_parts_t *self)
+{
+    ces_edge_report_t report;
+    s_gather (self, &report);
+    cJSON *root = cJSON_CreateObject ();
+    cJSON *edge = cJSON_AddObjectToObject (root, "edge");
+    s_edge_status (self, edge, &report);
+    ces_edge_report_json (&report, edge);
+    cJSON_AddBoolToObject (cJSON_GetObjectItem (edge, "counters"),
+                           "auth_required",
+                           ces_auth_required (self->options->auth));
+    const char *tunables = getenv ("GLIBC_TUNABLES");
+    cJSON_AddStringToObject (cJSON_GetObjectItem (edge, "memory"),
+                             "glibc_tunables", tunables ? tunables : "");
+    if (self->outside)
+        ces_outside_status (self->outside, root, self->counts->closed_idle);
+    char *hub = s_hub_answer (self, "STATUS");
+    if (hub)
+        cJSON_AddItemToObject (root, "hub", cJSON_Parse (hub));
+    zstr_free (&hub);
+    char *text = cJSON_PrintUnformatted (root);
+    cJSON_Delete (root);
+    return text;
+}
+
+char *
+ces_edge_report_metrics_text (const ces_edge_parts_t *self)
+{
+    ces_edge_report_t report;
+    s_gather (self, &report);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert (out);
+    ces_edge_report_metrics (&report, out);
+    ces_histogram_metrics (ces_fanout_latency (self->fanout),
+                           "ces_edge_delivery_latency_seconds",
+                           "Time from the hub's receipt of an event to its "
+                           "write to a client here (the clocks of two "
+                           "machines add their difference).",
+                           out);
+    if (self->outside)
+        ces_outside_metrics (self->outside, out);
+    char *hub = s_hub_answer (self, "METRICS");
+    if (hub)
+        fputs (hub, out);
+    zstr_free (&hub);
+    fclose (out);
+    return text;
+}
+
 void
 ces_edge_report_test (bool verbose)
 {

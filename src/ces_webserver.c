@@ -17,15 +17,11 @@ struct _ces_webserver_t {
     ces_auth_t *auth;
     struct mg_context *civet;
     int port;
-    atomic_int clients; //  open WebSockets
+    ces_admission_t *admission; //  open WebSockets, and who may open one
     atomic_uint_fast64_t next_id;
     atomic_int socket_offset; //  where civetweb keeps the socket
-    atomic_uint_fast64_t refused_full, refused_bad, refused_auth, denied,
-        rate_limited, http_errors, protocol_errors;
-    atomic_int_fast64_t full_logged_at; //  msecs; refusals are logged 1/s
-    atomic_uint_fast64_t full_logged;   //  refused_full when last logged
-    pthread_mutex_t addresses_lock;
-    zhashx_t *addresses; //  remote address -> clients (as a pointer value)
+    atomic_uint_fast64_t refused_bad, refused_auth, denied, rate_limited,
+        http_errors, protocol_errors;
 };
 
 //  A worker thread's parsers, reused for every message
@@ -214,65 +210,6 @@ s_authorize (ces_webserver_t *self, struct mg_connection *conn)
     return grant;
 }
 
-//  Counts a client from address; false if it has max-clients-per-address
-static bool
-s_address_enter (ces_webserver_t *self, const char *address)
-{
-    if (!self->config.max_per_address)
-        return true;
-    pthread_mutex_lock (&self->addresses_lock);
-    intptr_t count = (intptr_t)zhashx_lookup (self->addresses, address);
-    bool room = count < self->config.max_per_address;
-    if (room)
-        zhashx_update (self->addresses, address, (void *)(count + 1));
-    pthread_mutex_unlock (&self->addresses_lock);
-    return room;
-}
-
-static void
-s_address_leave (ces_webserver_t *self, const char *address)
-{
-    if (!self->config.max_per_address)
-        return;
-    pthread_mutex_lock (&self->addresses_lock);
-    intptr_t count = (intptr_t)zhashx_lookup (self->addresses, address);
-    if (count > 1)
-        zhashx_update (self->addresses, address, (void *)(count - 1));
-    else
-        zhashx_delete (self->addresses, address);
-    pthread_mutex_unlock (&self->addresses_lock);
-}
-
-//  A client refused at max-clients: the edge says so at most once a second
-static void
-s_log_full (ces_webserver_t *self)
-{
-    int64_t now = zclock_mono ();
-    int64_t last = atomic_load (&self->full_logged_at);
-    if (now - last < 1000 ||
-        !atomic_compare_exchange_strong (&self->full_logged_at, &last, now))
-        return;
-    uint64_t refused = atomic_load (&self->refused_full);
-    uint64_t before = atomic_exchange (&self->full_logged, refused);
-    ces_warn (self->config.log_level,
-              "edge: full, refused %" PRIu64
-              " WebSocket(s) with 503: %d clients is this edge's "
-              "--max-clients; raise it to hold more",
-              refused - before, self->config.max_clients);
-}
-
-//  503 with the reason; body names the flag to raise
-static int
-s_refuse_full (ces_webserver_t *self, struct mg_connection *conn,
-               ces_grant_t **grant_p, const char *body)
-{
-    atomic_fetch_add (&self->refused_full, 1);
-    ces_grant_destroy (grant_p);
-    ces_http_reply (conn, 503, "text/plain", body);
-    s_log_full (self);
-    return 1;
-}
-
 static int
 s_ws_connect (const struct mg_connection *conn, void *cbdata)
 {
@@ -288,20 +225,12 @@ s_ws_connect (const struct mg_connection *conn, void *cbdata)
     ces_grant_t *grant = s_authorize (self, writable);
     if (!grant)
         return 1;
-    if (atomic_fetch_add (&self->clients, 1) >= self->config.max_clients) {
-        atomic_fetch_sub (&self->clients, 1);
-        char body[200];
-        snprintf (body, sizeof (body),
-                  "this edge is full: it holds %d clients (--max-clients); "
-                  "raise --max-clients, or try another edge or later\n",
-                  self->config.max_clients);
-        return s_refuse_full (self, writable, &grant, body);
-    }
-    if (!s_address_enter (self, request->remote_addr)) {
-        atomic_fetch_sub (&self->clients, 1);
-        return s_refuse_full (self, writable, &grant,
-                              "too many connections from your address "
-                              "(max-clients-per-address)\n");
+    const char *refusal =
+        ces_admission_enter (self->admission, request->remote_addr);
+    if (refusal) {
+        ces_grant_destroy (&grant);
+        ces_http_reply (writable, 503, "text/plain", refusal);
+        return 1;
     }
     connection_t *connection = (connection_t *)zmalloc (sizeof (connection_t));
     assert (connection);
@@ -512,8 +441,7 @@ s_ws_close (const struct mg_connection *conn, void *cbdata)
         ces_wire_release (&connection->wire);
     }
     ces_inbox_tell_gone (self->inbox, connection->id);
-    atomic_fetch_sub (&self->clients, 1);
-    s_address_leave (self, connection->address);
+    ces_admission_leave (self->admission, connection->address);
     ces_grant_destroy (&connection->grant);
     ces_websocket_destroy (&connection->reader);
     freen (connection);
@@ -537,23 +465,6 @@ s_http_interconnect (struct mg_connection *conn, void *cbdata)
         ces_http_control (conn, self->hub_control);
     ces_grant_destroy (&grant);
     return 1;
-}
-
-//  Keeps the rooms of a GET /rooms answer that grant may register
-static char *
-s_rooms_granted (const char *body, ces_grant_t *grant)
-{
-    cJSON *answer = cJSON_Parse (body);
-    cJSON *rooms = cJSON_GetObjectItemCaseSensitive (answer, "rooms");
-    for (int index = cJSON_GetArraySize (rooms) - 1; index >= 0; index--) {
-        const char *room = cJSON_GetStringValue (
-            cJSON_GetObjectItem (cJSON_GetArrayItem (rooms, index), "room"));
-        if (!room || !ces_grant_may_register (grant, room))
-            cJSON_DeleteItemFromArray (rooms, index);
-    }
-    char *text = answer ? cJSON_PrintUnformatted (answer) : strdup (body);
-    cJSON_Delete (answer);
-    return text;
 }
 
 //  GET /rooms, /rooms/ROOM, /rooms/ROOM/state, /rooms/ROOM/history: the
@@ -586,7 +497,8 @@ s_http_rooms (struct mg_connection *conn, void *cbdata)
     else {
         const char *body = strchr (answer, ' ');
         body = body ? body + 1 : "{}";
-        char *granted = *room ? strdup (body) : s_rooms_granted (body, grant);
+        char *granted =
+            *room ? strdup (body) : ces_grant_rooms_answer (grant, body);
         ces_http_reply (conn, atoi (answer), "application/json", granted);
         freen (granted);
     }
@@ -816,10 +728,8 @@ ces_webserver_new (const ces_webserver_config_t *config, ces_inbox_t *inbox,
     self->inbox = inbox;
     self->auth = auth;
     pthread_rwlock_init (&self->auth_lock, NULL);
-    self->addresses = zhashx_new ();
-    assert (self->addresses);
-    pthread_mutex_init (&self->addresses_lock, NULL);
-    atomic_init (&self->full_logged_at, 0);
+    self->admission = ces_admission_new (
+        config->max_clients, config->max_per_address, config->log_level);
     return self;
 }
 
@@ -839,8 +749,7 @@ ces_webserver_destroy (ces_webserver_t **self_p)
     if (*self_p) {
         ces_webserver_t *self = *self_p;
         ces_webserver_stop (self, NULL, NULL);
-        zhashx_destroy (&self->addresses);
-        pthread_mutex_destroy (&self->addresses_lock);
+        ces_admission_destroy (&self->admission);
         pthread_rwlock_destroy (&self->auth_lock);
         zstr_free (&self->listen);
         zstr_free (&self->hub_control);
@@ -940,7 +849,7 @@ int
 ces_webserver_clients (ces_webserver_t *self)
 {
     assert (self);
-    return atomic_load (&self->clients);
+    return ces_admission_clients (self->admission);
 }
 
 void
@@ -948,7 +857,7 @@ ces_webserver_counters (ces_webserver_t *self,
                         ces_webserver_counters_t *counters)
 {
     assert (self && counters);
-    counters->refused_full = atomic_load (&self->refused_full);
+    counters->refused_full = ces_admission_refused (self->admission);
     counters->refused_bad = atomic_load (&self->refused_bad);
     counters->refused_auth = atomic_load (&self->refused_auth);
     counters->denied = atomic_load (&self->denied);

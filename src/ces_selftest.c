@@ -21,6 +21,7 @@ static const test_item_t s_tests[] = {
     {"replay", ces_replay_test},       {"cursor", ces_cursor_test},
     {"rooms", ces_rooms_test},         {"presence", ces_presence_test},
     {"patterns", ces_patterns_test},
+    {"hub_links", ces_hub_links_test}, {"hub_route", ces_hub_route_test},
     {"routing", ces_routing_test}, {"hub", ces_hub_test},
     {"messenger", ces_messenger_test}, {"civetweb", ces_civetweb_test},
     {"websocket", ces_websocket_test}, {"wire", ces_wire_test},

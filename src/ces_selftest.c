@@ -32,6 +32,7 @@ static const test_item_t s_tests[] = {
     {"edge_report", ces_edge_report_test}, {"edge_options", ces_edge_options_test}, {"edge_rooms", ces_edge_rooms_test}, {"edge", ces_edge_test},           {"target", ces_target_test},
     {"targets", ces_targets_test},     {"repeater", ces_repeater_test},
     {"wsclient", ces_wsclient_test},   {"hubpeer", ces_hubpeer_test},
+    {"mesh_peer", ces_mesh_peer_test},
     {"mesh", ces_mesh_test},           {"auth", ces_auth_test},
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
     {"options", ces_options_test},     {"options_text", ces_options_text_test},

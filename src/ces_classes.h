@@ -22,6 +22,10 @@
 #include "ces_rooms.h"
 #include "ces_presence.h"
 #include "ces_routing.h"
+#include "ces_hub_links.h"
+#include "ces_hub_route.h"
+#include "ces_hub_curve.h"
+#include "ces_mesh_peer.h"
 #include "ces_disk.h"
 
 //  Log levels of the actors' "SET log-level" option; a line is printed when

@@ -99,15 +99,7 @@ typedef struct {
     int64_t next_housekeeping;
     counters_t counters;
 
-    //  CURVE, when a certificate is set: zauth checks client keys against
-    //  the clients directory (or lets any in, "*"); monitors count refusals
-    ces_curve_t *curve;
-    char *curve_clients;
-    zactor_t *auth;
-    zsock_t *router_monitor;
-    zsock_t *pub_monitor;
-    uint64_t curve_refused_logged;
-    int64_t curve_next_log;
+    ces_hub_curve_t *curve; //  CURVE, when a certificate is set
 } self_t;
 
 //  --------------------------------------------------------------------------
@@ -118,6 +110,7 @@ s_counters (self_t *self)
 {
     if (self->routing)
         self->counters.routing = *ces_routing_counters (self->routing);
+    self->counters.curve_refused = ces_hub_curve_refused (self->curve);
     return &self->counters;
 }
 
@@ -132,13 +125,7 @@ s_status_json (self_t *self)
                              self->pub_endpoint ? self->pub_endpoint : "");
     cJSON_AddBoolToObject (root, "validate", self->validate);
     cJSON_AddNumberToObject (root, "heartbeat_ms", self->heartbeat);
-    cJSON *curve = cJSON_AddObjectToObject (root, "curve");
-    cJSON_AddBoolToObject (curve, "enabled", self->curve != NULL);
-    if (self->curve) {
-        cJSON_AddStringToObject (curve, "public_key",
-                                 ces_curve_public_key (self->curve));
-        cJSON_AddStringToObject (curve, "clients", self->curve_clients);
-    }
+    ces_hub_curve_status (self->curve, root);
     ces_counters_json (s_counter_table, CES_COUNTERS_SIZE (s_counter_table),
                        s_counters (self), root);
     if (self->routing)
@@ -199,44 +186,7 @@ s_housekeeping (self_t *self)
 //  --------------------------------------------------------------------------
 //  Pipe commands
 
-static int
-s_set_curve_cert (self_t *self, const char *path)
-{
-    ces_curve_destroy (&self->curve);
-    if (!*path)
-        return 0; //  "" turns CURVE off
-    char reason[256];
-    self->curve = ces_curve_new (path, NULL, reason, sizeof (reason));
-    if (!self->curve) {
-        ces_error (self->log_level, "hub: %s", reason);
-        return -1;
-    }
-    return 0;
-}
-
 static void s_routing_options (self_t *self);
-
-//  A new clients directory while the hub runs (SIGHUP): zauth reads it
-//  for the next handshakes; links already in are not asked again
-static int
-s_reload_curve_clients (self_t *self, const char *clients)
-{
-    bool any = streq (clients, "*");
-    if (!any && !zsys_file_exists (clients)) {
-        ces_error (self->log_level, "hub %s: no clients directory %s",
-                   self->hub_id, clients);
-        return -1;
-    }
-    zstr_free (&self->curve_clients);
-    self->curve_clients = strdup (clients);
-    if (self->auth) {
-        zstr_sendx (self->auth, "CURVE", any ? CURVE_ALLOW_ANY : clients, NULL);
-        zsock_wait (self->auth);
-        ces_info (self->log_level, "hub %s: CURVE clients now %s", self->hub_id,
-                  any ? "any that has the key" : clients);
-    }
-    return 0;
-}
 
 static int
 s_set_option (self_t *self, const char *name, const char *value)
@@ -281,11 +231,12 @@ s_set_option (self_t *self, const char *name, const char *value)
     else if (streq (name, "log-level") && ces_log_level_parse (value) >= 0)
         self->log_level = ces_log_level_parse (value);
     else if (streq (name, "curve-cert") && !self->router)
-        return s_set_curve_cert (self, value);
+        return ces_hub_curve_set_cert (self->curve, value);
     else if (streq (name, "curve-clients") && *value && !self->router)
-        zstr_free (&self->curve_clients), self->curve_clients = strdup (value);
+        ces_hub_curve_set_clients (self->curve, value);
     else if (streq (name, "curve-clients") && *value)
-        return s_reload_curve_clients (self, value);
+        //  A new clients directory while the hub runs (SIGHUP)
+        return ces_hub_curve_reload_clients (self->curve, value);
     else
         return -1;
     if (self->routing)
@@ -342,77 +293,6 @@ s_advertised (self_t *self)
                    "a tcp:// address of an interface, or set --advertise)",
                    self->hub_id);
     return found ? found : strdup ("");
-}
-
-//  Peer hubs dial with the hub certificate: without it in the directory
-//  the mesh is refused, which is easy to miss
-static void
-s_check_own_key_authorised (self_t *self)
-{
-    zcertstore_t *store = zcertstore_new (self->curve_clients);
-    assert (store);
-    if (!zcertstore_lookup (store, ces_curve_public_key (self->curve)))
-        ces_warn (self->log_level,
-                  "hub %s: %s does not hold this hub's public certificate; "
-                  "peer hubs (which share it) will be refused",
-                  self->hub_id, self->curve_clients);
-    zcertstore_destroy (&store);
-}
-
-//  CURVE: zauth answers the handshakes of every socket in this process
-//  that is a CURVE server; only one hub per process may have keys
-static char *
-s_secure (self_t *self)
-{
-    if (!self->curve_clients)
-        return strdup ("a hub certificate needs a clients directory of "
-                       "authorised public certificates, or \"*\" for any "
-                       "client that has the hub's public key");
-    bool any = streq (self->curve_clients, "*");
-    if (!any && !zsys_file_exists (self->curve_clients))
-        return zsys_sprintf ("no clients directory %s", self->curve_clients);
-    if (!any)
-        s_check_own_key_authorised (self);
-    self->auth = zactor_new (zauth, NULL);
-    assert (self->auth);
-    if (self->log_level >= CES_LOG_DEBUG) {
-        zstr_sendx (self->auth, "VERBOSE", NULL);
-        zsock_wait (self->auth);
-    }
-    zstr_sendx (self->auth, "CURVE",
-                any ? CURVE_ALLOW_ANY : self->curve_clients, NULL);
-    zsock_wait (self->auth);
-    ces_curve_secure_server (self->curve, self->router);
-    ces_curve_secure_server (self->curve, self->pub);
-    ces_info (self->log_level, "hub %s: CURVE on, public key %s, clients %s",
-              self->hub_id, ces_curve_public_key (self->curve),
-              any ? "any that has the key" : self->curve_clients);
-    return NULL;
-}
-
-static void
-s_handle_monitor (self_t *self, zsock_t *monitor)
-{
-    char *endpoint = NULL;
-    ces_curve_refusal_t kind = ces_curve_refusal (monitor, &endpoint);
-    if (kind == CES_CURVE_NONE)
-        return;
-    self->counters.curve_refused++;
-    //  A refused client keeps retrying: one line a second at most
-    int64_t now = zclock_mono ();
-    if (now >= self->curve_next_log) {
-        ces_warn (self->log_level,
-                  "hub %s: refused %" PRIu64 " CURVE handshake(s) on %s (%s)",
-                  self->hub_id,
-                  self->counters.curve_refused - self->curve_refused_logged,
-                  endpoint,
-                  kind == CES_CURVE_NOT_ALLOWED
-                      ? "a client key not in the clients directory"
-                      : "a client without CURVE or with another hub key");
-        self->curve_refused_logged = self->counters.curve_refused;
-        self->curve_next_log = now + 1000;
-    }
-    zstr_free (&endpoint);
 }
 
 //  The mesh, the in-process ROUTER endpoint original-hub peers use, and
@@ -499,9 +379,12 @@ s_start_http (self_t *self)
 static void
 s_routing_options (self_t *self)
 {
-    ces_routing_options_t options = {self->log_level,     self->heartbeat,
-                                     self->validate,      self->trust_validated,
-                                     self->curve != NULL, self->max_payload,
+    ces_routing_options_t options = {self->log_level,
+                                     self->heartbeat,
+                                     self->validate,
+                                     self->trust_validated,
+                                     ces_hub_curve_enabled (self->curve),
+                                     self->max_payload,
                                      self->max_depth};
     ces_routing_set_options (self->routing, &options);
 }
@@ -538,8 +421,8 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
     }
     s_new_sockets (self);
     char *reason = s_open_store (self);
-    if (!reason && self->curve)
-        reason = s_secure (self);
+    if (!reason && ces_hub_curve_enabled (self->curve))
+        reason = ces_hub_curve_secure (self->curve, self->router, self->pub);
     char *failed = NULL;
     if (!reason) {
         self->router_endpoint =
@@ -559,13 +442,9 @@ s_bind (self_t *self, const char *router_endpoint, const char *pub_endpoint)
         s_bind_failed (self, &reason);
         return;
     }
-    if (self->curve) {
-        self->router_monitor =
-            ces_curve_monitor (self->router, CES_CURVE_REFUSALS);
-        self->pub_monitor = ces_curve_monitor (self->pub, CES_CURVE_REFUSALS);
-        zpoller_add (self->poller, self->router_monitor);
-        zpoller_add (self->poller, self->pub_monitor);
-        ces_mesh_set_curve (self->mesh, self->curve);
+    if (ces_hub_curve_enabled (self->curve)) {
+        ces_hub_curve_watch (self->curve, self->poller);
+        ces_mesh_set_curve (self->mesh, ces_hub_curve_keys (self->curve));
     }
     s_start_routing (self);
     s_publish_snapshot (self);
@@ -650,6 +529,8 @@ s_handle_pipe (self_t *self)
     }
     zstr_free (&command);
     zmsg_destroy (&request);
+    //  Its log lines are named and filtered as the hub's, after every SET
+    ces_hub_curve_set_log (self->curve, self->hub_id, self->log_level);
 }
 
 //  What arrives on a link the mesh dialled
@@ -729,6 +610,8 @@ s_self_destroy (self_t **self_p)
     assert (self_p);
     if (*self_p) {
         self_t *self = *self_p;
+        //  The monitors, while the sockets and the poller still exist
+        ces_hub_curve_unwatch (self->curve);
         ces_routing_destroy (&self->routing);
         ces_store_destroy (&self->store);
         zstr_free (&self->data_dir);
@@ -741,13 +624,9 @@ s_self_destroy (self_t **self_p)
         zstr_free (&self->control_endpoint);
         zstr_free (&self->self_endpoint);
         zstr_free (&self->advertise);
-        ces_curve_monitor_stop (self->router, &self->router_monitor);
-        ces_curve_monitor_stop (self->pub, &self->pub_monitor);
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
-        zactor_destroy (&self->auth);
-        ces_curve_destroy (&self->curve);
-        zstr_free (&self->curve_clients);
+        ces_hub_curve_destroy (&self->curve);
         zstr_free (&self->hub_id);
         zstr_free (&self->router_endpoint);
         zstr_free (&self->pub_endpoint);
@@ -777,6 +656,8 @@ s_self_new (zsock_t *pipe)
                                               CES_STORE_MAP_SIZE};
     self->max_payload = CES_PAYLOAD_MAX;
     self->max_depth = CES_DEPTH_MAX;
+    self->curve = ces_hub_curve_new ();
+    ces_hub_curve_set_log (self->curve, self->hub_id, self->log_level);
     self->poller = zpoller_new (pipe, NULL);
     assert (self->poller);
     //  Never steal the host's signals: only $TERM ends the actor
@@ -810,10 +691,7 @@ ces_hub_actor (zsock_t *pipe, void *args)
             ces_routing_recv_subscription (self->routing);
         else if (which && which == self->control)
             s_handle_control (self);
-        else if (which &&
-                 (which == self->router_monitor || which == self->pub_monitor))
-            s_handle_monitor (self, which);
-        else if (which)
+        else if (which && !ces_hub_curve_recv_monitor (self->curve, which))
             s_handle_mesh_dial (self, which);
         //  Events of this turn: committed, then published
         if (self->routing)

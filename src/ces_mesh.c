@@ -4,43 +4,7 @@
 */
 #include "ces_classes.h"
 
-#define MESH_CONN      "mesh" //  the one connection a mesh link carries
-#define ROOMS_PER_SEND 500    //  interest goes out in messages this large
-
-//  Where an event for a peer goes: our DEALER to it, or its DEALER to our
-//  ROUTER. Each side says over each link what it wants.
-typedef enum { CHANNEL_NONE, CHANNEL_DIAL, CHANNEL_INBOUND } channel_t;
-
-//  One peer hub (or original hub, for ws:// addresses)
-//  What a peer hub wants: rooms, "*" and patterns ("ITB-*"), all of them
-//  keys of rooms; patterns again in patterns, to be found by a room
-typedef struct {
-    zhashx_t *rooms;
-    ces_patterns_t *patterns;
-} wants_t;
-
-typedef struct {
-    char *address;       //  tcp://host:port we dial; "" if it cannot be
-    char *hub_id;        //  "" until the peer said who it is
-    char *origin;        //  stamped on what it sends us through our dial
-    bool requested;      //  asked for here (request, flag), not learned
-    ces_link_t *dial;    //  our link to it, or NULL
-    wants_t *dial_wants; //  rooms it wants, as told over our dial
-    char *inbound_id;    //  its link on our ROUTER, or NULL
-    zframe_t *inbound_routing_id;
-    wants_t *inbound_wants; //  rooms it wants, as told over its link
-    zlist_t *their_peers;   //  "hub-id address" of the hubs it is linked to
-    zactor_t *original;     //  for an original hub: its ces_hubpeer
-    atomic_bool original_stop;
-    char *original_status; //  what it last reported
-    int64_t last_heard;
-    int64_t up_since;
-    uint64_t events_in;
-    uint64_t events_out;
-    uint64_t not_wanted;
-    uint64_t drops;
-    uint64_t up; //  1 while a link is up: set just before /metrics
-} peer_t;
+#define ROOMS_PER_SEND 500 //  interest goes out in messages this large
 
 //  The mesh's own counters, filled in for /status and /metrics
 typedef struct {
@@ -59,20 +23,6 @@ static const ces_counter_t s_mesh_counters[] = {
      offsetof (mesh_counters_t, not_wanted)},
 };
 
-//  Each peer's, in its /status entry and in series labelled peer="address"
-static const ces_counter_t s_peer_counters[] = {
-    {"events_in", "ces_hub_mesh_events_total", "direction=\"in\"", CES_COUNTER,
-     "Events to and from each peer hub.", offsetof (peer_t, events_in)},
-    {"events_out", "ces_hub_mesh_events_total", "direction=\"out\"",
-     CES_COUNTER, NULL, offsetof (peer_t, events_out)},
-    {"not_wanted", "ces_hub_mesh_events_total", "direction=\"not_wanted\"",
-     CES_COUNTER, NULL, offsetof (peer_t, not_wanted)},
-    {"drops", "ces_hub_mesh_events_total", "direction=\"dropped\"", CES_COUNTER,
-     NULL, offsetof (peer_t, drops)},
-    {NULL, "ces_hub_mesh_peer_up", NULL, CES_GAUGE,
-     "Whether the link to a peer hub is up.", offsetof (peer_t, up)},
-};
-
 struct _ces_mesh_t {
     char *hub_id;
     char *address;
@@ -82,7 +32,7 @@ struct _ces_mesh_t {
     ces_proto_t *proto;
     int log_level;
     ces_curve_t *curve;    //  dial peers over CURVE, if set
-    zlistx_t *peers;       //  peer_t, owned
+    zlistx_t *peers;       //  ces_mesh_peer_t, owned
     zhashx_t *wants;       //  rooms this hub's messengers want (set)
     char *peers_signature; //  the linked set last told to peers
     char *missing;         //  the incomplete-mesh report last logged
@@ -93,150 +43,46 @@ struct _ces_mesh_t {
 //  --------------------------------------------------------------------------
 //  Peers
 
-static wants_t *
-s_wants_new (void)
-{
-    wants_t *wants = (wants_t *)zmalloc (sizeof (wants_t));
-    assert (wants);
-    wants->rooms = zhashx_new ();
-    wants->patterns = ces_patterns_new (NULL);
-    assert (wants->rooms);
-    return wants;
-}
-
-static void
-s_wants_destroy (wants_t **wants_p)
-{
-    if (*wants_p) {
-        zhashx_destroy (&(*wants_p)->rooms);
-        ces_patterns_destroy (&(*wants_p)->patterns);
-        freen (*wants_p);
-        *wants_p = NULL;
-    }
-}
-
-static void
-s_wants_purge (wants_t *wants)
-{
-    zhashx_purge (wants->rooms);
-    ces_patterns_purge (wants->patterns);
-}
-
-static void
-s_peer_destroy (peer_t **peer_p)
-{
-    peer_t *peer = *peer_p;
-    if (!peer)
-        return;
-    ces_link_destroy (&peer->dial);
-    if (peer->original) {
-        atomic_store (&peer->original_stop, true);
-        zactor_destroy (&peer->original);
-    }
-    zstr_free (&peer->original_status);
-    s_wants_destroy (&peer->dial_wants);
-    s_wants_destroy (&peer->inbound_wants);
-    zlist_destroy (&peer->their_peers);
-    zframe_destroy (&peer->inbound_routing_id);
-    zstr_free (&peer->inbound_id);
-    zstr_free (&peer->address);
-    zstr_free (&peer->hub_id);
-    zstr_free (&peer->origin);
-    freen (peer);
-    *peer_p = NULL;
-}
-
 static void
 s_peer_free (void **item_p)
 {
-    s_peer_destroy ((peer_t **)item_p);
+    ces_mesh_peer_destroy ((ces_mesh_peer_t **)item_p);
 }
 
-static void
-s_peer_set_hub_id (peer_t *peer, const char *hub_id)
-{
-    if (streq (peer->hub_id, hub_id))
-        return;
-    zstr_free (&peer->hub_id);
-    zstr_free (&peer->origin);
-    peer->hub_id = strdup (hub_id);
-    peer->origin = zsys_sprintf ("%s/" MESH_CONN, hub_id);
-}
-
-static peer_t *
+static ces_mesh_peer_t *
 s_peer_new (ces_mesh_t *self, const char *address, bool requested)
 {
-    peer_t *peer = (peer_t *)zmalloc (sizeof (peer_t));
-    assert (peer);
-    peer->address = strdup (address);
-    peer->hub_id = strdup ("");
-    peer->origin = strdup ("/" MESH_CONN);
-    peer->requested = requested;
-    peer->dial_wants = s_wants_new ();
-    peer->inbound_wants = s_wants_new ();
-    peer->their_peers = zlist_new ();
-    assert (peer->dial_wants && peer->inbound_wants && peer->their_peers);
-    zlist_autofree (peer->their_peers);
+    ces_mesh_peer_t *peer = ces_mesh_peer_new (address, requested);
     zlistx_add_end (self->peers, peer);
     return peer;
 }
 
-static bool
-s_dial_up (peer_t *peer)
-{
-    return peer->dial && ces_link_connected (peer->dial);
-}
-
-//  The one channel events for this peer take. With two links to the same
-//  hub, the one dialled by the hub with the smaller ID is used (and the
-//  other is closed by its dialler in s_drop_duplicates).
-static channel_t
-s_channel (ces_mesh_t *self, peer_t *peer)
-{
-    bool dial = s_dial_up (peer);
-    bool inbound = peer->inbound_id != NULL;
-    if (dial && inbound)
-        return strcmp (self->hub_id, peer->hub_id) < 0 ? CHANNEL_DIAL
-                                                       : CHANNEL_INBOUND;
-    return dial ? CHANNEL_DIAL : inbound ? CHANNEL_INBOUND : CHANNEL_NONE;
-}
-
-static const char *
-s_peer_state (ces_mesh_t *self, peer_t *peer)
-{
-    if (peer->original)
-        return "original";
-    if (s_channel (self, peer) != CHANNEL_NONE)
-        return "up";
-    return peer->dial ? "retrying" : "waiting";
-}
-
-static peer_t *
+static ces_mesh_peer_t *
 s_find_address (ces_mesh_t *self, const char *address)
 {
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer && !streq (peer->address, address))
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     return peer;
 }
 
-static peer_t *
-s_find_hub (ces_mesh_t *self, const char *hub_id, peer_t *except)
+static ces_mesh_peer_t *
+s_find_hub (ces_mesh_t *self, const char *hub_id, ces_mesh_peer_t *except)
 {
     if (!*hub_id)
         return NULL;
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer && (peer == except || !streq (peer->hub_id, hub_id)))
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     return peer;
 }
 
-static peer_t *
+static ces_mesh_peer_t *
 s_find_inbound (ces_mesh_t *self, const char *link_id)
 {
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer && !(peer->inbound_id && streq (peer->inbound_id, link_id)))
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     return peer;
 }
 
@@ -247,16 +93,16 @@ s_peers_copy (ces_mesh_t *self)
 {
     zlistx_t *copy = zlistx_new ();
     assert (copy);
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
         zlistx_add_end (copy, peer);
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     return copy;
 }
 
 static void
-s_remove_peer (ces_mesh_t *self, peer_t *peer)
+s_remove_peer (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
     if (peer->dial)
         zpoller_remove (self->poller, ces_link_dealer (peer->dial));
@@ -271,28 +117,30 @@ s_remove_peer (ces_mesh_t *self, peer_t *peer)
 //  Sending to a peer over one channel
 
 static int
-s_send_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
+s_send_on (ces_mesh_t *self, ces_mesh_peer_t *peer, ces_mesh_channel_t channel)
 {
-    if (channel == CHANNEL_DIAL)
+    if (channel == CES_MESH_CHANNEL_DIAL)
         return ces_proto_send (self->proto, ces_link_dealer (peer->dial));
     ces_proto_set_routing_id (self->proto, peer->inbound_routing_id);
     return ces_proto_send (self->proto, self->router);
 }
 
 static void
-s_send_peers_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
+s_send_peers_on (ces_mesh_t *self, ces_mesh_peer_t *peer,
+                 ces_mesh_channel_t channel)
 {
     zlist_t *linked = zlist_new ();
     zlist_autofree (linked);
-    peer_t *other = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *other = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (other) {
         if (other != peer && !other->original && *other->hub_id &&
-            s_channel (self, other) != CHANNEL_NONE) {
+            ces_mesh_peer_channel (other, self->hub_id) !=
+                CES_MESH_CHANNEL_NONE) {
             char *entry = zsys_sprintf ("%s %s", other->hub_id, other->address);
             zlist_append (linked, entry);
             zstr_free (&entry);
         }
-        other = (peer_t *)zlistx_next (self->peers);
+        other = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     ces_proto_set_id (self->proto, CES_PROTO_PEERS);
     ces_proto_set_peers (self->proto, linked);
@@ -301,12 +149,12 @@ s_send_peers_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
 }
 
 static void
-s_send_rooms_on (ces_mesh_t *self, peer_t *peer, channel_t channel, bool wanted,
-                 zlist_t *rooms)
+s_send_rooms_on (ces_mesh_t *self, ces_mesh_peer_t *peer,
+                 ces_mesh_channel_t channel, bool wanted, zlist_t *rooms)
 {
     ces_proto_set_id (self->proto,
                       wanted ? CES_PROTO_REGISTER : CES_PROTO_UNREGISTER);
-    ces_proto_set_conn (self->proto, MESH_CONN);
+    ces_proto_set_conn (self->proto, CES_MESH_CONN);
     ces_proto_set_token (self->proto, "");
     ces_proto_set_rooms (self->proto, rooms);
     if (s_send_on (self, peer, channel))
@@ -316,7 +164,8 @@ s_send_rooms_on (ces_mesh_t *self, peer_t *peer, channel_t channel, bool wanted,
 //  The whole interest set, after a link (re)starts: the far side starts
 //  from "wants nothing" on every new link
 static void
-s_send_interest_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
+s_send_interest_on (ces_mesh_t *self, ces_mesh_peer_t *peer,
+                    ces_mesh_channel_t channel)
 {
     zlist_t *rooms = zlist_new ();
     const char *room = (const char *)zhashx_first (self->wants);
@@ -337,7 +186,7 @@ s_send_interest_on (ces_mesh_t *self, peer_t *peer, channel_t channel)
 //  Dialling
 
 static void
-s_dial (ces_mesh_t *self, peer_t *peer)
+s_dial (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
     if (peer->dial || !*peer->address)
         return;
@@ -351,24 +200,24 @@ s_dial (ces_mesh_t *self, peer_t *peer)
         return;
     }
     ces_link_set_log_level (peer->dial, self->log_level);
-    s_wants_purge (peer->dial_wants);
+    ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_DIAL);
     zpoller_add (self->poller, ces_link_dealer (peer->dial));
     ces_info (self->log_level, "mesh: dialling %s", peer->address);
 }
 
 static void
-s_hang_up (ces_mesh_t *self, peer_t *peer)
+s_hang_up (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
     if (!peer->dial)
         return;
     zpoller_remove (self->poller, ces_link_dealer (peer->dial));
     ces_link_destroy (&peer->dial);
-    s_wants_purge (peer->dial_wants);
+    ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_DIAL);
 }
 
 //  Our dial reached a hub: say who we are, who we know, what we want
 static void
-s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
+s_on_dial_connected (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
     const char *hub_id = ces_link_hub_id (peer->dial);
     if (streq (hub_id, self->hub_id)) {
@@ -379,7 +228,7 @@ s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
         s_remove_peer (self, peer);
         return;
     }
-    peer_t *alias = s_find_hub (self, hub_id, peer);
+    ces_mesh_peer_t *alias = s_find_hub (self, hub_id, peer);
     if (alias && alias->dial) {
         ces_info (self->log_level,
                   "mesh: %s is hub %s, already dialled at %s; dropping "
@@ -390,19 +239,12 @@ s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
     }
     if (alias) {
         //  It dials us from another address: keep one record, ours
-        if (!peer->inbound_id && alias->inbound_id) {
-            peer->inbound_id = alias->inbound_id, alias->inbound_id = NULL;
-            peer->inbound_routing_id = alias->inbound_routing_id;
-            alias->inbound_routing_id = NULL;
-            wants_t *wants = peer->inbound_wants;
-            peer->inbound_wants = alias->inbound_wants;
-            alias->inbound_wants = wants;
-        }
+        ces_mesh_peer_take_inbound (peer, alias);
         peer->requested |= alias->requested;
         s_remove_peer (self, alias);
     }
-    s_peer_set_hub_id (peer, hub_id);
-    s_wants_purge (peer->dial_wants);
+    ces_mesh_peer_set_hub_id (peer, hub_id);
+    ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_DIAL);
     peer->up_since = zclock_mono ();
     peer->last_heard = peer->up_since;
     ces_info (self->log_level, "mesh: linked to hub %s at %s", hub_id,
@@ -410,53 +252,17 @@ s_on_dial_connected (ces_mesh_t *self, peer_t *peer)
     ces_proto_set_id (self->proto, CES_PROTO_MESH);
     ces_proto_set_hub_id (self->proto, self->hub_id);
     ces_proto_set_address (self->proto, self->address);
-    s_send_on (self, peer, CHANNEL_DIAL);
-    s_send_peers_on (self, peer, CHANNEL_DIAL);
-    s_send_interest_on (self, peer, CHANNEL_DIAL);
+    s_send_on (self, peer, CES_MESH_CHANNEL_DIAL);
+    s_send_peers_on (self, peer, CES_MESH_CHANNEL_DIAL);
+    s_send_interest_on (self, peer, CES_MESH_CHANNEL_DIAL);
 }
 
 //  --------------------------------------------------------------------------
 //  What peers tell us, over either channel
 
-static void
-s_apply_interest (ces_mesh_t *self, wants_t *wants, ces_proto_t *proto)
-{
-    (void)self;
-    zlist_t *rooms = ces_proto_rooms (proto);
-    if (ces_proto_id (proto) == CES_PROTO_UNREGISTER && !zlist_size (rooms)) {
-        s_wants_purge (wants);
-        return;
-    }
-    const char *room = (const char *)zlist_first (rooms);
-    while (room) {
-        bool pattern = ces_patterns_is_pattern (room);
-        if (ces_proto_id (proto) == CES_PROTO_REGISTER) {
-            zhashx_insert (wants->rooms, room, (void *)"");
-            if (pattern)
-                ces_patterns_insert (wants->patterns, room, (void *)"");
-        } else {
-            zhashx_delete (wants->rooms, room);
-            if (pattern)
-                ces_patterns_delete (wants->patterns, room);
-        }
-        room = (const char *)zlist_next (rooms);
-    }
-}
-
-static void
-s_apply_peers (peer_t *peer, ces_proto_t *proto)
-{
-    zlist_purge (peer->their_peers);
-    const char *entry = (const char *)zlist_first (ces_proto_peers (proto));
-    while (entry) {
-        zlist_append (peer->their_peers, (void *)entry);
-        entry = (const char *)zlist_next (ces_proto_peers (proto));
-    }
-}
-
 //  The peer asked to drop the link: forget it, and do not dial it back
 static void
-s_on_unlink (ces_mesh_t *self, peer_t *peer)
+s_on_unlink (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
     ces_info (self->log_level, "mesh: hub %s (%s) dropped our link",
               peer->hub_id, peer->address);
@@ -465,16 +271,14 @@ s_on_unlink (ces_mesh_t *self, peer_t *peer)
 
 //  Returns false when the peer was removed
 static bool
-s_handle_command (ces_mesh_t *self, peer_t *peer, wants_t *wants,
-                  ces_proto_t *proto)
+s_handle_command (ces_mesh_t *self, ces_mesh_peer_t *peer,
+                  ces_mesh_channel_t channel, ces_proto_t *proto)
 {
     switch (ces_proto_id (proto)) {
         case CES_PROTO_REGISTER:
         case CES_PROTO_UNREGISTER:
-            s_apply_interest (self, wants, proto);
-            break;
         case CES_PROTO_PEERS:
-            s_apply_peers (peer, proto);
+            ces_mesh_peer_apply (peer, channel, proto);
             break;
         case CES_PROTO_UNLINK:
             s_on_unlink (self, peer);
@@ -491,10 +295,10 @@ ces_mesh_inbound (ces_mesh_t *self, const char *link_id, zframe_t *routing_id,
 {
     assert (self && link_id && routing_id && proto);
     if (ces_proto_id (proto) != CES_PROTO_MESH) {
-        peer_t *peer = s_find_inbound (self, link_id);
+        ces_mesh_peer_t *peer = s_find_inbound (self, link_id);
         if (peer) {
             peer->last_heard = zclock_mono ();
-            s_handle_command (self, peer, peer->inbound_wants, proto);
+            s_handle_command (self, peer, CES_MESH_CHANNEL_INBOUND, proto);
         }
         return true;
     }
@@ -508,7 +312,7 @@ ces_mesh_inbound (ces_mesh_t *self, const char *link_id, zframe_t *routing_id,
         return false;
     }
     //  The same hub may be known by the address it gives or by its ID
-    peer_t *peer = *address ? s_find_address (self, address) : NULL;
+    ces_mesh_peer_t *peer = *address ? s_find_address (self, address) : NULL;
     if (!peer)
         peer = s_find_hub (self, hub_id, NULL);
     if (!peer)
@@ -517,19 +321,19 @@ ces_mesh_inbound (ces_mesh_t *self, const char *link_id, zframe_t *routing_id,
         zstr_free (&peer->address);
         peer->address = strdup (address);
     }
-    s_peer_set_hub_id (peer, hub_id);
+    ces_mesh_peer_set_hub_id (peer, hub_id);
     zstr_free (&peer->inbound_id);
     zframe_destroy (&peer->inbound_routing_id);
     peer->inbound_id = strdup (link_id);
     peer->inbound_routing_id = zframe_dup (routing_id);
-    s_wants_purge (peer->inbound_wants);
+    ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_INBOUND);
     peer->last_heard = zclock_mono ();
-    if (!peer->up_since || !s_dial_up (peer))
+    if (!peer->up_since || !ces_mesh_peer_dial_up (peer))
         peer->up_since = peer->last_heard;
     ces_info (self->log_level, "mesh: hub %s (%s) linked to us", hub_id,
               *address ? address : "no address to dial back");
-    s_send_peers_on (self, peer, CHANNEL_INBOUND);
-    s_send_interest_on (self, peer, CHANNEL_INBOUND);
+    s_send_peers_on (self, peer, CES_MESH_CHANNEL_INBOUND);
+    s_send_interest_on (self, peer, CES_MESH_CHANNEL_INBOUND);
     return true;
 }
 
@@ -537,7 +341,7 @@ void
 ces_mesh_inbound_heard (ces_mesh_t *self, const char *link_id, bool is_event)
 {
     assert (self);
-    peer_t *peer = s_find_inbound (self, link_id);
+    ces_mesh_peer_t *peer = s_find_inbound (self, link_id);
     if (!peer)
         return;
     peer->last_heard = zclock_mono ();
@@ -549,12 +353,12 @@ void
 ces_mesh_inbound_gone (ces_mesh_t *self, const char *link_id, bool dial_back)
 {
     assert (self);
-    peer_t *peer = s_find_inbound (self, link_id);
+    ces_mesh_peer_t *peer = s_find_inbound (self, link_id);
     if (!peer)
         return;
     zstr_free (&peer->inbound_id);
     zframe_destroy (&peer->inbound_routing_id);
-    s_wants_purge (peer->inbound_wants);
+    ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_INBOUND);
     if (peer->dial || !dial_back)
         return;
     if (*peer->address) {
@@ -578,12 +382,12 @@ bool
 ces_mesh_owns (ces_mesh_t *self, void *socket)
 {
     assert (self);
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
         if ((peer->dial && ces_link_dealer (peer->dial) == socket) ||
             (peer->original && (void *)peer->original == socket))
             return true;
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     return false;
 }
@@ -592,10 +396,10 @@ zframe_t *
 ces_mesh_recv (ces_mesh_t *self, void *socket, const char **origin)
 {
     assert (self && origin);
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer && !(peer->dial && ces_link_dealer (peer->dial) == socket) &&
            !(peer->original && (void *)peer->original == socket))
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     if (!peer)
         return NULL;
     if (peer->original) {
@@ -618,14 +422,14 @@ ces_mesh_recv (ces_mesh_t *self, void *socket, const char **origin)
             s_on_dial_connected (self, peer);
             break;
         case CES_LINK_LOST:
-            s_wants_purge (peer->dial_wants);
+            ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_DIAL);
             break;
         case CES_LINK_MESH:
-            s_handle_command (self, peer, peer->dial_wants,
+            s_handle_command (self, peer, CES_MESH_CHANNEL_DIAL,
                               ces_link_proto (peer->dial));
             break;
         case CES_LINK_DELIVER:
-            if (streq (ces_link_conn (peer->dial), MESH_CONN)) {
+            if (streq (ces_link_conn (peer->dial), CES_MESH_CONN)) {
                 peer->events_in++;
                 *origin = peer->origin;
                 return zframe_dup (ces_link_message (peer->dial));
@@ -645,9 +449,9 @@ ces_mesh_recv (ces_mesh_t *self, void *socket, const char **origin)
 static void
 s_drop_duplicates (ces_mesh_t *self)
 {
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
-        if (s_dial_up (peer) && peer->inbound_id &&
+        if (ces_mesh_peer_dial_up (peer) && peer->inbound_id &&
             strcmp (self->hub_id, peer->hub_id) > 0) {
             ces_info (self->log_level,
                       "mesh: hub %s dials us too; closing our link to it "
@@ -655,7 +459,7 @@ s_drop_duplicates (ces_mesh_t *self)
                       peer->hub_id);
             s_hang_up (self, peer);
         }
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
 }
 
@@ -664,14 +468,15 @@ static void
 s_tell_peers (ces_mesh_t *self)
 {
     char *signature = strdup ("");
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
-        if (!peer->original && s_channel (self, peer) != CHANNEL_NONE) {
+        if (!peer->original && ces_mesh_peer_channel (peer, self->hub_id) !=
+                                   CES_MESH_CHANNEL_NONE) {
             char *longer = zsys_sprintf ("%s%s,", signature, peer->hub_id);
             zstr_free (&signature);
             signature = longer;
         }
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     if (self->peers_signature && streq (signature, self->peers_signature)) {
         zstr_free (&signature);
@@ -680,13 +485,13 @@ s_tell_peers (ces_mesh_t *self)
     zstr_free (&self->peers_signature);
     self->peers_signature = signature;
     zlistx_t *peers = s_peers_copy (self);
-    peer = (peer_t *)zlistx_first (peers);
+    peer = (ces_mesh_peer_t *)zlistx_first (peers);
     while (peer) {
-        if (s_dial_up (peer))
-            s_send_peers_on (self, peer, CHANNEL_DIAL);
+        if (ces_mesh_peer_dial_up (peer))
+            s_send_peers_on (self, peer, CES_MESH_CHANNEL_DIAL);
         if (peer->inbound_id)
-            s_send_peers_on (self, peer, CHANNEL_INBOUND);
-        peer = (peer_t *)zlistx_next (peers);
+            s_send_peers_on (self, peer, CES_MESH_CHANNEL_INBOUND);
+        peer = (ces_mesh_peer_t *)zlistx_next (peers);
     }
     zlistx_destroy (&peers);
 }
@@ -698,10 +503,11 @@ s_missing (ces_mesh_t *self)
 {
     char *missing = strdup ("");
     zlistx_t *peers = s_peers_copy (self);
-    peer_t *peer = (peer_t *)zlistx_first (peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (peers);
     while (peer) {
-        if (s_channel (self, peer) == CHANNEL_NONE) {
-            peer = (peer_t *)zlistx_next (peers);
+        if (ces_mesh_peer_channel (peer, self->hub_id) ==
+            CES_MESH_CHANNEL_NONE) {
+            peer = (ces_mesh_peer_t *)zlistx_next (peers);
             continue;
         }
         const char *entry = (const char *)zlist_first (peer->their_peers);
@@ -709,9 +515,10 @@ s_missing (ces_mesh_t *self)
             char hub_id[256];
             if (sscanf (entry, "%255s", hub_id) == 1 &&
                 !streq (hub_id, self->hub_id)) {
-                peer_t *known = s_find_hub (self, hub_id, NULL);
+                ces_mesh_peer_t *known = s_find_hub (self, hub_id, NULL);
                 char *key = zsys_sprintf ("%s;", entry);
-                if ((!known || s_channel (self, known) == CHANNEL_NONE) &&
+                if ((!known || ces_mesh_peer_channel (known, self->hub_id) ==
+                                   CES_MESH_CHANNEL_NONE) &&
                     !strstr (missing, key)) {
                     char *longer = zsys_sprintf ("%s%s", missing, key);
                     zstr_free (&missing);
@@ -721,7 +528,7 @@ s_missing (ces_mesh_t *self)
             }
             entry = (const char *)zlist_next (peer->their_peers);
         }
-        peer = (peer_t *)zlistx_next (peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (peers);
     }
     zlistx_destroy (&peers);
     return missing;
@@ -753,14 +560,14 @@ ces_mesh_timeout (ces_mesh_t *self)
     assert (self);
     int64_t now = zclock_mono ();
     int64_t next = self->next_tick;
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
         if (peer->dial) {
             int64_t when = now + ces_link_timeout (peer->dial);
             if (when < next)
                 next = when;
         }
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     return next > now ? (int)(next - now) : 0;
 }
@@ -770,16 +577,16 @@ ces_mesh_tick (ces_mesh_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
         if (peer->dial && ces_link_timeout (peer->dial) == 0 &&
             ces_link_tick (peer->dial) == CES_LINK_LOST) {
-            s_wants_purge (peer->dial_wants);
+            ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_DIAL);
             ces_info (self->log_level, "mesh: link to hub %s (%s) lost: %s",
                       peer->hub_id, peer->address,
                       ces_link_reason (peer->dial));
         }
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     if (now >= self->next_tick) {
         s_drop_duplicates (self);
@@ -792,35 +599,25 @@ ces_mesh_tick (ces_mesh_t *self)
 //  --------------------------------------------------------------------------
 //  Routing
 
-static bool
-s_wants (wants_t *wants, const char *room)
-{
-    return zhashx_lookup (wants->rooms, room) ||
-           zhashx_lookup (wants->rooms, "*") ||
-           ces_patterns_first_match (wants->patterns, room);
-}
-
 size_t
 ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message,
                size_t *queue_full, size_t *peer_gone)
 {
     assert (self && room && message && queue_full && peer_gone);
     size_t sent = 0, declined = 0;
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
-        channel_t channel = s_channel (self, peer);
-        wants_t *wants =
-            channel == CHANNEL_DIAL ? peer->dial_wants : peer->inbound_wants;
-        if (channel == CHANNEL_NONE)
+        ces_mesh_channel_t channel = ces_mesh_peer_channel (peer, self->hub_id);
+        if (channel == CES_MESH_CHANNEL_NONE)
             ;
-        else if (!s_wants (wants, room)) {
+        else if (!ces_mesh_peer_wants (peer, channel, room)) {
             peer->not_wanted++;
             declined++;
         } else {
-            ces_proto_set_id (self->proto, channel == CHANNEL_DIAL
+            ces_proto_set_id (self->proto, channel == CES_MESH_CHANNEL_DIAL
                                                ? CES_PROTO_EVENT
                                                : CES_PROTO_DELIVER);
-            ces_proto_set_conn (self->proto, MESH_CONN);
+            ces_proto_set_conn (self->proto, CES_MESH_CONN);
             //  Lent to the codec for the send, not copied
             zframe_t *lent = message;
             ces_proto_set_message (self->proto, &lent);
@@ -839,7 +636,7 @@ ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message,
                     (*queue_full)++;
             }
         }
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     if (sent == 0 && declined)
         self->not_wanted++;
@@ -858,13 +655,14 @@ ces_mesh_want (ces_mesh_t *self, const char *room, bool wanted)
         zhashx_delete (self->wants, room);
     zlist_t *rooms = zlist_new ();
     zlist_append (rooms, (void *)room);
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
-        if (s_dial_up (peer))
-            s_send_rooms_on (self, peer, CHANNEL_DIAL, wanted, rooms);
+        if (ces_mesh_peer_dial_up (peer))
+            s_send_rooms_on (self, peer, CES_MESH_CHANNEL_DIAL, wanted, rooms);
         if (peer->inbound_id)
-            s_send_rooms_on (self, peer, CHANNEL_INBOUND, wanted, rooms);
-        peer = (peer_t *)zlistx_next (self->peers);
+            s_send_rooms_on (self, peer, CES_MESH_CHANNEL_INBOUND, wanted,
+                             rooms);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     zlist_destroy (&rooms);
 }
@@ -891,13 +689,14 @@ s_normalize (const char *address)
 }
 
 static char *
-s_peer_json (ces_mesh_t *self, peer_t *peer, const char *result)
+s_peer_json (ces_mesh_t *self, ces_mesh_peer_t *peer, const char *result)
 {
     cJSON *root = cJSON_CreateObject ();
     cJSON_AddStringToObject (root, "result", result);
     cJSON_AddStringToObject (root, "address", peer->address);
     cJSON_AddStringToObject (root, "hub_id", peer->hub_id);
-    cJSON_AddStringToObject (root, "state", s_peer_state (self, peer));
+    cJSON_AddStringToObject (root, "state",
+                             ces_mesh_peer_state (peer, self->hub_id));
     char *text = cJSON_PrintUnformatted (root);
     cJSON_Delete (root);
     return text;
@@ -908,7 +707,7 @@ ces_mesh_link (ces_mesh_t *self, const char *address, char **reply)
 {
     assert (self && address && reply);
     if (strncmp (address, "ws://", 5) == 0) {
-        peer_t *peer = s_find_address (self, address);
+        ces_mesh_peer_t *peer = s_find_address (self, address);
         if (peer) {
             *reply = s_peer_json (self, peer, "already linked");
             return 1;
@@ -941,13 +740,13 @@ ces_mesh_link (ces_mesh_t *self, const char *address, char **reply)
         zstr_free (&normal);
         return -1;
     }
-    peer_t *peer = s_find_address (self, normal);
+    ces_mesh_peer_t *peer = s_find_address (self, normal);
     zstr_free (&normal);
     if (!peer)
         peer = s_find_hub (self, address, NULL);
     if (peer) {
         peer->requested = true;
-        if (s_channel (self, peer) == CHANNEL_NONE)
+        if (ces_mesh_peer_channel (peer, self->hub_id) == CES_MESH_CHANNEL_NONE)
             s_dial (self, peer);
         *reply = s_peer_json (self, peer, "already linked");
         return 1;
@@ -966,7 +765,7 @@ ces_mesh_unlink (ces_mesh_t *self, const char *address, char **reply)
     assert (self && address && reply);
     char *normal = strncmp (address, "ws://", 5) == 0 ? strdup (address)
                                                       : s_normalize (address);
-    peer_t *peer = normal ? s_find_address (self, normal) : NULL;
+    ces_mesh_peer_t *peer = normal ? s_find_address (self, normal) : NULL;
     zstr_free (&normal);
     if (!peer)
         peer = s_find_hub (self, address, NULL);
@@ -975,10 +774,10 @@ ces_mesh_unlink (ces_mesh_t *self, const char *address, char **reply)
         return -1;
     }
     ces_proto_set_id (self->proto, CES_PROTO_UNLINK);
-    if (s_dial_up (peer))
-        s_send_on (self, peer, CHANNEL_DIAL);
+    if (ces_mesh_peer_dial_up (peer))
+        s_send_on (self, peer, CES_MESH_CHANNEL_DIAL);
     if (peer->inbound_id)
-        s_send_on (self, peer, CHANNEL_INBOUND);
+        s_send_on (self, peer, CES_MESH_CHANNEL_INBOUND);
     ces_info (self->log_level, "mesh: unlinked from %s (%s)", peer->address,
               peer->original  ? "original hub"
               : *peer->hub_id ? peer->hub_id
@@ -1057,55 +856,11 @@ ces_mesh_status (ces_mesh_t *self, cJSON *status)
 
     int64_t now = zclock_mono ();
     cJSON *peers = cJSON_AddArrayToObject (mesh, "peers");
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
-        cJSON *item = cJSON_CreateObject ();
-        cJSON_AddStringToObject (item, "address", peer->address);
-        cJSON_AddStringToObject (item, "hub_id", peer->hub_id);
-        cJSON_AddStringToObject (item, "state", s_peer_state (self, peer));
-        channel_t channel = s_channel (self, peer);
-        cJSON_AddStringToObject (item, "link",
-                                 peer->original               ? "websocket"
-                                 : channel == CHANNEL_DIAL    ? "dialled"
-                                 : channel == CHANNEL_INBOUND ? "accepted"
-                                                              : "none");
-        cJSON_AddBoolToObject (item, "requested", peer->requested);
-        if (peer->last_heard)
-            cJSON_AddNumberToObject (item, "last_heard_ms_ago",
-                                     (double)(now - peer->last_heard));
-        if (peer->up_since && channel != CHANNEL_NONE)
-            cJSON_AddNumberToObject (item, "up_ms",
-                                     (double)(now - peer->up_since));
-        zhashx_t *peer_wants = channel == CHANNEL_DIAL
-                                   ? peer->dial_wants->rooms
-                                   : peer->inbound_wants->rooms;
-        cJSON *their = cJSON_AddArrayToObject (item, "wants");
-        if (channel != CHANNEL_NONE) {
-            room = (const char *)zhashx_first (peer_wants);
-            while (room) {
-                cJSON_AddItemToArray (
-                    their, cJSON_CreateString (
-                               (const char *)zhashx_cursor (peer_wants)));
-                room = (const char *)zhashx_next (peer_wants);
-            }
-        }
-        ces_counters_json (s_peer_counters, CES_COUNTERS_SIZE (s_peer_counters),
-                           peer, item);
-        cJSON *original =
-            peer->original_status ? cJSON_Parse (peer->original_status) : NULL;
-        if (original) {
-            //  Its counters are the original hub's link's own
-            const char *fields[] = {"events_in", "events_out", "drops"};
-            for (int i = 0; i < 3; i++) {
-                cJSON *value = cJSON_GetObjectItem (original, fields[i]);
-                if (cJSON_IsNumber (value))
-                    cJSON_SetNumberValue (cJSON_GetObjectItem (item, fields[i]),
-                                          value->valuedouble);
-            }
-            cJSON_AddItemToObject (item, "original", original);
-        }
+        cJSON *item = ces_mesh_peer_status (peer, self->hub_id, now);
         cJSON_AddItemToArray (peers, item);
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
 }
 
@@ -1121,19 +876,18 @@ ces_mesh_metrics (ces_mesh_t *self, FILE *out)
     assert (values && addresses);
     mesh_counters_t counters = {count, 0, self->not_wanted};
     size_t index = 0;
-    peer_t *peer = (peer_t *)zlistx_first (self->peers);
+    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
-        peer->up = s_channel (self, peer) != CHANNEL_NONE;
+        peer->up =
+            ces_mesh_peer_channel (peer, self->hub_id) != CES_MESH_CHANNEL_NONE;
         counters.up += peer->up;
         values[index] = peer;
         addresses[index++] = peer->address;
-        peer = (peer_t *)zlistx_next (self->peers);
+        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     ces_counters_metrics (s_mesh_counters, CES_COUNTERS_SIZE (s_mesh_counters),
                           &counters, out);
-    ces_counters_metrics_each (s_peer_counters,
-                               CES_COUNTERS_SIZE (s_peer_counters), values,
-                               "peer", addresses, count, out);
+    ces_mesh_peer_metrics (values, addresses, count, out);
     freen (values);
     freen (addresses);
 }
@@ -1168,13 +922,13 @@ ces_mesh_destroy (ces_mesh_t **self_p)
     assert (self_p);
     if (*self_p) {
         ces_mesh_t *self = *self_p;
-        peer_t *peer = (peer_t *)zlistx_first (self->peers);
+        ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
         while (peer) {
             if (peer->dial)
                 zpoller_remove (self->poller, ces_link_dealer (peer->dial));
             if (peer->original)
                 zpoller_remove (self->poller, peer->original);
-            peer = (peer_t *)zlistx_next (self->peers);
+            peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
         }
         zlistx_destroy (&self->peers);
         zhashx_destroy (&self->wants);

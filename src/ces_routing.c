@@ -1,33 +1,10 @@
 /*  =========================================================================
-    ces_routing - the hub's routing table: links, connections, room
-    interest, register syncs, and where each event goes
+    ces_routing - the hub's routing table: what each peer message does,
+    and where each event goes (the links and connections are kept in
+    ces_hub_links)
     =========================================================================
 */
 #include "ces_classes.h"
-
-//  A link is one DEALER peer of the ROUTER: an edge, a repeater program,
-//  an embedded messenger, a peer hub's inbound link. It hosts connections.
-typedef struct {
-    char *id;             //  routing ID as text
-    zframe_t *routing_id; //  routing ID as the ROUTER wants it
-    char *name;           //  what the peer called itself in HELLO
-    int64_t last_heard;   //  when the peer last said anything
-    bool dead;            //  found gone mid-route; removed at a safe point
-    bool mesh;            //  a peer hub's link: ces_mesh handles its state
-    bool validated;       //  its events were checked before (trusted HELLO)
-    bool one_frame;       //  it reads DELIVER in one frame
-    bool presence;        //  its PRESENTs say who holds a room, not REGISTER
-    zhashx_t *conns;      //  connection id -> conn_t
-} link_t;
-
-//  A connection is one client behind a link, with one role
-typedef struct {
-    link_t *link;
-    char *id;
-    ces_role_index_t role;
-    char *origin;    //  "link/conn", what subscribers compare to skip it
-    zhashx_t *rooms; //  rooms it registered ("*" included), as a set
-} conn_t;
 
 struct _ces_routing_t {
     char *hub_id;
@@ -37,24 +14,15 @@ struct _ces_routing_t {
     ces_mesh_t *mesh; //  borrowed, may be NULL
     int log_level;
     uint32_t heartbeat;
-    bool validate;
     bool trust_all; //  believe every link that says "validated"
     bool curve;     //  every link is authenticated: believe them too
     ces_proto_t *proto;
-    ces_frame_t *frame;
-    ces_event_t *event;
-    zhashx_t *links;          //  link id -> link_t
-    link_t *last_link;        //  the link of the last message, or NULL
+    ces_hub_links_t *links;   //  who is linked, and their connections
     ces_rooms_t *rooms;       //  room interest, and publishing
     ces_presence_t *presence; //  who holds which room (the room view)
     ces_store_t *store;       //  borrowed, may be NULL: what rooms remember
-    char device[CES_EVENT_ADDRESS_MAX + 1]; //  the checked event's state
-    char key[CES_EVENT_ADDRESS_MAX + 1];    //  address ("" when none)
-    zlistx_t *repeaters; //  conn_t, not owned, in attach order
-    zlistx_t *hub_peers; //  conn_t, not owned
-    uint64_t next_repeater;
-    bool some_link_dead; //  a link was found gone while routing
-    int64_t received;    //  when the message being handled was read (us)
+    ces_hub_route_t *route;   //  where each event goes
+    int64_t received;         //  when the message being handled was read (us)
     ces_routing_counters_t counters;
     uint64_t drops_logged[CES_DROP_REASONS];
 };
@@ -63,215 +31,10 @@ static const char *const s_drop_names[CES_DROP_REASONS] = {
     "no_route",  "peer_gone",    "queue_full",
     "malformed", "unknown_peer", "unconnected"};
 
-static const char *const s_role_names[CES_ROLE_INDEXES] = {
-    CES_ROLE_MESSENGER, CES_ROLE_REPEATER, CES_ROLE_HUB, CES_ROLE_OUTSIDE};
-
-static ces_role_index_t
-s_role_index (const char *role)
-{
-    for (int index = 0; index < CES_ROLE_INDEXES; index++)
-        if (streq (role, s_role_names[index]))
-            return (ces_role_index_t)index;
-    assert (false);
-    return CES_ROLE_INDEX_MESSENGER;
-}
-
 static void
 s_count_drop (ces_routing_t *self, ces_drop_reason_t reason)
 {
     self->counters.drops[reason]++;
-}
-
-//  --------------------------------------------------------------------------
-//  Connections and links
-
-static zlistx_t *
-s_role_list (ces_routing_t *self, ces_role_index_t role)
-{
-    return role == CES_ROLE_INDEX_REPEATER ? self->repeaters
-           : role == CES_ROLE_INDEX_HUB    ? self->hub_peers
-                                           : NULL;
-}
-
-static void
-s_conn_detach (ces_routing_t *self, link_t *link, const char *conn_id)
-{
-    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
-    if (!conn)
-        return;
-    ces_rooms_remove_all (self->rooms, conn->rooms);
-    zlistx_t *list = s_role_list (self, conn->role);
-    void *handle = list ? zlistx_find (list, conn) : NULL;
-    if (handle)
-        zlistx_delete (list, handle);
-    self->counters.connections[conn->role]--;
-    ces_presence_detach (self->presence, conn->origin);
-    ces_debug (self->log_level, "hub: %s detached (%s)", conn->origin,
-               s_role_names[conn->role]);
-    zhashx_delete (link->conns, conn_id);
-}
-
-static void
-s_conn_free (void **item_p)
-{
-    conn_t *conn = (conn_t *)*item_p;
-    zhashx_destroy (&conn->rooms);
-    zstr_free (&conn->id);
-    zstr_free (&conn->origin);
-    freen (conn);
-    *item_p = NULL;
-}
-
-static conn_t *
-s_conn_attach (ces_routing_t *self, link_t *link, const char *conn_id,
-               const char *role_name, const char *remote, const char *subject)
-{
-    ces_role_index_t role = s_role_index (role_name);
-    conn_t *existing = (conn_t *)zhashx_lookup (link->conns, conn_id);
-    if (existing && existing->role == role) {
-        ces_presence_attach (self->presence, existing->origin, role_name,
-                             link->name, remote, subject);
-        return existing;
-    }
-    s_conn_detach (self, link, conn_id);
-
-    conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
-    assert (conn);
-    conn->link = link;
-    conn->id = strdup (conn_id);
-    conn->role = role;
-    conn->origin = zsys_sprintf ("%s/%s", link->id, conn_id);
-    conn->rooms = zhashx_new ();
-    assert (conn->rooms);
-    ces_presence_attach (self->presence, conn->origin, role_name, link->name,
-                         remote, subject);
-    zhashx_insert (link->conns, conn_id, conn);
-    zlistx_t *list = s_role_list (self, role);
-    if (list)
-        zlistx_add_end (list, conn);
-    self->counters.connections[role]++;
-    ces_debug (self->log_level, "hub: %s attached as %s", conn->origin,
-               role_name);
-    return conn;
-}
-
-static void
-s_link_free (void **item_p)
-{
-    link_t *link = (link_t *)*item_p;
-    zhashx_destroy (&link->conns);
-    zframe_destroy (&link->routing_id);
-    zstr_free (&link->id);
-    zstr_free (&link->name);
-    freen (link);
-    *item_p = NULL;
-}
-
-//  Releases everything the link held: connections, registrations, its
-//  place in the repeater rotation
-static void
-s_link_remove (ces_routing_t *self, link_t *link, const char *why,
-               bool comes_back)
-{
-    ces_info (self->log_level, "hub: link %s (%s) %s; released %zu connections",
-              link->id, link->name, why, zhashx_size (link->conns));
-    if (link->mesh)
-        ces_mesh_inbound_gone (self->mesh, link->id, !comes_back);
-    zlistx_t *conn_ids = zhashx_keys (link->conns);
-    const char *conn_id = (const char *)zlistx_first (conn_ids);
-    while (conn_id) {
-        s_conn_detach (self, link, conn_id);
-        conn_id = (const char *)zlistx_next (conn_ids);
-    }
-    zlistx_destroy (&conn_ids);
-    if (self->last_link == link)
-        self->last_link = NULL;
-    zhashx_delete (self->links, link->id);
-}
-
-//  Peers set printable identities; anything else (ZeroMQ's own 5-byte
-//  routing IDs) is shown in hex. Writes at most 2 * size + 1 bytes to out.
-static void
-s_routing_id_text (const byte *data, size_t size, char *out)
-{
-    bool printable = true;
-    for (size_t i = 0; printable && i < size; i++)
-        printable = data[i] > ' ' && data[i] < 0x7f && data[i] != '/';
-    if (printable) {
-        memcpy (out, data, size);
-        out[size] = 0;
-        return;
-    }
-    static const char digits[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < size; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    out[2 * size] = 0;
-}
-
-static link_t *
-s_link_new (ces_routing_t *self, zframe_t *routing_id, const char *name)
-{
-    link_t *link = (link_t *)zmalloc (sizeof (link_t));
-    assert (link);
-    link->id = (char *)malloc (2 * zframe_size (routing_id) + 1);
-    assert (link->id);
-    s_routing_id_text (zframe_data (routing_id), zframe_size (routing_id),
-                       link->id);
-    link->routing_id = zframe_dup (routing_id);
-    link->name = strdup (name);
-    link->last_heard = zclock_mono ();
-    link->conns = zhashx_new ();
-    assert (link->conns);
-    zhashx_set_destructor (link->conns, s_conn_free);
-    zhashx_insert (self->links, link->id, link);
-    return link;
-}
-
-//  On the path of every message: the last sender is remembered, and
-//  nothing is allocated for the usual routing IDs
-static link_t *
-s_link_lookup (ces_routing_t *self, zframe_t *routing_id)
-{
-    size_t size = zframe_size (routing_id);
-    const byte *data = zframe_data (routing_id);
-    link_t *last = self->last_link;
-    if (last && zframe_size (last->routing_id) == size &&
-        memcmp (zframe_data (last->routing_id), data, size) == 0)
-        return last;
-    char key[512];
-    char *text =
-        2 * size + 1 <= sizeof (key) ? key : (char *)malloc (2 * size + 1);
-    assert (text);
-    s_routing_id_text (data, size, text);
-    link_t *link = (link_t *)zhashx_lookup (self->links, text);
-    if (text != key)
-        freen (text);
-    self->last_link = link;
-    return link;
-}
-
-//  Removes links found dead while routing; called between messages
-static void
-s_reap_dead_links (ces_routing_t *self)
-{
-    if (!self->some_link_dead)
-        return;
-    self->some_link_dead = false;
-    zlistx_t *dead = zlistx_new ();
-    link_t *link = (link_t *)zhashx_first (self->links);
-    while (link) {
-        if (link->dead)
-            zlistx_add_end (dead, link);
-        link = (link_t *)zhashx_next (self->links);
-    }
-    link = (link_t *)zlistx_first (dead);
-    while (link) {
-        s_link_remove (self, link, "is gone (send failed)", false);
-        link = (link_t *)zlistx_next (dead);
-    }
-    zlistx_destroy (&dead);
 }
 
 //  --------------------------------------------------------------------------
@@ -300,141 +63,14 @@ s_send_error (ces_routing_t *self, zframe_t *routing_id, const char *code,
 }
 
 //  --------------------------------------------------------------------------
-//  Routing an event
-
-//  Sends DELIVER to one connection; false if it could not take it
-static bool
-s_deliver (ces_routing_t *self, conn_t *conn, zframe_t *message)
-{
-    if (conn->link->dead)
-        return false;
-    ces_proto_set_id (self->proto, CES_PROTO_DELIVER);
-    ces_proto_set_conn (self->proto, conn->id);
-    //  Lent to the codec for the send, not copied
-    zframe_t *lent = message;
-    ces_proto_set_message (self->proto, &lent);
-    ces_proto_set_routing_id (self->proto, conn->link->routing_id);
-    ces_proto_set_one_frame (self->proto, conn->link->one_frame);
-    int rc = ces_proto_send (self->proto, self->router);
-    int error = zmq_errno ();
-    ces_proto_set_one_frame (self->proto, false);
-    lent = ces_proto_take_message (self->proto);
-    assert (lent == message);
-    if (rc == 0)
-        return true;
-    if (error == EHOSTUNREACH) {
-        s_count_drop (self, CES_DROP_PEER_GONE);
-        conn->link->dead = true;
-        self->some_link_dead = true;
-    } else
-        s_count_drop (self, CES_DROP_QUEUE_FULL);
-    return false;
-}
-
-static bool
-s_send_to_one_repeater (ces_routing_t *self, zframe_t *message, conn_t *sender)
-{
-    size_t count = zlistx_size (self->repeaters);
-    for (size_t attempt = 0; attempt < count; attempt++) {
-        size_t index = (size_t)(self->next_repeater++ % count);
-        conn_t *repeater = (conn_t *)zlistx_first (self->repeaters);
-        while (index--)
-            repeater = (conn_t *)zlistx_next (self->repeaters);
-        if (repeater != sender && s_deliver (self, repeater, message)) {
-            self->counters.delivered_repeater++;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool
-s_send_to_hub_peers (ces_routing_t *self, zframe_t *message, conn_t *sender)
-{
-    bool any = false;
-    conn_t *peer = (conn_t *)zlistx_first (self->hub_peers);
-    while (peer) {
-        if (peer != sender && s_deliver (self, peer, message)) {
-            self->counters.delivered_hub++;
-            any = true;
-        }
-        peer = (conn_t *)zlistx_next (self->hub_peers);
-    }
-    return any;
-}
-
-//  Checks an event; on error counts it and returns the code and reason.
-//  The JSON scan is skipped for a link whose events were checked before.
-static const char *
-s_check_event (ces_routing_t *self, zframe_t *message, bool validated,
-               const char **reason)
-{
-    ces_frame_error_t rc = ces_frame_parse (self->frame, zframe_data (message),
-                                            zframe_size (message));
-    if (rc != CES_FRAME_OK) {
-        s_count_drop (self, CES_DROP_MALFORMED);
-        *reason = ces_frame_strerror (rc);
-        return CES_PROTO_ERR_MALFORMED;
-    }
-    const char *payload = (const char *)ces_frame_payload (self->frame);
-    size_t size = ces_frame_payload_size (self->frame);
-    bool check = self->validate && !validated;
-    self->device[0] = self->key[0] = 0;
-    //  With a store the scan also finds the state address: one pass
-    int problem = self->store ? ces_event_address (self->event, payload, size,
-                                                   self->device, self->key)
-                  : check     ? ces_event_check (self->event, payload, size)
-                              : 0;
-    if (problem && check) {
-        s_count_drop (self, CES_DROP_MALFORMED);
-        *reason = ces_event_error (self->event);
-        return CES_PROTO_ERR_NOT_JSON;
-    }
-    return NULL;
-}
-
-//  The routing table, for a checked event (self->frame holds its room)
-static void
-s_route (ces_routing_t *self, zframe_t *message, ces_role_index_t role,
-         const char *origin, conn_t *sender)
-{
-    if (role == CES_ROLE_INDEX_OUTSIDE)
-        role = CES_ROLE_INDEX_REPEATER;
-    self->counters.events_in[role]++;
-    const char *room = ces_frame_room (self->frame);
-    ces_rooms_publish_t published =
-        ces_rooms_publish (self->rooms, room, message, origin, self->device,
-                           self->key, self->received);
-    bool delivered = published == CES_ROOMS_PUBLISHED;
-    if (delivered)
-        self->counters.published++;
-    else if (published == CES_ROOMS_UNCONNECTED)
-        s_count_drop (self, CES_DROP_UNCONNECTED);
-    else
-        self->counters.no_subscriber++;
-    if (role == CES_ROLE_INDEX_MESSENGER || role == CES_ROLE_INDEX_REPEATER) {
-        delivered |= s_send_to_hub_peers (self, message, sender);
-        size_t queue_full = 0, peer_gone = 0;
-        size_t peers = self->mesh ? ces_mesh_send (self->mesh, room, message,
-                                                   &queue_full, &peer_gone)
-                                  : 0;
-        self->counters.delivered_hub += peers;
-        self->counters.drops[CES_DROP_QUEUE_FULL] += queue_full;
-        self->counters.drops[CES_DROP_PEER_GONE] += peer_gone;
-        delivered |= peers > 0;
-    }
-    if (role == CES_ROLE_INDEX_MESSENGER)
-        delivered |= s_send_to_one_repeater (self, message, sender);
-    if (!delivered)
-        s_count_drop (self, CES_DROP_NO_ROUTE);
-}
+//  Routing an event (where it goes: ces_hub_route)
 
 static void
-s_handle_event (ces_routing_t *self, link_t *link)
+s_handle_event (ces_routing_t *self, ces_hub_link_t *link)
 {
     zframe_t *routing_id = ces_proto_routing_id (self->proto);
-    conn_t *sender =
-        (conn_t *)zhashx_lookup (link->conns, ces_proto_conn (self->proto));
+    ces_hub_conn_t *sender = (ces_hub_conn_t *)zhashx_lookup (
+        link->conns, ces_proto_conn (self->proto));
     if (!sender) {
         s_count_drop (self, CES_DROP_UNKNOWN_PEER);
         s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
@@ -442,15 +78,16 @@ s_handle_event (ces_routing_t *self, link_t *link)
         return;
     }
     const char *reason = NULL;
-    const char *code = s_check_event (self, ces_proto_message (self->proto),
-                                      link->validated, &reason);
+    const char *code = ces_hub_route_check (
+        self->route, ces_proto_message (self->proto), link->validated, &reason);
     if (code) {
         s_send_error (self, routing_id, code, reason);
         return;
     }
     //  Ours now: the codec's slot is reused for replies and deliveries
     zframe_t *message = ces_proto_take_message (self->proto);
-    s_route (self, message, sender->role, sender->origin, sender);
+    ces_hub_route_send (self->route, message, sender->role, sender->origin,
+                        sender, self->received);
     zframe_destroy (&message);
     ces_histogram_observe (&self->counters.routing_time,
                            ces_histogram_now () - self->received);
@@ -463,12 +100,14 @@ ces_routing_mesh_event (ces_routing_t *self, zframe_t **message_p,
     assert (self && message_p && *message_p && origin);
     self->received = ces_histogram_now ();
     const char *reason = NULL;
-    const char *code = s_check_event (self, *message_p, false, &reason);
+    const char *code =
+        ces_hub_route_check (self->route, *message_p, false, &reason);
     if (code)
         ces_debug (self->log_level, "hub: peer hub %s sent a bad event: %s",
                    origin, reason);
     else {
-        s_route (self, *message_p, CES_ROLE_INDEX_HUB, origin, NULL);
+        ces_hub_route_send (self->route, *message_p, CES_ROLE_INDEX_HUB, origin,
+                            NULL, self->received);
         ces_histogram_observe (&self->counters.routing_time,
                                ces_histogram_now () - self->received);
     }
@@ -480,7 +119,7 @@ ces_routing_mesh_event (ces_routing_t *self, zframe_t **message_p,
 
 //  A peer hub said MESH on its link: the link is now the mesh's
 static void
-s_handle_mesh_hello (ces_routing_t *self, link_t *link)
+s_handle_mesh_hello (ces_routing_t *self, ces_hub_link_t *link)
 {
     if (!ces_mesh_inbound (self->mesh, link->id, link->routing_id,
                            self->proto)) {
@@ -488,20 +127,16 @@ s_handle_mesh_hello (ces_routing_t *self, link_t *link)
                       "that hub ID is this hub's own; hub IDs must be unique");
         return;
     }
-    link->mesh = true;
-    conn_t *conn = s_conn_attach (self, link, "mesh", CES_ROLE_HUB, NULL, NULL);
-    //  Not an original hub: it gets what it registers, through ces_mesh
-    void *handle = zlistx_find (self->hub_peers, conn);
-    if (handle)
-        zlistx_delete (self->hub_peers, handle);
+    ces_hub_links_attach_mesh (self->links, link);
 }
 
 //  PRESENT and ABSENT: which rooms the clients of a presence link hold
 static void
-s_handle_presence (ces_routing_t *self, link_t *link, bool present)
+s_handle_presence (ces_routing_t *self, ces_hub_link_t *link, bool present)
 {
     const char *conn_id = ces_proto_conn (self->proto);
-    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    ces_hub_conn_t *conn =
+        (ces_hub_conn_t *)zhashx_lookup (link->conns, conn_id);
     if (!conn) {
         s_send_error (self, link->routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
                       "connection is not attached; send ATTACH first");
@@ -512,11 +147,12 @@ s_handle_presence (ces_routing_t *self, link_t *link, bool present)
 }
 
 static void
-s_handle_register (ces_routing_t *self, link_t *link, bool is_register)
+s_handle_register (ces_routing_t *self, ces_hub_link_t *link, bool is_register)
 {
     zframe_t *routing_id = ces_proto_routing_id (self->proto);
     const char *conn_id = ces_proto_conn (self->proto);
-    conn_t *conn = (conn_t *)zhashx_lookup (link->conns, conn_id);
+    ces_hub_conn_t *conn =
+        (ces_hub_conn_t *)zhashx_lookup (link->conns, conn_id);
     if (!conn) {
         s_send_error (self, routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
                       "connection is not attached; send ATTACH first");
@@ -565,10 +201,12 @@ s_handle_hello (ces_routing_t *self)
                       "this hub speaks protocol version " CES_PROTO_VERSION);
         return;
     }
-    link_t *link = s_link_lookup (self, routing_id);
+    ces_hub_link_t *link = ces_hub_links_lookup (self->links, routing_id);
     if (link)
-        s_link_remove (self, link, "said HELLO again (restarted)", true);
-    link = s_link_new (self, routing_id, ces_proto_name (self->proto));
+        ces_hub_links_remove (self->links, link, "said HELLO again (restarted)",
+                              true);
+    link = ces_hub_links_add (self->links, routing_id,
+                              ces_proto_name (self->proto));
     link->validated =
         ces_proto_has_flag (self->proto, "validated") && s_trusted (self);
     link->one_frame = ces_proto_has_flag (self->proto, "one-frame");
@@ -587,7 +225,7 @@ s_handle_hello (ces_routing_t *self)
 
 //  REGISTER, UNREGISTER, PEERS and UNLINK: the mesh's on a mesh link
 static void
-s_handle_interest (ces_routing_t *self, link_t *link, ces_proto_id_t id)
+s_handle_interest (ces_routing_t *self, ces_hub_link_t *link, ces_proto_id_t id)
 {
     if (link->mesh)
         ces_mesh_inbound (self->mesh, link->id, link->routing_id, self->proto);
@@ -600,7 +238,7 @@ s_handle_interest (ces_routing_t *self, link_t *link, ces_proto_id_t id)
 
 //  SYNC: a client's position, recovery and state, from the store
 static void
-s_handle_sync (ces_routing_t *self, link_t *link)
+s_handle_sync (ces_routing_t *self, ces_hub_link_t *link)
 {
     if (!zhashx_lookup (link->conns, ces_proto_conn (self->proto))) {
         s_send_error (self, link->routing_id, CES_PROTO_ERR_UNKNOWN_CONN,
@@ -680,7 +318,7 @@ ces_routing_query (ces_routing_t *self, const char *request, size_t size,
 
 //  QUERY: a /rooms view for an edge's HTTP client
 static void
-s_handle_query (ces_routing_t *self, link_t *link)
+s_handle_query (ces_routing_t *self, ces_hub_link_t *link)
 {
     zframe_t *request = ces_proto_message (self->proto);
     int status = 400;
@@ -701,7 +339,7 @@ s_handle_query (ces_routing_t *self, link_t *link)
 
 //  A message from a link that said HELLO
 static void
-s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
+s_handle_linked (ces_routing_t *self, ces_hub_link_t *link, ces_proto_id_t id)
 {
     link->last_heard = zclock_mono ();
     if (link->mesh)
@@ -711,17 +349,18 @@ s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
             s_handle_event (self, link);
             break;
         case CES_PROTO_ATTACH:
-            s_conn_attach (self, link, ces_proto_conn (self->proto),
-                           ces_proto_role (self->proto),
-                           ces_proto_remote (self->proto),
-                           ces_proto_subject (self->proto));
+            ces_hub_links_attach (
+                self->links, link, ces_proto_conn (self->proto),
+                ces_proto_role (self->proto), ces_proto_remote (self->proto),
+                ces_proto_subject (self->proto));
             break;
         case CES_PROTO_PRESENT:
         case CES_PROTO_ABSENT:
             s_handle_presence (self, link, id == CES_PROTO_PRESENT);
             break;
         case CES_PROTO_DETACH:
-            s_conn_detach (self, link, ces_proto_conn (self->proto));
+            ces_hub_links_detach (self->links, link,
+                                  ces_proto_conn (self->proto));
             break;
         case CES_PROTO_MESH:
             s_handle_mesh_hello (self, link);
@@ -743,7 +382,7 @@ s_handle_linked (ces_routing_t *self, link_t *link, ces_proto_id_t id)
             s_send_to (self, link->routing_id);
             break;
         case CES_PROTO_BYE:
-            s_link_remove (self, link, "said BYE", false);
+            ces_hub_links_remove (self->links, link, "said BYE", false);
             break;
         default:
             s_count_drop (self, CES_DROP_MALFORMED);
@@ -771,7 +410,7 @@ s_handle_message (ces_routing_t *self, int rc)
         s_handle_hello (self);
         return;
     }
-    link_t *link = s_link_lookup (self, routing_id);
+    ces_hub_link_t *link = ces_hub_links_lookup (self->links, routing_id);
     if (!link) {
         //  A peer of a hub that restarted, or one we expired: it must
         //  say HELLO again and re-attach
@@ -783,7 +422,7 @@ s_handle_message (ces_routing_t *self, int rc)
         return;
     }
     s_handle_linked (self, link, id);
-    s_reap_dead_links (self);
+    ces_hub_links_reap (self->links);
 }
 
 int
@@ -806,25 +445,6 @@ ces_routing_recv_router (ces_routing_t *self, int max)
 //  --------------------------------------------------------------------------
 //  Housekeeping, counters, status
 
-static void
-s_expire_links (ces_routing_t *self, int64_t now)
-{
-    int64_t expiry = 3 * (int64_t)self->heartbeat;
-    zlistx_t *silent = zlistx_new ();
-    link_t *link = (link_t *)zhashx_first (self->links);
-    while (link) {
-        if (now - link->last_heard > expiry)
-            zlistx_add_end (silent, link);
-        link = (link_t *)zhashx_next (self->links);
-    }
-    link = (link_t *)zlistx_first (silent);
-    while (link) {
-        s_link_remove (self, link, "fell silent for 3 heartbeats", false);
-        link = (link_t *)zlistx_next (silent);
-    }
-    zlistx_destroy (&silent);
-}
-
 void
 ces_routing_flush (ces_routing_t *self)
 {
@@ -844,7 +464,7 @@ ces_routing_housekeeping (ces_routing_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    s_expire_links (self, now);
+    ces_hub_links_expire (self->links, now, 3 * (int64_t)self->heartbeat);
     ces_rooms_expire_syncs (self->rooms);
     if (self->store)
         ces_store_expire (self->store);
@@ -863,10 +483,14 @@ const ces_routing_counters_t *
 ces_routing_counters (ces_routing_t *self)
 {
     assert (self);
-    self->counters.links = zhashx_size (self->links);
+    self->counters.links = ces_hub_links_size (self->links);
+    for (int role = 0; role < CES_ROLE_INDEXES; role++)
+        self->counters.connections[role] =
+            ces_hub_links_connections (self->links, (ces_role_index_t)role);
     self->counters.rooms = ces_rooms_registered (self->rooms);
     self->counters.star_subscribers = ces_rooms_star_subscribers (self->rooms);
-    self->counters.repeaters = zlistx_size (self->repeaters);
+    self->counters.repeaters =
+        zlistx_size (ces_hub_links_repeaters (self->links));
     return &self->counters;
 }
 
@@ -874,20 +498,7 @@ void
 ces_routing_status (ces_routing_t *self, cJSON *root)
 {
     assert (self && root);
-    int64_t now = zclock_mono ();
-    cJSON *links = cJSON_AddArrayToObject (root, "links");
-    link_t *link = (link_t *)zhashx_first (self->links);
-    while (link) {
-        cJSON *item = cJSON_CreateObject ();
-        cJSON_AddStringToObject (item, "id", link->id);
-        cJSON_AddStringToObject (item, "name", link->name);
-        cJSON_AddNumberToObject (item, "last_heard_ms_ago",
-                                 (double)(now - link->last_heard));
-        cJSON_AddNumberToObject (item, "connections",
-                                 (double)zhashx_size (link->conns));
-        cJSON_AddItemToArray (links, item);
-        link = (link_t *)zhashx_next (self->links);
-    }
+    ces_hub_links_status (self->links, cJSON_AddArrayToObject (root, "links"));
     cJSON *rooms = cJSON_AddObjectToObject (root, "rooms");
     ces_rooms_status (self->rooms, rooms);
 }
@@ -916,18 +527,13 @@ ces_routing_new (const char *hub_id, zsock_t *router, zsock_t *pub,
     self->mesh = mesh;
     self->log_level = CES_LOG_INFO;
     self->heartbeat = CES_HEARTBEAT_MSEC;
-    self->validate = true;
     self->proto = ces_proto_new ();
-    self->frame = ces_frame_new (CES_PAYLOAD_MAX);
-    self->event = ces_event_new ();
-    self->links = zhashx_new ();
     self->store = store;
     self->rooms = ces_rooms_new (router, pub, mesh, store);
     self->presence = ces_presence_new ();
-    self->repeaters = zlistx_new ();
-    self->hub_peers = zlistx_new ();
-    assert (self->links && self->repeaters && self->hub_peers);
-    zhashx_set_destructor (self->links, s_link_free);
+    self->links = ces_hub_links_new (self->rooms, self->presence, mesh);
+    self->route = ces_hub_route_new (router, self->links, self->rooms, mesh,
+                                     store, &self->counters);
     return self;
 }
 
@@ -937,14 +543,12 @@ ces_routing_destroy (ces_routing_t **self_p)
     assert (self_p);
     if (*self_p) {
         ces_routing_t *self = *self_p;
-        zlistx_destroy (&self->repeaters);
-        zlistx_destroy (&self->hub_peers);
-        zhashx_destroy (&self->links);
+        //  The links first: they borrow the rooms and the presence
+        ces_hub_route_destroy (&self->route);
+        ces_hub_links_destroy (&self->links);
         ces_presence_destroy (&self->presence);
         ces_rooms_destroy (&self->rooms);
         ces_proto_destroy (&self->proto);
-        ces_frame_destroy (&self->frame);
-        ces_event_destroy (&self->event);
         zstr_free (&self->hub_id);
         freen (self);
         *self_p = NULL;
@@ -958,12 +562,11 @@ ces_routing_set_options (ces_routing_t *self,
     assert (self && options);
     self->log_level = options->log_level;
     self->heartbeat = options->heartbeat;
-    self->validate = options->validate;
     self->trust_all = options->trust_all;
     self->curve = options->curve;
-    ces_frame_destroy (&self->frame);
-    self->frame = ces_frame_new (options->max_payload);
-    ces_event_set_max_depth (self->event, options->max_depth);
+    ces_hub_links_set_log_level (self->links, options->log_level);
+    ces_hub_route_set_options (self->route, options->validate,
+                               options->max_payload, options->max_depth);
 }
 
 //  --------------------------------------------------------------------------

@@ -15,7 +15,11 @@
 //  Internal classes, each documented in its own header beside its source
 #include "ces_counters.h"
 #include "ces_patterns.h"
+#include "ces_disk_record.h"
+#include "ces_disk_dir.h"
+#include "ces_disk_flusher.h"
 #include "ces_disk.h"
+#include "ces_disk_reader.h"
 #include "ces_store.h"
 #include "ces_replay.h"
 #include "ces_cursor.h"

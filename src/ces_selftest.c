@@ -34,6 +34,10 @@ static const test_item_t s_tests[] = {
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
     {"options", ces_options_test},     {"options_text", ces_options_text_test},
     {"config", ces_config_test},
+    {"disk_record", ces_disk_record_test},
+    {"disk_dir", ces_disk_dir_test},
+    {"disk_flusher", ces_disk_flusher_test},
+    {"disk_reader", ces_disk_reader_test},
     {"disk", ces_disk_test},
 };
 // clang-format on

@@ -26,7 +26,6 @@ struct _ces_disk_dir_t {
 //  --------------------------------------------------------------------------
 //  Opening
 
-
 //  The directory exists (made when missing, one level) and is writable
 static int
 s_prepare_dir (const char *dir, char **error)
@@ -247,8 +246,7 @@ s_mark_in_use (ces_disk_dir_t *self, MDB_txn *txn, bool fresh)
 //  Open the environment and its databases, check that it is ces's, read
 //  how it was left, and mark it in use by this boot
 static int
-s_open (ces_disk_dir_t *self, size_t map_size, unsigned int flags,
-        char **error)
+s_open (ces_disk_dir_t *self, size_t map_size, unsigned int flags, char **error)
 {
     if (s_open_env (self, map_size, flags, error))
         return -1;
@@ -473,7 +471,8 @@ static void
 s_test_refused (const char *dir, const char *reason, bool verbose)
 {
     char *error = NULL;
-    ces_disk_dir_t *refused = ces_disk_dir_new (dir, 64 << 20, TEST_FLAGS, &error);
+    ces_disk_dir_t *refused =
+        ces_disk_dir_new (dir, 64 << 20, TEST_FLAGS, &error);
     assert (!refused && error);
     if (verbose)
         printf ("   %s\n", error);
@@ -491,8 +490,7 @@ s_test_not_usable (const char *base, bool verbose)
     freen (path);
 
     path = zsys_sprintf ("%s/no/such", base);
-    s_test_refused (path, "cannot be made: No such file or directory",
-                    verbose);
+    s_test_refused (path, "cannot be made: No such file or directory", verbose);
     freen (path);
 
     if (geteuid () != 0) { //  root writes anywhere
@@ -536,12 +534,12 @@ ces_disk_dir_test (bool verbose)
     MDB_txn *txn;
     assert (mdb_txn_begin (ces_disk_dir_env (disk), NULL, 0, &txn) == 0);
     MDB_val key = {4, "room"}, value = {11, "\0\0\0\0\0\0\0\1e1"};
-    assert (mdb_put (txn, ces_disk_dir_dbs (disk).rooms, &key, &value, 0) ==
-            0);
+    assert (mdb_put (txn, ces_disk_dir_dbs (disk).rooms, &key, &value, 0) == 0);
     assert (mdb_txn_commit (txn) == 0);
 
     //  Only one process at a time
-    ces_disk_dir_t *second = ces_disk_dir_new (dir, 64 << 20, TEST_FLAGS, &error);
+    ces_disk_dir_t *second =
+        ces_disk_dir_new (dir, 64 << 20, TEST_FLAGS, &error);
     assert (!second && error);
     char *expected = zsys_sprintf ("data directory %s is in use by another "
                                    "process (pid %ld)",

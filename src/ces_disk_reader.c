@@ -16,8 +16,8 @@ typedef struct {
 //  Gives one record of the room, found in dbi, to the loader; a record
 //  that does not decode is skipped and counted
 static void
-s_load_record (walk_t *walk, MDB_dbi dbi, const char *room,
-               const MDB_val *rest, const MDB_val *value)
+s_load_record (walk_t *walk, MDB_dbi dbi, const char *room, const MDB_val *rest,
+               const MDB_val *value)
 {
     const ces_disk_dbs_t *dbs = walk->dbs;
     const ces_disk_loader_t *loader = walk->loader;
@@ -36,8 +36,8 @@ s_load_record (walk_t *walk, MDB_dbi dbi, const char *room,
         return;
     }
     if (dbi == dbs->events && loader->event)
-        loader->event (walk->arg, room, record.seq, record.time,
-                       record.message, record.size);
+        loader->event (walk->arg, room, record.seq, record.time, record.message,
+                       record.size);
     else if (dbi == dbs->state && loader->state)
         loader->state (walk->arg, room, record.device, record.key, record.seq,
                        record.time, record.message, record.size);
@@ -122,16 +122,16 @@ static void
 s_test_event (void *arg, const char *room, uint64_t seq, int64_t time,
               const byte *message, size_t size)
 {
-    fprintf ((FILE *)arg, "event %s %" PRIu64 " %" PRId64 " %.*s\n", room,
-             seq, time, (int)size, (const char *)message);
+    fprintf ((FILE *)arg, "event %s %" PRIu64 " %" PRId64 " %.*s\n", room, seq,
+             time, (int)size, (const char *)message);
 }
 
 static void
 s_test_state (void *arg, const char *room, const char *device, const char *key,
               uint64_t seq, int64_t time, const byte *message, size_t size)
 {
-    fprintf ((FILE *)arg, "state %s %s %s %" PRIu64 " %" PRId64 " %.*s\n",
-             room, device, key, seq, time, (int)size, (const char *)message);
+    fprintf ((FILE *)arg, "state %s %s %s %" PRIu64 " %" PRId64 " %.*s\n", room,
+             device, key, seq, time, (int)size, (const char *)message);
 }
 
 static void
@@ -189,17 +189,20 @@ ces_disk_reader_test (bool verbose)
     //  Rooms -> seq, epoch
     s_test_put (txn, dbs.rooms, dbs.rooms, "room2", 6, 7, 0, 8, "e2");
     s_test_put (txn, dbs.rooms, dbs.rooms, "room", 5, 65537, 0, 8, "e1");
-    s_test_put (txn, dbs.rooms, dbs.rooms, "bad", 3, 1, 0, 8, "e"); //  no NUL: skipped
+    s_test_put (txn, dbs.rooms, dbs.rooms, "bad", 3, 1, 0, 8,
+                "e"); //  no NUL: skipped
     byte key[CES_DISK_RECORD_KEY_MAX];
     size_t size = ces_disk_record_event_key (key, "room", 65536);
     s_test_put (txn, dbs.rooms, dbs.events, key, size, 1000, 0, 8, "big");
     size = ces_disk_record_event_key (key, "room", 256);
-    s_test_put (txn, dbs.rooms, dbs.events, key, size, (uint64_t)-5, 0, 8, "small");
+    s_test_put (txn, dbs.rooms, dbs.events, key, size, (uint64_t)-5, 0, 8,
+                "small");
     size = ces_disk_record_event_key (key, "room2", 3);
     s_test_put (txn, dbs.rooms, dbs.events, key, size, 30, 0, 8, "other");
     size = ces_disk_record_event_key (key, "none", 1); //  no room record
     s_test_put (txn, dbs.rooms, dbs.events, key, size, 1, 0, 8, "not read");
-    s_test_put (txn, dbs.rooms, dbs.events, "room2\0x", 7, 1, 0, 0, ""); //  skipped
+    s_test_put (txn, dbs.rooms, dbs.events, "room2\0x", 7, 1, 0, 0,
+                ""); //  skipped
     size = ces_disk_record_key (key, sizeof key, "room", "dev2", "pos");
     s_test_put (txn, dbs.rooms, dbs.state, key, size, 2, 20, 16, "p2");
     size = ces_disk_record_key (key, sizeof key, "room", "dev1", "pos");
@@ -208,7 +211,8 @@ ces_disk_reader_test (bool verbose)
     s_test_put (txn, dbs.rooms, dbs.state, key, size, 3, 11, 16, "red");
     size = ces_disk_record_key (key, sizeof key, "room", "dev1", NULL);
     s_test_put (txn, dbs.rooms, dbs.devices, key, size, 43, 0, 8, "");
-    s_test_put (txn, dbs.rooms, dbs.devices, "room\0dev", 8, 9, 0, 8, ""); //  skipped
+    s_test_put (txn, dbs.rooms, dbs.devices, "room\0dev", 8, 9, 0, 8,
+                ""); //  skipped
 
     //  Every room first, then room by room its events in sequence order,
     //  its state by device and key, its devices; "room2" after "room"

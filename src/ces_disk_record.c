@@ -117,9 +117,12 @@ ces_disk_record_device (const byte *rest, size_t rest_size, const byte *value,
 {
     if (!s_is_string (rest, rest_size) || value_size != 8)
         return -2;
-    *record = (ces_disk_record_t){
-        (const char *)rest, NULL, 0, (int64_t)ces_disk_record_get_u64 (value),
-        NULL,               0};
+    *record = (ces_disk_record_t){(const char *)rest,
+                                  NULL,
+                                  0,
+                                  (int64_t)ces_disk_record_get_u64 (value),
+                                  NULL,
+                                  0};
     return 0;
 }
 

@@ -21,6 +21,8 @@
 #include "ces_disk.h"
 #include "ces_disk_reader.h"
 #include "ces_store.h"
+#include "ces_store_entry.h"
+#include "ces_room_state.h"
 #include "ces_replay.h"
 #include "ces_cursor.h"
 #include "ces_rooms.h"

@@ -18,6 +18,7 @@ static const test_item_t s_tests[] = {
     {"frame", ces_frame_test},         {"event", ces_event_test},
     {"proto", ces_proto_test},         {"link", ces_link_test},
     {"http", ces_http_test},           {"store", ces_store_test},
+    {"store_entry", ces_store_entry_test}, {"room_state", ces_room_state_test},
     {"replay", ces_replay_test},       {"cursor", ces_cursor_test},
     {"rooms", ces_rooms_test},         {"presence", ces_presence_test},
     {"patterns", ces_patterns_test},

@@ -18,6 +18,7 @@ static const test_item_t s_tests[] = {
     {"frame", ces_frame_test},         {"event", ces_event_test},
     {"proto", ces_proto_test},         {"link", ces_link_test},
     {"http", ces_http_test},           {"store", ces_store_test},
+    {"store_entry", ces_store_entry_test}, {"room_state", ces_room_state_test},
     {"replay", ces_replay_test},       {"cursor", ces_cursor_test},
     {"rooms", ces_rooms_test},         {"presence", ces_presence_test},
     {"patterns", ces_patterns_test},
@@ -40,6 +41,10 @@ static const test_item_t s_tests[] = {
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
     {"options", ces_options_test},     {"options_text", ces_options_text_test},
     {"config", ces_config_test},
+    {"disk_record", ces_disk_record_test},
+    {"disk_dir", ces_disk_dir_test},
+    {"disk_flusher", ces_disk_flusher_test},
+    {"disk_reader", ces_disk_reader_test},
     {"disk", ces_disk_test},
 };
 // clang-format on

@@ -1,5 +1,10 @@
 /*  =========================================================================
     ces_store - what the hub remembers of each room: stream, history, state
+
+    Each room's stream is here: its epoch and sequence, and its history (a
+    ring per room, one arrival list across rooms for the byte and age
+    bounds). Its state is a ces_room_state; the events kept are
+    ces_store_entry's, shared by the two.
     =========================================================================
 */
 #include "ces_classes.h"
@@ -7,33 +12,9 @@
 
 typedef struct _stream_t stream_t;
 
-//  One event as the store keeps it: in its room's history, in its room's
-//  state, or both (then counted twice in refs)
-typedef struct _entry_t {
-    struct _entry_t *older, *newer; //  all rooms' history, arrival order
-    stream_t *stream;
-    uint64_t seq;
-    int64_t time; //  ms since 1970, when it arrived
-    uint32_t refs;
-    bool in_history;
-    size_t size;
-    byte message[];
-} entry_t;
-
-//  The latest event for one (device, key) of a room
-typedef struct _state_t {
-    struct _state_t *older, *newer; //  the room's state, by last update
-    struct _device_t *device;
-    entry_t *entry;
-    char key[];
-} state_t;
-
-typedef struct _device_t {
-    zhashx_t *keys;     //  key -> state_t
-    int64_t heard;      //  ms since 1970
-    int64_t heard_disk; //  what the data directory holds
-    char name[];
-} device_t;
+//  One event as the store keeps it: in its room's history, its state, or
+//  both (a reference each)
+typedef ces_store_entry_t entry_t;
 
 struct _stream_t {
     ces_store_t *store;
@@ -45,11 +26,8 @@ struct _stream_t {
     size_t ring_size; //  a power of two
     size_t ring_head; //  where the oldest is
     size_t ring_count;
-    //  State
-    zhashx_t *devices; //  device -> device_t
-    state_t *state_oldest, *state_newest;
-    size_t state_keys;
-    bool dirty; //  seq changed since the last commit
+    ces_room_state_t *state; //  per (device, key), and devices heard
+    bool dirty;              //  seq changed since the last commit
     stream_t *next_dirty;
 };
 
@@ -117,34 +95,6 @@ s_epoch_parse (const char *text, uint64_t *epoch)
 }
 
 //  --------------------------------------------------------------------------
-//  Entries
-
-static entry_t *
-s_entry_new (stream_t *stream, uint64_t seq, int64_t time, const byte *message,
-             size_t size)
-{
-    entry_t *entry = (entry_t *)malloc (sizeof (entry_t) + size);
-    assert (entry);
-    entry->older = entry->newer = NULL;
-    entry->stream = stream;
-    entry->seq = seq;
-    entry->time = time;
-    entry->refs = 0;
-    entry->in_history = false;
-    entry->size = size;
-    memcpy (entry->message, message, size);
-    return entry;
-}
-
-static void
-s_entry_release (entry_t *entry)
-{
-    assert (entry->refs > 0);
-    if (--entry->refs == 0)
-        free (entry);
-}
-
-//  --------------------------------------------------------------------------
 //  History
 
 static entry_t *
@@ -181,7 +131,7 @@ s_history_drop_oldest (stream_t *stream, uint64_t *why)
     (*why)++;
     if (store->disk)
         ces_disk_delete_event (store->disk, stream->name, entry->seq);
-    s_entry_release (entry);
+    ces_store_entry_release (entry);
 }
 
 static void
@@ -208,7 +158,7 @@ s_history_add (stream_t *stream, entry_t *entry)
         s_history_grow (stream);
     stream->ring[(stream->ring_head + stream->ring_count++) &
                  (stream->ring_size - 1)] = entry;
-    entry->refs++;
+    ces_store_entry_link (entry);
     entry->in_history = true;
     entry->older = store->newest;
     entry->newer = NULL;
@@ -221,145 +171,8 @@ s_history_add (stream_t *stream, entry_t *entry)
     store->counters.history_bytes += entry->size;
     while (store->counters.history_bytes > store->limits.history_bytes &&
            store->oldest)
-        s_history_drop_oldest (store->oldest->stream,
+        s_history_drop_oldest ((stream_t *)store->oldest->stream,
                                &store->counters.evicted_bytes);
-}
-
-//  --------------------------------------------------------------------------
-//  State
-
-static void
-s_device_free (void **item_p)
-{
-    device_t *device = (device_t *)*item_p;
-    zhashx_destroy (&device->keys);
-    free (device);
-    *item_p = NULL;
-}
-
-static device_t *
-s_device_require (stream_t *stream, const char *name)
-{
-    device_t *device = (device_t *)zhashx_lookup (stream->devices, name);
-    if (!device) {
-        device = (device_t *)zmalloc (sizeof (device_t) + strlen (name) + 1);
-        assert (device);
-        strcpy (device->name, name);
-        device->keys = zhashx_new ();
-        assert (device->keys);
-        zhashx_insert (stream->devices, name, device);
-    }
-    return device;
-}
-
-static void
-s_state_unlink (stream_t *stream, state_t *state)
-{
-    if (state->older)
-        state->older->newer = state->newer;
-    else
-        stream->state_oldest = state->newer;
-    if (state->newer)
-        state->newer->older = state->older;
-    else
-        stream->state_newest = state->older;
-    state->older = state->newer = NULL;
-}
-
-static void
-s_state_link_newest (stream_t *stream, state_t *state)
-{
-    state->older = stream->state_newest;
-    if (stream->state_newest)
-        stream->state_newest->newer = state;
-    else
-        stream->state_oldest = state;
-    stream->state_newest = state;
-}
-
-//  Forgets a state entry (and its device, when that was its last key and
-//  the device is not heard otherwise: the device stays, with its time)
-static void
-s_state_remove (stream_t *stream, state_t *state)
-{
-    s_state_unlink (stream, state);
-    if (stream->store->disk)
-        ces_disk_delete_state (stream->store->disk, stream->name,
-                               state->device->name, state->key);
-    zhashx_delete (state->device->keys, state->key);
-    s_entry_release (state->entry);
-    free (state);
-    stream->state_keys--;
-    stream->store->counters.state_keys--;
-}
-
-static void
-s_state_set (stream_t *stream, device_t *device, const char *key,
-             entry_t *entry)
-{
-    ces_store_t *store = stream->store;
-    state_t *state = (state_t *)zhashx_lookup (device->keys, key);
-    if (state) {
-        s_state_unlink (stream, state);
-        s_entry_release (state->entry);
-    } else {
-        if (stream->state_keys >= store->limits.state_keys) {
-            state_t *oldest = stream->state_oldest;
-            if (oldest->device == device && streq (oldest->key, key))
-                return; //  cannot happen: it would have been found
-            s_state_remove (stream, oldest);
-            store->counters.state_evicted++;
-        }
-        state = (state_t *)zmalloc (sizeof (state_t) + strlen (key) + 1);
-        assert (state);
-        strcpy (state->key, key);
-        state->device = device;
-        zhashx_insert (device->keys, key, state);
-        stream->state_keys++;
-        store->counters.state_keys++;
-    }
-    state->entry = entry;
-    entry->refs++;
-    s_state_link_newest (stream, state);
-    if (store->disk)
-        ces_disk_put_state (store->disk, stream->name, device->name, key,
-                            entry->seq, entry->time, entry->message,
-                            entry->size);
-}
-
-//  Devices are bounded like keys: the one heard longest ago goes
-static void
-s_devices_bound (stream_t *stream)
-{
-    ces_store_t *store = stream->store;
-    while (zhashx_size (stream->devices) > store->limits.state_keys) {
-        device_t *oldest = NULL;
-        for (device_t *device = (device_t *)zhashx_first (stream->devices);
-             device; device = (device_t *)zhashx_next (stream->devices))
-            if (zhashx_size (device->keys) == 0 &&
-                (!oldest || device->heard < oldest->heard))
-                oldest = device;
-        if (!oldest)
-            return; //  every device holds a key: the key bound holds them
-        if (store->disk)
-            ces_disk_delete_device (store->disk, stream->name, oldest->name);
-        char *name = strdup (oldest->name);
-        zhashx_delete (stream->devices, name);
-        freen (name);
-        store->counters.devices_evicted++;
-    }
-}
-
-static void
-s_device_heard (stream_t *stream, device_t *device, int64_t time)
-{
-    device->heard = time;
-    //  Written at most once a second: "last heard" is not worth more
-    if (stream->store->disk && time - device->heard_disk >= 1000) {
-        device->heard_disk = time;
-        ces_disk_put_device (stream->store->disk, stream->name, device->name,
-                             time);
-    }
 }
 
 //  --------------------------------------------------------------------------
@@ -372,9 +185,8 @@ s_stream_free (void **item_p)
     //  Not an eviction: the data directory keeps what it holds
     ces_disk_t *disk = stream->store->disk;
     stream->store->disk = NULL;
-    while (stream->state_oldest)
-        s_state_remove (stream, stream->state_oldest);
-    zhashx_destroy (&stream->devices);
+    stream->store->counters.state_keys -= ces_room_state_keys (stream->state);
+    ces_room_state_destroy (&stream->state);
     uint64_t ignored = 0;
     while (stream->ring_count)
         s_history_drop_oldest (stream, &ignored);
@@ -397,6 +209,19 @@ s_stream_mark_dirty (stream_t *stream)
     }
 }
 
+//  Sets a state entry of the room (disk: NULL when loading), counted
+static void
+s_state_set (stream_t *stream, const char *device, const char *key,
+             entry_t *entry, ces_disk_t *disk)
+{
+    counters_t *counters = &stream->store->counters;
+    size_t before = ces_room_state_keys (stream->state);
+    counters->state_evicted += ces_room_state_set (stream->state, device, key,
+                                                   entry, disk, stream->name);
+    counters->state_keys += ces_room_state_keys (stream->state);
+    counters->state_keys -= before;
+}
+
 static stream_t *
 s_stream_require (ces_store_t *self, const char *room)
 {
@@ -407,9 +232,7 @@ s_stream_require (ces_store_t *self, const char *room)
         stream->store = self;
         snprintf (stream->name, sizeof stream->name, "%s", room);
         stream->epoch = s_new_epoch ();
-        stream->devices = zhashx_new ();
-        assert (stream->devices);
-        zhashx_set_destructor (stream->devices, s_device_free);
+        stream->state = ces_room_state_new (self->limits.state_keys);
         zhashx_insert (self->streams, room, stream);
         self->counters.rooms++;
         s_stream_mark_dirty (stream);
@@ -432,21 +255,21 @@ ces_store_append (ces_store_t *self, const char *room, const byte *message,
     if (!self->limits.history && !stateful)
         return seq;
     int64_t now = zclock_time ();
-    entry_t *entry = s_entry_new (stream, seq, now, message, size);
-    entry->refs++; //  ours, while we place it
+    entry_t *entry = ces_store_entry_new (stream, seq, now, message, size);
+    ces_store_entry_link (entry); //  ours, while we place it
     if (self->limits.history) {
         s_history_add (stream, entry);
         if (self->disk)
             ces_disk_put_event (self->disk, room, seq, now, message, size);
     }
     if (*device && self->limits.state_keys) {
-        device_t *known = s_device_require (stream, device);
-        s_device_heard (stream, known, now);
+        ces_room_state_heard (stream->state, device, now, self->disk, room);
         if (*key)
-            s_state_set (stream, known, key, entry);
-        s_devices_bound (stream);
+            s_state_set (stream, device, key, entry, self->disk);
+        self->counters.devices_evicted +=
+            ces_room_state_bound_devices (stream->state, self->disk, room);
     }
-    s_entry_release (entry);
+    ces_store_entry_release (entry);
     return seq;
 }
 
@@ -485,7 +308,7 @@ ces_store_expire (ces_store_t *self)
     assert (self);
     int64_t oldest_kept = zclock_time () - self->limits.history_age;
     while (self->oldest && self->oldest->time < oldest_kept)
-        s_history_drop_oldest (self->oldest->stream,
+        s_history_drop_oldest ((stream_t *)self->oldest->stream,
                                &self->counters.evicted_age);
 }
 
@@ -544,48 +367,16 @@ ces_store_recover (ces_store_t *self, const char *room, const char *epoch,
     return CES_STORE_RECOVERED;
 }
 
-static int
-s_compare_seq (const void *a, const void *b)
-{
-    uint64_t x = (*(state_t *const *)a)->entry->seq;
-    uint64_t y = (*(state_t *const *)b)->entry->seq;
-    return x < y ? -1 : x > y;
-}
-
-//  The room's state entries in sequence order (caller frees), or NULL
-static state_t **
-s_state_sorted (stream_t *stream)
-{
-    if (!stream->state_keys)
-        return NULL;
-    state_t **sorted =
-        (state_t **)malloc (stream->state_keys * sizeof (state_t *));
-    assert (sorted);
-    size_t count = 0;
-    for (state_t *state = stream->state_oldest; state; state = state->newer)
-        sorted[count++] = state;
-    qsort (sorted, count, sizeof (state_t *), s_compare_seq);
-    return sorted;
-}
-
 size_t
 ces_store_state (ces_store_t *self, const char *room, ces_store_visit_fn *visit,
                  void *arg)
 {
     assert (self && room && visit);
     stream_t *stream = s_stream_require (self, room);
-    state_t **sorted = s_state_sorted (stream);
-    //  At most CES_STORE_REPLAY_BYTES: the newest entries that fit
-    size_t first = stream->state_keys, bytes = 0;
-    while (first > 0 &&
-           bytes + sorted[first - 1]->entry->size <= CES_STORE_REPLAY_BYTES)
-        bytes += sorted[--first]->entry->size;
-    for (size_t index = first; index < stream->state_keys; index++)
-        visit (arg, sorted[index]->entry->seq, sorted[index]->entry->message,
-               sorted[index]->entry->size);
-    free (sorted);
+    size_t given = ces_room_state_visit (stream->state, CES_STORE_REPLAY_BYTES,
+                                         visit, arg);
     self->counters.state_served++;
-    return stream->state_keys - first;
+    return given;
 }
 
 //  --------------------------------------------------------------------------
@@ -599,9 +390,10 @@ s_room_summary (stream_t *stream, cJSON *object)
     cJSON_AddStringToObject (object, "room", stream->name);
     cJSON_AddStringToObject (object, "epoch", epoch);
     cJSON_AddNumberToObject (object, "seq", (double)stream->seq);
-    cJSON_AddNumberToObject (object, "state_keys", (double)stream->state_keys);
+    cJSON_AddNumberToObject (object, "state_keys",
+                             (double)ces_room_state_keys (stream->state));
     cJSON_AddNumberToObject (object, "devices",
-                             (double)zhashx_size (stream->devices));
+                             (double)ces_room_state_devices (stream->state));
     cJSON *history = cJSON_AddObjectToObject (object, "history");
     cJSON_AddNumberToObject (history, "first",
                              (double)s_history_first (stream));
@@ -632,27 +424,6 @@ ces_store_room_json (ces_store_t *self, const char *room, cJSON *object)
     return stream != NULL;
 }
 
-//  {"seq":N,"time":ms,"event":{...}} of one kept event
-static cJSON *
-s_event_json (entry_t *entry)
-{
-    cJSON *item = cJSON_CreateObject ();
-    cJSON_AddNumberToObject (item, "seq", (double)entry->seq);
-    cJSON_AddNumberToObject (item, "time", (double)entry->time);
-    const byte *newline =
-        (const byte *)memchr (entry->message, '\n', entry->size);
-    size_t offset = newline ? (size_t)(newline - entry->message) + 1 : 0;
-    cJSON *event = cJSON_ParseWithLength ((const char *)entry->message + offset,
-                                          entry->size - offset);
-    if (event)
-        cJSON_AddItemToObject (item, "event", event);
-    else
-        cJSON_AddItemToObject (
-            item, "payload",
-            cJSON_CreateString ((const char *)entry->message + offset));
-    return item;
-}
-
 bool
 ces_store_state_json (ces_store_t *self, const char *room, cJSON *object)
 {
@@ -665,26 +436,7 @@ ces_store_state_json (ces_store_t *self, const char *room, cJSON *object)
     cJSON_AddStringToObject (object, "room", stream->name);
     cJSON_AddStringToObject (object, "epoch", epoch);
     cJSON_AddNumberToObject (object, "seq", (double)stream->seq);
-    cJSON *events = cJSON_AddArrayToObject (object, "state");
-    state_t **sorted = s_state_sorted (stream);
-    for (size_t index = 0; index < stream->state_keys; index++) {
-        cJSON *item = s_event_json (sorted[index]->entry);
-        cJSON_AddStringToObject (item, "device", sorted[index]->device->name);
-        cJSON_AddStringToObject (item, "key", sorted[index]->key);
-        cJSON_AddItemToArray (events, item);
-    }
-    free (sorted);
-    cJSON *devices = cJSON_AddArrayToObject (object, "devices");
-    int64_t now = zclock_time ();
-    for (device_t *device = (device_t *)zhashx_first (stream->devices); device;
-         device = (device_t *)zhashx_next (stream->devices)) {
-        cJSON *item = cJSON_CreateObject ();
-        cJSON_AddStringToObject (item, "device", device->name);
-        cJSON_AddNumberToObject (item, "heard", (double)device->heard);
-        cJSON_AddNumberToObject (item, "silent_ms",
-                                 (double)(now - device->heard));
-        cJSON_AddItemToArray (devices, item);
-    }
+    ces_room_state_json (stream->state, object);
     return true;
 }
 
@@ -703,8 +455,8 @@ ces_store_history_json (ces_store_t *self, const char *room, uint64_t since,
         since >= first && stream->ring_count ? (size_t)(since + 1 - first) : 0;
     for (size_t given = 0; index < stream->ring_count && given < limit;
          index++, given++)
-        cJSON_AddItemToArray (events,
-                              s_event_json (s_history_at (stream, index)));
+        cJSON_AddItemToArray (
+            events, ces_store_entry_json (s_history_at (stream, index)));
     return true;
 }
 
@@ -808,13 +560,13 @@ s_load_event (void *arg, const char *room, uint64_t seq, int64_t time,
         while (stream->ring_count)
             s_history_drop_oldest (stream, &ignored);
     }
-    entry_t *entry = s_entry_new (stream, seq, time, message, size);
-    entry->refs++;
+    entry_t *entry = ces_store_entry_new (stream, seq, time, message, size);
+    ces_store_entry_link (entry);
     ces_disk_t *disk = self->disk; //  what is loaded is already there
     self->disk = NULL;
     s_history_add (stream, entry);
     self->disk = disk;
-    s_entry_release (entry);
+    ces_store_entry_release (entry);
 }
 
 static void
@@ -825,13 +577,10 @@ s_load_state (void *arg, const char *room, const char *device, const char *key,
     stream_t *stream = (stream_t *)zhashx_lookup (self->streams, room);
     if (!stream || !self->limits.state_keys)
         return;
-    entry_t *entry = s_entry_new (stream, seq, time, message, size);
-    entry->refs++;
-    ces_disk_t *disk = self->disk;
-    self->disk = NULL;
-    s_state_set (stream, s_device_require (stream, device), key, entry);
-    self->disk = disk;
-    s_entry_release (entry);
+    entry_t *entry = ces_store_entry_new (stream, seq, time, message, size);
+    ces_store_entry_link (entry);
+    s_state_set (stream, device, key, entry, NULL); //  already there
+    ces_store_entry_release (entry);
 }
 
 static void
@@ -841,8 +590,7 @@ s_load_device (void *arg, const char *room, const char *name, int64_t heard)
     stream_t *stream = (stream_t *)zhashx_lookup (self->streams, room);
     if (!stream || !self->limits.state_keys)
         return;
-    device_t *device = s_device_require (stream, name);
-    device->heard = device->heard_disk = heard;
+    ces_room_state_load_device (stream->state, name, heard);
 }
 
 static int

@@ -32,6 +32,7 @@ static const test_item_t s_tests[] = {
     {"wsclient", ces_wsclient_test},   {"hubpeer", ces_hubpeer_test},
     {"mesh", ces_mesh_test},           {"auth", ces_auth_test},
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
+    {"option_table", ces_option_table_test},
     {"options", ces_options_test},     {"options_text", ces_options_text_test},
     {"config", ces_config_test},
     {"disk", ces_disk_test},

@@ -15,6 +15,7 @@
 //  Internal classes, each documented in its own header beside its source
 #include "ces_counters.h"
 #include "ces_patterns.h"
+#include "ces_position.h"
 #include "ces_disk.h"
 #include "ces_store.h"
 #include "ces_replay.h"

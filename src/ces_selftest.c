@@ -19,6 +19,7 @@ static const test_item_t s_tests[] = {
     {"proto", ces_proto_test},         {"link", ces_link_test},
     {"http", ces_http_test},           {"store", ces_store_test},
     {"replay", ces_replay_test},       {"cursor", ces_cursor_test},
+    {"position", ces_position_test},
     {"rooms", ces_rooms_test},         {"presence", ces_presence_test},
     {"patterns", ces_patterns_test},
     {"routing", ces_routing_test}, {"hub", ces_hub_test},

@@ -39,14 +39,9 @@ struct _ces_link_t {
     int64_t next_hello;
     int backoff;
 
-    zhashx_t *conns;    //  conn id -> conn_t
-    zhashx_t *tokens;   //  pending sync token -> conn id
-    zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
-    uint64_t epoch;     //  of the last published event received
-    uint64_t seq;
-    int64_t stamp; //  the hub's receive time of it (us), or 0
+    zhashx_t *conns;  //  conn id -> conn_t
+    zhashx_t *tokens; //  pending sync token -> conn id
     uint64_t token_count;
-    uint64_t lost;
     //  The DEALER's connection, from its ZeroMQ monitor: whether a hub is
     //  there at all (a failed send is then "busy", not "unreachable"), and
     //  handshakes the hub refused
@@ -59,14 +54,12 @@ struct _ces_link_t {
     int refused_kind; //  the last: a ZMQ_EVENT_HANDSHAKE_FAILED_*
 
     //  Details of the last event
-    zmq_msg_t published; //  the last PUBLISHED, as it came
-    zframe_t *message;   //  of the last DELIVER, borrowed
-    const byte *data;    //  of the last DELIVER or PUBLISHED
+    ces_published_t *published; //  the SUB's last PUBLISHED
+    zframe_t *message;          //  of the last DELIVER, borrowed
+    const byte *data;           //  of the last DELIVER or PUBLISHED
     size_t size;
     char conn[256];
     char token[256];
-    char origin[256];
-    char room[CES_ROOM_MAX + 1];
     char reason[256];
 };
 
@@ -132,12 +125,10 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     self->backoff = BACKOFF_MIN;
     self->conns = zhashx_new ();
     self->tokens = zhashx_new ();
-    self->room_seq = zhashx_new ();
-    assert (self->conns && self->tokens && self->room_seq);
-    zmq_msg_init (&self->published);
+    self->published = ces_published_new ();
+    assert (self->conns && self->tokens);
     zhashx_set_destructor (self->conns, s_conn_free);
     zhashx_set_destructor (self->tokens, s_free);
-    zhashx_set_destructor (self->room_seq, s_free);
 
     self->dealer = zsock_new (ZMQ_DEALER);
     self->sub = zsock_new (ZMQ_SUB);
@@ -197,8 +188,7 @@ ces_link_destroy (ces_link_t **self_p)
         zsock_destroy (&self->sub);
         zhashx_destroy (&self->conns);
         zhashx_destroy (&self->tokens);
-        zhashx_destroy (&self->room_seq);
-        zmq_msg_close (&self->published);
+        ces_published_destroy (&self->published);
         ces_proto_destroy (&self->proto);
         zstr_free (&self->link_id);
         zstr_free (&self->name);
@@ -749,43 +739,28 @@ ces_link_proto (ces_link_t *self)
     return self->proto;
 }
 
-static void
-s_track_sequence (ces_link_t *self, uint64_t seq)
-{
-    if (seq == 0)
-        return;
-    uint64_t *last = (uint64_t *)zhashx_lookup (self->room_seq, self->room);
-    if (!last) {
-        last = (uint64_t *)zmalloc (sizeof (uint64_t));
-        assert (last);
-        zhashx_insert (self->room_seq, self->room, last);
-    } else if (seq > *last + 1)
-        self->lost += seq - *last - 1;
-    //  A smaller number means the hub restarted: a new count, not a gap
-    *last = seq;
-}
-
 uint64_t
 ces_link_seq (ces_link_t *self)
 {
     assert (self);
-    return self->seq;
+    return ces_published_seq (self->published);
 }
 
 int64_t
 ces_link_stamp (ces_link_t *self)
 {
     assert (self);
-    return self->stamp;
+    return ces_published_stamp (self->published);
 }
 
 uint64_t
 ces_link_epoch (ces_link_t *self)
 {
     assert (self);
-    return self->epoch;
+    return ces_published_epoch (self->published);
 }
 
+//  The SUB's frames are read by ces_published
 ces_link_event_t
 ces_link_recv_sub (ces_link_t *self)
 {
@@ -793,49 +768,10 @@ ces_link_recv_sub (ces_link_t *self)
     self->message = NULL;
     self->data = NULL;
     self->size = 0;
-    zmq_msg_close (&self->published);
-    zmq_msg_init (&self->published);
-    void *sub = zsock_resolve (self->sub);
-    if (zmq_msg_recv (&self->published, sub, ZMQ_DONTWAIT) < 0)
+    if (ces_published_recv (self->published, self->sub))
         return CES_LINK_NOTHING;
-    if (zmq_msg_more (&self->published)) {
-        //  Not what a hub publishes: drop the rest of it
-        zmq_msg_t rest;
-        zmq_msg_init (&rest);
-        while (zmq_msg_recv (&rest, sub, ZMQ_DONTWAIT) >= 0 &&
-               zmq_msg_more (&rest))
-            ;
-        zmq_msg_close (&rest);
-        return CES_LINK_NOTHING;
-    }
-    //  message, origin, origin length (2 octets), the hub's receive time,
-    //  the room's epoch and the event's sequence number (8 octets each)
-    const byte *data = (const byte *)zmq_msg_data (&self->published);
-    size_t size = zmq_msg_size (&self->published);
-    if (size < CES_ROOMS_FOOTER)
-        return CES_LINK_NOTHING;
-    const byte *footer = data + size - CES_ROOMS_FOOTER;
-    size_t origin_size = ((size_t)footer[0] << 8) | footer[1];
-    if (origin_size + CES_ROOMS_FOOTER > size ||
-        origin_size >= sizeof (self->origin))
-        return CES_LINK_NOTHING;
-    size_t message_size = size - CES_ROOMS_FOOTER - origin_size;
-    if (!ces_frame_room_copy (data, message_size, self->room))
-        return CES_LINK_NOTHING;
-    memcpy (self->origin, data + message_size, origin_size);
-    self->origin[origin_size] = 0;
-    uint64_t stamp = 0, epoch = 0, seq = 0;
-    for (int i = 0; i < 8; i++) {
-        stamp = (stamp << 8) | footer[2 + i];
-        epoch = (epoch << 8) | footer[10 + i];
-        seq = (seq << 8) | footer[18 + i];
-    }
-    self->stamp = stamp <= INT64_MAX ? (int64_t)stamp : 0;
-    self->epoch = epoch;
-    self->seq = seq;
-    s_track_sequence (self, seq);
-    self->data = data;
-    self->size = message_size;
+    self->data = ces_published_data (self->published);
+    self->size = ces_published_size (self->published);
     return CES_LINK_PUBLISHED;
 }
 
@@ -941,14 +877,14 @@ const char *
 ces_link_origin (ces_link_t *self)
 {
     assert (self);
-    return self->origin;
+    return ces_published_origin (self->published);
 }
 
 const char *
 ces_link_room (ces_link_t *self)
 {
     assert (self);
-    return self->room;
+    return ces_published_room (self->published);
 }
 
 const char *
@@ -995,7 +931,7 @@ uint64_t
 ces_link_lost (ces_link_t *self)
 {
     assert (self);
-    return self->lost;
+    return ces_published_lost (self->published);
 }
 
 //  --------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include "ces_patterns.h"
 #include "ces_position.h"
 #include "ces_published.h"
+#include "ces_handshakes.h"
 #include "ces_disk.h"
 #include "ces_store.h"
 #include "ces_replay.h"

@@ -45,13 +45,7 @@ struct _ces_link_t {
     //  The DEALER's connection, from its ZeroMQ monitor: whether a hub is
     //  there at all (a failed send is then "busy", not "unreachable"), and
     //  handshakes the hub refused
-    zsock_t *monitor;
-    bool curve;
-    bool wire_up;            //  a handshake succeeded, no disconnect since
-    uint64_t refused;        //  handshakes that failed
-    uint64_t refused_logged; //  ... of them in the log already
-    int64_t refused_next_log;
-    int refused_kind; //  the last: a ZMQ_EVENT_HANDSHAKE_FAILED_*
+    ces_handshakes_t *handshakes;
 
     //  Details of the last event
     ces_published_t *published; //  the SUB's last PUBLISHED
@@ -81,30 +75,6 @@ s_free (void **item_p)
 {
     freen (*item_p);
     *item_p = NULL;
-}
-
-//  Reads what the monitor has without waiting
-static void
-s_monitor_drain (ces_link_t *self)
-{
-    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (self->monitor);
-        if (!msg)
-            return;
-        zframe_t *event = zmsg_first (msg);
-        uint16_t kind = 0;
-        if (event && zframe_size (event) >= 2)
-            memcpy (&kind, zframe_data (event), 2);
-        zmsg_destroy (&msg);
-        if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            self->wire_up = true;
-        else if (kind == ZMQ_EVENT_DISCONNECTED)
-            self->wire_up = false;
-        else {
-            self->refused++;
-            self->refused_kind = kind;
-        }
-    }
 }
 
 ces_link_t *
@@ -150,11 +120,8 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     if (curve) {
         ces_curve_secure_client (curve, self->dealer);
         ces_curve_secure_client (curve, self->sub);
-        self->curve = true;
     }
-    self->monitor = ces_curve_monitor (
-        self->dealer, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                          CES_CURVE_REFUSALS);
+    self->handshakes = ces_handshakes_new (self->dealer, curve != NULL);
     //  A repeater needs no published events: it may have no PUB endpoint
     if (zsock_connect (self->dealer, "%s", router_endpoint) ||
         (pub_endpoint && zsock_connect (self->sub, "%s", pub_endpoint))) {
@@ -183,7 +150,7 @@ ces_link_destroy (ces_link_t **self_p)
             ces_proto_set_id (self->proto, CES_PROTO_BYE);
             s_send (self);
         }
-        ces_curve_monitor_stop (self->dealer, &self->monitor);
+        ces_handshakes_destroy (&self->handshakes);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);
         zhashx_destroy (&self->conns);
@@ -507,8 +474,8 @@ ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
         return 0;
     //  No room at a hub that is there, or no hub at all (gone before its
     //  silence was noticed)
-    s_monitor_drain (self);
-    return self->wire_up ? -2 : -1;
+    ces_handshakes_drain (self->handshakes);
+    return ces_handshakes_up (self->handshakes) ? -2 : -1;
 }
 
 //  SYNC and QUERY: a JSON request on behalf of conn (or a query ID)
@@ -525,7 +492,7 @@ s_send_request (ces_link_t *self, ces_proto_id_t id, const char *conn,
     int rc = ces_proto_send (self->proto, self->dealer);
     frame = ces_proto_take_message (self->proto);
     zframe_destroy (&frame);
-    return rc == 0 ? 0 : self->wire_up ? -2 : -1;
+    return rc == 0 ? 0 : ces_handshakes_up (self->handshakes) ? -2 : -1;
 }
 
 int
@@ -788,32 +755,13 @@ ces_link_timeout (ces_link_t *self)
     return next > now ? (int)(next - now) : 0;
 }
 
-//  A refused handshake looks like a silent hub from here: say what it is,
-//  once a few seconds at most (the socket keeps retrying)
-static void
-s_check_refusals (ces_link_t *self, int64_t now)
-{
-    s_monitor_drain (self);
-    if (self->refused == self->refused_logged || now < self->refused_next_log)
-        return;
-    ces_warn (self->log_level,
-              "link %s: %s refused %" PRIu64 " %shandshake(s): %s",
-              self->link_id, self->router_endpoint,
-              self->refused - self->refused_logged, self->curve ? "CURVE " : "",
-              !self->curve ? "is it a ces hub?"
-              : self->refused_kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                  ? "our certificate is not in the hub's clients directory"
-                  : "the hub has another key, or no CURVE (check --hub-key)");
-    self->refused_logged = self->refused;
-    self->refused_next_log = now + 5000;
-}
-
 ces_link_event_t
 ces_link_tick (ces_link_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    s_check_refusals (self, now);
+    ces_handshakes_log (self->handshakes, now, self->log_level, self->link_id,
+                        self->router_endpoint);
     if (self->connected) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
             return s_lost_hub (self, "hub silent for 3 heartbeats", true);
@@ -832,7 +780,7 @@ uint64_t
 ces_link_refused (ces_link_t *self)
 {
     assert (self);
-    return self->refused;
+    return ces_handshakes_refused (self->handshakes);
 }
 
 //  --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ static const test_item_t s_tests[] = {
     {"counters", ces_counters_test},
     {"frame", ces_frame_test},         {"event", ces_event_test},
     {"proto", ces_proto_test},         {"published", ces_published_test},
+    {"handshakes", ces_handshakes_test},
     {"link", ces_link_test},
     {"http", ces_http_test},           {"store", ces_store_test},
     {"replay", ces_replay_test},       {"cursor", ces_cursor_test},

@@ -15,6 +15,9 @@
 //  Internal classes, each documented in its own header beside its source
 #include "ces_counters.h"
 #include "ces_patterns.h"
+#include "ces_position.h"
+#include "ces_published.h"
+#include "ces_handshakes.h"
 #include "ces_disk_record.h"
 #include "ces_disk_dir.h"
 #include "ces_disk_flusher.h"
@@ -81,7 +84,9 @@ ces_log_level_parse (const char *name)
 //  The programs' configuration file
 #include "ces_config.h"
 
-//  The option table's texts (--help, --print-config, --example-config)
+//  The option table's rows, and its texts (--help, --print-config,
+//  --example-config)
+#include "ces_option_table.h"
 #include "ces_options_text.h"
 
 //  A whole HTTP response with a body, for every civetweb handler in libces
@@ -106,6 +111,13 @@ int ces_http_test_listener (int *port);
 zactor_t *ces_hub_test_start (const char *router_endpoint,
                               const char *pub_endpoint, char **router,
                               char **pub, ...);
+
+//  Self-test helpers of ces_options, for it and ces_config: an actor that
+//  takes any SET but of the value "refused" and answers DUMP with
+//  "name=value ..." of what it was given; and ces_options_parse over a
+//  NULL-terminated list of flags
+void ces_options_test_actor (zsock_t *pipe, void *args);
+int ces_options_test_parse (ces_options_t *self, const char *first, ...);
 
 //  Self-tests, called by ces_selftest
 void ces_counters_test (bool verbose);

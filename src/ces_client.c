@@ -343,11 +343,8 @@ ces_client_synced (ces_client_t *self, const char *header, zlist_t *events)
     for (zframe_t *event = (zframe_t *)zlist_first (events); event;
          event = (zframe_t *)zlist_next (events)) {
         const byte *data = zframe_data (event);
-        uint64_t seq = 0;
-        for (int i = 0; i < 8; i++)
-            seq = (seq << 8) | data[i];
-        ces_client_send_sequenced (self, data + 8, zframe_size (event) - 8, seq,
-                                   true);
+        ces_client_send_sequenced (self, data + 8, zframe_size (event) - 8,
+                                   ces_position_number_get (data), true);
     }
     s_send_owned_text (self, &after);
     s_send_owned_text (self, &registered);

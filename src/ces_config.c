@@ -269,51 +269,6 @@ s_test_read (const char *dir, const char *text, char *error, size_t size)
 //  What programs see: the file under the environment and flags
 //  (ces_options applies it)
 
-//  An actor that takes any SET and answers DUMP with what it was given,
-//  "name=value" joined with spaces
-static void
-s_test_actor (zsock_t *pipe, void *args)
-{
-    (void)args;
-    zsock_signal (pipe, 0);
-    char *given = strdup ("");
-    bool terminated = false;
-    while (!terminated) {
-        char *command = NULL, *name = NULL, *value = NULL;
-        if (zstr_recvx (pipe, &command, &name, &value, NULL) < 1)
-            break;
-        if (streq (command, "$TERM"))
-            terminated = true;
-        else if (streq (command, "DUMP"))
-            zstr_send (pipe, given);
-        else if (streq (command, "SET")) {
-            char *more = zsys_sprintf ("%s%s%s=%s", given, *given ? " " : "",
-                                       name, value);
-            zstr_free (&given);
-            given = more;
-            zsock_signal (pipe, 0);
-        }
-        zstr_free (&command);
-        zstr_free (&name);
-        zstr_free (&value);
-    }
-    zstr_free (&given);
-}
-
-//  Parses a NULL-terminated list of flags; returns what parse returned
-static int
-s_test_parse (ces_options_t *self, const char *first, ...)
-{
-    char *argv[32] = {"program"};
-    int argc = 1;
-    va_list args;
-    va_start (args, first);
-    for (const char *arg = first; arg && argc < 31; arg = va_arg (args, char *))
-        argv[argc++] = (char *)arg;
-    va_end (args);
-    return ces_options_parse (self, argc, argv);
-}
-
 //  Writes text to dir/ces.conf; returns its path (caller frees)
 static char *
 s_test_file (const char *dir, const char *text)
@@ -357,8 +312,8 @@ s_test_file_layers (bool verbose)
                                    "hub-key =\n");
     setenv ("LOG_LEVEL", "error", 1);
     ces_options_t *options = ces_options_new (CES_PROGRAM_EDGE);
-    assert (s_test_parse (options, "--config", path, "--max-clients", "60",
-                          NULL) == 0);
+    assert (ces_options_test_parse (options, "--config", path, "--max-clients",
+                                    "60", NULL) == 0);
     assert (streq (ces_options_path (options), path));
     assert (streq (ces_options_get (options, "max-clients"), "60"));
     assert (streq (ces_options_get (options, "log-level"), "error"));
@@ -388,8 +343,8 @@ s_test_file_layers (bool verbose)
                              "validate = false\nauth-secret = sesame\n"
                              "max-message = 4096\n");
     ces_options_t *fresh = ces_options_new (CES_PROGRAM_EDGE);
-    assert (s_test_parse (fresh, "--config", path, "--max-clients", "60",
-                          NULL) == 0);
+    assert (ces_options_test_parse (fresh, "--config", path, "--max-clients",
+                                    "60", NULL) == 0);
     zlist_t *changed = ces_options_changed (options, fresh);
     assert (zlist_size (changed) == 2);
     assert (streq ((char *)zlist_first (changed), "allowed-origins"));
@@ -397,7 +352,7 @@ s_test_file_layers (bool verbose)
     zlist_destroy (&changed);
     assert (ces_options_reloadable (fresh, "allowed-origins"));
     assert (!ces_options_reloadable (fresh, "max-clients"));
-    zactor_t *actor = zactor_new (s_test_actor, NULL);
+    zactor_t *actor = zactor_new (ces_options_test_actor, NULL);
     assert (actor);
     assert (ces_options_reconfigure (options, fresh, actor, CES_OPTIONS_EDGE) ==
             0);
@@ -432,7 +387,7 @@ s_test_file_layers (bool verbose)
         zstr_free (&path);
         path = s_test_file (dir, bad[i].text);
         options = ces_options_new (CES_PROGRAM_EDGE);
-        assert (s_test_parse (options, "--config", path, NULL) == -1);
+        assert (ces_options_test_parse (options, "--config", path, NULL) == -1);
         if (!strstr (ces_options_error (options), bad[i].error))
             zsys_error ("got \"%s\"", ces_options_error (options));
         assert (strstr (ces_options_error (options), bad[i].error));
@@ -441,8 +396,8 @@ s_test_file_layers (bool verbose)
         //  --help and --version need no file
         ces_options_destroy (&options);
         options = ces_options_new (CES_PROGRAM_EDGE);
-        assert (s_test_parse (options, "--config", path, "--version", NULL) ==
-                CES_OPTIONS_VERSION);
+        assert (ces_options_test_parse (options, "--config", path, "--version",
+                                        NULL) == CES_OPTIONS_VERSION);
         ces_options_destroy (&options);
     }
 
@@ -452,8 +407,9 @@ s_test_file_layers (bool verbose)
     path = s_test_file (dir, "peer = a:1\npeer = b:2,c:3\n");
     setenv ("CES_HUB_PEERS", "d:4", 1);
     options = ces_options_new (CES_PROGRAM_HUB);
-    assert (s_test_parse (options, "--config", path, "--peer", "e:5",
-                          "--print-config", NULL) == CES_OPTIONS_PRINT);
+    assert (ces_options_test_parse (options, "--config", path, "--peer", "e:5",
+                                    "--print-config",
+                                    NULL) == CES_OPTIONS_PRINT);
     zlist_t *peers = ces_options_list (options, "peer");
     assert (zlist_size (peers) == 5);
     assert (streq ((char *)zlist_first (peers), "a:1"));
@@ -467,20 +423,20 @@ s_test_file_layers (bool verbose)
     zstr_free (&path);
     path = s_test_file (dir, "peer = a:1\n\nheartbeat = 5\n");
     options = ces_options_new (CES_PROGRAM_HUB);
-    assert (s_test_parse (options, "--config", path, "--heartbeat", "100",
-                          NULL) == -1);
+    assert (ces_options_test_parse (options, "--config", path, "--heartbeat",
+                                    "100", NULL) == -1);
     assert (strstr (ces_options_error (options), ":3: invalid value '5'"));
     ces_options_destroy (&options);
     options = ces_options_new (CES_PROGRAM_HUB);
-    assert (s_test_parse (options, "--config", "/nonexistent.conf", NULL) ==
-            -1);
+    assert (ces_options_test_parse (options, "--config", "/nonexistent.conf",
+                                    NULL) == -1);
     assert (streq (ces_options_error (options),
                    "/nonexistent.conf: No such file or directory"));
     ces_options_destroy (&options);
 
     //  The example is a file the program reads, and changes nothing
     options = ces_options_new (CES_PROGRAM_CES);
-    assert (s_test_parse (options, "--example-config", NULL) ==
+    assert (ces_options_test_parse (options, "--example-config", NULL) ==
             CES_OPTIONS_EXAMPLE);
     text = s_test_print (options, true);
     ces_options_destroy (&options);
@@ -493,9 +449,9 @@ s_test_file_layers (bool verbose)
         assert (strcspn (line, "\n") <= 79);
     zstr_free (&text);
     options = ces_options_new (CES_PROGRAM_CES);
-    assert (s_test_parse (options, "--config", path, NULL) == 0);
+    assert (ces_options_test_parse (options, "--config", path, NULL) == 0);
     ces_options_t *plain = ces_options_new (CES_PROGRAM_CES);
-    assert (s_test_parse (plain, NULL) == 0);
+    assert (ces_options_test_parse (plain, NULL) == 0);
     changed = ces_options_changed (plain, options);
     assert (zlist_size (changed) == 1); //  config itself
     zlist_destroy (&changed);

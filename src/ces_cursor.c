@@ -106,12 +106,6 @@ s_position (ces_cursor_t *self, const char *room)
     return position;
 }
 
-static void
-s_epoch_text (uint64_t epoch, char *text)
-{
-    snprintf (text, CES_STORE_EPOCH_SIZE, "%016" PRIx64, epoch);
-}
-
 //  A JSON string of room for a notice (room IDs need no escape but '"'
 //  and '\\', which they may hold)
 static char *
@@ -150,7 +144,7 @@ ces_cursor_live (ces_cursor_t *self, const char *room, uint64_t epoch,
         if (position->epoch) {
             char *quoted = s_quoted (room);
             char text[CES_STORE_EPOCH_SIZE];
-            s_epoch_text (epoch, text);
+            ces_position_epoch_text (epoch, text);
             snprintf (self->notice, sizeof self->notice,
                       "{\"epoch\":{%s:\"%s\"}}", quoted, text);
             freen (quoted);
@@ -327,17 +321,6 @@ s_room_notice (const char *name, const char *room, cJSON *value)
     return text;
 }
 
-static uint64_t
-s_epoch_parse (const char *text)
-{
-    uint64_t epoch = 0;
-    for (const char *at = text; at && *at; at++)
-        epoch = (epoch << 4) | (uint64_t)(isdigit ((unsigned char)*at)
-                                              ? *at - '0'
-                                              : (*at | 0x20) - 'a' + 10);
-    return epoch;
-}
-
 int
 ces_cursor_synced (ces_cursor_t *self, const char *header, char **before,
                    char **after, char **registered)
@@ -357,7 +340,7 @@ ces_cursor_synced (ces_cursor_t *self, const char *header, char **before,
     }
     position_t *position = s_position (self, room);
     cJSON *recovered = cJSON_GetObjectItem (answer, "recovered");
-    position->epoch = s_epoch_parse (epoch);
+    position->epoch = ces_position_epoch_of (epoch);
     position->seq = (uint64_t)seq->valuedouble;
     cJSON *state = cJSON_GetObjectItem (answer, "state");
     if (cJSON_IsTrue (recovered))

@@ -39,34 +39,21 @@ struct _ces_link_t {
     int64_t next_hello;
     int backoff;
 
-    zhashx_t *conns;    //  conn id -> conn_t
-    zhashx_t *tokens;   //  pending sync token -> conn id
-    zhashx_t *room_seq; //  room -> last sequence seen (uint64_t *)
-    uint64_t epoch;     //  of the last published event received
-    uint64_t seq;
-    int64_t stamp; //  the hub's receive time of it (us), or 0
+    zhashx_t *conns;  //  conn id -> conn_t
+    zhashx_t *tokens; //  pending sync token -> conn id
     uint64_t token_count;
-    uint64_t lost;
     //  The DEALER's connection, from its ZeroMQ monitor: whether a hub is
     //  there at all (a failed send is then "busy", not "unreachable"), and
     //  handshakes the hub refused
-    zsock_t *monitor;
-    bool curve;
-    bool wire_up;            //  a handshake succeeded, no disconnect since
-    uint64_t refused;        //  handshakes that failed
-    uint64_t refused_logged; //  ... of them in the log already
-    int64_t refused_next_log;
-    int refused_kind; //  the last: a ZMQ_EVENT_HANDSHAKE_FAILED_*
+    ces_handshakes_t *handshakes;
 
     //  Details of the last event
-    zmq_msg_t published; //  the last PUBLISHED, as it came
-    zframe_t *message;   //  of the last DELIVER, borrowed
-    const byte *data;    //  of the last DELIVER or PUBLISHED
+    ces_published_t *published; //  the SUB's last PUBLISHED
+    zframe_t *message;          //  of the last DELIVER, borrowed
+    const byte *data;           //  of the last DELIVER or PUBLISHED
     size_t size;
     char conn[256];
     char token[256];
-    char origin[256];
-    char room[CES_ROOM_MAX + 1];
     char reason[256];
 };
 
@@ -90,30 +77,6 @@ s_free (void **item_p)
     *item_p = NULL;
 }
 
-//  Reads what the monitor has without waiting
-static void
-s_monitor_drain (ces_link_t *self)
-{
-    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (self->monitor);
-        if (!msg)
-            return;
-        zframe_t *event = zmsg_first (msg);
-        uint16_t kind = 0;
-        if (event && zframe_size (event) >= 2)
-            memcpy (&kind, zframe_data (event), 2);
-        zmsg_destroy (&msg);
-        if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            self->wire_up = true;
-        else if (kind == ZMQ_EVENT_DISCONNECTED)
-            self->wire_up = false;
-        else {
-            self->refused++;
-            self->refused_kind = kind;
-        }
-    }
-}
-
 ces_link_t *
 ces_link_new (const char *router_endpoint, const char *pub_endpoint,
               const char *link_id, const char *name, const ces_curve_t *curve)
@@ -132,12 +95,10 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     self->backoff = BACKOFF_MIN;
     self->conns = zhashx_new ();
     self->tokens = zhashx_new ();
-    self->room_seq = zhashx_new ();
-    assert (self->conns && self->tokens && self->room_seq);
-    zmq_msg_init (&self->published);
+    self->published = ces_published_new ();
+    assert (self->conns && self->tokens);
     zhashx_set_destructor (self->conns, s_conn_free);
     zhashx_set_destructor (self->tokens, s_free);
-    zhashx_set_destructor (self->room_seq, s_free);
 
     self->dealer = zsock_new (ZMQ_DEALER);
     self->sub = zsock_new (ZMQ_SUB);
@@ -159,11 +120,8 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     if (curve) {
         ces_curve_secure_client (curve, self->dealer);
         ces_curve_secure_client (curve, self->sub);
-        self->curve = true;
     }
-    self->monitor = ces_curve_monitor (
-        self->dealer, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                          CES_CURVE_REFUSALS);
+    self->handshakes = ces_handshakes_new (self->dealer, curve != NULL);
     //  A repeater needs no published events: it may have no PUB endpoint
     if (zsock_connect (self->dealer, "%s", router_endpoint) ||
         (pub_endpoint && zsock_connect (self->sub, "%s", pub_endpoint))) {
@@ -192,13 +150,12 @@ ces_link_destroy (ces_link_t **self_p)
             ces_proto_set_id (self->proto, CES_PROTO_BYE);
             s_send (self);
         }
-        ces_curve_monitor_stop (self->dealer, &self->monitor);
+        ces_handshakes_destroy (&self->handshakes);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);
         zhashx_destroy (&self->conns);
         zhashx_destroy (&self->tokens);
-        zhashx_destroy (&self->room_seq);
-        zmq_msg_close (&self->published);
+        ces_published_destroy (&self->published);
         ces_proto_destroy (&self->proto);
         zstr_free (&self->link_id);
         zstr_free (&self->name);
@@ -517,8 +474,8 @@ ces_link_send (ces_link_t *self, const char *conn_id, zframe_t *message)
         return 0;
     //  No room at a hub that is there, or no hub at all (gone before its
     //  silence was noticed)
-    s_monitor_drain (self);
-    return self->wire_up ? -2 : -1;
+    ces_handshakes_drain (self->handshakes);
+    return ces_handshakes_up (self->handshakes) ? -2 : -1;
 }
 
 //  SYNC and QUERY: a JSON request on behalf of conn (or a query ID)
@@ -535,7 +492,7 @@ s_send_request (ces_link_t *self, ces_proto_id_t id, const char *conn,
     int rc = ces_proto_send (self->proto, self->dealer);
     frame = ces_proto_take_message (self->proto);
     zframe_destroy (&frame);
-    return rc == 0 ? 0 : self->wire_up ? -2 : -1;
+    return rc == 0 ? 0 : ces_handshakes_up (self->handshakes) ? -2 : -1;
 }
 
 int
@@ -749,43 +706,28 @@ ces_link_proto (ces_link_t *self)
     return self->proto;
 }
 
-static void
-s_track_sequence (ces_link_t *self, uint64_t seq)
-{
-    if (seq == 0)
-        return;
-    uint64_t *last = (uint64_t *)zhashx_lookup (self->room_seq, self->room);
-    if (!last) {
-        last = (uint64_t *)zmalloc (sizeof (uint64_t));
-        assert (last);
-        zhashx_insert (self->room_seq, self->room, last);
-    } else if (seq > *last + 1)
-        self->lost += seq - *last - 1;
-    //  A smaller number means the hub restarted: a new count, not a gap
-    *last = seq;
-}
-
 uint64_t
 ces_link_seq (ces_link_t *self)
 {
     assert (self);
-    return self->seq;
+    return ces_published_seq (self->published);
 }
 
 int64_t
 ces_link_stamp (ces_link_t *self)
 {
     assert (self);
-    return self->stamp;
+    return ces_published_stamp (self->published);
 }
 
 uint64_t
 ces_link_epoch (ces_link_t *self)
 {
     assert (self);
-    return self->epoch;
+    return ces_published_epoch (self->published);
 }
 
+//  The SUB's frames are read by ces_published
 ces_link_event_t
 ces_link_recv_sub (ces_link_t *self)
 {
@@ -793,49 +735,10 @@ ces_link_recv_sub (ces_link_t *self)
     self->message = NULL;
     self->data = NULL;
     self->size = 0;
-    zmq_msg_close (&self->published);
-    zmq_msg_init (&self->published);
-    void *sub = zsock_resolve (self->sub);
-    if (zmq_msg_recv (&self->published, sub, ZMQ_DONTWAIT) < 0)
+    if (ces_published_recv (self->published, self->sub))
         return CES_LINK_NOTHING;
-    if (zmq_msg_more (&self->published)) {
-        //  Not what a hub publishes: drop the rest of it
-        zmq_msg_t rest;
-        zmq_msg_init (&rest);
-        while (zmq_msg_recv (&rest, sub, ZMQ_DONTWAIT) >= 0 &&
-               zmq_msg_more (&rest))
-            ;
-        zmq_msg_close (&rest);
-        return CES_LINK_NOTHING;
-    }
-    //  message, origin, origin length (2 octets), the hub's receive time,
-    //  the room's epoch and the event's sequence number (8 octets each)
-    const byte *data = (const byte *)zmq_msg_data (&self->published);
-    size_t size = zmq_msg_size (&self->published);
-    if (size < CES_ROOMS_FOOTER)
-        return CES_LINK_NOTHING;
-    const byte *footer = data + size - CES_ROOMS_FOOTER;
-    size_t origin_size = ((size_t)footer[0] << 8) | footer[1];
-    if (origin_size + CES_ROOMS_FOOTER > size ||
-        origin_size >= sizeof (self->origin))
-        return CES_LINK_NOTHING;
-    size_t message_size = size - CES_ROOMS_FOOTER - origin_size;
-    if (!ces_frame_room_copy (data, message_size, self->room))
-        return CES_LINK_NOTHING;
-    memcpy (self->origin, data + message_size, origin_size);
-    self->origin[origin_size] = 0;
-    uint64_t stamp = 0, epoch = 0, seq = 0;
-    for (int i = 0; i < 8; i++) {
-        stamp = (stamp << 8) | footer[2 + i];
-        epoch = (epoch << 8) | footer[10 + i];
-        seq = (seq << 8) | footer[18 + i];
-    }
-    self->stamp = stamp <= INT64_MAX ? (int64_t)stamp : 0;
-    self->epoch = epoch;
-    self->seq = seq;
-    s_track_sequence (self, seq);
-    self->data = data;
-    self->size = message_size;
+    self->data = ces_published_data (self->published);
+    self->size = ces_published_size (self->published);
     return CES_LINK_PUBLISHED;
 }
 
@@ -852,32 +755,13 @@ ces_link_timeout (ces_link_t *self)
     return next > now ? (int)(next - now) : 0;
 }
 
-//  A refused handshake looks like a silent hub from here: say what it is,
-//  once a few seconds at most (the socket keeps retrying)
-static void
-s_check_refusals (ces_link_t *self, int64_t now)
-{
-    s_monitor_drain (self);
-    if (self->refused == self->refused_logged || now < self->refused_next_log)
-        return;
-    ces_warn (self->log_level,
-              "link %s: %s refused %" PRIu64 " %shandshake(s): %s",
-              self->link_id, self->router_endpoint,
-              self->refused - self->refused_logged, self->curve ? "CURVE " : "",
-              !self->curve ? "is it a ces hub?"
-              : self->refused_kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                  ? "our certificate is not in the hub's clients directory"
-                  : "the hub has another key, or no CURVE (check --hub-key)");
-    self->refused_logged = self->refused;
-    self->refused_next_log = now + 5000;
-}
-
 ces_link_event_t
 ces_link_tick (ces_link_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    s_check_refusals (self, now);
+    ces_handshakes_log (self->handshakes, now, self->log_level, self->link_id,
+                        self->router_endpoint);
     if (self->connected) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat)
             return s_lost_hub (self, "hub silent for 3 heartbeats", true);
@@ -896,7 +780,7 @@ uint64_t
 ces_link_refused (ces_link_t *self)
 {
     assert (self);
-    return self->refused;
+    return ces_handshakes_refused (self->handshakes);
 }
 
 //  --------------------------------------------------------------------------
@@ -941,14 +825,14 @@ const char *
 ces_link_origin (ces_link_t *self)
 {
     assert (self);
-    return self->origin;
+    return ces_published_origin (self->published);
 }
 
 const char *
 ces_link_room (ces_link_t *self)
 {
     assert (self);
-    return self->room;
+    return ces_published_room (self->published);
 }
 
 const char *
@@ -995,7 +879,7 @@ uint64_t
 ces_link_lost (ces_link_t *self)
 {
     assert (self);
-    return self->lost;
+    return ces_published_lost (self->published);
 }
 
 //  --------------------------------------------------------------------------

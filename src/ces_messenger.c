@@ -101,10 +101,8 @@ s_to_host (self_t *self, const byte *data, size_t size, uint64_t seq,
            uint64_t epoch)
 {
     byte numbers[16];
-    for (int i = 0; i < 8; i++) {
-        numbers[i] = (byte)(seq >> (56 - 8 * i));
-        numbers[8 + i] = (byte)(epoch >> (56 - 8 * i));
-    }
+    ces_position_number_put (numbers, seq);
+    ces_position_number_put (numbers + 8, epoch);
     void *msgpipe = zsock_resolve (self->msgpipe);
     //  Once ZeroMQ takes the first part it takes the rest
     if (zmq_send (msgpipe, data, size, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
@@ -197,11 +195,8 @@ s_synced (self_t *self)
     char *header = strndup ((const char *)ces_link_data (self->link),
                             ces_link_size (self->link));
     cJSON *parsed = cJSON_Parse (header);
-    uint64_t epoch = strtoull (
-        cJSON_GetStringValue (cJSON_GetObjectItem (parsed, "epoch"))
-            ? cJSON_GetStringValue (cJSON_GetObjectItem (parsed, "epoch"))
-            : "0",
-        NULL, 16);
+    uint64_t epoch = ces_position_epoch_of (
+        cJSON_GetStringValue (cJSON_GetObjectItem (parsed, "epoch")));
     cJSON_Delete (parsed);
     char *before, *after, *registered;
     int rc =
@@ -214,10 +209,8 @@ s_synced (self_t *self)
     for (zframe_t *event = (zframe_t *)zlist_first (events); event;
          event = (zframe_t *)zlist_next (events)) {
         const byte *data = zframe_data (event);
-        uint64_t seq = 0;
-        for (int i = 0; i < 8; i++)
-            seq = (seq << 8) | data[i];
-        s_to_host (self, data + 8, zframe_size (event) - 8, seq, epoch);
+        s_to_host (self, data + 8, zframe_size (event) - 8,
+                   ces_position_number_get (data), epoch);
     }
     s_notice_to_host (self, &after);
     s_notice_to_host (self, &registered);
@@ -584,7 +577,7 @@ struct _ces_messenger_t {
     char reason[256];
     char state[16];
     uint64_t seq;
-    char epoch[CES_STORE_EPOCH_SIZE];
+    char epoch[CES_POSITION_EPOCH_SIZE];
     char *notice;
 };
 
@@ -726,11 +719,9 @@ ces_messenger_send (ces_messenger_t *self, const char *room, const char *json)
 static uint64_t
 s_number (zframe_t *frame)
 {
-    uint64_t number = 0;
-    if (frame && zframe_size (frame) == 8)
-        for (int i = 0; i < 8; i++)
-            number = (number << 8) | zframe_data (frame)[i];
-    return number;
+    return frame && zframe_size (frame) == 8
+               ? ces_position_number_get (zframe_data (frame))
+               : 0;
 }
 
 int
@@ -764,8 +755,7 @@ ces_messenger_recv (ces_messenger_t *self, int timeout)
         zframe_t *seq = zmsg_pop (msg);
         zframe_t *epoch = zmsg_pop (msg);
         self->seq = s_number (seq);
-        snprintf (self->epoch, sizeof self->epoch, "%016" PRIx64,
-                  s_number (epoch));
+        ces_position_epoch_text (s_number (epoch), self->epoch);
         zframe_destroy (&seq);
         zframe_destroy (&epoch);
         rc = 0;

@@ -895,8 +895,7 @@ ces_proto_add_event (ces_proto_t *self, uint64_t seq, const byte *message,
     assert (self && message);
     zframe_t *event = zframe_new (NULL, 8 + size);
     byte *data = zframe_data (event);
-    for (int i = 0; i < 8; i++)
-        data[i] = (byte)(seq >> (56 - 8 * i));
+    ces_position_number_put (data, seq);
     memcpy (data + 8, message, size);
     zlist_append (self->events, event);
 }

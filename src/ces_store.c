@@ -77,23 +77,6 @@ s_epoch_text (uint64_t epoch, char *text)
     snprintf (text, CES_STORE_EPOCH_SIZE, "%016" PRIx64, epoch);
 }
 
-static bool
-s_epoch_parse (const char *text, uint64_t *epoch)
-{
-    if (!text || strlen (text) != 16)
-        return false;
-    *epoch = 0;
-    for (const char *at = text; *at; at++) {
-        int digit = isdigit ((unsigned char)*at) ? *at - '0'
-                    : (*at >= 'a' && *at <= 'f') ? *at - 'a' + 10
-                                                 : -1;
-        if (digit < 0)
-            return false;
-        *epoch = (*epoch << 4) | (uint64_t)digit;
-    }
-    return true;
-}
-
 //  --------------------------------------------------------------------------
 //  History
 
@@ -334,7 +317,7 @@ ces_store_recover (ces_store_t *self, const char *room, const char *epoch,
     stream_t *stream = s_stream_require (self, room);
     uint64_t asked;
     *reason = NULL;
-    if (!s_epoch_parse (epoch, &asked) || asked != stream->epoch)
+    if (!ces_position_epoch_parse (epoch, &asked) || asked != stream->epoch)
         *reason = "the room's stream has another epoch: its history before "
                   "is gone";
     else if (since > stream->seq)
@@ -540,7 +523,7 @@ s_load_room (void *arg, const char *room, const char *epoch, uint64_t seq)
     ces_store_t *self = (ces_store_t *)arg;
     stream_t *stream = s_stream_require (self, room);
     uint64_t value;
-    if (s_epoch_parse (epoch, &value))
+    if (ces_position_epoch_parse (epoch, &value))
         stream->epoch = value;
     stream->seq = seq;
 }

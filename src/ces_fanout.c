@@ -48,8 +48,8 @@ ces_fanout_destroy (ces_fanout_t **self_p)
 }
 
 void
-ces_fanout_deliver (ces_fanout_t *self, ces_client_t *client,
-                    const byte *data, size_t size)
+ces_fanout_deliver (ces_fanout_t *self, ces_client_t *client, const byte *data,
+                    size_t size)
 {
     if (ces_client_send_event (client, data, size))
         self->delivered++;
@@ -167,8 +167,9 @@ s_test_read (int fd)
         assert (frames[at + 1] < 126 && at + 2 + frames[at + 1] <= size);
         if (frames[at] != 0x82)
             continue;
-        char *more = zsys_sprintf ("%s%.*s", events ? events : "",
-                                   (int)frames[at + 1], (char *)frames + at + 2);
+        char *more =
+            zsys_sprintf ("%s%.*s", events ? events : "", (int)frames[at + 1],
+                          (char *)frames + at + 2);
         zstr_free (&events);
         events = more;
     }

@@ -82,8 +82,8 @@ ces_heap_test (bool verbose)
     assert (!ces_heap_trim_if_due (heap, now + SOON_AFTER_LEAVING - 1));
     assert (ces_heap_trim_if_due (heap, now + SOON_AFTER_LEAVING));
     assert (!ces_heap_trim_if_due (heap, now + 2 * SOON_AFTER_LEAVING));
-    assert (ces_heap_trim_if_due (heap,
-                                  now + SOON_AFTER_LEAVING + AT_LEAST_EVERY));
+    assert (
+        ces_heap_trim_if_due (heap, now + SOON_AFTER_LEAVING + AT_LEAST_EVERY));
     //  A megabyte held shows in use (valgrind's allocator, which keeps no
     //  glibc accounting, shows nothing)
     ces_heap_report_t before, after;

@@ -35,6 +35,8 @@
 #include "ces_hub_route.h"
 #include "ces_hub_curve.h"
 #include "ces_mesh_peer.h"
+#include "ces_mesh_tell.h"
+#include "ces_mesh_gossip.h"
 #include "ces_disk.h"
 
 //  Log levels of the actors' "SET log-level" option; a line is printed when

@@ -4,8 +4,6 @@
 */
 #include "ces_classes.h"
 
-#define ROOMS_PER_SEND 500 //  interest goes out in messages this large
-
 //  The mesh's own counters, filled in for /status and /metrics
 typedef struct {
     uint64_t known;
@@ -29,13 +27,12 @@ struct _ces_mesh_t {
     char *self_endpoint;
     zsock_t *router;
     zpoller_t *poller;
-    ces_proto_t *proto;
+    ces_mesh_tell_t *tell;     //  what we tell peers, over either link
+    ces_mesh_gossip_t *gossip; //  whom we and they are linked to
     int log_level;
-    ces_curve_t *curve;    //  dial peers over CURVE, if set
-    zlistx_t *peers;       //  ces_mesh_peer_t, owned
-    zhashx_t *wants;       //  rooms this hub's messengers want (set)
-    char *peers_signature; //  the linked set last told to peers
-    char *missing;         //  the incomplete-mesh report last logged
+    ces_curve_t *curve; //  dial peers over CURVE, if set
+    zlistx_t *peers;    //  ces_mesh_peer_t, owned
+    zhashx_t *wants;    //  rooms this hub's messengers want (set)
     int64_t next_tick;
     uint64_t not_wanted; //  events no peer wanted
 };
@@ -86,21 +83,6 @@ s_find_inbound (ces_mesh_t *self, const char *link_id)
     return peer;
 }
 
-//  The peers, in a list of their own: zlistx has one cursor, and loops
-//  whose bodies look peers up must not share it
-static zlistx_t *
-s_peers_copy (ces_mesh_t *self)
-{
-    zlistx_t *copy = zlistx_new ();
-    assert (copy);
-    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
-    while (peer) {
-        zlistx_add_end (copy, peer);
-        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
-    }
-    return copy;
-}
-
 static void
 s_remove_peer (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
@@ -114,105 +96,22 @@ s_remove_peer (ces_mesh_t *self, ces_mesh_peer_t *peer)
 }
 
 //  --------------------------------------------------------------------------
-//  Sending to a peer over one channel
-
-static int
-s_send_on (ces_mesh_t *self, ces_mesh_peer_t *peer, ces_mesh_channel_t channel)
-{
-    if (channel == CES_MESH_CHANNEL_DIAL)
-        return ces_proto_send (self->proto, ces_link_dealer (peer->dial));
-    ces_proto_set_routing_id (self->proto, peer->inbound_routing_id);
-    return ces_proto_send (self->proto, self->router);
-}
-
-static void
-s_send_peers_on (ces_mesh_t *self, ces_mesh_peer_t *peer,
-                 ces_mesh_channel_t channel)
-{
-    zlist_t *linked = zlist_new ();
-    zlist_autofree (linked);
-    ces_mesh_peer_t *other = (ces_mesh_peer_t *)zlistx_first (self->peers);
-    while (other) {
-        if (other != peer && !other->original && *other->hub_id &&
-            ces_mesh_peer_channel (other, self->hub_id) !=
-                CES_MESH_CHANNEL_NONE) {
-            char *entry = zsys_sprintf ("%s %s", other->hub_id, other->address);
-            zlist_append (linked, entry);
-            zstr_free (&entry);
-        }
-        other = (ces_mesh_peer_t *)zlistx_next (self->peers);
-    }
-    ces_proto_set_id (self->proto, CES_PROTO_PEERS);
-    ces_proto_set_peers (self->proto, linked);
-    s_send_on (self, peer, channel);
-    zlist_destroy (&linked);
-}
-
-static void
-s_send_rooms_on (ces_mesh_t *self, ces_mesh_peer_t *peer,
-                 ces_mesh_channel_t channel, bool wanted, zlist_t *rooms)
-{
-    ces_proto_set_id (self->proto,
-                      wanted ? CES_PROTO_REGISTER : CES_PROTO_UNREGISTER);
-    ces_proto_set_conn (self->proto, CES_MESH_CONN);
-    ces_proto_set_token (self->proto, "");
-    ces_proto_set_rooms (self->proto, rooms);
-    if (s_send_on (self, peer, channel))
-        peer->drops++;
-}
-
-//  The whole interest set, after a link (re)starts: the far side starts
-//  from "wants nothing" on every new link
-static void
-s_send_interest_on (ces_mesh_t *self, ces_mesh_peer_t *peer,
-                    ces_mesh_channel_t channel)
-{
-    zlist_t *rooms = zlist_new ();
-    const char *room = (const char *)zhashx_first (self->wants);
-    while (room) {
-        zlist_append (rooms, (void *)zhashx_cursor (self->wants));
-        if (zlist_size (rooms) == ROOMS_PER_SEND) {
-            s_send_rooms_on (self, peer, channel, true, rooms);
-            zlist_purge (rooms);
-        }
-        room = (const char *)zhashx_next (self->wants);
-    }
-    if (zlist_size (rooms))
-        s_send_rooms_on (self, peer, channel, true, rooms);
-    zlist_destroy (&rooms);
-}
-
-//  --------------------------------------------------------------------------
 //  Dialling
 
 static void
 s_dial (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
-    if (peer->dial || !*peer->address)
-        return;
-    char *link_id = zsys_sprintf ("mesh.%s", self->hub_id);
-    char *name = zsys_sprintf ("hub %s", self->hub_id);
-    peer->dial = ces_link_new (peer->address, NULL, link_id, name, self->curve);
-    zstr_free (&link_id);
-    zstr_free (&name);
-    if (!peer->dial) {
-        ces_warn (self->log_level, "mesh: cannot dial %s", peer->address);
-        return;
-    }
-    ces_link_set_log_level (peer->dial, self->log_level);
-    ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_DIAL);
-    zpoller_add (self->poller, ces_link_dealer (peer->dial));
-    ces_info (self->log_level, "mesh: dialling %s", peer->address);
+    int level = self->log_level;
+    if (ces_mesh_peer_dial (peer, self->hub_id, self->curve, level) == 0)
+        zpoller_add (self->poller, ces_link_dealer (peer->dial));
 }
 
 static void
 s_hang_up (ces_mesh_t *self, ces_mesh_peer_t *peer)
 {
-    if (!peer->dial)
-        return;
-    zpoller_remove (self->poller, ces_link_dealer (peer->dial));
-    ces_link_destroy (&peer->dial);
-    ces_mesh_peer_forget (peer, CES_MESH_CHANNEL_DIAL);
+    if (peer->dial)
+        zpoller_remove (self->poller, ces_link_dealer (peer->dial));
+    ces_mesh_peer_hang_up (peer);
 }
 
 //  Our dial reached a hub: say who we are, who we know, what we want
@@ -249,12 +148,10 @@ s_on_dial_connected (ces_mesh_t *self, ces_mesh_peer_t *peer)
     peer->last_heard = peer->up_since;
     ces_info (self->log_level, "mesh: linked to hub %s at %s", hub_id,
               peer->address);
-    ces_proto_set_id (self->proto, CES_PROTO_MESH);
-    ces_proto_set_hub_id (self->proto, self->hub_id);
-    ces_proto_set_address (self->proto, self->address);
-    s_send_on (self, peer, CES_MESH_CHANNEL_DIAL);
-    s_send_peers_on (self, peer, CES_MESH_CHANNEL_DIAL);
-    s_send_interest_on (self, peer, CES_MESH_CHANNEL_DIAL);
+    ces_mesh_tell_hello (self->tell, peer, self->address);
+    ces_mesh_tell_peers (self->tell, peer, CES_MESH_CHANNEL_DIAL, self->peers);
+    ces_mesh_tell_interest (self->tell, peer, CES_MESH_CHANNEL_DIAL,
+                            self->wants);
 }
 
 //  --------------------------------------------------------------------------
@@ -332,8 +229,10 @@ ces_mesh_inbound (ces_mesh_t *self, const char *link_id, zframe_t *routing_id,
         peer->up_since = peer->last_heard;
     ces_info (self->log_level, "mesh: hub %s (%s) linked to us", hub_id,
               *address ? address : "no address to dial back");
-    s_send_peers_on (self, peer, CES_MESH_CHANNEL_INBOUND);
-    s_send_interest_on (self, peer, CES_MESH_CHANNEL_INBOUND);
+    ces_mesh_tell_peers (self->tell, peer, CES_MESH_CHANNEL_INBOUND,
+                         self->peers);
+    ces_mesh_tell_interest (self->tell, peer, CES_MESH_CHANNEL_INBOUND,
+                            self->wants);
     return true;
 }
 
@@ -463,97 +362,6 @@ s_drop_duplicates (ces_mesh_t *self)
     }
 }
 
-//  Tells every peer whom we are linked to, when that changed
-static void
-s_tell_peers (ces_mesh_t *self)
-{
-    char *signature = strdup ("");
-    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
-    while (peer) {
-        if (!peer->original && ces_mesh_peer_channel (peer, self->hub_id) !=
-                                   CES_MESH_CHANNEL_NONE) {
-            char *longer = zsys_sprintf ("%s%s,", signature, peer->hub_id);
-            zstr_free (&signature);
-            signature = longer;
-        }
-        peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
-    }
-    if (self->peers_signature && streq (signature, self->peers_signature)) {
-        zstr_free (&signature);
-        return;
-    }
-    zstr_free (&self->peers_signature);
-    self->peers_signature = signature;
-    zlistx_t *peers = s_peers_copy (self);
-    peer = (ces_mesh_peer_t *)zlistx_first (peers);
-    while (peer) {
-        if (ces_mesh_peer_dial_up (peer))
-            s_send_peers_on (self, peer, CES_MESH_CHANNEL_DIAL);
-        if (peer->inbound_id)
-            s_send_peers_on (self, peer, CES_MESH_CHANNEL_INBOUND);
-        peer = (ces_mesh_peer_t *)zlistx_next (peers);
-    }
-    zlistx_destroy (&peers);
-}
-
-//  Hubs our peers are linked to and we are not: the mesh is incomplete,
-//  and events from our messengers never reach their messengers
-static char *
-s_missing (ces_mesh_t *self)
-{
-    char *missing = strdup ("");
-    zlistx_t *peers = s_peers_copy (self);
-    ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (peers);
-    while (peer) {
-        if (ces_mesh_peer_channel (peer, self->hub_id) ==
-            CES_MESH_CHANNEL_NONE) {
-            peer = (ces_mesh_peer_t *)zlistx_next (peers);
-            continue;
-        }
-        const char *entry = (const char *)zlist_first (peer->their_peers);
-        while (entry) {
-            char hub_id[256];
-            if (sscanf (entry, "%255s", hub_id) == 1 &&
-                !streq (hub_id, self->hub_id)) {
-                ces_mesh_peer_t *known = s_find_hub (self, hub_id, NULL);
-                char *key = zsys_sprintf ("%s;", entry);
-                if ((!known || ces_mesh_peer_channel (known, self->hub_id) ==
-                                   CES_MESH_CHANNEL_NONE) &&
-                    !strstr (missing, key)) {
-                    char *longer = zsys_sprintf ("%s%s", missing, key);
-                    zstr_free (&missing);
-                    missing = longer;
-                }
-                zstr_free (&key);
-            }
-            entry = (const char *)zlist_next (peer->their_peers);
-        }
-        peer = (ces_mesh_peer_t *)zlistx_next (peers);
-    }
-    zlistx_destroy (&peers);
-    return missing;
-}
-
-static void
-s_check_complete (ces_mesh_t *self)
-{
-    char *missing = s_missing (self);
-    if (self->missing && streq (missing, self->missing)) {
-        zstr_free (&missing);
-        return;
-    }
-    if (*missing)
-        ces_warn (self->log_level,
-                  "mesh incomplete: our peers are linked to hubs we are not "
-                  "(\"hub-id address;\"): %s — POST /interconnect/<address> "
-                  "to link them",
-                  missing);
-    else if (self->missing && *self->missing)
-        ces_info (self->log_level, "mesh complete again");
-    zstr_free (&self->missing);
-    self->missing = missing;
-}
-
 int
 ces_mesh_timeout (ces_mesh_t *self)
 {
@@ -590,8 +398,8 @@ ces_mesh_tick (ces_mesh_t *self)
     }
     if (now >= self->next_tick) {
         s_drop_duplicates (self);
-        s_tell_peers (self);
-        s_check_complete (self);
+        ces_mesh_gossip_tell (self->gossip, self->peers, self->tell);
+        ces_mesh_gossip_check (self->gossip, self->peers);
         self->next_tick = now + 100;
     }
 }
@@ -614,18 +422,9 @@ ces_mesh_send (ces_mesh_t *self, const char *room, zframe_t *message,
             peer->not_wanted++;
             declined++;
         } else {
-            ces_proto_set_id (self->proto, channel == CES_MESH_CHANNEL_DIAL
-                                               ? CES_PROTO_EVENT
-                                               : CES_PROTO_DELIVER);
-            ces_proto_set_conn (self->proto, CES_MESH_CONN);
-            //  Lent to the codec for the send, not copied
-            zframe_t *lent = message;
-            ces_proto_set_message (self->proto, &lent);
-            int rc = s_send_on (self, peer, channel);
-            int error = zmq_errno ();
-            lent = ces_proto_take_message (self->proto);
-            assert (lent == message);
-            if (rc == 0) {
+            int error =
+                ces_mesh_tell_event (self->tell, peer, channel, message);
+            if (error == 0) {
                 peer->events_out++;
                 sent++;
             } else {
@@ -658,10 +457,11 @@ ces_mesh_want (ces_mesh_t *self, const char *room, bool wanted)
     ces_mesh_peer_t *peer = (ces_mesh_peer_t *)zlistx_first (self->peers);
     while (peer) {
         if (ces_mesh_peer_dial_up (peer))
-            s_send_rooms_on (self, peer, CES_MESH_CHANNEL_DIAL, wanted, rooms);
+            ces_mesh_tell_rooms (self->tell, peer, CES_MESH_CHANNEL_DIAL,
+                                 wanted, rooms);
         if (peer->inbound_id)
-            s_send_rooms_on (self, peer, CES_MESH_CHANNEL_INBOUND, wanted,
-                             rooms);
+            ces_mesh_tell_rooms (self->tell, peer, CES_MESH_CHANNEL_INBOUND,
+                                 wanted, rooms);
         peer = (ces_mesh_peer_t *)zlistx_next (self->peers);
     }
     zlist_destroy (&rooms);
@@ -773,11 +573,7 @@ ces_mesh_unlink (ces_mesh_t *self, const char *address, char **reply)
         *reply = zsys_sprintf ("this hub has no link to %s", address);
         return -1;
     }
-    ces_proto_set_id (self->proto, CES_PROTO_UNLINK);
-    if (ces_mesh_peer_dial_up (peer))
-        s_send_on (self, peer, CES_MESH_CHANNEL_DIAL);
-    if (peer->inbound_id)
-        s_send_on (self, peer, CES_MESH_CHANNEL_INBOUND);
+    ces_mesh_tell_unlink (self->tell, peer);
     ces_info (self->log_level, "mesh: unlinked from %s (%s)", peer->address,
               peer->original  ? "original hub"
               : *peer->hub_id ? peer->hub_id
@@ -845,14 +641,7 @@ ces_mesh_status (ces_mesh_t *self, cJSON *status)
     mesh_counters_t counters = {0, 0, self->not_wanted};
     ces_counters_json (s_mesh_counters, CES_COUNTERS_SIZE (s_mesh_counters),
                        &counters, mesh);
-    char *missing = s_missing (self);
-    cJSON_AddBoolToObject (mesh, "complete", *missing == 0);
-    cJSON *missing_list = cJSON_AddArrayToObject (mesh, "missing");
-    char *saveptr = NULL;
-    for (char *entry = strtok_r (missing, ";", &saveptr); entry;
-         entry = strtok_r (NULL, ";", &saveptr))
-        cJSON_AddItemToArray (missing_list, cJSON_CreateString (entry));
-    zstr_free (&missing);
+    ces_mesh_gossip_status (self->gossip, self->peers, mesh);
 
     int64_t now = zclock_mono ();
     cJSON *peers = cJSON_AddArrayToObject (mesh, "peers");
@@ -907,7 +696,8 @@ ces_mesh_new (const char *hub_id, zsock_t *router, zpoller_t *poller,
     self->self_endpoint = strdup (self_endpoint);
     self->router = router;
     self->poller = poller;
-    self->proto = ces_proto_new ();
+    self->tell = ces_mesh_tell_new (hub_id, router);
+    self->gossip = ces_mesh_gossip_new (hub_id);
     self->log_level = CES_LOG_INFO;
     self->peers = zlistx_new ();
     self->wants = zhashx_new ();
@@ -932,13 +722,12 @@ ces_mesh_destroy (ces_mesh_t **self_p)
         }
         zlistx_destroy (&self->peers);
         zhashx_destroy (&self->wants);
-        ces_proto_destroy (&self->proto);
+        ces_mesh_tell_destroy (&self->tell);
+        ces_mesh_gossip_destroy (&self->gossip);
         zstr_free (&self->hub_id);
         zstr_free (&self->address);
         zstr_free (&self->self_endpoint);
-        zstr_free (&self->peers_signature);
         ces_curve_destroy (&self->curve);
-        zstr_free (&self->missing);
         freen (self);
         *self_p = NULL;
     }
@@ -965,6 +754,7 @@ ces_mesh_set_log_level (ces_mesh_t *self, int level)
 {
     assert (self);
     self->log_level = level;
+    ces_mesh_gossip_set_log_level (self->gossip, level);
 }
 
 //  --------------------------------------------------------------------------

@@ -204,6 +204,38 @@ ces_mesh_peer_set_hub_id (ces_mesh_peer_t *self, const char *hub_id)
     self->origin = zsys_sprintf ("%s/" CES_MESH_CONN, hub_id);
 }
 
+int
+ces_mesh_peer_dial (ces_mesh_peer_t *self, const char *own_id,
+                    const ces_curve_t *curve, int log_level)
+{
+    assert (self && own_id);
+    if (self->dial || !*self->address)
+        return -1;
+    char *link_id = zsys_sprintf ("mesh.%s", own_id);
+    char *name = zsys_sprintf ("hub %s", own_id);
+    self->dial = ces_link_new (self->address, NULL, link_id, name, curve);
+    zstr_free (&link_id);
+    zstr_free (&name);
+    if (!self->dial) {
+        ces_warn (log_level, "mesh: cannot dial %s", self->address);
+        return -1;
+    }
+    ces_link_set_log_level (self->dial, log_level);
+    ces_mesh_peer_forget (self, CES_MESH_CHANNEL_DIAL);
+    ces_info (log_level, "mesh: dialling %s", self->address);
+    return 0;
+}
+
+void
+ces_mesh_peer_hang_up (ces_mesh_peer_t *self)
+{
+    assert (self);
+    if (!self->dial)
+        return;
+    ces_link_destroy (&self->dial);
+    ces_mesh_peer_forget (self, CES_MESH_CHANNEL_DIAL);
+}
+
 bool
 ces_mesh_peer_dial_up (ces_mesh_peer_t *self)
 {
@@ -329,11 +361,26 @@ s_test_apply (ces_mesh_peer_t *peer, ces_proto_t *proto, ces_proto_id_t id,
     zlist_destroy (&items);
 }
 
+//  Ticks our dial until the ROUTER has its HELLO (it says HELLO once a
+//  connection is there)
+static void
+s_test_hello (ces_link_t *dial, zsock_t *router, ces_proto_t *proto)
+{
+    zpoller_t *poller = zpoller_new (router, NULL);
+    int64_t deadline = zclock_mono () + 5000;
+    while (!zpoller_wait (poller, ces_link_timeout (dial))) {
+        assert (zclock_mono () < deadline);
+        ces_link_tick (dial);
+    }
+    zpoller_destroy (&poller);
+    assert (ces_proto_recv (proto, router) == 0);
+    assert (ces_proto_id (proto) == CES_PROTO_HELLO);
+}
+
 void
 ces_mesh_peer_test (bool verbose)
 {
     printf (" * ces_mesh_peer: ");
-    (void)verbose;
     //  @selftest
     ces_proto_t *proto = ces_proto_new ();
     ces_mesh_peer_t *peer = ces_mesh_peer_new ("tcp://127.0.0.1:7200", true);
@@ -386,6 +433,27 @@ ces_mesh_peer_test (bool verbose)
     assert (!ces_mesh_peer_wants (peer, CES_MESH_CHANNEL_INBOUND, "R"));
     ces_mesh_peer_forget (ours, CES_MESH_CHANNEL_INBOUND);
     assert (!ces_mesh_peer_wants (ours, CES_MESH_CHANNEL_INBOUND, "R"));
+
+    //  Dialling it: the link says HELLO as this hub; once only; hung up
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    assert (router);
+    zsock_set_rcvtimeo (router, 5000);
+    ces_mesh_peer_t *dialled =
+        ces_mesh_peer_new (zsock_endpoint (router), true);
+    int level = verbose ? CES_LOG_DEBUG : CES_LOG_ERROR;
+    assert (ces_mesh_peer_dial (dialled, "hub-a", NULL, level) == 0);
+    assert (ces_mesh_peer_dial (dialled, "hub-a", NULL, level) == -1);
+    s_test_hello (dialled->dial, router, proto);
+    assert (zframe_streq (ces_proto_routing_id (proto), "mesh.hub-a"));
+    assert (streq (ces_proto_name (proto), "hub hub-a"));
+    ces_mesh_peer_hang_up (dialled);
+    assert (!dialled->dial);
+    ces_mesh_peer_hang_up (dialled);
+    ces_mesh_peer_destroy (&dialled);
+    dialled = ces_mesh_peer_new ("", false); //  it gave no address
+    assert (ces_mesh_peer_dial (dialled, "hub-a", NULL, level) == -1);
+    ces_mesh_peer_destroy (&dialled);
+    zsock_destroy (&router);
 
     //  Its series, labelled with its address
     char *text = NULL;

@@ -10,7 +10,7 @@
     are up. An original (Go) hub is a peer too, served by a ces_hubpeer.
 
     The record is plain data: ces_mesh reads and sets its links as they
-    come and go; what it wants is kept here.
+    come and go; our dial is made here, and what it wants is kept here.
     =========================================================================
 */
 #ifndef CES_MESH_PEER_H_INCLUDED
@@ -61,6 +61,16 @@ void ces_mesh_peer_destroy (ces_mesh_peer_t **self_p);
 
 //  The peer said who it is: its hub ID and the origin of its events.
 void ces_mesh_peer_set_hub_id (ces_mesh_peer_t *self, const char *hub_id);
+
+//  Dial the peer as hub own_id (over CURVE with curve, if not NULL),
+//  unless we dial it already or it gave no address. Returns 0 when a new
+//  dial was made (the caller polls its DEALER), else -1.
+int ces_mesh_peer_dial (ces_mesh_peer_t *self, const char *own_id,
+                        const ces_curve_t *curve, int log_level);
+
+//  Close our dial (the caller no longer polls it), and forget what the
+//  peer wanted over it.
+void ces_mesh_peer_hang_up (ces_mesh_peer_t *self);
 
 //  Is our dial connected?
 bool ces_mesh_peer_dial_up (ces_mesh_peer_t *self);

@@ -40,6 +40,8 @@ static const test_item_t s_tests[] = {
     {"targets", ces_targets_test},     {"repeater", ces_repeater_test},
     {"wsclient", ces_wsclient_test},   {"hubpeer", ces_hubpeer_test},
     {"mesh_peer", ces_mesh_peer_test},
+    {"mesh_tell", ces_mesh_tell_test},
+    {"mesh_gossip", ces_mesh_gossip_test},
     {"mesh", ces_mesh_test},           {"auth", ces_auth_test},
     {"curve", ces_curve_test},         {"registration", ces_registration_test},
     {"option_table", ces_option_table_test},

@@ -112,15 +112,15 @@ s_missing (ces_mesh_gossip_t *self, zlistx_t *peers)
     char *missing = strdup ("");
     peer = (ces_mesh_peer_t *)zlistx_first (peers);
     for (; peer; peer = (ces_mesh_peer_t *)zlistx_next (peers)) {
-        if (ces_mesh_peer_channel (peer, self->hub_id) ==
-            CES_MESH_CHANNEL_NONE)
+        if (ces_mesh_peer_channel (peer, self->hub_id) == CES_MESH_CHANNEL_NONE)
             continue;
         const char *entry = (const char *)zlist_first (peer->their_peers);
         while (entry) {
             char hub_id[256];
             if (sscanf (entry, "%255s", hub_id) == 1 &&
                 !streq (hub_id, self->hub_id)) {
-                const char *known = (const char *)zhashx_lookup (linked, hub_id);
+                const char *known =
+                    (const char *)zhashx_lookup (linked, hub_id);
                 char *key = zsys_sprintf ("%s;", entry);
                 if ((!known || !*known) && !strstr (missing, key)) {
                     char *longer = zsys_sprintf ("%s%s", missing, key);

@@ -270,8 +270,8 @@ ces_mesh_tell_test (bool verbose)
     ces_mesh_peer_t *gone = ces_mesh_peer_new ("", false);
     gone->inbound_id = strdup ("mesh.hub-x");
     gone->inbound_routing_id = zframe_from ("mesh.hub-x");
-    assert (ces_mesh_tell_event (tell, gone, CES_MESH_CHANNEL_INBOUND,
-                                 event) == EHOSTUNREACH);
+    assert (ces_mesh_tell_event (tell, gone, CES_MESH_CHANNEL_INBOUND, event) ==
+            EHOSTUNREACH);
     ces_mesh_tell_rooms (tell, gone, CES_MESH_CHANNEL_INBOUND, true, one);
     assert (gone->drops == 1);
 

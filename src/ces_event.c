@@ -4,7 +4,7 @@
 */
 #include "ces_classes.h"
 #ifdef __SSE2__
-#    include <emmintrin.h>
+#include <emmintrin.h>
 #endif
 
 struct _ces_event_t {
@@ -126,8 +126,8 @@ s_skip_plain (const unsigned char *at, const unsigned char *end)
         __m128i bytes = _mm_loadu_si128 ((const __m128i *)at);
         //  Control characters: below 0x20 as unsigned bytes, i.e. equal
         //  to their minimum with 0x1F
-        __m128i control = _mm_cmpeq_epi8 (
-            _mm_min_epu8 (bytes, highest_control), bytes);
+        __m128i control =
+            _mm_cmpeq_epi8 (_mm_min_epu8 (bytes, highest_control), bytes);
         __m128i special =
             _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (bytes, quote),
                                         _mm_cmpeq_epi8 (bytes, backslash)),
@@ -486,17 +486,17 @@ ces_event_test (bool verbose)
     struct {
         const char *bytes;
         int verdict;
-    } specials[] = {{"\x01", -2},  {"\x1f", -2},      {"\\n", 0},
-                    {"\\q", -2},  {"\\u00e9", 0},   {"\\u00g9", -2},
-                    {"\"", -2},    {"\x7f", 0},       {"\xc3\xa9", 0}};
+    } specials[] = {{"\x01", -2}, {"\x1f", -2},   {"\\n", 0},
+                    {"\\q", -2},  {"\\u00e9", 0}, {"\\u00g9", -2},
+                    {"\"", -2},   {"\x7f", 0},    {"\xc3\xa9", 0}};
     for (size_t kind = 0; kind < sizeof specials / sizeof *specials; kind++)
         for (int offset = 0; offset < 40; offset++) {
             char text[128];
-            int size = snprintf (
-                text, sizeof text, "{\"a\":\"%.*s%s%.*s\"}", offset,
-                "0123456789012345678901234567890123456789",
-                specials[kind].bytes, 40 - offset,
-                "abcdefghijabcdefghijabcdefghijabcdefghij");
+            int size =
+                snprintf (text, sizeof text, "{\"a\":\"%.*s%s%.*s\"}", offset,
+                          "0123456789012345678901234567890123456789",
+                          specials[kind].bytes, 40 - offset,
+                          "abcdefghijabcdefghijabcdefghijabcdefghij");
             assert (ces_event_check (event, text, (size_t)size) ==
                     specials[kind].verdict);
         }

@@ -15,7 +15,11 @@
 #define SUBS_CONN "subs" //  the link connection holding the rooms union
 #define HTTP_CONN "http" //  the link connection of POST /event
 #define TICK      250    //  msecs between timer checks
-#define BATCH     1000   //  messages read from one source per poll
+//  Messages read from one source per poll. Under load a larger turn gives
+//  each client more events per send(): with 1000 rooms of one subscriber,
+//  4000 halved the sends per delivery (0.46 -> 0.24) and took ~15% off the
+//  server's CPU per delivery against 1000. A full turn is tens of ms.
+#define BATCH 4000
 
 typedef struct {
     zsock_t *pipe;

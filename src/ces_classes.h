@@ -14,6 +14,8 @@
 
 //  Internal classes, each documented in its own header beside its source
 #include "ces_counters.h"
+#include "ces_proto_commands.h"
+#include "ces_proto_encoder.h"
 #include "ces_patterns.h"
 #include "ces_position.h"
 #include "ces_published.h"

@@ -16,6 +16,8 @@ typedef struct {
 static const test_item_t s_tests[] = {
     {"counters", ces_counters_test},
     {"frame", ces_frame_test},         {"event", ces_event_test},
+    {"proto_commands", ces_proto_commands_test},
+    {"proto_encoder", ces_proto_encoder_test},
     {"proto", ces_proto_test},         {"published", ces_published_test},
     {"handshakes", ces_handshakes_test},
     {"link", ces_link_test},

@@ -20,6 +20,7 @@
 #include "ces_position.h"
 #include "ces_published.h"
 #include "ces_handshakes.h"
+#include "ces_link_conns.h"
 #include "ces_disk_record.h"
 #include "ces_disk_dir.h"
 #include "ces_disk_flusher.h"

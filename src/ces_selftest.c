@@ -20,6 +20,7 @@ static const test_item_t s_tests[] = {
     {"proto_encoder", ces_proto_encoder_test},
     {"proto", ces_proto_test},         {"published", ces_published_test},
     {"handshakes", ces_handshakes_test},
+    {"link_conns", ces_link_conns_test},
     {"link", ces_link_test},
     {"http", ces_http_test},           {"store", ces_store_test},
     {"store_entry", ces_store_entry_test}, {"room_state", ces_room_state_test},

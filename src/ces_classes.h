@@ -31,6 +31,8 @@
 #include "ces_room_state.h"
 #include "ces_replay.h"
 #include "ces_cursor.h"
+#include "ces_msgpipe.h"
+#include "ces_recall.h"
 #include "ces_rooms.h"
 #include "ces_presence.h"
 #include "ces_routing.h"

@@ -31,6 +31,7 @@ static const test_item_t s_tests[] = {
     {"hub_links", ces_hub_links_test}, {"hub_route", ces_hub_route_test},
     {"routing", ces_routing_test}, {"hub_curve", ces_hub_curve_test},
     {"hub", ces_hub_test},
+    {"msgpipe", ces_msgpipe_test},     {"recall", ces_recall_test},
     {"messenger", ces_messenger_test}, {"civetweb", ces_civetweb_test},
     {"websocket", ces_websocket_test}, {"wire", ces_wire_test},
     {"inbox", ces_inbox_test},         {"waiters", ces_waiters_test},

@@ -14,10 +14,13 @@
 
 //  Internal classes, each documented in its own header beside its source
 #include "ces_counters.h"
+#include "ces_proto_commands.h"
+#include "ces_proto_encoder.h"
 #include "ces_patterns.h"
 #include "ces_position.h"
 #include "ces_published.h"
 #include "ces_handshakes.h"
+#include "ces_link_conns.h"
 #include "ces_disk_record.h"
 #include "ces_disk_dir.h"
 #include "ces_disk_flusher.h"
@@ -28,6 +31,8 @@
 #include "ces_room_state.h"
 #include "ces_replay.h"
 #include "ces_cursor.h"
+#include "ces_msgpipe.h"
+#include "ces_recall.h"
 #include "ces_rooms.h"
 #include "ces_presence.h"
 #include "ces_routing.h"

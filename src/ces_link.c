@@ -8,15 +8,6 @@
 #define BACKOFF_MAX       5000
 #define HELLO_UNCONNECTED 50 //  msecs between local checks for a connection
 
-//  A connection the link carries, with its role and rooms
-typedef struct {
-    char *role;
-    zhashx_t *rooms;   //  set
-    char *remote;      //  its client's address, or NULL
-    char *subject;     //  its client's token subject, or NULL
-    zhashx_t *present; //  what its client holds (set), for presence
-} conn_t;
-
 struct _ces_link_t {
     zsock_t *dealer;
     zsock_t *sub;
@@ -39,8 +30,8 @@ struct _ces_link_t {
     int64_t next_hello;
     int backoff;
 
-    zhashx_t *conns;  //  conn id -> conn_t
-    zhashx_t *tokens; //  pending sync token -> conn id
+    ces_link_conns_t *conns; //  each one's role, rooms and presence
+    zhashx_t *tokens;        //  pending sync token -> conn id
     uint64_t token_count;
     //  The DEALER's connection, from its ZeroMQ monitor: whether a hub is
     //  there at all (a failed send is then "busy", not "unreachable"), and
@@ -56,19 +47,6 @@ struct _ces_link_t {
     char token[256];
     char reason[256];
 };
-
-static void
-s_conn_free (void **item_p)
-{
-    conn_t *conn = (conn_t *)*item_p;
-    zstr_free (&conn->role);
-    zhashx_destroy (&conn->rooms);
-    zstr_free (&conn->remote);
-    zstr_free (&conn->subject);
-    zhashx_destroy (&conn->present);
-    freen (conn);
-    *item_p = NULL;
-}
 
 static void
 s_free (void **item_p)
@@ -93,11 +71,10 @@ ces_link_new (const char *router_endpoint, const char *pub_endpoint,
     self->proto = ces_proto_new ();
     self->heartbeat = CES_HEARTBEAT_MSEC;
     self->backoff = BACKOFF_MIN;
-    self->conns = zhashx_new ();
+    self->conns = ces_link_conns_new ();
     self->tokens = zhashx_new ();
     self->published = ces_published_new ();
-    assert (self->conns && self->tokens);
-    zhashx_set_destructor (self->conns, s_conn_free);
+    assert (self->tokens);
     zhashx_set_destructor (self->tokens, s_free);
 
     self->dealer = zsock_new (ZMQ_DEALER);
@@ -153,7 +130,7 @@ ces_link_destroy (ces_link_t **self_p)
         ces_handshakes_destroy (&self->handshakes);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);
-        zhashx_destroy (&self->conns);
+        ces_link_conns_destroy (&self->conns);
         zhashx_destroy (&self->tokens);
         ces_published_destroy (&self->published);
         ces_proto_destroy (&self->proto);
@@ -240,16 +217,17 @@ s_sync_subscribe (ces_link_t *self, const char *token, bool on)
 //  Connections and rooms
 
 static void
-s_send_attach (ces_link_t *self, const char *conn_id, conn_t *conn)
+s_send_attach (ces_link_t *self, const char *conn_id)
 {
+    const char *remote = ces_link_conns_remote (self->conns, conn_id);
+    const char *subject = ces_link_conns_subject (self->conns, conn_id);
     ces_proto_set_id (self->proto, CES_PROTO_ATTACH);
     ces_proto_set_conn (self->proto, conn_id);
-    ces_proto_set_role (self->proto, conn->role);
+    ces_proto_set_role (self->proto,
+                        ces_link_conns_role (self->conns, conn_id));
     bool more = self->hub_presence;
-    ces_proto_set_remote (self->proto,
-                          more && conn->remote ? conn->remote : "");
-    ces_proto_set_subject (self->proto,
-                           more && conn->subject ? conn->subject : "");
+    ces_proto_set_remote (self->proto, more && remote ? remote : "");
+    ces_proto_set_subject (self->proto, more && subject ? subject : "");
     s_send (self);
     ces_proto_set_remote (self->proto, "");
     ces_proto_set_subject (self->proto, "");
@@ -294,20 +272,6 @@ ces_link_attach (ces_link_t *self, const char *conn_id, const char *role)
     ces_link_attach_client (self, conn_id, role, NULL, NULL);
 }
 
-//  Printable for presence: at most 255 bytes of UTF-8 without control
-//  characters (what the hub takes), or NULL
-static char *
-s_presence_text (const char *text)
-{
-    if (!text || !*text || strlen (text) > 255 ||
-        !ces_frame_utf8_valid (text, strlen (text)))
-        return NULL;
-    for (const char *c = text; *c; c++)
-        if ((unsigned char)*c < ' ' || *c == 0x7f)
-            return NULL;
-    return strdup (text);
-}
-
 void
 ces_link_attach_client (ces_link_t *self, const char *conn_id, const char *role,
                         const char *remote, const char *subject)
@@ -315,31 +279,29 @@ ces_link_attach_client (ces_link_t *self, const char *conn_id, const char *role,
     assert (self && conn_id);
     assert (ces_proto_role_valid (role));
     ces_link_detach (self, conn_id);
-    conn_t *conn = (conn_t *)zmalloc (sizeof (conn_t));
-    assert (conn);
-    conn->role = strdup (role);
-    conn->remote = s_presence_text (remote);
-    conn->subject = s_presence_text (subject);
-    conn->present = zhashx_new ();
-    conn->rooms = zhashx_new ();
-    zhashx_insert (self->conns, conn_id, conn);
+    ces_link_conns_attach (self->conns, conn_id, role, remote, subject);
     if (self->connected)
-        s_send_attach (self, conn_id, conn);
+        s_send_attach (self, conn_id);
+}
+
+//  Each room of rooms subscribed, or unsubscribed
+static void
+s_subscribe_all (ces_link_t *self, zlist_t *rooms, bool on)
+{
+    for (const char *room = (const char *)zlist_first (rooms); room;
+         room = (const char *)zlist_next (rooms))
+        s_subscribe (self, room, on);
 }
 
 void
 ces_link_detach (ces_link_t *self, const char *conn_id)
 {
     assert (self && conn_id);
-    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
-    if (!conn)
+    zlist_t *rooms = ces_link_conns_detach (self->conns, conn_id);
+    if (!rooms)
         return;
-    const char *room = (const char *)zhashx_first (conn->rooms);
-    while (room) {
-        s_subscribe (self, (const char *)zhashx_cursor (conn->rooms), false);
-        room = (const char *)zhashx_next (conn->rooms);
-    }
-    zhashx_delete (self->conns, conn_id);
+    s_subscribe_all (self, rooms, false);
+    zlist_destroy (&rooms);
     if (self->connected) {
         ces_proto_set_id (self->proto, CES_PROTO_DETACH);
         ces_proto_set_conn (self->proto, conn_id);
@@ -351,18 +313,8 @@ const char *
 ces_link_register (ces_link_t *self, const char *conn_id, zlist_t *rooms)
 {
     assert (self && conn_id && rooms);
-    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
-    assert (conn); //  attach first
-    zlist_t *fresh = zlist_new ();
-    const char *room = (const char *)zlist_first (rooms);
-    while (room) {
-        if (!zhashx_lookup (conn->rooms, room)) {
-            zhashx_insert (conn->rooms, room, (void *)"");
-            s_subscribe (self, room, true);
-            zlist_append (fresh, (void *)room);
-        }
-        room = (const char *)zlist_next (rooms);
-    }
+    zlist_t *fresh = ces_link_conns_add_rooms (self->conns, conn_id, rooms);
+    s_subscribe_all (self, fresh, true);
     const char *token = NULL;
     if (zlist_size (fresh) && self->connected)
         token = s_send_register (self, conn_id, fresh);
@@ -370,37 +322,16 @@ ces_link_register (ces_link_t *self, const char *conn_id, zlist_t *rooms)
     return token;
 }
 
-static void
-s_unregister_room (ces_link_t *self, conn_t *conn, const char *room)
-{
-    if (!zhashx_lookup (conn->rooms, room))
-        return;
-    s_subscribe (self, room, false);
-    zhashx_delete (conn->rooms, room);
-}
-
 void
 ces_link_unregister (ces_link_t *self, const char *conn_id, zlist_t *rooms)
 {
     assert (self && conn_id);
-    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
-    if (!conn)
+    zlist_t *removed =
+        ces_link_conns_remove_rooms (self->conns, conn_id, rooms);
+    if (!removed)
         return;
-    if (!rooms || zlist_size (rooms) == 0) {
-        zlistx_t *keys = zhashx_keys (conn->rooms);
-        const char *room = (const char *)zlistx_first (keys);
-        while (room) {
-            s_unregister_room (self, conn, room);
-            room = (const char *)zlistx_next (keys);
-        }
-        zlistx_destroy (&keys);
-    } else {
-        const char *room = (const char *)zlist_first (rooms);
-        while (room) {
-            s_unregister_room (self, conn, room);
-            room = (const char *)zlist_next (rooms);
-        }
-    }
+    s_subscribe_all (self, removed, false);
+    zlist_destroy (&removed);
     if (self->connected) {
         ces_proto_set_id (self->proto, CES_PROTO_UNREGISTER);
         ces_proto_set_conn (self->proto, conn_id);
@@ -414,29 +345,12 @@ ces_link_present (ces_link_t *self, const char *conn_id, zlist_t *rooms,
                   bool present)
 {
     assert (self && conn_id);
-    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
-    if (!conn)
-        return;
-    if (!present && (!rooms || zlist_size (rooms) == 0)) {
-        if (zhashx_size (conn->present))
-            s_send_presence (self, conn_id, NULL, false);
-        zhashx_purge (conn->present);
-        return;
-    }
-    zlist_t *changed = zlist_new ();
-    for (const char *room = (const char *)zlist_first (rooms); room;
-         room = (const char *)zlist_next (rooms)) {
-        bool held = zhashx_lookup (conn->present, room) != NULL;
-        if (present && !held)
-            zhashx_insert (conn->present, room, (void *)"");
-        else if (!present && held)
-            zhashx_delete (conn->present, room);
-        else
-            continue;
-        zlist_append (changed, (void *)room);
-    }
-    if (zlist_size (changed))
-        s_send_presence (self, conn_id, changed, present);
+    zlist_t *changed =
+        ces_link_conns_hold (self->conns, conn_id, rooms, present);
+    //  None: all of them, said as ABSENT with no rooms
+    bool all = !present && (!rooms || zlist_size (rooms) == 0);
+    if (changed && zlist_size (changed))
+        s_send_presence (self, conn_id, all ? NULL : changed, present);
     zlist_destroy (&changed);
 }
 
@@ -444,16 +358,14 @@ bool
 ces_link_has_room (ces_link_t *self, const char *conn_id, const char *room)
 {
     assert (self);
-    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
-    return conn && zhashx_lookup (conn->rooms, room);
+    return ces_link_conns_has_room (self->conns, conn_id, room);
 }
 
 size_t
 ces_link_room_count (ces_link_t *self, const char *conn_id)
 {
     assert (self);
-    conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
-    return conn ? zhashx_size (conn->rooms) : 0;
+    return ces_link_conns_room_count (self->conns, conn_id);
 }
 
 int
@@ -589,33 +501,21 @@ s_on_welcome (ces_link_t *self)
         self->presence && ces_proto_has_flag (self->proto, "presence");
     ces_info (self->log_level, "link %s: connected to %s (%s)", self->link_id,
               self->hub_id, self->router_endpoint);
-    //  Restore every connection and its rooms
-    zlistx_t *conn_ids = zhashx_keys (self->conns);
-    const char *conn_id = (const char *)zlistx_first (conn_ids);
-    while (conn_id) {
-        conn_t *conn = (conn_t *)zhashx_lookup (self->conns, conn_id);
-        s_send_attach (self, conn_id, conn);
-        if (zhashx_size (conn->rooms)) {
-            zlist_t *rooms = zlist_new ();
-            const char *room = (const char *)zhashx_first (conn->rooms);
-            while (room) {
-                zlist_append (rooms, (void *)zhashx_cursor (conn->rooms));
-                room = (const char *)zhashx_next (conn->rooms);
-            }
+    //  Restore every connection, its rooms and what its client holds
+    zlist_t *conn_ids = ces_link_conns_ids (self->conns);
+    for (const char *conn_id = (const char *)zlist_first (conn_ids); conn_id;
+         conn_id = (const char *)zlist_next (conn_ids)) {
+        s_send_attach (self, conn_id);
+        zlist_t *rooms = ces_link_conns_rooms (self->conns, conn_id);
+        if (zlist_size (rooms))
             s_send_register (self, conn_id, rooms);
-            zlist_destroy (&rooms);
-        }
-        if (zhashx_size (conn->present)) {
-            zlist_t *rooms = zlist_new ();
-            for (void *item = zhashx_first (conn->present); item;
-                 item = zhashx_next (conn->present))
-                zlist_append (rooms, (void *)zhashx_cursor (conn->present));
+        zlist_destroy (&rooms);
+        rooms = ces_link_conns_held (self->conns, conn_id);
+        if (zlist_size (rooms))
             s_send_presence (self, conn_id, rooms, true);
-            zlist_destroy (&rooms);
-        }
-        conn_id = (const char *)zlistx_next (conn_ids);
+        zlist_destroy (&rooms);
     }
-    zlistx_destroy (&conn_ids);
+    zlist_destroy (&conn_ids);
     return CES_LINK_CONNECTED;
 }
 

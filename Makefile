@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST = ctest --output-on-failure --timeout 600
 
-.PHONY: all deps deps-run build build-asan build-tsan deb run test test-asan bench soak fuzz format format-check config-examples clean
+.PHONY: all deps deps-run build build-asan build-tsan deb systemd-check run test test-asan bench soak fuzz format format-check config-examples clean
 
 all: build
 
@@ -33,6 +33,13 @@ TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan/suppr
 # ces.pc), from the build above, into build/ (dpkg-deb; scripts/make-deb)
 deb: build
 	sh scripts/make-deb build
+
+# The package installed and its units run on a booted Debian 12 (systemd-nspawn):
+# start, /health, reload, restarts, stop, the split units, remove and purge.
+# Not part of make test: needs root and a Debian mirror, ~2 minutes (~2 more the
+# first time, for debootstrap into build/systemd-root). scripts/systemd-check
+systemd-check: deb
+	sh scripts/systemd-check build
 
 # Rooms' state, history and sequences survive restarts of make run
 CES_DATA_DIR ?= $(CURDIR)/data

@@ -4,8 +4,10 @@
     =========================================================================
 */
 #include "ces_program.h"
+#include <limits.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 struct _ces_program_t {
     ces_options_program_t kind;
@@ -139,6 +141,14 @@ ces_program_exec_without_thread_caches (char *argv[])
     if (size < 0 || (size_t)size >= sizeof value)
         return;
     setenv ("GLIBC_TUNABLES", value, 1);
+    //  By the program's path: started as /proc/self/exe, it would be named
+    //  "exe" (ps, pidof, systemctl status)
+    char path[PATH_MAX];
+    ssize_t length = readlink ("/proc/self/exe", path, sizeof path - 1);
+    if (length > 0) {
+        path[length] = '\0';
+        execv (path, argv);
+    }
     execv ("/proc/self/exe", argv);
     //  No /proc: run with the cache
 }

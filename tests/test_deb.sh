@@ -60,7 +60,7 @@ grep -q "adduser --system --group .*ces" "$CES_SCRATCH/control/postinst" \
     || ces_fail "postinst creates no system user"
 grep -q "purge" "$CES_SCRATCH/control/postrm" || ces_fail "postrm has no purge"
 depends=$(dpkg-deb -f "$DEB" Depends)
-for library in libczmq4 libzmq5 libcivetweb1 libsystemd0 adduser; do
+for library in libczmq4 libzmq5 libcivetweb1 libsystemd0 adduser procps; do
     echo "$depends" | grep -q "$library" || ces_fail "Depends has no $library: $depends"
 done
 (cd "$CES_SCRATCH/out" && dpkg-deb -I "$DEV" | grep -q "Depends: .*libczmq-dev") \

@@ -126,6 +126,12 @@ zactor_t *ces_hub_test_start (const char *router_endpoint,
 void ces_options_test_actor (zsock_t *pipe, void *args);
 int ces_options_test_parse (ces_options_t *self, const char *first, ...);
 
+//  Self-test helper of ces_mesh_peer, for it and ces_mesh_tell: ticks a
+//  dial until the ROUTER it dials has its HELLO (read into proto); asserts
+//  within 5 s
+void ces_mesh_peer_test_hello (ces_link_t *dial, zsock_t *router,
+                               ces_proto_t *proto);
+
 //  Self-tests, called by ces_selftest
 void ces_counters_test (bool verbose);
 void ces_frame_test (bool verbose);

@@ -361,10 +361,8 @@ s_test_apply (ces_mesh_peer_t *peer, ces_proto_t *proto, ces_proto_id_t id,
     zlist_destroy (&items);
 }
 
-//  Ticks our dial until the ROUTER has its HELLO (it says HELLO once a
-//  connection is there)
-static void
-s_test_hello (ces_link_t *dial, zsock_t *router, ces_proto_t *proto)
+void
+ces_mesh_peer_test_hello (ces_link_t *dial, zsock_t *router, ces_proto_t *proto)
 {
     zpoller_t *poller = zpoller_new (router, NULL);
     int64_t deadline = zclock_mono () + 5000;
@@ -443,7 +441,7 @@ ces_mesh_peer_test (bool verbose)
     int level = verbose ? CES_LOG_DEBUG : CES_LOG_ERROR;
     assert (ces_mesh_peer_dial (dialled, "hub-a", NULL, level) == 0);
     assert (ces_mesh_peer_dial (dialled, "hub-a", NULL, level) == -1);
-    s_test_hello (dialled->dial, router, proto);
+    ces_mesh_peer_test_hello (dialled->dial, router, proto);
     assert (zframe_streq (ces_proto_routing_id (proto), "mesh.hub-a"));
     assert (streq (ces_proto_name (proto), "hub hub-a"));
     ces_mesh_peer_hang_up (dialled);

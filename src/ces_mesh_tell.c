@@ -165,22 +165,6 @@ s_test_recv (ces_proto_t *proto, zsock_t *socket, ces_proto_id_t id)
     return proto;
 }
 
-//  Ticks our dial until the ROUTER has its HELLO (it says HELLO once a
-//  connection is there)
-static void
-s_test_hello (ces_link_t *dial, zsock_t *router, ces_proto_t *proto)
-{
-    zpoller_t *poller = zpoller_new (router, NULL);
-    int64_t deadline = zclock_mono () + 5000;
-    while (!zpoller_wait (poller, ces_link_timeout (dial))) {
-        assert (zclock_mono () < deadline);
-        ces_link_tick (dial);
-    }
-    zpoller_destroy (&poller);
-    assert (ces_proto_recv (proto, router) == 0);
-    assert (ces_proto_id (proto) == CES_PROTO_HELLO);
-}
-
 void
 ces_mesh_tell_test (bool verbose)
 {
@@ -213,7 +197,7 @@ ces_mesh_tell_test (bool verbose)
     ces_mesh_peer_t *c = ces_mesh_peer_new (zsock_endpoint (router), true);
     c->dial = ces_link_new (c->address, NULL, "mesh.hub-a", "hub hub-a", NULL);
     assert (c->dial);
-    s_test_hello (c->dial, router, proto);
+    ces_mesh_peer_test_hello (c->dial, router, proto);
     ces_mesh_peer_set_hub_id (c, "hub-c");
     ces_mesh_tell_hello (tell, c, "tcp://10.0.0.1:7200");
     s_test_recv (proto, router, CES_PROTO_MESH);

@@ -236,7 +236,7 @@ ces_disk_put_room (ces_disk_t *self, const char *room, const char *epoch,
     assert (self);
     assert (epoch);
     byte head[8];
-    ces_disk_record_put_u64 (head, seq);
+    ces_position_number_put (head, seq);
     s_put (self, self->db.rooms, (const byte *)room,
            ces_disk_record_room_prefix (room), head, 8, (const byte *)epoch,
            strlen (epoch) + 1);
@@ -261,7 +261,7 @@ ces_disk_put_event (ces_disk_t *self, const char *room, uint64_t seq,
     assert (message || size == 0);
     byte key[CES_ROOM_MAX + 9];
     byte head[8];
-    ces_disk_record_put_u64 (head, (uint64_t)time);
+    ces_position_number_put (head, (uint64_t)time);
     s_put (self, self->db.events, key,
            ces_disk_record_event_key (key, room, seq), head, 8, message, size);
 }
@@ -292,8 +292,8 @@ ces_disk_put_state (ces_disk_t *self, const char *room, const char *device,
         return;
     }
     byte head[16];
-    ces_disk_record_put_u64 (head, seq);
-    ces_disk_record_put_u64 (head + 8, (uint64_t)time);
+    ces_position_number_put (head, seq);
+    ces_position_number_put (head + 8, (uint64_t)time);
     s_put (self, self->db.state, record_key, key_size, head, 16, message, size);
 }
 
@@ -326,7 +326,7 @@ ces_disk_put_device (ces_disk_t *self, const char *room, const char *device,
         return;
     }
     byte head[8];
-    ces_disk_record_put_u64 (head, (uint64_t)heard);
+    ces_position_number_put (head, (uint64_t)heard);
     s_put (self, self->db.devices, record_key, key_size, head, 8, NULL, 0);
 }
 

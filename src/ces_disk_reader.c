@@ -91,7 +91,7 @@ ces_disk_reader_load (MDB_txn *txn, const ces_disk_dbs_t *dbs,
             if (pass == 0) {
                 if (loader->room)
                     loader->room (arg, room, (const char *)data + 8,
-                                  ces_disk_record_get_u64 (data));
+                                  ces_position_number_get (data));
                 continue;
             }
             MDB_dbi dbis[] = {dbs->events, dbs->state, dbs->devices};
@@ -162,8 +162,8 @@ s_test_put (MDB_txn *txn, MDB_dbi rooms, MDB_dbi dbi, const void *key,
             const char *tail)
 {
     byte value[64];
-    ces_disk_record_put_u64 (value, first);
-    ces_disk_record_put_u64 (value + 8, second);
+    ces_position_number_put (value, first);
+    ces_position_number_put (value + 8, second);
     size_t tail_size = strlen (tail) + (dbi == rooms ? 1 : 0); //  epoch NUL
     memcpy (value + head, tail, tail_size);
     MDB_val mkey = {key_size, (void *)key};

@@ -4,24 +4,6 @@
 */
 #include "ces_classes.h"
 
-void
-ces_disk_record_put_u64 (byte *target, uint64_t value)
-{
-    for (int index = 7; index >= 0; index--) {
-        target[index] = (byte)value;
-        value >>= 8;
-    }
-}
-
-uint64_t
-ces_disk_record_get_u64 (const byte *source)
-{
-    uint64_t value = 0;
-    for (int index = 0; index < 8; index++)
-        value = (value << 8) | source[index];
-    return value;
-}
-
 //  Rooms are 1 to CES_ROOM_MAX octets, the store never passes another
 size_t
 ces_disk_record_room_prefix (const char *room)
@@ -54,7 +36,7 @@ ces_disk_record_event_key (byte *key, const char *room, uint64_t seq)
 {
     size_t prefix = ces_disk_record_room_prefix (room);
     memcpy (key, room, prefix);
-    ces_disk_record_put_u64 (key + prefix, seq);
+    ces_position_number_put (key + prefix, seq);
     return prefix + 8;
 }
 
@@ -84,8 +66,8 @@ ces_disk_record_event (const byte *rest, size_t rest_size, const byte *value,
         return -2;
     *record = (ces_disk_record_t){NULL,
                                   NULL,
-                                  ces_disk_record_get_u64 (rest),
-                                  (int64_t)ces_disk_record_get_u64 (value),
+                                  ces_position_number_get (rest),
+                                  (int64_t)ces_position_number_get (value),
                                   value + 8,
                                   value_size - 8};
     return 0;
@@ -103,8 +85,8 @@ ces_disk_record_state (const byte *rest, size_t rest_size, const byte *value,
         return -2;
     *record = (ces_disk_record_t){(const char *)rest,
                                   (const char *)nul + 1,
-                                  ces_disk_record_get_u64 (value),
-                                  (int64_t)ces_disk_record_get_u64 (value + 8),
+                                  ces_position_number_get (value),
+                                  (int64_t)ces_position_number_get (value + 8),
                                   value + 16,
                                   value_size - 16};
     return 0;
@@ -120,7 +102,7 @@ ces_disk_record_device (const byte *rest, size_t rest_size, const byte *value,
     *record = (ces_disk_record_t){(const char *)rest,
                                   NULL,
                                   0,
-                                  (int64_t)ces_disk_record_get_u64 (value),
+                                  (int64_t)ces_position_number_get (value),
                                   NULL,
                                   0};
     return 0;
@@ -136,11 +118,11 @@ ces_disk_record_test (bool verbose)
     //  @selftest
     //  Numbers: 8 octets, big-endian, so that keys sort as numbers do
     byte number[8];
-    ces_disk_record_put_u64 (number, 0x0102030405060708ULL);
+    ces_position_number_put (number, 0x0102030405060708ULL);
     assert (memcmp (number, "\x01\x02\x03\x04\x05\x06\x07\x08", 8) == 0);
-    assert (ces_disk_record_get_u64 (number) == 0x0102030405060708ULL);
-    ces_disk_record_put_u64 (number, (uint64_t)-5);
-    assert ((int64_t)ces_disk_record_get_u64 (number) == -5);
+    assert (ces_position_number_get (number) == 0x0102030405060708ULL);
+    ces_position_number_put (number, (uint64_t)-5);
+    assert ((int64_t)ces_position_number_get (number) == -5);
 
     //  Keys: each part with its NUL; an event's, the room and its seq
     byte key[CES_DISK_RECORD_KEY_MAX];
@@ -166,7 +148,7 @@ ces_disk_record_test (bool verbose)
 
     //  Rooms: ID with its NUL -> seq, epoch with its NUL
     byte value[40];
-    ces_disk_record_put_u64 (value, 7);
+    ces_position_number_put (value, 7);
     memcpy (value + 8, "e1", 3);
     assert (ces_disk_record_is_room ((const byte *)"room", 5, value, 11));
     assert (!ces_disk_record_is_room ((const byte *)"room", 4, value, 11));
@@ -178,8 +160,8 @@ ces_disk_record_test (bool verbose)
     //  Events: seq -> time, message
     ces_disk_record_t record;
     byte rest[16];
-    ces_disk_record_put_u64 (rest, 65536);
-    ces_disk_record_put_u64 (value, (uint64_t)-5);
+    ces_position_number_put (rest, 65536);
+    ces_position_number_put (value, (uint64_t)-5);
     memcpy (value + 8, "a\0b", 3);
     assert (ces_disk_record_event (rest, 8, value, 11, &record) == 0);
     assert (record.seq == 65536 && record.time == -5 && record.size == 3);
@@ -190,8 +172,8 @@ ces_disk_record_test (bool verbose)
     assert (ces_disk_record_event (rest, 8, value, 7, &record) == -2);
 
     //  State: device NUL key NUL -> seq, time, message
-    ces_disk_record_put_u64 (value, 3);
-    ces_disk_record_put_u64 (value + 8, 11);
+    ces_position_number_put (value, 3);
+    ces_position_number_put (value + 8, 11);
     memcpy (value + 16, "red", 3);
     const byte *address = (const byte *)"dev1\0color";
     assert (ces_disk_record_state (address, 11, value, 19, &record) == 0);
@@ -205,7 +187,7 @@ ces_disk_record_test (bool verbose)
                                    &record) == -2);
 
     //  Devices: device NUL -> heard
-    ces_disk_record_put_u64 (value, 1234567890123);
+    ces_position_number_put (value, 1234567890123);
     assert (ces_disk_record_device ((const byte *)"dev2", 5, value, 8,
                                     &record) == 0);
     assert (streq (record.device, "dev2") && record.time == 1234567890123);

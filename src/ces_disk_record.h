@@ -34,10 +34,6 @@ typedef struct {
     size_t size;
 } ces_disk_record_t;
 
-//  value as 8 octets, big-endian, at target; and back
-void ces_disk_record_put_u64 (byte *target, uint64_t value);
-uint64_t ces_disk_record_get_u64 (const byte *source);
-
 //  The size of a room's key prefix (its ID and a NUL). Rooms are 1 to
 //  CES_ROOM_MAX octets; another is a programmer's error (asserted).
 size_t ces_disk_record_room_prefix (const char *room);

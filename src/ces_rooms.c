@@ -321,12 +321,9 @@ s_frame_build (zmq_msg_t *out, zframe_t *message, const char *origin,
     byte *footer = data + size + origin_size;
     footer[0] = (byte)(origin_size >> 8);
     footer[1] = (byte)origin_size;
-    uint64_t when = stamp > 0 ? (uint64_t)stamp : 0;
-    for (int i = 0; i < 8; i++) {
-        footer[2 + i] = (byte)(when >> (56 - 8 * i));
-        footer[10 + i] = (byte)(epoch >> (56 - 8 * i));
-        footer[18 + i] = (byte)(seq >> (56 - 8 * i));
-    }
+    ces_position_number_put (footer + 2, stamp > 0 ? (uint64_t)stamp : 0);
+    ces_position_number_put (footer + 10, epoch);
+    ces_position_number_put (footer + 18, seq);
 }
 
 static void
@@ -566,11 +563,8 @@ ces_rooms_test (bool verbose)
     char epoch[CES_STORE_EPOCH_SIZE], seen[CES_STORE_EPOCH_SIZE];
     uint64_t seq;
     ces_store_position (store, "R-1", epoch, &seq);
-    uint64_t published_epoch = 0;
-    for (int i = 0; i < 8; i++)
-        published_epoch =
-            (published_epoch << 8) | zframe_data (published)[22 + i];
-    snprintf (seen, sizeof seen, "%016" PRIx64, published_epoch);
+    ces_position_epoch_text (
+        ces_position_number_get (zframe_data (published) + 22), seen);
     assert (seq == 3 && streq (epoch, seen));
     zframe_destroy (&published);
 

@@ -662,9 +662,7 @@ s_test_event_path (ces_routing_t *routing, zpoller_t *poller, zsock_t *edge,
     assert (data[expected_size] == 0 && data[expected_size + 1] == 6);
     assert (data[expected_size + 25] == 1); //  the room's first event
     //  Stamped with the hub's receive time
-    int64_t stamp = 0;
-    for (int i = 0; i < 8; i++)
-        stamp = (stamp << 8) | data[expected_size + 2 + i];
+    int64_t stamp = (int64_t)ces_position_number_get (data + expected_size + 2);
     assert (stamp <= ces_histogram_now () &&
             stamp > ces_histogram_now () - 60 * 1000000LL);
     assert (routing->counters.routing_time.count >= 1);

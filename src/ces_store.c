@@ -71,12 +71,6 @@ s_new_epoch (void)
     return epoch;
 }
 
-static void
-s_epoch_text (uint64_t epoch, char *text)
-{
-    snprintf (text, CES_STORE_EPOCH_SIZE, "%016" PRIx64, epoch);
-}
-
 //  --------------------------------------------------------------------------
 //  History
 
@@ -267,7 +261,7 @@ ces_store_commit (ces_store_t *self)
         stream->next_dirty = NULL;
         if (self->disk) {
             char epoch[CES_STORE_EPOCH_SIZE];
-            s_epoch_text (stream->epoch, epoch);
+            ces_position_epoch_text (stream->epoch, epoch);
             ces_disk_put_room (self->disk, stream->name, epoch, stream->seq);
         }
     }
@@ -304,7 +298,7 @@ ces_store_position (ces_store_t *self, const char *room, char *epoch,
 {
     assert (self && room && epoch && seq);
     stream_t *stream = s_stream_require (self, room);
-    s_epoch_text (stream->epoch, epoch);
+    ces_position_epoch_text (stream->epoch, epoch);
     *seq = stream->seq;
 }
 
@@ -369,7 +363,7 @@ static void
 s_room_summary (stream_t *stream, cJSON *object)
 {
     char epoch[CES_STORE_EPOCH_SIZE];
-    s_epoch_text (stream->epoch, epoch);
+    ces_position_epoch_text (stream->epoch, epoch);
     cJSON_AddStringToObject (object, "room", stream->name);
     cJSON_AddStringToObject (object, "epoch", epoch);
     cJSON_AddNumberToObject (object, "seq", (double)stream->seq);
@@ -415,7 +409,7 @@ ces_store_state_json (ces_store_t *self, const char *room, cJSON *object)
     if (!stream)
         return false;
     char epoch[CES_STORE_EPOCH_SIZE];
-    s_epoch_text (stream->epoch, epoch);
+    ces_position_epoch_text (stream->epoch, epoch);
     cJSON_AddStringToObject (object, "room", stream->name);
     cJSON_AddStringToObject (object, "epoch", epoch);
     cJSON_AddNumberToObject (object, "seq", (double)stream->seq);

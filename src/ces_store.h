@@ -45,7 +45,7 @@ typedef struct {
 #define CES_STORE_REPLAY_BYTES (16 * 1024 * 1024)
 
 //  An epoch as text: 16 lowercase hex digits and a NUL
-#define CES_STORE_EPOCH_SIZE 17
+#define CES_STORE_EPOCH_SIZE CES_POSITION_EPOCH_SIZE
 
 //  What a since position found (ces_store_recover)
 typedef enum {
